@@ -1,0 +1,27 @@
+# waterfall: `make verify` (set-up + main job) and `make test` (set-up + full suite).
+# Both create .venv from PyPI when it is missing or pyproject.toml changed.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup verify test bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+verify: setup
+	$(VENV)/bin/waterfall verify
+
+test: setup
+	$(PY) -m pytest
+
+bench: setup
+	$(PY) bench/allocation.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

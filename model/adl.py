@@ -1,0 +1,44 @@
+"""Auto-deleveraging (R-ADL-*): the bankrupt position closed against ranked opposite ones."""
+from __future__ import annotations
+
+from .mechanism import Adl
+from .ranking import ranked
+from .tx import Tx
+from .units import div_ceil, div_floor
+
+
+def bankruptcy_price(mark: int, size: int, eq: int, rounding: str) -> int:
+    """R-ADL-2: the price P at which closing `size` leaves equity 0 with every other position
+    at mark: P = mark - eq / size. 'toward_bankrupt' rounds in the bankrupt's favour (long
+    up, short down), so closing at P needs no layer; 'toward_counterparty' the other way.
+    P is at least 1."""
+    up = (size > 0) == (rounding == "toward_bankrupt")
+    if size > 0:
+        delta = div_ceil(-eq, size) if up else div_floor(-eq, size)
+    else:
+        delta = div_ceil(eq, -size) if up else div_floor(eq, -size)
+    return max(1, mark + delta)
+
+
+def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> None:
+    """R-ADL-1: market by market (id order), close the bankrupt's size against the opposite
+    side in ranking order, each taking min(remaining, its own size), the last partially, at
+    the bankruptcy price while equity < 0 (else, and for close_price 'mark', at mark)."""
+    for m in markets:
+        pos = tx.accounts[aid].positions.get(m)
+        if pos is None or pos.size == 0:
+            continue
+        mark = tx.markets[m].mark
+        eq = tx.equity(aid)
+        price = mark
+        if policy.close_price == "bankruptcy" and eq < 0:
+            price = bankruptcy_price(mark, pos.size, eq, policy.bankruptcy_rounding)
+        side = -1 if pos.size > 0 else 1
+        remaining = abs(pos.size)
+        for j in ranked(tx.view(), policy.ranking, m, side, aid, seed):
+            q = min(remaining, abs(tx.accounts[j].positions[m].size))
+            buyer, seller = (j, aid) if pos.size > 0 else (aid, j)
+            tx.trade("R-ADL-1", buyer, seller, m, q, price, "adl")
+            remaining -= q
+            if remaining == 0:
+                break

@@ -1,0 +1,72 @@
+"""Pro-rata haircut of profitable accounts (R-HC-*): socialised loss, clawback, VMGH."""
+from __future__ import annotations
+
+from .allocation import allocate, water_fill
+from .events import acct, layer
+from .mechanism import Haircut, Mechanism
+from .tx import Tx
+from .units import PPM
+
+
+def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple[list[str], list[int]]:
+    """R-HC-1: each other account's base w = max(0, min(profit, equity)).
+
+    profit 'upnl': unrealised PnL summed over all markets ('all_markets') or over the
+    bankrupt's markets ('bankrupt_markets'); 'total_gain': equity - net deposits (realised
+    plus unrealised). Eligibility 'net_profitable' also requires PnL summed over all
+    markets > 0 (OKX 2018). Capping at equity keeps every haircut account at equity >= 0."""
+    marks = {m: mk.mark for m, mk in tx.markets.items()}
+    scope = set(markets) if policy.scope == "bankrupt_markets" else None
+    ids: list[str] = []
+    weights: list[int] = []
+    for i, a in tx.accounts.items():
+        if i == aid:
+            continue
+        total = 0
+        scoped = 0
+        for m, p in a.positions.items():
+            u = p.size * marks[m] - p.open_notional
+            total += u
+            if scope is None or m in scope:
+                scoped += u
+        eq = a.collateral + total
+        profit = eq - a.net_deposit if policy.profit == "total_gain" else scoped
+        if policy.eligibility == "net_profitable" and total <= 0:
+            continue
+        w = min(profit, eq)
+        if w > 0:
+            ids.append(i)
+            weights.append(w)
+    return ids, weights
+
+
+def haircut(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], surplus_key: str) -> int:
+    """R-HC-2..4: collect R = min(deficit, sum of bases) pro rata with the mechanism's
+    rounding (capped at cap_ppm of each base, R-ALLOC-4); a surplus (ceil) goes to the
+    surplus sink, a shortfall (floor) to the residue sink; returns the uncovered rest."""
+    policy: Haircut = mech.final  # type: ignore[assignment]
+    ids, weights = haircut_base(tx, policy, aid, markets)
+    target = min(deficit, sum(weights))
+    if policy.cap_ppm < PPM:
+        caps = [w * policy.cap_ppm // PPM for w in weights]
+        shares = water_fill(target, weights, caps, ids, policy.rounding)
+    else:
+        shares = allocate(target, weights, ids, policy.rounding)
+    dst = acct(aid)
+    for i, s in zip(ids, shares):
+        tx.pay("R-HC-2", acct(i), dst, s, "haircut")
+    collected = sum(shares)
+    if collected > deficit:
+        tx.pay("R-HC-3", dst, layer(surplus_key), collected - deficit, "haircut")
+        return 0
+    return settle_residue(tx, policy.residue_sink, aid, deficit - collected, target - collected)
+
+
+def settle_residue(tx: Tx, sink: str, aid: str, rest: int, residue: int) -> int:
+    """R-HC-4 / I-RESIDUE: a rounding shortfall is charged to the declared sink layer as far
+    as it can pay; anything left stays in `rest` for the bad-debt ledger."""
+    if sink == "bad_debt" or residue <= 0:
+        return rest
+    paid = min(residue, max(0, tx.layers.get(sink, 0)))
+    tx.pay("R-HC-4", layer(sink), acct(aid), paid, "residue")
+    return rest - paid

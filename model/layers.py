@@ -1,0 +1,77 @@
+"""Drawing the deficit from the mechanism's layers in seniority order (R-WF-2, R-CH-*)."""
+from __future__ import annotations
+
+from .allocation import allocate, water_fill
+from .events import acct, layer
+from .mechanism import LayerSpec, Mechanism
+from .tx import Tx
+from .units import PPM
+
+
+def sink_key(mech: Mechanism, sink: str, markets: list[str], tx: Tx) -> str:
+    """R-WF-6: the balance a sink names: NAME, or NAME:MARKET for a per-market layer
+    (the bankrupt's first market in id order, else the venue's first market)."""
+    for spec in mech.layers:
+        if spec.name == sink and spec.scope == "market":
+            return f"{sink}:{(markets or sorted(tx.markets))[0]}"
+    return sink
+
+
+def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-WF-2: each layer in order pays min(remaining deficit, what it can); returns the rest."""
+    for spec in mech.layers:
+        if deficit == 0:
+            break
+        deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
+    return deficit
+
+
+def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-WF-3: a balance layer pays min(deficit, balance - reserve, cap_per_event)."""
+    paid = 0
+    keys = [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
+    for key in keys:
+        room = max(0, tx.layers.get(key, 0) - spec.reserve)
+        if spec.cap_per_event:
+            room = min(room, spec.cap_per_event - paid)
+        amount = min(deficit - paid, room)
+        tx.pay("R-WF-3", layer(key), acct(aid), amount, spec.name)
+        paid += amount
+    return paid
+
+
+def draw_defaulter_contribution(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-CH-1: the defaulter's own default-fund contribution pays first."""
+    amount = min(deficit, tx.default_fund.get(aid, 0))
+    tx.pay("R-CH-1", "default_fund:" + aid, acct(aid), amount, spec.name)
+    return amount
+
+
+def _members(tx: Tx, aid: str) -> tuple[list[str], list[int]]:
+    ids = sorted(m for m, c in tx.base.default_fund.items() if m != aid and c > 0)
+    return ids, [tx.base.default_fund[m] for m in ids]
+
+
+def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-CH-2: non-defaulters' contributions pay pro rata to what each has left."""
+    ids = sorted(m for m, c in tx.default_fund.items() if m != aid and c > 0)
+    left = [tx.default_fund[m] for m in ids]
+    amount = min(deficit, sum(left))
+    for m, share in zip(ids, allocate(amount, left, ids, spec.rounding)):
+        tx.pay("R-CH-2", "default_fund:" + m, acct(aid), share, spec.name)
+    return amount
+
+
+def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-CH-3: non-defaulters are assessed pro rata to their original contribution, each
+    capped at multiple x contribution and at its own non-negative equity."""
+    ids, contrib = _members(tx, aid)
+    caps = [min(c * spec.assessment_multiple_ppm // PPM, max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
+    shares = water_fill(deficit, contrib, caps, ids, spec.rounding)
+    for m, share in zip(ids, shares):
+        tx.pay("R-CH-3", acct(m), acct(aid), share, spec.name)
+    return sum(shares)
+
+
+DRAW = {"balance": draw_balance, "defaulter_contribution": draw_defaulter_contribution,
+        "default_fund": draw_default_fund, "assessment": draw_assessment}

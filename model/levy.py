@@ -1,0 +1,40 @@
+"""Open-interest levy (R-LEVY-*): the loss charged per lot of both sides (Drift v2, Mango v4).
+
+Sources: drift-labs/protocol-v2 controller/liquidation.rs resolve_perp_bankruptcy (loss
+per unit of base, ceil, added to the longs' and subtracted from the shorts' cumulative
+funding); blockworks-foundation/mango-v4 perp_liq_negative_pnl_or_bankruptcy.rs.
+"""
+from __future__ import annotations
+
+from .events import acct, layer
+from .haircut import settle_residue
+from .mechanism import Levy, Mechanism
+from .tx import Tx
+from .units import div_ceil, div_floor
+
+
+def levy(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], surplus_key: str) -> int:
+    """R-LEVY-1..3: rate = ceil(deficit * scale / OI) with OI = sum of |size| over the
+    bankrupt's markets, both sides; each account pays floor(|size| * rate / scale) from its
+    collateral, losers included. Zero OI charges nobody (R-LEVY-4). Surplus to the surplus
+    sink, shortfall to the residue sink; returns the uncovered rest."""
+    policy: Levy = mech.final  # type: ignore[assignment]
+    scope = set(markets)
+    lots = {i: sum(abs(p.size) for m, p in a.positions.items() if m in scope)
+            for i, a in tx.accounts.items() if i != aid}
+    oi = sum(lots.values())
+    if oi == 0:
+        return deficit
+    rdiv = div_ceil if policy.rate_rounding == "ceil" else div_floor
+    pdiv = div_ceil if policy.payment_rounding == "ceil" else div_floor
+    rate = rdiv(deficit * policy.rate_scale, oi)
+    collected = 0
+    dst = acct(aid)
+    for i in sorted(lots):
+        pay = pdiv(lots[i] * rate, policy.rate_scale)
+        tx.pay("R-LEVY-2", acct(i), dst, pay, "levy")
+        collected += pay
+    if collected > deficit:
+        tx.pay("R-LEVY-3", dst, layer(surplus_key), collected - deficit, "levy")
+        return 0
+    return settle_residue(tx, policy.residue_sink, aid, deficit - collected, deficit - collected)

@@ -1,0 +1,190 @@
+"""Reading mechanism files (TOML) and scenarios (JSON) with errors that name file and key.
+
+Both formats are checked against their JSON Schema in spec/schemas, then by the semantic
+rules a schema cannot say (R-MECH-2: layer order, sinks that exist; R-STATE-5).
+"""
+from __future__ import annotations
+
+import json
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+
+from spec import MECHANISMS_DIR, SCHEMAS_DIR
+
+from .codec import op_from_json, state_from_json
+from .errors import MechanismError, ScenarioError, WaterfallError
+from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism
+from .ops import Op
+from .state import State, validate_state
+
+FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "bad_debt": BadDebtOnly}
+CLEARING_ORDER = ("defaulter_contribution", "default_fund", "assessment")
+
+
+@lru_cache(maxsize=None)
+def schema(name: str) -> jsonschema.protocols.Validator:
+    """The validator for spec/schemas/NAME.schema.json."""
+    doc = json.loads((SCHEMAS_DIR / f"{name}.schema.json").read_text())
+    return jsonschema.Draft202012Validator(doc)
+
+
+def key_path(path: Iterable[Any]) -> str:
+    """A JSON path as a.b[2].c."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def schema_errors(validator: jsonschema.protocols.Validator, doc: Any) -> list[tuple[str, str]]:
+    """(key, message) for every schema violation, most specific first, sorted by key."""
+    found = []
+    for err in validator.iter_errors(doc):
+        leaves = [e for e in (err.context or [])] or [err]
+        best = jsonschema.exceptions.best_match(leaves) if err.context else err
+        found.append(describe(best))
+    return sorted(set(found))
+
+
+def describe(err: jsonschema.ValidationError) -> tuple[str, str]:
+    """Turn a jsonschema error into (key, plain message)."""
+    where = list(err.absolute_path)
+    if err.validator == "additionalProperties":
+        allowed = set(err.schema.get("properties", {}))
+        extra = sorted(k for k in err.instance if k not in allowed)
+        return key_path(where + extra[:1]), f"unknown key (allowed: {', '.join(sorted(allowed))})"
+    if err.validator == "required":
+        missing = err.message.split("'")[1] if "'" in err.message else err.message
+        return key_path(where + [missing]), "required key is missing"
+    if err.validator == "enum":
+        return key_path(where), f"{err.instance!r} is not one of {', '.join(map(str, err.validator_value))}"
+    if err.validator == "type":
+        return key_path(where), f"wrong type: expected {err.validator_value}, got {type(err.instance).__name__}"
+    if err.validator in ("minimum", "maximum"):
+        return key_path(where), f"value {err.instance} out of range ({err.validator} {err.validator_value})"
+    return key_path(where), err.message
+
+
+def load_mechanism(path: str | Path) -> Mechanism:
+    """R-MECH-1: read and validate a mechanism file; MechanismError names file and key."""
+    p = Path(path)
+    try:
+        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise MechanismError(f"{p}: cannot read: {e.strerror}", file=p) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        raise MechanismError(f"{p}: not valid TOML: {e}", file=p) from None
+    return mechanism_from_doc(doc, str(p))
+
+
+def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
+    """R-MECH-1/2: schema check, then semantic checks, then the Mechanism value."""
+    problems = schema_errors(schema("mechanism"), doc)
+    if problems:
+        key, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise MechanismError(f"{origin}: key {key}: {msg}{more}", file=origin, key=key)
+    layers = tuple(LayerSpec(**spec) for spec in doc.get("layers", []))
+    final_doc = dict(doc["final"])
+    final = FINALS[final_doc.pop("policy")](**final_doc)
+    mech = Mechanism(id=doc["id"], name=doc["name"], liquidation=Liquidation(**doc.get("liquidation", {})),
+                     layers=layers, final=final, claims=tuple(doc.get("claims", ())),
+                     source=doc["source"], path=origin)
+    check_layers(mech, origin)
+    return mech
+
+
+def check_layers(mech: Mechanism, origin: str) -> None:
+    """R-MECH-2: unique layer names; clearing layers in the order defaulter contribution,
+    default fund, assessment; sinks name a balance layer (residue may be bad_debt)."""
+    seen: set[str] = set()
+    rank = -1
+    for i, spec in enumerate(mech.layers):
+        key = f"layers[{i}]"
+        if spec.name in seen:
+            raise MechanismError(f"{origin}: key {key}.name: layer {spec.name!r} is listed twice",
+                                 file=origin, key=key + ".name")
+        seen.add(spec.name)
+        if spec.kind in CLEARING_ORDER:
+            r = CLEARING_ORDER.index(spec.kind)
+            if r <= rank:
+                raise MechanismError(f"{origin}: key {key}.kind: layers out of order: "
+                                     f"{spec.kind!r} must come before {CLEARING_ORDER[rank]!r}",
+                                     file=origin, key=key + ".kind")
+            rank = r
+        if spec.kind == "assessment" and spec.assessment_multiple_ppm == 0:
+            raise MechanismError(f"{origin}: key {key}.assessment_multiple_ppm: an assessment "
+                                 f"layer needs a positive cap", file=origin, key=key)
+    balances = {s.name for s in mech.layers if s.kind == "balance"}
+    sinks = [("liquidation.surplus_sink", mech.liquidation.surplus_sink, False)]
+    if hasattr(mech.final, "residue_sink"):
+        sinks.append(("final.residue_sink", mech.final.residue_sink, True))  # type: ignore[union-attr]
+    for key, sink, may_be_bad_debt in sinks:
+        if sink not in balances and not (may_be_bad_debt and sink == "bad_debt"):
+            raise MechanismError(f"{origin}: key {key}: {sink!r} is not a balance layer of this "
+                                 f"mechanism (layers: {', '.join(sorted(balances)) or 'none'})",
+                                 file=origin, key=key)
+
+
+def catalogue() -> dict[str, Path]:
+    """The bundled mechanism files by id (file stem)."""
+    return {p.stem: p for p in sorted(MECHANISMS_DIR.glob("*.toml"))}
+
+
+def resolve_mechanism(name: str) -> Mechanism:
+    """A catalogue id or a path to a TOML file."""
+    cat = catalogue()
+    if name in cat:
+        return load_mechanism(cat[name])
+    if name.endswith(".toml") or Path(name).exists():
+        return load_mechanism(name)
+    raise MechanismError(f"no mechanism {name!r}: not a catalogue id ({', '.join(cat)}) nor a file",
+                         key=name)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed scenario: initial state, operations and what is expected (spec/scenario.md)."""
+
+    name: str
+    state: State
+    ops: tuple[Op, ...]
+    mechanism: str | None = None
+    mechanisms: tuple[str, ...] = ()
+    description: str = ""
+    expect: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise ScenarioError(f"{p}: cannot read: {e.strerror}", file=p) from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ScenarioError(f"{p}: not valid JSON: {e}", file=p) from None
+    return scenario_from_doc(doc, str(p))
+
+
+def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
+    """R-FMT-4: schema check, then state checks (R-STATE-5)."""
+    problems = schema_errors(schema("scenario"), doc)
+    if problems:
+        key, msg = problems[0]
+        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+        raise ScenarioError(f"{origin}: {key}: {msg}{more}", file=origin, key=key)
+    try:
+        state = validate_state(state_from_json(doc["state"]))
+    except WaterfallError as e:
+        raise ScenarioError(f"{origin}: state: {e}", file=origin, key="state") from None
+    seed = doc.get("seed", "0")
+    return Scenario(name=doc["name"], state=state, ops=tuple(op_from_json(o, seed) for o in doc["ops"]),
+                    mechanism=doc.get("mechanism"), mechanisms=tuple(doc.get("mechanisms", ())),
+                    description=doc.get("description", ""), expect=doc.get("expect", {}), path=origin)

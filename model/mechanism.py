@@ -1,0 +1,102 @@
+"""A mechanism: the parameters of one venue's waterfall (spec/mechanisms.md, R-MECH-*).
+
+Loaded and validated from TOML by `model.loader`; the policies read it, never the file.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Union
+
+from .units import PPM
+
+
+@dataclass(frozen=True)
+class Liquidation:
+    """R-LIQ-5: what a liquidation that leaves equity >= 0 pays to `surplus_sink`:
+    'all' of it (BitMEX), a 'fee' of fee_ppm of closed notional capped by it, or 'none'."""
+
+    surplus: str = "fee"
+    fee_ppm: int = 0
+    surplus_sink: str = "insurance_fund"
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """R-WF-2: one loss-absorbing layer, drawn in file order.
+
+    kind 'balance': a named balance (insurance fund, fee pool, backstop, house capital),
+    keyed NAME or, with scope 'market', NAME:MARKET; `reserve` is kept back (Drift keeps 1),
+    `cap_per_event` bounds one draw. 'defaulter_contribution', 'default_fund' and
+    'assessment' are the clearing-house layers (R-CH-*)."""
+
+    name: str
+    kind: str = "balance"
+    scope: str = "global"
+    reserve: int = 0
+    cap_per_event: int = 0
+    assessment_multiple_ppm: int = 0
+    rounding: str = "largest_remainder"
+
+
+@dataclass(frozen=True)
+class Haircut:
+    """R-HC: pro-rata haircut of profit (socialised loss, clawback, VMGH)."""
+
+    profit: str = "upnl"
+    scope: str = "all_markets"
+    eligibility: str = "any_profit"
+    rounding: str = "largest_remainder"
+    residue_sink: str = "bad_debt"
+    cap_ppm: int = PPM
+
+
+@dataclass(frozen=True)
+class Adl:
+    """R-ADL: close the bankrupt position against ranked opposite positions."""
+
+    ranking: str = "profit"
+    close_price: str = "bankruptcy"
+    bankruptcy_rounding: str = "toward_bankrupt"
+
+
+@dataclass(frozen=True)
+class Levy:
+    """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango)."""
+
+    rate_scale: int = 10**9
+    rate_rounding: str = "ceil"
+    payment_rounding: str = "floor"
+    residue_sink: str = "bad_debt"
+
+
+@dataclass(frozen=True)
+class BadDebtOnly:
+    """R-WF-5: no socialisation; what the layers leave is recorded as bad debt."""
+
+
+Final = Union[Haircut, Adl, Levy, BadDebtOnly]
+
+
+@dataclass(frozen=True)
+class Mechanism:
+    """A whole waterfall: liquidation surplus rule, ordered layers, final resort, claims."""
+
+    id: str
+    name: str
+    liquidation: Liquidation = field(default_factory=Liquidation)
+    layers: tuple[LayerSpec, ...] = ()
+    final: Final = field(default_factory=BadDebtOnly)
+    claims: tuple[str, ...] = ()
+    source: dict = field(default_factory=dict, compare=False)
+    path: str = ""
+
+    def layer_keys(self, markets: list[str]) -> list[str]:
+        """Names of the state balances the 'balance' layers and the surplus sink refer to."""
+        keys = []
+        for spec in self.layers:
+            if spec.kind == "balance":
+                keys += [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
+        for sink in (self.liquidation.surplus_sink, getattr(self.final, "residue_sink", "bad_debt")):
+            if sink != "bad_debt" and sink not in keys and not any(k.startswith(sink + ":") for k in keys):
+                keys.append(sink)
+        return keys

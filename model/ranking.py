@@ -1,0 +1,92 @@
+"""ADL ranking scores (R-ADL-4): exact integers, higher ranks first, ties to smaller id.
+
+A score that is a ratio is compared as floor(RANK_SCALE * num / den). An account whose
+score is undefined (equity <= 0, zero entry value) ranks after every scored account.
+"""
+from __future__ import annotations
+
+from hashlib import sha256
+from typing import Callable, Iterator
+
+from .state import Account, Position, State, account_upnl, margin_requirement
+from .units import RANK_SCALE
+
+Score = Callable[[State, Account, str, Position], "int | None"]
+
+
+def _ratio(num: int, den: int) -> int | None:
+    return RANK_SCALE * num // den if den > 0 else None
+
+
+def score_profit(state: State, a: Account, market: str, p: Position) -> int | None:
+    """R-ADL-4a 'profit': unrealised PnL in the market."""
+    return p.size * state.markets[market].mark - p.open_notional
+
+
+def score_bitmex(state: State, a: Account, market: str, p: Position) -> int | None:
+    """R-ADL-4b 'bitmex' (also OKX, Bybit 'pnl_leverage'): PnL% x EffLev if PnL% > 0, else
+    PnL% / EffLev; PnL% = upnl / |entry value|, EffLev = |mark value| / equity.
+    Source: bitmex.com/app/autoDeleveraging; cross-margin equity stands in for the
+    position's margin (MarkValue - BankruptValue)."""
+    mark = state.markets[market].mark
+    u = p.size * mark - p.open_notional
+    eq = a.collateral + account_upnl(state, a)
+    entry, value = abs(p.open_notional), abs(p.size) * mark
+    if eq <= 0 or entry == 0:
+        return None
+    return _ratio(u * value, entry * eq) if u > 0 else _ratio(u * eq, entry * value)
+
+
+def score_binance(state: State, a: Account, market: str, p: Position) -> int | None:
+    """R-ADL-4c 'binance': max(0, UP) / max(1, WB) x MM / (WB + UP), 0 when WB + UP <= 0.
+    Source: Binance FAQ 360033525471 (partly verified)."""
+    up = account_upnl(state, a)
+    wb = a.collateral
+    if wb + up <= 0:
+        return 0
+    return _ratio(max(0, up) * margin_requirement(state, a, initial=False), max(1, wb) * (wb + up))
+
+
+def score_hyperliquid(state: State, a: Account, market: str, p: Position) -> int | None:
+    """R-ADL-4d 'hyperliquid': (mark / entry) x (notional / account value), entry =
+    open_notional / size. Source: Hyperliquid docs, trading/auto-deleveraging (the side
+    handling of 'mark / entry' for shorts is unverified)."""
+    mark = state.markets[market].mark
+    eq = a.collateral + account_upnl(state, a)
+    if eq <= 0 or p.open_notional == 0:
+        return None
+    return _ratio(mark * mark * p.size * p.size, abs(p.open_notional) * eq)
+
+
+SCORES: dict[str, Score] = {"profit": score_profit, "bitmex": score_bitmex,
+                            "binance": score_binance, "hyperliquid": score_hyperliquid}
+RANKINGS = tuple(SCORES) + ("cyclic",)
+
+
+def ranked(state: State, ranking: str, market: str, side: int, exclude: str, seed: str) -> Iterator[str]:
+    """R-ADL-3: ids of accounts holding size of sign `side` in `market`, in ADL order."""
+    holders = [(i, a, a.positions[market]) for i, a in state.accounts.items()
+               if i != exclude and market in a.positions and a.positions[market].size * side > 0]
+    if ranking == "cyclic":
+        yield from cyclic_order(sorted(i for i, _, _ in holders), seed, market, exclude)
+        return
+    score = SCORES[ranking]
+    keys = []
+    for i, a, p in holders:
+        s = score(state, a, market, p)
+        keys.append((0, -s, i) if s is not None else (1, 0, i))
+    keys.sort()
+    for k in keys:
+        yield k[2]
+
+
+def cyclic_order(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
+    """R-ADL-5 (dYdX v4): no ranking; start at index H mod n of the id-sorted list, where H
+    is the first 8 bytes (big-endian) of SHA-256 of 'seed|market|bankrupt', and go round.
+    Source: dydxprotocol/v4-chain protocol/x/clob/keeper/deleveraging.go (pseudo-random
+    start, cyclic iteration); the hash is this spec's, not dYdX's."""
+    if not ids:
+        return []
+    digest = sha256(f"{seed}|{market}|{bankrupt}".encode()).digest()
+    start = int.from_bytes(digest[:8], "big") % len(ids)
+    return ids[start:] + ids[:start]

@@ -1,0 +1,148 @@
+"""The state of a venue (R-STATE-*): markets, accounts with positions, loss layers, bad debt.
+
+States are never mutated: every operation builds a new `State`, sharing unchanged accounts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Mapping, NamedTuple
+
+from .errors import InvalidState, UnknownAccount, UnknownLayer, UnknownMarket
+from .units import ppm_of
+
+
+class Market(NamedTuple):
+    """R-STATE-1: a perpetual market: mark price and margin rates in ppm of notional."""
+
+    id: str
+    mark: int
+    im_ppm: int
+    mm_ppm: int
+
+
+class Position(NamedTuple):
+    """R-STATE-2: signed size in lots and open notional (signed sum of traded size * price).
+
+    Unrealised PnL is size * mark - open_notional; since trades are mirror images, the sizes
+    and the open notionals of a market each sum to zero, so its unrealised PnL does too.
+    """
+
+    size: int
+    open_notional: int
+
+
+class Account(NamedTuple):
+    """R-STATE-3: collateral, net deposits (deposits - withdrawals) and positions by market."""
+
+    collateral: int
+    net_deposit: int
+    positions: Mapping[str, Position]
+
+
+EMPTY: Mapping[str, Position] = {}
+
+
+@dataclass(frozen=True)
+class State:
+    """R-STATE-4: the whole venue; `layers` are named loss-absorbing balances (insurance
+    funds, fee pool, backstop vault, house capital); `default_fund` holds clearing members'
+    contributions by account; `bad_debt` records losses nobody covered."""
+
+    markets: Mapping[str, Market]
+    accounts: Mapping[str, Account]
+    layers: Mapping[str, int] = field(default_factory=dict)
+    default_fund: Mapping[str, int] = field(default_factory=dict)
+    bad_debt: int = 0
+
+    def market(self, market_id: str) -> Market:
+        """Look up a market or raise UnknownMarket naming it."""
+        try:
+            return self.markets[market_id]
+        except KeyError:
+            raise UnknownMarket(f"unknown market {market_id!r}", market=market_id) from None
+
+    def account(self, account_id: str) -> Account:
+        """Look up an account or raise UnknownAccount naming it."""
+        try:
+            return self.accounts[account_id]
+        except KeyError:
+            raise UnknownAccount(f"unknown account {account_id!r}", account=account_id) from None
+
+    def layer(self, name: str) -> int:
+        """Balance of a named layer, or UnknownLayer naming it."""
+        try:
+            return self.layers[name]
+        except KeyError:
+            raise UnknownLayer(f"unknown layer {name!r}", layer=name) from None
+
+    def with_accounts(self, changed: Mapping[str, Account]) -> "State":
+        """A copy with some accounts replaced."""
+        accounts = dict(self.accounts)
+        accounts.update(changed)
+        return replace(self, accounts=accounts)
+
+
+def upnl(pos: Position, mark: int) -> int:
+    """R-PNL-1: unrealised PnL of a position at a mark price."""
+    return pos.size * mark - pos.open_notional
+
+
+def account_upnl(state: State, acct: Account) -> int:
+    """R-PNL-2: sum of an account's unrealised PnL over its markets at mark."""
+    markets = state.markets
+    return sum(p.size * markets[m].mark - p.open_notional for m, p in acct.positions.items())
+
+
+def equity(state: State, acct: Account) -> int:
+    """R-PNL-3: equity = collateral + unrealised PnL at mark."""
+    return acct.collateral + account_upnl(state, acct)
+
+
+def notional(state: State, acct: Account) -> int:
+    """R-MARGIN-0: sum over markets of |size| * mark."""
+    markets = state.markets
+    return sum(abs(p.size) * markets[m].mark for m, p in acct.positions.items())
+
+
+def margin_requirement(state: State, acct: Account, *, initial: bool) -> int:
+    """R-MARGIN-1: sum over markets of ceil(|size| * mark * rate / 1e6), initial or maintenance."""
+    total = 0
+    for m, p in acct.positions.items():
+        mk = state.markets[m]
+        total += ppm_of(abs(p.size) * mk.mark, mk.im_ppm if initial else mk.mm_ppm, up=True)
+    return total
+
+
+def value(state: State) -> int:
+    """I-CONS quantity: sum of equities + every layer + default fund - recorded bad debt."""
+    total = sum(equity(state, a) for a in state.accounts.values())
+    return total + sum(state.layers.values()) + sum(state.default_fund.values()) - state.bad_debt
+
+
+def validate_state(state: State) -> State:
+    """R-STATE-5: every position names a known market and each market's sizes and open
+    notionals sum to zero; layers and contributions are non-negative."""
+    size_sum = {m: 0 for m in state.markets}
+    on_sum = {m: 0 for m in state.markets}
+    for aid, acct in state.accounts.items():
+        for m, p in acct.positions.items():
+            if m not in state.markets:
+                raise UnknownMarket(f"account {aid!r} holds a position in unknown market {m!r}",
+                                    account=aid, market=m)
+            size_sum[m] += p.size
+            on_sum[m] += p.open_notional
+    for m in state.markets:
+        if size_sum[m] != 0 or on_sum[m] != 0:
+            raise InvalidState(f"market {m!r}: sizes sum to {size_sum[m]} and open notionals to "
+                               f"{on_sum[m]}; both must be 0 (R-STATE-5)", market=m)
+    for name, bal in state.layers.items():
+        if bal < 0:
+            raise InvalidState(f"layer {name!r} has negative balance {bal}", layer=name)
+    for aid, bal in state.default_fund.items():
+        if aid not in state.accounts:
+            raise UnknownAccount(f"default fund contribution of unknown account {aid!r}", account=aid)
+        if bal < 0:
+            raise InvalidState(f"default fund contribution of {aid!r} is negative", account=aid)
+    if state.bad_debt < 0:
+        raise InvalidState("bad_debt must not be negative", field="bad_debt")
+    return state

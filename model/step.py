@@ -1,0 +1,111 @@
+"""`step(state, op, mechanism) -> (new_state, events)`: the model's one entry point (R-OP-*).
+
+Pure: the input state is never changed; a bad operation raises a typed error before any
+new state exists.
+"""
+from __future__ import annotations
+
+from .errors import InsufficientMargin, SelfTrade
+from .events import Event, acct
+from .mechanism import Mechanism
+from .ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from .state import State, equity, margin_requirement
+from .tx import Tx
+from .units import check_input
+from .waterfall import liquidate
+
+
+def step(state: State, op: Op, mech: Mechanism) -> tuple[State, list[Event]]:
+    """Apply one operation under a mechanism; returns the new state and its events."""
+    handler = HANDLERS.get(type(op))
+    if handler is None:
+        raise TypeError(f"not an operation: {op!r}")
+    return handler(state, op, mech).freeze()
+
+
+def deposit(state: State, op: Deposit, mech: Mechanism) -> Tx:
+    """R-OP-1: collateral and net deposit grow by a positive amount."""
+    state.account(op.account)
+    check_input(op.amount, "amount", positive=True, account=op.account)
+    tx = Tx(state)
+    tx.pay("R-OP-1", "external", acct(op.account), op.amount, "deposit")
+    a = tx.accounts[op.account]
+    tx.accounts[op.account] = a._replace(net_deposit=a.net_deposit + op.amount)
+    return tx
+
+
+def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
+    """R-OP-2: a positive amount up to the collateral, leaving equity >= initial margin."""
+    a = state.account(op.account)
+    check_input(op.amount, "amount", positive=True, account=op.account)
+    if op.amount > a.collateral:
+        raise InsufficientMargin(f"account {op.account!r}: withdrawal {op.amount} exceeds "
+                                 f"collateral {a.collateral}", account=op.account)
+    tx = Tx(state)
+    tx.pay("R-OP-2", acct(op.account), "external", op.amount, "withdraw")
+    a = tx.accounts[op.account]
+    tx.accounts[op.account] = a._replace(net_deposit=a.net_deposit - op.amount)
+    require_initial_margin(tx, op.account, "withdrawal")
+    return tx
+
+
+def trade(state: State, op: Trade, mech: Mechanism) -> Tx:
+    """R-OP-3: distinct known accounts, known market, positive size and price; an account
+    whose position grows must end at equity >= initial margin."""
+    state.account(op.buyer)
+    state.account(op.seller)
+    state.market(op.market)
+    check_input(op.size, "size", positive=True, market=op.market)
+    check_input(op.price, "price", positive=True, market=op.market)
+    if op.buyer == op.seller:
+        raise SelfTrade(f"account {op.buyer!r} cannot trade with itself", account=op.buyer)
+    tx = Tx(state)
+    tx.trade("R-OP-3", op.buyer, op.seller, op.market, op.size, op.price, "trade")
+    for aid in (op.buyer, op.seller):
+        old = state.accounts[aid].positions.get(op.market)
+        new = tx.accounts[aid].positions.get(op.market)
+        old_size = old.size if old else 0
+        new_size = new.size if new else 0
+        if abs(new_size) > abs(old_size) or old_size * new_size < 0:
+            require_initial_margin(tx, aid, "trade")
+    return tx
+
+
+def set_mark(state: State, op: SetMark, mech: Mechanism) -> Tx:
+    """R-OP-4: a known market gets a positive mark price; no balance moves."""
+    state.market(op.market)
+    check_input(op.price, "price", positive=True, market=op.market)
+    tx = Tx(state)
+    tx.set_mark(op.market, op.price)
+    return tx
+
+
+def funding(state: State, op: Funding, mech: Mechanism) -> Tx:
+    """R-OP-5: each account pays size * rate to the market's funding pool and the pool pays
+    out the same; since sizes sum to zero the pool nets to exactly zero."""
+    state.market(op.market)
+    check_input(op.rate, "rate", market=op.market)
+    tx = Tx(state)
+    pool = "funding:" + op.market
+    for aid in sorted(state.accounts):
+        p = state.accounts[aid].positions.get(op.market)
+        amount = p.size * op.rate if p else 0
+        if amount > 0:
+            tx.pay("R-OP-5", acct(aid), pool, amount, "funding", op.market)
+        elif amount < 0:
+            tx.pay("R-OP-5", pool, acct(aid), -amount, "funding", op.market)
+    return tx
+
+
+def require_initial_margin(tx: Tx, aid: str, what: str) -> None:
+    """R-MARGIN-2: equity >= initial margin (>= 0 with no positions), else refuse."""
+    view = tx.view()
+    a = view.accounts[aid]
+    eq, im = equity(view, a), margin_requirement(view, a, initial=True)
+    if eq < im:
+        raise InsufficientMargin(f"account {aid!r}: {what} leaves equity {eq} below initial "
+                                 f"margin {im}", account=aid)
+
+
+HANDLERS = {Deposit: deposit, Withdraw: withdraw, Trade: trade, SetMark: set_mark,
+            Funding: funding, Liquidate: lambda s, op, m: liquidate(s, m, op)}

@@ -1,0 +1,93 @@
+"""A working copy of a state that an operation edits and then freezes (R-EVT-2).
+
+Every change goes through a method that also records its event, so the events itemise
+every transfer. The input state is never touched: accounts are immutable tuples and the
+maps are copied once per operation.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .events import Event, acct, layer, transfer
+from .state import Account, Market, Position, State, equity
+from .units import check_balance
+
+
+class Tx:
+    """Mutable working copy of a `State`; `freeze()` returns the new state."""
+
+    def __init__(self, state: State) -> None:
+        self.base = state
+        self.markets: dict[str, Market] = dict(state.markets)
+        self.accounts: dict[str, Account] = dict(state.accounts)
+        self.layers: dict[str, int] = dict(state.layers)
+        self.default_fund: dict[str, int] = dict(state.default_fund)
+        self.bad_debt = state.bad_debt
+        self.events: list[Event] = []
+
+    def view(self) -> State:
+        """The current working state (shares the working maps; do not keep it)."""
+        return State(self.markets, self.accounts, self.layers, self.default_fund, self.bad_debt)
+
+    def freeze(self) -> tuple[State, list[Event]]:
+        """The new state and the events that led to it."""
+        return self.view(), self.events
+
+    def equity(self, aid: str) -> int:
+        """R-PNL-3 on the working state."""
+        return equity(self.view(), self.accounts[aid])
+
+    def add_collateral(self, aid: str, delta: int) -> None:
+        """Change an account's collateral (no event; callers record one)."""
+        a = self.accounts[aid]
+        c = check_balance(a.collateral + delta, "collateral", account=aid)
+        self.accounts[aid] = Account(c, a.net_deposit, a.positions)
+
+    def pay(self, rule: str, src: str, dst: str, amount: int, stage: str, market: str = "") -> None:
+        """Move `amount` between account:/layer:/default_fund: endpoints, with its event."""
+        if amount == 0:
+            return
+        self._apply(src, -amount)
+        self._apply(dst, amount)
+        self.events.append(transfer(rule, src, dst, amount, stage, market))
+
+    def _apply(self, endpoint: str, delta: int) -> None:
+        kind, _, name = endpoint.partition(":")
+        if kind == "account":
+            self.add_collateral(name, delta)
+        elif kind == "layer":
+            self.layers[name] = self.layers.get(name, 0) + delta
+        elif kind == "default_fund":
+            self.default_fund[name] = self.default_fund.get(name, 0) + delta
+        elif kind == "bad_debt":
+            self.bad_debt -= delta
+        elif kind not in ("external", "funding"):
+            raise ValueError(f"unknown endpoint {endpoint!r}")
+
+    def trade(self, rule: str, buyer: str, seller: str, market: str, size: int, price: int, stage: str) -> None:
+        """R-OP-3: move `size` lots at `price` from seller to buyer, updating open notionals."""
+        for aid, sign in ((buyer, 1), (seller, -1)):
+            a = self.accounts[aid]
+            old = a.positions.get(market, Position(0, 0))
+            new = Position(old.size + sign * size,
+                           check_balance(old.open_notional + sign * size * price, "open_notional",
+                                         account=aid, market=market))
+            positions = dict(a.positions)
+            if new.size == 0 and new.open_notional == 0:
+                positions.pop(market, None)
+            else:
+                positions[market] = new
+            self.accounts[aid] = Account(a.collateral, a.net_deposit, positions)
+        self.events.append(Event(rule, "trade", acct(seller), acct(buyer), size * price, stage,
+                                 market, size, price))
+
+    def set_mark(self, market: str, price: int) -> None:
+        """R-OP-4 on the working copy."""
+        self.markets[market] = self.markets[market]._replace(mark=price)
+
+    def write_off(self, rule: str, aid: str, amount: int) -> None:
+        """R-WF-5: record `amount` as bad debt and bring the bankrupt account up by it."""
+        self.pay(rule, "bad_debt", acct(aid), amount, "bad_debt")
+
+
+__all__ = ["Tx", "acct", "layer", "replace"]

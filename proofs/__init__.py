@@ -1,0 +1,1 @@
+"""Engines around the reference model: the command line, ledgers, and (later) proofs."""

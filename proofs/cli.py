@@ -1,0 +1,193 @@
+"""The `waterfall` command: run scenarios, list mechanisms, verify the catalogue.
+
+Exit codes: 0 success; 1 a finding (a claimed invariant violated, an expectation missed,
+a crash); 2 bad input (file, key or argument), reported with its typed error.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+from model.codec import op_to_json, state_to_json
+from model.errors import WaterfallError
+from model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism
+from model.mechanism import Mechanism
+from model.replay import run
+from spec.invariants import REGISTRY
+
+from .checks import CLAIMED_VIOLATED, HOLDS, check_steps, stress_scenarios, verify_mechanism
+from .ledger import event_lines, ledger, table
+
+EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WaterfallError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": e.to_json()}, indent=2))
+        else:
+            print(f"waterfall: error [{e.code}]: {e}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    p = argparse.ArgumentParser(prog="waterfall", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    r = sub.add_parser("run", help="run a scenario and print the before/after ledger")
+    r.add_argument("scenario")
+    r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
+    r.add_argument("--json", action="store_true", help="print post-state and events as JSON")
+    r.set_defaults(func=cmd_run)
+    m = sub.add_parser("mechanisms", help="list the catalogue, or show one mechanism")
+    m.add_argument("show", nargs="?", metavar="ID|FILE", help="show one mechanism in full")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_mechanisms)
+    v = sub.add_parser("verify", help="run every mechanism through the stress scenarios and check invariants")
+    v.add_argument("--mechanism", action="append", help="restrict to these (repeatable)")
+    v.add_argument("--json", action="store_true")
+    v.set_defaults(func=cmd_verify)
+    return p
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
+    sc = load_scenario(args.scenario)
+    name = args.mechanism or sc.mechanism
+    if not name:
+        raise WaterfallError(f"{args.scenario}: the scenario names no mechanism; pass --mechanism")
+    mech = resolve_mechanism(name)
+    results = run(sc, mech)
+    findings = check_steps(results, mech, sc.name)
+    misses = expectation_misses(sc, mech, results) if (sc.mechanism == mech.id) else []
+    bad = [f for f in findings if f.claimed]
+    if args.json:
+        print(json.dumps({
+            "scenario": sc.name, "mechanism": mech.id,
+            "steps": [{"op": op_to_json(r.op), "error": r.error.to_json() if r.error else None,
+                       "events": [e.to_json() for e in r.events]} for r in results],
+            "post_state": state_to_json(results[-1].post if results else sc.state),
+            "invariants": [{"invariant": f.invariant, "step": f.step, "claimed": f.claimed} for f in findings],
+            "expectation_misses": misses}, indent=2))
+    else:
+        print(f"scenario {sc.name} under {mech.id} ({len(results)} operations)")
+        for n, r in enumerate(results, 1):
+            status = f"refused [{r.error.code}]: {r.error}" if r.error else f"{len(r.events)} events"
+            print(f"  step {n}: {describe_op(r.op)}: {status}")
+            if r.events:
+                print(event_lines(r.events))
+        first = results[0].pre if results else sc.state
+        print()
+        print(ledger(first, results[-1].post if results else sc.state))
+        print()
+        for f in findings:
+            kind = "VIOLATED (claimed)" if f.claimed else "violated (not claimed: a property of this design)"
+            print(f"  {f.invariant} {kind} at step {f.step}")
+        for miss in misses:
+            print(f"  expectation missed: {miss}")
+        if not findings and not misses:
+            print(f"  all {len(REGISTRY)} invariants hold at every step")
+    return EXIT_FINDING if bad or misses else EXIT_OK
+
+
+def describe_op(op: Any) -> str:
+    """One-line form of an operation."""
+    doc = op_to_json(op)
+    return doc.pop("op") + " " + " ".join(f"{k}={v}" for k, v in doc.items())
+
+
+def expectation_misses(sc: Any, mech: Mechanism, results: list) -> list[str]:
+    """R-RUN-3: compare a scenario's `expect` block with the run (its own mechanism only)."""
+    exp, misses = sc.expect, []
+    post = results[-1].post if results else sc.state
+    if "errors" in exp:
+        got = [r.error.code if r.error else None for r in results]
+        if got != exp["errors"]:
+            misses.append(f"errors {got} != expected {exp['errors']}")
+    if "bad_debt" in exp and post.bad_debt != int(exp["bad_debt"]):
+        misses.append(f"bad_debt {post.bad_debt} != expected {exp['bad_debt']}")
+    for k, v in exp.get("layers", {}).items():
+        if post.layers.get(k, 0) != int(v):
+            misses.append(f"layer {k} {post.layers.get(k, 0)} != expected {v}")
+    for k, v in exp.get("collateral", {}).items():
+        if post.accounts[k].collateral != int(v):
+            misses.append(f"collateral of {k} {post.accounts[k].collateral} != expected {v}")
+    from model.state import equity
+    for k, v in exp.get("equity", {}).items():
+        if equity(post, post.accounts[k]) != int(v):
+            misses.append(f"equity of {k} {equity(post, post.accounts[k])} != expected {v}")
+    return misses
+
+
+def mechanism_summary(mech: Mechanism) -> dict[str, Any]:
+    """The facts `waterfall mechanisms` shows about one mechanism."""
+    final = dict(vars(mech.final))
+    return {"id": mech.id, "name": mech.name, "file": mech.path,
+            "final": {"policy": type(mech.final).__name__.lower(), **final},
+            "liquidation": vars(mech.liquidation), "layers": [vars(s) for s in mech.layers],
+            "claims": list(mech.claims), "source": mech.source}
+
+
+def cmd_mechanisms(args: argparse.Namespace) -> int:
+    """`waterfall mechanisms [ID|FILE]`."""
+    if args.show:
+        info = mechanism_summary(resolve_mechanism(args.show))
+        if args.json:
+            print(json.dumps(info, indent=2))
+        else:
+            for k, v in info.items():
+                print(f"{k}: {json.dumps(v, indent=2) if isinstance(v, (dict, list)) else v}")
+        return EXIT_OK
+    mechs = [load_mechanism(p) for p in catalogue().values()]
+    if args.json:
+        print(json.dumps([mechanism_summary(m) for m in mechs], indent=2))
+        return EXIT_OK
+    rows = [[m.id, type(m.final).__name__.lower(), " > ".join(s.name for s in m.layers) or "-",
+             str(len(m.claims))] for m in mechs]
+    print(table(rows, ["mechanism", "final resort", "layers", "claims"]))
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`waterfall verify`: every mechanism x every stress scenario x every invariant."""
+    names = args.mechanism or list(catalogue())
+    mechs = [resolve_mechanism(n) for n in names]
+    scenarios = stress_scenarios()
+    outcomes = []
+    for i, mech in enumerate(mechs, 1):
+        if not args.json:
+            print(f"[{i}/{len(mechs)}] {mech.id} ...", file=sys.stderr, flush=True)
+        outcomes.append((mech, verify_mechanism(mech, scenarios)))
+    ids = list(REGISTRY)
+    failed = any(o.crashes or any(o.verdict(i, i in m.claims) == CLAIMED_VIOLATED for i in ids)
+                 for m, o in outcomes)
+    if args.json:
+        print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [
+            {"id": m.id, "steps": o.steps, "refused": o.refused, "crashes": o.crashes,
+             "verdicts": {i: o.verdict(i, i in m.claims) for i in ids},
+             "findings": [vars(f) for f in o.findings]} for m, o in outcomes]}, indent=2))
+        return EXIT_FINDING if failed else EXIT_OK
+    mark = {HOLDS: "ok", CLAIMED_VIOLATED: "FAIL", "not-claimed-and-violated": "x"}
+    rows = [[m.id] + [mark[o.verdict(i, i in m.claims)] + ("" if i in m.claims else "*") for i in ids]
+            + [str(o.steps), str(len(o.crashes))] for m, o in outcomes]
+    print(table(rows, ["mechanism"] + ids + ["steps", "crashes"]))
+    print(f"\n{len(scenarios)} stress scenarios. ok = holds at every step; FAIL = claimed and violated "
+          f"(a bug); x = violated, not claimed (a property of the design); * = not claimed.")
+    for m, o in outcomes:
+        for f in o.findings:
+            if not f.claimed:
+                continue
+            print(f"  FAIL {m.id} {f.invariant}: scenario {f.scenario} step {f.step}")
+        for c in o.crashes:
+            print(f"  CRASH {m.id}: {c}")
+    return EXIT_FINDING if failed else EXIT_OK
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,13 @@
+"""Smoke test: the bundled gap-move scenario runs and conserves value."""
+from model.loader import load_scenario, resolve_mechanism
+from model.replay import run
+from model.state import value
+from spec import SCENARIOS_DIR
+
+
+def test_gap_move_conserves_value() -> None:
+    sc = load_scenario(SCENARIOS_DIR / "gap-move-large-account.json")
+    results = run(sc, resolve_mechanism("generic-socialized-loss"))
+    assert all(r.error is None for r in results)
+    assert value(results[-1].post) == value(sc.state)
+    assert results[-1].post.layers["insurance_fund"] == 0
