@@ -25,10 +25,19 @@ class StepResult:
 
 
 def prepare(state: State, mech: Mechanism) -> State:
-    """R-RUN-1: a balance layer the mechanism names but the state lacks starts at 0."""
-    keys = mech.layer_keys(sorted(state.markets))
-    missing = {k: 0 for k in keys if k not in state.layers}
-    return replace(state, layers={**state.layers, **missing}) if missing else state
+    """R-RUN-1: fit a scenario's layers to the mechanism. A layer the mechanism keeps per
+    market (NAME:MARKET) that the scenario gives as one NAME balance is assigned to the
+    first market in id order; any balance the mechanism names but the state lacks starts
+    at 0. Value is unchanged (I-CONS)."""
+    layers = dict(state.layers)
+    markets = sorted(state.markets)
+    for spec in mech.layers:
+        per_market = spec.kind == "balance" and spec.scope == "market"
+        if per_market and spec.name in layers and markets and not any(k.startswith(spec.name + ":") for k in layers):
+            layers[f"{spec.name}:{markets[0]}"] = layers.pop(spec.name)
+    for key in mech.layer_keys(markets):
+        layers.setdefault(key, 0)
+    return replace(state, layers=layers) if layers != dict(state.layers) else state
 
 
 def run(scenario: Scenario, mech: Mechanism) -> list[StepResult]:
