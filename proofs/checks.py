@@ -8,6 +8,7 @@ from model.errors import WaterfallError
 from model.loader import Scenario, load_scenario
 from model.mechanism import Mechanism
 from model.replay import StepResult, run
+from model.state import equity
 from spec import SCENARIOS_DIR
 from spec.invariants import REGISTRY
 
@@ -33,6 +34,7 @@ class Outcome:
     refused: int = 0
     findings: list[Finding] = field(default_factory=list)
     crashes: list[str] = field(default_factory=list)
+    misses: list[str] = field(default_factory=list)
 
     def verdict(self, inv: str, claimed: bool) -> str:
         """R-VERIFY-2: holds / claimed-and-violated / not-claimed-and-violated."""
@@ -60,7 +62,8 @@ def stress_scenarios(directory: Path = SCENARIOS_DIR) -> list[Scenario]:
 
 def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
     """R-VERIFY-1: run every scenario through the mechanism and check every invariant; an
-    unexpected exception is recorded as a crash (a bug of ours), never swallowed silently."""
+    unexpected exception is recorded as a crash (a bug of ours), never swallowed silently.
+    Scenarios written for this mechanism also have their expectations checked (R-RUN-3)."""
     out = Outcome(mech.id)
     for sc in scenarios:
         try:
@@ -73,4 +76,28 @@ def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
         out.steps += len(results)
         out.refused += sum(r.error is not None for r in results)
         out.findings += check_steps(results, mech, sc.name)
+        if sc.mechanism == mech.id:
+            out.misses += [f"{sc.name}: {m}" for m in expectation_misses(sc, results)]
     return out
+
+
+def expectation_misses(sc: Scenario, results: list[StepResult]) -> list[str]:
+    """R-RUN-3: compare a scenario's `expect` block with the run (its own mechanism only)."""
+    exp, misses = sc.expect, []
+    post = results[-1].post if results else sc.state
+    if "errors" in exp:
+        got = [r.error.code if r.error else None for r in results]
+        if got != exp["errors"]:
+            misses.append(f"errors {got} != expected {exp['errors']}")
+    if "bad_debt" in exp and post.bad_debt != int(exp["bad_debt"]):
+        misses.append(f"bad_debt {post.bad_debt} != expected {exp['bad_debt']}")
+    for k, v in exp.get("layers", {}).items():
+        if post.layers.get(k, 0) != int(v):
+            misses.append(f"layer {k} {post.layers.get(k, 0)} != expected {v}")
+    for k, v in exp.get("collateral", {}).items():
+        if post.accounts[k].collateral != int(v):
+            misses.append(f"collateral of {k} {post.accounts[k].collateral} != expected {v}")
+    for k, v in exp.get("equity", {}).items():
+        if equity(post, post.accounts[k]) != int(v):
+            misses.append(f"equity of {k} {equity(post, post.accounts[k])} != expected {v}")
+    return misses

@@ -17,7 +17,7 @@ from model.mechanism import Mechanism
 from model.replay import run
 from spec.invariants import REGISTRY
 
-from .checks import CLAIMED_VIOLATED, HOLDS, check_steps, stress_scenarios, verify_mechanism
+from .checks import CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from .ledger import event_lines, ledger, table
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
@@ -65,7 +65,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     mech = resolve_mechanism(name)
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
-    misses = expectation_misses(sc, mech, results) if (sc.mechanism == mech.id) else []
+    misses = expectation_misses(sc, results) if sc.mechanism == mech.id else []
     bad = [f for f in findings if f.claimed]
     if args.json:
         print(json.dumps({
@@ -100,29 +100,6 @@ def describe_op(op: Any) -> str:
     """One-line form of an operation."""
     doc = op_to_json(op)
     return doc.pop("op") + " " + " ".join(f"{k}={v}" for k, v in doc.items())
-
-
-def expectation_misses(sc: Any, mech: Mechanism, results: list) -> list[str]:
-    """R-RUN-3: compare a scenario's `expect` block with the run (its own mechanism only)."""
-    exp, misses = sc.expect, []
-    post = results[-1].post if results else sc.state
-    if "errors" in exp:
-        got = [r.error.code if r.error else None for r in results]
-        if got != exp["errors"]:
-            misses.append(f"errors {got} != expected {exp['errors']}")
-    if "bad_debt" in exp and post.bad_debt != int(exp["bad_debt"]):
-        misses.append(f"bad_debt {post.bad_debt} != expected {exp['bad_debt']}")
-    for k, v in exp.get("layers", {}).items():
-        if post.layers.get(k, 0) != int(v):
-            misses.append(f"layer {k} {post.layers.get(k, 0)} != expected {v}")
-    for k, v in exp.get("collateral", {}).items():
-        if post.accounts[k].collateral != int(v):
-            misses.append(f"collateral of {k} {post.accounts[k].collateral} != expected {v}")
-    from model.state import equity
-    for k, v in exp.get("equity", {}).items():
-        if equity(post, post.accounts[k]) != int(v):
-            misses.append(f"equity of {k} {equity(post, post.accounts[k])} != expected {v}")
-    return misses
 
 
 def mechanism_summary(mech: Mechanism) -> dict[str, Any]:
@@ -165,11 +142,11 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"[{i}/{len(mechs)}] {mech.id} ...", file=sys.stderr, flush=True)
         outcomes.append((mech, verify_mechanism(mech, scenarios)))
     ids = list(REGISTRY)
-    failed = any(o.crashes or any(o.verdict(i, i in m.claims) == CLAIMED_VIOLATED for i in ids)
+    failed = any(o.crashes or o.misses or any(o.verdict(i, i in m.claims) == CLAIMED_VIOLATED for i in ids)
                  for m, o in outcomes)
     if args.json:
         print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [
-            {"id": m.id, "steps": o.steps, "refused": o.refused, "crashes": o.crashes,
+            {"id": m.id, "steps": o.steps, "refused": o.refused, "crashes": o.crashes, "misses": o.misses,
              "verdicts": {i: o.verdict(i, i in m.claims) for i in ids},
              "findings": [vars(f) for f in o.findings]} for m, o in outcomes]}, indent=2))
         return EXIT_FINDING if failed else EXIT_OK
@@ -186,6 +163,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
             print(f"  FAIL {m.id} {f.invariant}: scenario {f.scenario} step {f.step}")
         for c in o.crashes:
             print(f"  CRASH {m.id}: {c}")
+        for miss in o.misses:
+            print(f"  EXPECTATION MISSED {m.id}: {miss}")
     return EXIT_FINDING if failed else EXIT_OK
 
 
