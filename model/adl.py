@@ -23,7 +23,10 @@ def bankruptcy_price(mark: int, size: int, eq: int, rounding: str) -> int:
 def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> None:
     """R-ADL-1: market by market (id order), close the bankrupt's size against the opposite
     side in ranking order, each taking min(remaining, its own size), the last partially, at
-    the bankruptcy price while equity < 0 (else, and for close_price 'mark', at mark)."""
+    the bankruptcy price while equity < 0 (else, and for close_price 'mark', at mark).
+    R-ADL-6: with `skip_insolvent` (dYdX's collateral check) an account whose fill would
+    leave it with negative equity is skipped; size nobody can take stays open on the
+    bankrupt account (dYdX retries in a later block) and its equity is settled by R-WF-1."""
     for m in markets:
         pos = tx.accounts[aid].positions.get(m)
         if pos is None or pos.size == 0:
@@ -37,6 +40,8 @@ def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> 
         remaining = abs(pos.size)
         for j in ranked(tx.view(), policy.ranking, m, side, aid, seed):
             q = min(remaining, abs(tx.accounts[j].positions[m].size))
+            if policy.skip_insolvent and tx.equity(j) + q * (price - mark) * side < 0:
+                continue  # R-ADL-6: the fill would leave j with negative equity
             buyer, seller = (j, aid) if pos.size > 0 else (aid, j)
             tx.trade("R-ADL-1", buyer, seller, m, q, price, "adl")
             remaining -= q

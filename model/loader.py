@@ -101,7 +101,8 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
 
 def check_layers(mech: Mechanism, origin: str) -> None:
     """R-MECH-2: unique layer names; clearing layers in the order defaulter contribution,
-    default fund, assessment; sinks name a balance layer (residue may be bad_debt)."""
+    default fund, assessment; sinks name a balance layer (residue may be bad_debt; the
+    surplus sink is unused with surplus 'none' and a final resort that cannot over-collect)."""
     seen: set[str] = set()
     rank = -1
     for i, spec in enumerate(mech.layers):
@@ -121,7 +122,10 @@ def check_layers(mech: Mechanism, origin: str) -> None:
             raise MechanismError(f"{origin}: key {key}.assessment_multiple_ppm: an assessment "
                                  f"layer needs a positive cap", file=origin, key=key)
     balances = {s.name for s in mech.layers if s.kind == "balance"}
+    over_collects = not isinstance(mech.final, (Adl, BadDebtOnly))
     sinks = [("liquidation.surplus_sink", mech.liquidation.surplus_sink, False)]
+    if mech.liquidation.surplus == "none" and not over_collects:
+        sinks = []
     if hasattr(mech.final, "residue_sink"):
         sinks.append(("final.residue_sink", mech.final.residue_sink, True))  # type: ignore[union-attr]
     for key, sink, may_be_bad_debt in sinks:

@@ -57,6 +57,7 @@ class Adl:
     ranking: str = "profit"
     close_price: str = "bankruptcy"
     bankruptcy_rounding: str = "toward_bankrupt"
+    skip_insolvent: bool = False
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,10 @@ class Mechanism:
         for spec in self.layers:
             if spec.kind == "balance":
                 keys += [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
-        for sink in (self.liquidation.surplus_sink, getattr(self.final, "residue_sink", "bad_debt")):
+        sinks = [getattr(self.final, "residue_sink", "bad_debt")]
+        if self.liquidation.surplus != "none" or not isinstance(self.final, (Adl, BadDebtOnly)):
+            sinks.append(self.liquidation.surplus_sink)
+        for sink in sinks:
             if sink != "bad_debt" and sink not in keys and not any(k.startswith(sink + ":") for k in keys):
                 keys.append(sink)
         return keys

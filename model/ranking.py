@@ -6,6 +6,7 @@ score is undefined (equity <= 0, zero entry value) ranks after every scored acco
 from __future__ import annotations
 
 from hashlib import sha256
+from heapq import heapify, heappop
 from typing import Callable, Iterator
 
 from .state import Account, Position, State, account_upnl, margin_requirement
@@ -75,9 +76,9 @@ def ranked(state: State, ranking: str, market: str, side: int, exclude: str, see
     for i, a, p in holders:
         s = score(state, a, market, p)
         keys.append((0, -s, i) if s is not None else (1, 0, i))
-    keys.sort()
-    for k in keys:
-        yield k[2]
+    heapify(keys)  # the queue usually stops after a few accounts: pop lazily, O(n + k log n)
+    while keys:
+        yield heappop(keys)[2]
 
 
 def cyclic_order(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
