@@ -51,7 +51,9 @@ def water_fill(total: int, weights: Sequence[int], caps: Sequence[int], keys: Se
                rounding: str) -> list[int]:
     """R-ALLOC-4: capped pro-rata: share_i = min(cap_i, eta * w_i) with one common eta,
     found exactly by saturating accounts in increasing cap/weight order; the unsaturated
-    rest share what is left with `rounding`. The sum is <= total (all capped: < total)."""
+    rest share what is left with `rounding`, no share above its cap. With floor or largest
+    remainder the sum is <= total (< total when all are capped); ceil may exceed it by
+    fewer units than there are accounts (R-ALLOC-1)."""
     shares = [0] * len(weights)
     live = sorted((i for i, w in enumerate(weights) if w > 0), key=lambda i: Fraction(caps[i], weights[i]))
     left, wleft = total, sum(weights[i] for i in live)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .allocation import allocate, water_fill
 from .events import acct, layer
+from .layers import sink_key
 from .mechanism import Haircut, Mechanism
 from .tx import Tx
 from .units import PPM
@@ -42,15 +43,17 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
 
 def haircut(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], surplus_key: str) -> int:
     """R-HC-2..4: collect R = min(deficit, sum of bases) pro rata with the mechanism's
-    rounding (capped at cap_ppm of each base, R-ALLOC-4); a surplus (ceil) goes to the
-    surplus sink, a shortfall (floor) to the residue sink; returns the uncovered rest."""
+    rounding (with caps at cap_ppm of each base, R = min(deficit, sum of caps), R-ALLOC-4);
+    a surplus (ceil) goes to the surplus sink, a rounding shortfall (R - collected) to the
+    residue sink; returns the uncovered rest."""
     policy: Haircut = mech.final  # type: ignore[assignment]
     ids, weights = haircut_base(tx, policy, aid, markets)
-    target = min(deficit, sum(weights))
     if policy.cap_ppm < PPM:
         caps = [w * policy.cap_ppm // PPM for w in weights]
+        target = min(deficit, sum(caps))
         shares = water_fill(target, weights, caps, ids, policy.rounding)
     else:
+        target = min(deficit, sum(weights))
         shares = allocate(target, weights, ids, policy.rounding)
     dst = acct(aid)
     for i, s in zip(ids, shares):
@@ -59,14 +62,17 @@ def haircut(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str],
     if collected > deficit:
         tx.pay("R-HC-3", dst, layer(surplus_key), collected - deficit, "haircut")
         return 0
-    return settle_residue(tx, policy.residue_sink, aid, deficit - collected, target - collected)
+    return settle_residue(tx, mech, policy.residue_sink, aid, deficit - collected, target - collected, markets)
 
 
-def settle_residue(tx: Tx, sink: str, aid: str, rest: int, residue: int) -> int:
+def settle_residue(tx: Tx, mech: Mechanism, sink: str, aid: str, rest: int, residue: int,
+                   markets: list[str]) -> int:
     """R-HC-4 / I-RESIDUE: a rounding shortfall is charged to the declared sink layer as far
-    as it can pay; anything left stays in `rest` for the bad-debt ledger."""
+    as it can pay above its reserve; anything left stays in `rest` for the bad-debt ledger."""
     if sink == "bad_debt" or residue <= 0:
         return rest
-    paid = min(residue, max(0, tx.layers.get(sink, 0)))
-    tx.pay("R-HC-4", layer(sink), acct(aid), paid, "residue")
+    reserve = next((s.reserve for s in mech.layers if s.name == sink), 0)
+    key = sink_key(mech, sink, markets, tx)
+    paid = min(residue, max(0, tx.layers.get(key, 0) - reserve))
+    tx.pay("R-HC-4", layer(key), acct(aid), paid, "residue")
     return rest - paid

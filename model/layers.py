@@ -52,22 +52,35 @@ def _members(tx: Tx, aid: str) -> tuple[list[str], list[int]]:
     return ids, [tx.base.default_fund[m] for m in ids]
 
 
+def clip(shares: list[int], limit: int) -> list[int]:
+    """R-WF-2: a layer never pays more than the deficit: a ceil over-collection is cut,
+    members in id order."""
+    out = []
+    for s in shares:
+        out.append(min(s, limit))
+        limit -= out[-1]
+    return out
+
+
 def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
-    """R-CH-2: non-defaulters' contributions pay pro rata to what each has left."""
+    """R-CH-2: non-defaulters' contributions pay pro rata to what each has left; a floor
+    shortfall stays in the deficit for the next layer."""
     ids = sorted(m for m, c in tx.default_fund.items() if m != aid and c > 0)
     left = [tx.default_fund[m] for m in ids]
     amount = min(deficit, sum(left))
-    for m, share in zip(ids, allocate(amount, left, ids, spec.rounding)):
+    shares = clip(allocate(amount, left, ids, spec.rounding), amount)
+    for m, share in zip(ids, shares):
         tx.pay("R-CH-2", "default_fund:" + m, acct(aid), share, spec.name)
-    return amount
+    return sum(shares)
 
 
 def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-3: non-defaulters are assessed pro rata to their original contribution, each
-    capped at multiple x contribution and at its own non-negative equity."""
+    capped at multiple x contribution and at its own non-negative equity (R-ALLOC-4); never
+    more than the deficit in all."""
     ids, contrib = _members(tx, aid)
     caps = [min(c * spec.assessment_multiple_ppm // PPM, max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
-    shares = water_fill(deficit, contrib, caps, ids, spec.rounding)
+    shares = clip(water_fill(deficit, contrib, caps, ids, spec.rounding), deficit)
     for m, share in zip(ids, shares):
         tx.pay("R-CH-3", acct(m), acct(aid), share, spec.name)
     return sum(shares)

@@ -37,4 +37,4 @@ def levy(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], su
     if collected > deficit:
         tx.pay("R-LEVY-3", dst, layer(surplus_key), collected - deficit, "levy")
         return 0
-    return settle_residue(tx, policy.residue_sink, aid, deficit - collected, deficit - collected)
+    return settle_residue(tx, mech, policy.residue_sink, aid, deficit - collected, deficit - collected, markets)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping, NamedTuple
 
 from .errors import InvalidState, UnknownAccount, UnknownLayer, UnknownMarket
-from .units import ppm_of
+from .units import check_balance, check_input, ppm_of
 
 
 class Market(NamedTuple):
@@ -121,11 +121,20 @@ def value(state: State) -> int:
 
 def validate_state(state: State) -> State:
     """R-STATE-5: every position names a known market and each market's sizes and open
-    notionals sum to zero; layers and contributions are non-negative."""
+    notionals sum to zero; layers and contributions are non-negative; R-UNIT-3 bounds hold
+    (marks and sizes as inputs, balances and open notionals within MAX_BALANCE)."""
     size_sum = {m: 0 for m in state.markets}
     on_sum = {m: 0 for m in state.markets}
+    for m, mk in state.markets.items():
+        check_input(mk.mark, "mark", positive=True, market=m)
+        check_input(mk.im_ppm, "im_ppm", nonneg=True, market=m)
+        check_input(mk.mm_ppm, "mm_ppm", nonneg=True, market=m)
     for aid, acct in state.accounts.items():
+        check_balance(acct.collateral, "collateral", account=aid)
+        check_balance(acct.net_deposit, "net_deposit", account=aid)
         for m, p in acct.positions.items():
+            check_input(p.size, "size", account=aid, market=m)
+            check_balance(p.open_notional, "open_notional", account=aid, market=m)
             if m not in state.markets:
                 raise UnknownMarket(f"account {aid!r} holds a position in unknown market {m!r}",
                                     account=aid, market=m)
@@ -136,13 +145,16 @@ def validate_state(state: State) -> State:
             raise InvalidState(f"market {m!r}: sizes sum to {size_sum[m]} and open notionals to "
                                f"{on_sum[m]}; both must be 0 (R-STATE-5)", market=m)
     for name, bal in state.layers.items():
+        check_balance(bal, "layer", layer=name)
         if bal < 0:
             raise InvalidState(f"layer {name!r} has negative balance {bal}", layer=name)
     for aid, bal in state.default_fund.items():
         if aid not in state.accounts:
             raise UnknownAccount(f"default fund contribution of unknown account {aid!r}", account=aid)
+        check_balance(bal, "default_fund", account=aid)
         if bal < 0:
             raise InvalidState(f"default fund contribution of {aid!r} is negative", account=aid)
+    check_balance(state.bad_debt, "bad_debt")
     if state.bad_debt < 0:
         raise InvalidState("bad_debt must not be negative", field="bad_debt")
     return state

@@ -35,21 +35,26 @@ def ppm_of(amount: int, rate_ppm: int, *, up: bool) -> int:
     return div_ceil(amount * rate_ppm, PPM) if up else div_floor(amount * rate_ppm, PPM)
 
 
+def _at(where: dict[str, object]) -> str:
+    return "".join(f" ({k} {v!r})" for k, v in where.items())
+
+
 def check_input(value: int, field: str, *, positive: bool = False, nonneg: bool = False, **where: object) -> int:
-    """R-UNIT-3: reject a non-integer, out-of-bound, negative or zero input, naming the field."""
+    """R-UNIT-3: reject a non-integer, out-of-bound, negative or zero input, naming the
+    field and the account or market it belongs to."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAmount(f"{field} must be an integer, got {value!r}", field=field, **where)
+        raise InvalidAmount(f"{field} must be an integer, got {value!r}{_at(where)}", field=field, **where)
     if abs(value) > MAX_INPUT:
-        raise BoundExceeded(f"{field} = {value} exceeds the input bound 10^18", field=field, **where)
+        raise BoundExceeded(f"{field} = {value} exceeds the input bound 10^18{_at(where)}", field=field, **where)
     if positive and value <= 0:
-        raise InvalidAmount(f"{field} must be positive, got {value}", field=field, **where)
+        raise InvalidAmount(f"{field} must be positive, got {value}{_at(where)}", field=field, **where)
     if nonneg and value < 0:
-        raise InvalidAmount(f"{field} must not be negative, got {value}", field=field, **where)
+        raise InvalidAmount(f"{field} must not be negative, got {value}{_at(where)}", field=field, **where)
     return value
 
 
 def check_balance(value: int, field: str, **where: object) -> int:
     """R-UNIT-3: reject a resulting balance beyond MAX_BALANCE, naming it."""
     if abs(value) > MAX_BALANCE:
-        raise BoundExceeded(f"{field} = {value} exceeds the balance bound 10^36", field=field, **where)
+        raise BoundExceeded(f"{field} = {value} exceeds the balance bound 10^36{_at(where)}", field=field, **where)
     return value

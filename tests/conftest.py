@@ -1,0 +1,218 @@
+"""Shared builders and property checks for the unit tests.
+
+Every test builds a small state by hand, applies one operation through `model.step.step`
+via `apply()`, and `apply()` checks, on top of what the test itself asserts:
+
+* purity: the input state is equal to a deep copy taken before the step (R-ERR-1, R-EVT-2);
+* I-CONS: model.state.value changes only by deposits / withdrawals;
+* I-ZERO: per market, sizes and open notionals sum to zero;
+* I-FUND: every layer and default-fund contribution stays >= 0, bad debt never shrinks;
+* I-NOLOSS / R-WF-5: after a liquidation the bankrupt's equity is >= 0;
+* R-HC-1: every haircut is <= that account's haircut base (recomputed here independently);
+* R-ADL-1: no account other than the bankrupt and its named counterparty has its position
+  flipped or increased by a liquidation;
+* R-EVT-1/2: replaying the events on the input state gives the output balances and positions.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Mapping
+
+from model.events import Event
+from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation,
+                             Mechanism)
+from model.ops import Deposit, Liquidate, Op, Withdraw
+from model.state import Account, Market, Position, State, equity, value
+from model.step import step
+
+__all__ = ["Adl", "BadDebtOnly", "Haircut", "LayerSpec", "Levy", "Liquidation", "Mechanism",
+           "acct", "apply", "check_invariants", "mech", "mkt", "mkstate", "pos", "eq_of",
+           "transfers", "trades", "short_winners_state"]
+
+
+def mkt(market_id: str, mark: int, im_ppm: int = 100_000, mm_ppm: int = 50_000) -> Market:
+    """A market; default margins 10 % initial, 5 % maintenance."""
+    return Market(market_id, mark, im_ppm, mm_ppm)
+
+
+def acct(collateral: int, positions: Mapping[str, tuple[int, int]] | None = None,
+         net_deposit: int | None = None) -> Account:
+    """An account; positions given as {market: (size, open_notional)}."""
+    return Account(collateral, collateral if net_deposit is None else net_deposit,
+                   {m: Position(s, on) for m, (s, on) in (positions or {}).items()})
+
+
+def mkstate(markets: list[Market], accounts: Mapping[str, Account],
+            layers: Mapping[str, int] | None = None, default_fund: Mapping[str, int] | None = None,
+            bad_debt: int = 0) -> State:
+    return State({m.id: m for m in markets}, dict(accounts), dict(layers or {}),
+                 dict(default_fund or {}), bad_debt)
+
+
+def mech(final=None, layers=(LayerSpec("insurance_fund"),), surplus: str = "none",
+         fee_ppm: int = 0, surplus_sink: str = "insurance_fund", mid: str = "test") -> Mechanism:
+    """A mechanism value built directly (the loader is tested in test_loader.py)."""
+    return Mechanism(id=mid, name=mid, liquidation=Liquidation(surplus, fee_ppm, surplus_sink),
+                     layers=tuple(layers), final=final if final is not None else BadDebtOnly())
+
+
+def pos(state: State, aid: str, market: str) -> tuple[int, int]:
+    """(size, open_notional) of an account in a market, (0, 0) when absent."""
+    p = state.accounts[aid].positions.get(market)
+    return (p.size, p.open_notional) if p else (0, 0)
+
+
+def eq_of(state: State, aid: str) -> int:
+    return equity(state, state.accounts[aid])
+
+
+def transfers(events: list[Event], rule: str | None = None) -> list[tuple[str, str, int]]:
+    return [(e.src, e.dst, e.amount) for e in events
+            if e.kind == "transfer" and (rule is None or e.rule == rule)]
+
+
+def trades(events: list[Event], rule: str | None = None) -> list[tuple[str, str, str, int, int]]:
+    """(seller, buyer, market, size, price) of each trade event."""
+    return [(e.src, e.dst, e.market, e.size, e.price) for e in events
+            if e.kind == "trade" and (rule is None or e.rule == rule)]
+
+
+def short_winners_state(mark: int, bankrupt_collateral: int,
+                        winners: Mapping[str, tuple[int, int, int]],
+                        extra_accounts: Mapping[str, Account] | None = None,
+                        layers: Mapping[str, int] | None = None, market: str = "M") -> State:
+    """One market; each winner i is short k_i lots with unrealised PnL u_i and collateral c_i
+    (winners = {id: (k, u, c)}); the bankrupt 'b' is long K = sum k_i with unrealised PnL
+    -sum u_i, so sizes and open notionals sum to zero by construction:
+    winner ON = -k*mark - u (then upnl = -k*mark - ON = u); bankrupt ON = -sum(winner ON).
+    The bankrupt's equity is bankrupt_collateral - sum u_i. A counterparty 'c' with
+    collateral 10**6 and no position takes the bankrupt's position."""
+    accounts: dict[str, Account] = {}
+    total_k = total_on = 0
+    for aid, (k, u, c) in winners.items():
+        on = -k * mark - u
+        accounts[aid] = acct(c, {market: (-k, on)})
+        total_k += k
+        total_on += on
+    accounts["b"] = acct(bankrupt_collateral, {market: (total_k, -total_on)})
+    accounts["c"] = acct(10**6)
+    accounts.update(extra_accounts or {})
+    return mkstate([mkt(market, mark)], accounts, layers)
+
+
+# --------------------------------------------------------------------------- properties
+
+def external_flow(op: Op) -> int:
+    if isinstance(op, Deposit):
+        return op.amount
+    if isinstance(op, Withdraw):
+        return -op.amount
+    return 0
+
+
+def _haircut_base(post: State, policy: Haircut, aid: str, paid: int, scope: set[str]) -> int:
+    """R-HC-1 recomputed independently: base = max(0, min(profit, equity)) as it was just
+    before the haircut (the haircut moved `paid` out of collateral, positions unchanged)."""
+    a = post.accounts[aid]
+    upnls = {m: p.size * post.markets[m].mark - p.open_notional for m, p in a.positions.items()}
+    total = sum(upnls.values())
+    eq = a.collateral + paid + total
+    if policy.eligibility == "net_profitable" and total <= 0:
+        return 0
+    if policy.profit == "total_gain":
+        profit = eq - a.net_deposit
+    elif policy.scope == "bankrupt_markets":
+        profit = sum(u for m, u in upnls.items() if m in scope)
+    else:
+        profit = total
+    return max(0, min(profit, eq))
+
+
+def _replay(pre: State, events: list[Event]) -> tuple[dict, dict, dict, dict, int]:
+    coll = {i: a.collateral for i, a in pre.accounts.items()}
+    positions = {i: {m: [p.size, p.open_notional] for m, p in a.positions.items()}
+                 for i, a in pre.accounts.items()}
+    layers = dict(pre.layers)
+    dfund = dict(pre.default_fund)
+    bad = pre.bad_debt
+
+    def move(endpoint: str, delta: int) -> None:
+        nonlocal bad
+        kind, _, name = endpoint.partition(":")
+        if kind == "account":
+            coll[name] += delta
+        elif kind == "layer":
+            layers[name] = layers.get(name, 0) + delta
+        elif kind == "default_fund":
+            dfund[name] = dfund.get(name, 0) + delta
+        elif kind == "bad_debt":
+            bad -= delta
+        else:
+            assert kind in ("external", "funding"), endpoint
+
+    for e in events:
+        if e.kind == "transfer":
+            assert e.amount > 0, f"non-positive transfer {e}"
+            move(e.src, -e.amount)
+            move(e.dst, e.amount)
+        else:
+            assert e.amount == e.size * e.price
+            for endpoint, sign in ((e.dst, 1), (e.src, -1)):
+                name = endpoint.partition(":")[2]
+                p = positions[name].setdefault(e.market, [0, 0])
+                p[0] += sign * e.size
+                p[1] += sign * e.size * e.price
+    norm = {i: {m: tuple(p) for m, p in ps.items() if tuple(p) != (0, 0)} for i, ps in positions.items()}
+    return coll, norm, layers, dfund, bad
+
+
+def check_invariants(pre: State, op: Op, post: State, events: list[Event], mechanism: Mechanism) -> None:
+    # I-CONS
+    assert value(post) == value(pre) + external_flow(op), "I-CONS: value changed"
+    # I-ZERO
+    for m in post.markets:
+        ps = [a.positions[m] for a in post.accounts.values() if m in a.positions]
+        assert sum(p.size for p in ps) == 0, f"I-ZERO: sizes in {m} do not sum to 0"
+        assert sum(p.open_notional for p in ps) == 0, f"I-ZERO: open notionals in {m} do not sum to 0"
+    # I-FUND
+    assert all(v >= 0 for v in post.layers.values()), f"I-FUND: negative layer {post.layers}"
+    assert all(v >= 0 for v in post.default_fund.values()), f"I-FUND: negative contribution {post.default_fund}"
+    assert post.bad_debt >= pre.bad_debt >= 0
+    # R-EVT-1/2: the events itemise every change
+    coll, positions, layers, dfund, bad = _replay(pre, events)
+    assert coll == {i: a.collateral for i, a in post.accounts.items()}, "events do not explain collateral"
+    assert positions == {i: {m: (p.size, p.open_notional) for m, p in a.positions.items()
+                             if (p.size, p.open_notional) != (0, 0)}
+                         for i, a in post.accounts.items()}, "events do not explain positions"
+    assert {k: v for k, v in layers.items() if v} == {k: v for k, v in post.layers.items() if v}
+    assert {k: v for k, v in dfund.items() if v} == {k: v for k, v in post.default_fund.items() if v}
+    assert bad == post.bad_debt
+    if isinstance(op, Liquidate):
+        # I-NOLOSS / R-WF-5
+        assert eq_of(post, op.account) >= 0, "I-NOLOSS: bankrupt left with negative equity"
+        # R-ADL-1: never flipped, never increased (bar bankrupt and named counterparty)
+        for aid, a in pre.accounts.items():
+            if aid in (op.account, op.counterparty):
+                continue
+            for m in set(a.positions) | set(post.accounts[aid].positions):
+                before, after = pos(pre, aid, m)[0], pos(post, aid, m)[0]
+                assert before * after >= 0, f"{aid} flipped in {m}: {before} -> {after}"
+                assert abs(after) <= abs(before), f"{aid} grew in {m}: {before} -> {after}"
+        # R-HC-1
+        if isinstance(mechanism.final, Haircut):
+            scope = {m for m, p in pre.accounts[op.account].positions.items() if p.size != 0}
+            for e in events:
+                if e.rule == "R-HC-2":
+                    aid = e.src.partition(":")[2]
+                    paid = sum(x.amount for x in events if x.rule == "R-HC-2" and x.src == e.src)
+                    base = _haircut_base(post, mechanism.final, aid, paid, scope)
+                    assert paid <= base, f"R-HC-1: {aid} haircut {paid} > base {base}"
+
+
+def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event]]:
+    """step() plus purity and every property above."""
+    before = copy.deepcopy(state)
+    post, events = step(state, op, mechanism)
+    assert state == before, "step() changed its input state"
+    check_invariants(state, op, post, events, mechanism)
+    return post, events

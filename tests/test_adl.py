@@ -1,0 +1,386 @@
+"""R-ADL-*: auto-deleveraging: bankruptcy price, ranking, cyclic order, partial fills."""
+from __future__ import annotations
+
+from hashlib import sha256
+
+import pytest
+
+from conftest import Adl, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
+from model.adl import bankruptcy_price
+from model.ops import Liquidate
+from model.ranking import cyclic_order, score_binance, score_bitmex, score_hyperliquid
+from model.state import Position
+
+
+def adl(ranking: str = "profit", **kw) -> object:
+    return mech(final=Adl(ranking=ranking, **kw))
+
+
+# --------------------------------------------------------------------------- R-ADL-2
+
+@pytest.mark.parametrize("mark,size,eq,expected", [
+    # dydxprotocol/v4-chain protocol/x/clob/keeper/liquidations_test.go,
+    # TestGetBankruptcyPriceInQuoteQuantums, BTC at $50,000, 0.1 BTC positions. Our units:
+    # 1 lot = 0.1 BTC, $1 = 1, so mark 5000 and the subaccount's TNC is our equity.
+    (5000, 1, 499, 4501),     # long, quote -$4,501: TNC 499 -> "$4,501"
+    (5000, 1, 0, 5000),       # long at the bankruptcy price (quote -$5,000) -> "$5,000"
+    (5000, 1, -100, 5100),    # long below the bankruptcy price (quote -$5,100) -> "$5,100"
+    (5000, -1, 499, 5499),    # short, quote $5,499: TNC 499 -> "-$5,499" (buy for at most)
+    (5000, -1, 0, 5000),      # short at the bankruptcy price -> "-$5,000"
+    (5000, -1, -100, 4900),   # short below the bankruptcy price (quote $4,900) -> "-$4,900"
+    # deleveraging_test.go TestOffsetSubaccountPerpetualPosition: 1 BTC short with TNC $4,999
+    # -> "the bankruptcy price to close 1 BTC short is $54,999" (1 lot = 1 BTC here).
+    (50_000, -1, 4999, 54_999),
+])
+def test_R_ADL_2_bankruptcy_price_matches_dydx_examples(mark: int, size: int, eq: int, expected: int) -> None:
+    # P = mark - eq / size (the price at which closing leaves equity 0)
+    assert bankruptcy_price(mark, size, eq, "toward_bankrupt") == expected
+
+
+def test_R_ADL_2_rounding_direction() -> None:
+    # dYdX rounds the bankruptcy quote up for a long and down for a short (liquidations_test.go
+    # "Rounds up ... long", "rounded down ... short") so that closing at it needs no insurance.
+    # long 3, mark 100, equity -10: P = 100 + 10/3 = 103.33 -> 104 toward the bankrupt, 103
+    # toward the counterparty.
+    assert bankruptcy_price(100, 3, -10, "toward_bankrupt") == 104
+    assert bankruptcy_price(100, 3, -10, "toward_counterparty") == 103
+    # short 3: P = 100 - 10/3 = 96.67 -> 96 toward the bankrupt, 97 toward the counterparty.
+    assert bankruptcy_price(100, -3, -10, "toward_bankrupt") == 96
+    assert bankruptcy_price(100, -3, -10, "toward_counterparty") == 97
+    # never below 1: short 1 at mark 5 with equity -10 -> 5 - 10 = -5 -> 1
+    assert bankruptcy_price(5, -1, -10, "toward_bankrupt") == 1
+
+
+# --------------------------------------------------------------------------- R-ADL-1
+
+def bitmex_state():
+    # bitmex.com/app/autoDeleveragingExamples: six longs with quantities 10, 10, 20, 30, 20, 10
+    # (accounts 1..6) and PnL ranking scores 3, 6, 1, 4, 5, 2; a short of size 20 is liquidated
+    # at bankruptcy price 650. Our translation: mark 700, and entry prices chosen so that the
+    # 'profit' score (unrealised PnL) orders them the same way: upnl 300, 600, 100, 400, 500,
+    # 200 (open notional = size * 700 - upnl). The bankrupt x is short 20 from 600 (upnl
+    # -2000) with collateral 1000 -> equity -1000, so P = 700 - 1000/20 = 650. Another short
+    # s holds the remaining -80 (open notional = -(67_900 - 12_000) = -55_900, upnl -100).
+    longs = {"1": (10, 300), "2": (10, 600), "3": (20, 100), "4": (30, 400), "5": (20, 500), "6": (10, 200)}
+    accounts = {i: acct(1000, {"M": (q, q * 700 - u)}) for i, (q, u) in longs.items()}
+    accounts["x"] = acct(1000, {"M": (-20, -12_000)})
+    accounts["s"] = acct(100_000, {"M": (-80, -55_900)})
+    return mkstate([mkt("M", 700)], accounts, {"insurance_fund": 0})
+
+
+def test_R_ADL_1_bitmex_ranking_example() -> None:
+    st = bitmex_state()
+    post, ev = apply(st, Liquidate("x"), adl("profit"))
+    # "Accounts 2 and 5 will be deleveraged at the bankruptcy price of USD 650. Account 2 will
+    # have their entire position of 10 contracts closed, while the remaining 10 contracts ...
+    # will be assigned to account 5. Account 5 will thus have 10 contracts remaining."
+    assert trades(ev, "R-ADL-1") == [("account:2", "account:x", "M", 10, 650),
+                                     ("account:5", "account:x", "M", 10, 650)]
+    assert pos(post, "5", "M") == (10, 13_500 - 6_500)
+    assert post.accounts["2"].positions["M"] == Position(0, 6_400 - 6_500)
+    for i in ("1", "3", "4", "6", "s"):
+        assert post.accounts[i] == st.accounts[i]
+    # x: open notional -12_000 + 20 * 650 = 1000 at size 0 -> equity 1000 - 1000 = 0
+    assert eq_of(post, "x") == 0
+    # account 2 gave up 10 * (700 - 650) = 500 of its 600 profit; account 5 the same on 10 lots
+    assert eq_of(post, "2") == 1100 and eq_of(post, "5") == 1000
+
+
+def rounding_state(fund: int):
+    # b long 3 from 110 (upnl -30), collateral 20 -> equity -10; s1 short 3 from 110 (+30).
+    return mkstate([mkt("M", 100)], {"b": acct(20, {"M": (3, 330)}), "s1": acct(100, {"M": (-3, -330)})},
+                   {"insurance_fund": fund})
+
+
+def test_R_ADL_1_toward_bankrupt_price_needs_no_layer() -> None:
+    post, ev = apply(rounding_state(5), Liquidate("b"), adl(bankruptcy_rounding="toward_bankrupt"))
+    # P = 104: b's open notional 330 - 312 = 18 -> equity 20 - 18 = 2 >= 0; fund untouched
+    assert trades(ev) == [("account:b", "account:s1", "M", 3, 104)]
+    assert eq_of(post, "b") == 2 and post.layers["insurance_fund"] == 5
+    assert post.accounts["s1"].positions["M"] == Position(0, -18)
+
+
+def test_R_ADL_1_toward_counterparty_price_leaves_a_unit_for_the_layers() -> None:
+    post, ev = apply(rounding_state(5), Liquidate("b"), adl(bankruptcy_rounding="toward_counterparty"))
+    # P = 103: 330 - 309 = 21 -> equity -1; the fund pays 1
+    assert trades(ev) == [("account:b", "account:s1", "M", 3, 103)]
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 1)]
+    post, _ = apply(rounding_state(0), Liquidate("b"), adl(bankruptcy_rounding="toward_counterparty"))
+    assert post.bad_debt == 1
+
+
+def test_R_ADL_1_close_price_mark_leaves_the_deficit_to_layers_and_bad_debt() -> None:
+    post, ev = apply(rounding_state(5), Liquidate("b"), adl(close_price="mark"))
+    # closed at 100: open notional 330 - 300 = 30 -> equity -10; fund 5, bad debt 5
+    assert trades(ev) == [("account:b", "account:s1", "M", 3, 100)]
+    assert post.layers["insurance_fund"] == 0 and post.bad_debt == 5
+
+
+def test_R_ADL_1_solvent_but_liquidatable_account_is_closed_at_mark() -> None:
+    # equity 49 >= 0 but < MM 50: no bankruptcy price; closed at mark, surplus 'all' -> fund
+    st = mkstate([mkt("M", 100)], {"b": acct(49, {"M": (10, 1000)}), "s": acct(1000, {"M": (-10, -1000)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), mech(final=Adl(), surplus="all"))
+    assert trades(ev) == [("account:b", "account:s", "M", 10, 100)]
+    assert post.layers["insurance_fund"] == 49 and eq_of(post, "b") == 0
+
+
+def test_R_ADL_1_markets_in_id_order_bankruptcy_price_only_while_equity_negative() -> None:
+    # A at 100, B at 50. b long 2 A from 120 (upnl -40), long 2 B from 50 (upnl 0),
+    # collateral 20 -> equity -20. A first: P = 100 + 20/2 = 110 brings equity to 0, so B is
+    # closed at its mark 50.
+    st = mkstate([mkt("B", 50), mkt("A", 100)],
+                 {"b": acct(20, {"B": (2, 100), "A": (2, 240)}),
+                  "sB": acct(100, {"B": (-2, -100)}), "sA": acct(100, {"A": (-2, -240)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl())
+    assert trades(ev) == [("account:b", "account:sA", "A", 2, 110), ("account:b", "account:sB", "B", 2, 50)]
+    assert post.accounts["sA"].positions["A"] == Position(0, -20)
+    assert eq_of(post, "b") == 0
+
+
+def fill_or_adl_state(fund: int):
+    # b long 10 from 110 (upnl -100), collateral 80 -> equity -20; s short 10 from 110.
+    return mkstate([mkt("M", 100)],
+                   {"b": acct(80, {"M": (10, 1100)}), "s": acct(1000, {"M": (-10, -1100)}),
+                    "c": acct(10_000)}, {"insurance_fund": fund})
+
+
+def test_R_LIQ_2_adl_mechanism_uses_the_counterparty_when_the_layers_cover_the_fill() -> None:
+    post, ev = apply(fill_or_adl_state(50), Liquidate("b", "c"), adl())
+    # fill at mark 100: b's equity -20, the fund pays 20; no deleveraging
+    assert trades(ev, "R-ADL-1") == []
+    assert pos(post, "c", "M") == (10, 1000)
+    assert post.layers["insurance_fund"] == 30
+    assert post.accounts["s"] == fill_or_adl_state(50).accounts["s"]
+
+
+def test_R_LIQ_2_adl_mechanism_deleverages_when_the_layers_cannot_cover() -> None:
+    # Binance FAQ 360033525471 / BitMEX: ADL when the insurance fund cannot take the position.
+    # fund 10 < 20: the fill is abandoned; ADL against s at P = 100 + 20/10 = 102; the fund
+    # and c are untouched.
+    st = fill_or_adl_state(10)
+    post, ev = apply(st, Liquidate("b", "c"), adl())
+    assert trades(ev) == [("account:b", "account:s", "M", 10, 102)]
+    assert post.accounts["c"] == st.accounts["c"]
+    assert post.layers["insurance_fund"] == 10
+    assert eq_of(post, "b") == 0
+
+
+# --------------------------------------------------------------------------- R-ADL-3, R-ADL-4
+
+def test_R_ADL_3_only_opposite_side_and_R_ADL_4a_ties_to_smaller_id() -> None:
+    # b long 3 from 120 (upnl -60), collateral 50 -> equity -10, P = 100 + ceil(10/3) = 104.
+    # q and p are short 3 each with the same upnl +30 (a tie): p < q, so p goes first and takes
+    # all 3. l is long (same side as b) and is never touched.
+    st = mkstate([mkt("M", 100)],
+                 {"q": acct(100, {"M": (-3, -330)}), "l": acct(100, {"M": (3, 300)}),
+                  "p": acct(100, {"M": (-3, -330)}), "b": acct(50, {"M": (3, 360)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("profit"))
+    assert trades(ev) == [("account:b", "account:p", "M", 3, 104)]
+    assert post.accounts["q"] == st.accounts["q"] and post.accounts["l"] == st.accounts["l"]
+
+
+def bitmex_vs_profit_state():
+    # A short 10 from 110 (upnl 100), collateral 900 -> equity 1000 (leverage 1).
+    # B short 10 from 105 (upnl 50), collateral 10 -> equity 60 (leverage 16.7).
+    # b long 10 from 110 (upnl -100), collateral 50 -> equity -50; L long 10 from 105.
+    return mkstate([mkt("M", 100)],
+                   {"A": acct(900, {"M": (-10, -1100)}), "B": acct(10, {"M": (-10, -1050)}),
+                    "b": acct(50, {"M": (10, 1100)}), "L": acct(1000, {"M": (10, 1050)})},
+                   {"insurance_fund": 0})
+
+
+def test_R_ADL_4b_bitmex_ranking_prefers_leverage_over_raw_profit() -> None:
+    # BitMEX score (bitmex.com/app/autoDeleveraging) PnL% x EffLev:
+    # A: 100/1100 x 1000/1000 = 0.091; B: 50/1050 x 1000/60 = 0.794 -> B first.
+    # P = 100 + 50/10 = 105. B buys back 10 at 105: open notional -1050 + 1050 = 0.
+    st = bitmex_vs_profit_state()
+    post, ev = apply(st, Liquidate("b"), adl("bitmex"))
+    assert trades(ev) == [("account:b", "account:B", "M", 10, 105)]
+    assert "M" not in post.accounts["B"].positions and eq_of(post, "B") == 10
+    assert post.accounts["A"] == st.accounts["A"]
+    # by raw profit A (100) comes before B (50)
+    post, ev = apply(st, Liquidate("b"), adl("profit"))
+    assert trades(ev) == [("account:b", "account:A", "M", 10, 105)]
+
+
+def test_R_ADL_4b_bitmex_score_values() -> None:
+    st = mkstate([mkt("M", 120)], {})
+    # long 10 from 100 at 120, collateral 100: upnl 200, equity 300, entry value 1000, mark
+    # value 1200 -> PnL% 0.2 x EffLev 4 = 0.8 -> 0.8e18
+    a = acct(100, {"M": (10, 1000)})
+    assert score_bitmex(st, a, "M", a.positions["M"]) == 800_000_000_000_000_000
+    # losing: long 10 from 100 at 90, collateral 300: upnl -100, equity 200, mark value 900;
+    # PnL% -0.1 / EffLev 4.5 = -0.0222..: floor(1e18 * -20_000 / 900_000) = -22222222222222223
+    st90 = mkstate([mkt("M", 90)], {})
+    a = acct(300, {"M": (10, 1000)})
+    assert score_bitmex(st90, a, "M", a.positions["M"]) == -22_222_222_222_222_223
+    # undefined: equity <= 0, or zero entry value
+    a = acct(-300, {"M": (10, 1000)})
+    assert score_bitmex(st, a, "M", a.positions["M"]) is None
+    a = acct(100, {"M": (10, 0)})
+    assert score_bitmex(st, a, "M", a.positions["M"]) is None
+
+
+def test_R_ADL_4_undefined_scores_rank_after_every_scored_account() -> None:
+    # X short 5 from 120 (upnl 100) but collateral -150 -> equity -50: no BitMEX score.
+    # Y short 5 from 102 (upnl 10), collateral 100 -> scored. b long 5 from 112 (upnl -60),
+    # collateral 50 -> equity -10, P = 102; l long 5 from 110.
+    st = mkstate([mkt("M", 100)],
+                 {"X": acct(-150, {"M": (-5, -600)}), "Y": acct(100, {"M": (-5, -510)}),
+                  "b": acct(50, {"M": (5, 560)}), "l": acct(100, {"M": (5, 550)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("bitmex"))
+    assert trades(ev) == [("account:b", "account:Y", "M", 5, 102)]
+    post, ev = apply(st, Liquidate("b"), adl("profit"))
+    assert trades(ev) == [("account:b", "account:X", "M", 5, 102)]
+
+
+def test_R_ADL_4c_binance_score_values() -> None:
+    # Binance FAQ 360033525471: PnL% = max(0, UP) / max(1, WB), MarginRatio = MM / (WB + UP).
+    st = mkstate([mkt("M", 100)], {})
+    # WB 100, long 10 from 95 at 100: UP 50; MM = ceil(1000 * 5 %) = 50.
+    # score = 50/100 x 50/150 = 1/6 -> floor(1e18 / 6)
+    a = acct(100, {"M": (10, 950)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 166_666_666_666_666_666
+    # WB + UP <= 0 -> 0
+    a = acct(-100, {"M": (10, 950)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 0
+    # WB 0 -> max(1, WB) = 1: 50/1 x 50/50 = 50
+    a = acct(0, {"M": (10, 950)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 50 * 10**18
+    # a loss: max(0, UP) = 0
+    a = acct(100, {"M": (10, 1050)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 0
+
+
+def test_R_ADL_4d_hyperliquid_score_values() -> None:
+    # Hyperliquid docs: (mark / entry) x (notional / account value).
+    # long 10 from 100 at 120, collateral 100 -> equity 300: 1.2 x 1200/300 = 4.8
+    st = mkstate([mkt("M", 120)], {})
+    a = acct(100, {"M": (10, 1000)})
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) == 4_800_000_000_000_000_000
+    # short 10 from 100 at 80, collateral 100 -> upnl 200, equity 300: 0.8 x 800/300 = 2.1333..
+    st = mkstate([mkt("M", 80)], {})
+    a = acct(100, {"M": (-10, -1000)})
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) == 2_133_333_333_333_333_333
+    a = acct(-300, {"M": (-10, -1000)})
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) is None
+
+
+# --------------------------------------------------------------------------- R-ADL-5
+
+def expected_cyclic(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
+    # the R-ADL-5 formula, written out independently
+    h = int.from_bytes(sha256(f"{seed}|{market}|{bankrupt}".encode()).digest()[:8], "big")
+    ids = sorted(ids)
+    k = h % len(ids)
+    return ids[k:] + ids[:k]
+
+
+def test_R_ADL_5_cyclic_order_starts_at_hash_and_wraps() -> None:
+    ids = ["z", "x", "y"]
+    starts = set()
+    for seed in ["0", "1", "2", "3", "4", "5", "abc"]:
+        order = cyclic_order(sorted(ids), seed, "M", "b")
+        assert order == expected_cyclic(ids, seed, "M", "b")
+        starts.add(order[0])
+    assert len(starts) > 1  # the seed moves the start
+    assert cyclic_order([], "0", "M", "b") == []
+
+
+@pytest.mark.parametrize("seed", ["0", "7", "seed-x"])
+def test_R_ADL_5_cyclic_deleveraging_first_takes_all_it_can_next_takes_the_rest(seed: str) -> None:
+    # b long 4 from 100 with collateral -8 -> equity -8, P = 100 + 8/4 = 102. Shorts x, y, z
+    # hold 3 each; L is long 5. In cyclic order the first short takes 3, the second 1.
+    st = mkstate([mkt("M", 100)],
+                 {"x": acct(100, {"M": (-3, -300)}), "y": acct(100, {"M": (-3, -300)}),
+                  "z": acct(100, {"M": (-3, -300)}), "L": acct(100, {"M": (5, 500)}),
+                  "b": acct(-8, {"M": (4, 400)})}, {"insurance_fund": 0})
+    first, second, third = expected_cyclic(["x", "y", "z"], seed, "M", "b")
+    post, ev = apply(st, Liquidate("b", seed=seed), adl("cyclic"))
+    assert trades(ev) == [("account:b", f"account:{first}", "M", 3, 102),
+                          ("account:b", f"account:{second}", "M", 1, 102)]
+    assert pos(post, second, "M") == (-2, -300 + 102)
+    assert post.accounts[third] == st.accounts[third]
+    assert eq_of(post, "b") == 0
+
+
+def test_R_ADL_5_dydx_multiple_offsetting_subaccounts() -> None:
+    # dydxprotocol/v4-chain protocol/x/clob/keeper/deleveraging_test.go,
+    # TestOffsetSubaccountPerpetualPosition "Can get multiple offsetting subaccounts": Carl is
+    # 1 BTC short with $54,999 USDC (TNC $4,999, BTC at $50,000, 100 % margin), Dave_Num0 and
+    # Dave_Num1 are 0.5 BTC long each; fills are 0.5 BTC (50_000_000 quantums) from each Dave
+    # and nothing remains. Our units: 1 lot = 0.1 BTC, mark 5000: Carl -10 lots from 5000 with
+    # collateral 4999 (equity 4999 < MM 50_000), each Dave +5 lots.
+    # Documented difference: dYdX closes at the bankruptcy price $54,999 even with TNC > 0
+    # (Carl ends at 0, each Dave gets +$27,499.5); our R-ADL-1 uses the bankruptcy price only
+    # while equity < 0, so the fills are at mark 5000 and Carl keeps 4999 (surplus 'none').
+    st = mkstate([mkt("BTC", 5000, im_ppm=1_000_000, mm_ppm=1_000_000)],
+                 {"carl": acct(4999, {"BTC": (-10, -50_000)}),
+                  "dave0": acct(50_000, {"BTC": (5, 25_000)}), "dave1": acct(50_000, {"BTC": (5, 25_000)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("carl"), adl("cyclic"))
+    # carl is short, so carl buys: the Daves are the sellers (src) of each fill
+    fills = {e[0]: e[3] for e in trades(ev, "R-ADL-1")}
+    assert all(e[1] == "account:carl" for e in trades(ev))
+    assert fills == {"account:dave0": 5, "account:dave1": 5}
+    assert all(e[4] == 5000 for e in trades(ev))
+    assert post.accounts["carl"].positions == {}
+    assert eq_of(post, "carl") == 4999
+
+
+# --------------------------------------------------------------------------- R-ADL-6
+
+def dydx_skip_state(with_dave1: bool):
+    # dydxprotocol/v4-chain protocol/x/clob/keeper/deleveraging_test.go,
+    # TestOffsetSubaccountPerpetualPosition "Skips subaccounts with non-overlapping bankruptcy
+    # prices": Carl 1 BTC short with $50,000 USDC (TNC $0 -> bankruptcy price $50,000),
+    # Dave_Num0 1 BTC long with -$50,001 USDC (TNC -$1: fails the collateral check and is
+    # skipped), Dave_Num1 1 BTC long with $50,000 (fills 1 BTC at $50,000). Without Dave_Num1
+    # ("Returns an error if not enough subaccounts ...") nothing fills and 1 BTC remains.
+    # Our units: 1 lot = 1 BTC, mark 50_000, margins 100 %. Erin (short 1, same side as Carl)
+    # only makes the sizes sum to zero; she is never touched.
+    accounts = {"carl": acct(0, {"BTC": (-1, -50_000)}), "dave0": acct(-1, {"BTC": (1, 50_000)})}
+    if with_dave1:
+        accounts["dave1"] = acct(50_000, {"BTC": (1, 50_000)})
+        accounts["erin"] = acct(10**6, {"BTC": (-1, -50_000)})
+    return mkstate([mkt("BTC", 50_000, im_ppm=1_000_000, mm_ppm=1_000_000)], accounts, {"insurance_fund": 0})
+
+
+@pytest.mark.parametrize("seed", ["0", "1", "2"])
+def test_R_ADL_6_dydx_skips_an_offsetting_account_the_fill_would_leave_insolvent(seed: str) -> None:
+    st = dydx_skip_state(with_dave1=True)
+    post, ev = apply(st, Liquidate("carl", seed=seed), adl("cyclic", skip_insolvent=True))
+    # Carl's equity 0 -> closed at mark 50_000; dave0 (equity -1) is skipped whatever the order
+    assert trades(ev) == [("account:dave1", "account:carl", "BTC", 1, 50_000)]
+    assert post.accounts["dave0"] == st.accounts["dave0"] and post.accounts["erin"] == st.accounts["erin"]
+    assert post.accounts["carl"].positions == {}
+
+
+def test_R_ADL_6_nobody_able_to_take_the_size_leaves_it_open() -> None:
+    st = dydx_skip_state(with_dave1=False)
+    post, ev = apply(st, Liquidate("carl"), adl("cyclic", skip_insolvent=True))
+    # dYdX: no fills, 100_000_000 quantums (1 BTC) remaining
+    assert trades(ev) == []
+    assert pos(post, "carl", "BTC") == (-1, -50_000)
+
+
+def test_R_ADL_6_skip_accounts_whose_equity_cannot_absorb_the_bankruptcy_price() -> None:
+    # b long 3 from 110 (upnl -30), collateral 20 -> equity -10, P = 104 (see above).
+    # s1 short 3 from 110 (upnl +30) with collateral -19 -> equity 11; it ranks first by profit,
+    # but buying 3 at 104 against mark 100 costs it 12 > 11 -> skipped. s2 short 3 from 100
+    # (equity 100) takes the fill: open notional -300 + 312 = 12 -> equity 88.
+    st = mkstate([mkt("M", 100)],
+                 {"s1": acct(-19, {"M": (-3, -330)}), "s2": acct(100, {"M": (-3, -300)}),
+                  "l": acct(100, {"M": (3, 300)}), "b": acct(20, {"M": (3, 330)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
+    assert trades(ev) == [("account:b", "account:s2", "M", 3, 104)]
+    assert eq_of(post, "s2") == 88 and post.accounts["s1"] == st.accounts["s1"]
+    # without the check s1 is first and is left at 11 - 12 = -1
+    post, ev = apply(st, Liquidate("b"), adl("profit"))
+    assert trades(ev) == [("account:b", "account:s1", "M", 3, 104)]
+    assert eq_of(post, "s1") == -1

@@ -1,0 +1,188 @@
+"""R-HC-*: pro-rata haircut of profit (socialised loss, clawback, VMGH).
+
+States come from conftest.short_winners_state: market M at mark 100, winners short against
+the bankrupt long 'b', whose position 'c' takes over at mark (so c's PnL is 0 and its base 0).
+No layer holds money unless a test says so, so the whole deficit reaches the haircut.
+"""
+from __future__ import annotations
+
+from conftest import (Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt,
+                      short_winners_state, transfers)
+from model.ops import Liquidate
+
+
+def haircuts(ev) -> dict[str, int]:
+    return {src.partition(":")[2]: amt for src, _, amt in transfers(ev, "R-HC-2")}
+
+
+def test_R_HC_1_base_is_profit_capped_at_equity() -> None:
+    # s1: upnl 60, collateral -30 -> equity 30 -> base min(60, 30) = 30.
+    # s2: upnl 140, collateral -100 -> equity 40 -> base 40.
+    # b: upnl -200, collateral 100 -> equity -100, deficit 100 > W = 70.
+    st = short_winners_state(100, 100, {"s1": (6, 60, -30), "s2": (4, 140, -100)},
+                             layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut()))
+    # collected R = min(100, 70) = 70: each pays its whole base; 30 is bad debt
+    assert haircuts(ev) == {"s1": 30, "s2": 40}
+    assert eq_of(post, "s1") == 0 and eq_of(post, "s2") == 0
+    assert post.bad_debt == 30
+
+
+def test_R_HC_1_losers_and_insolvent_winners_have_no_base() -> None:
+    # s1 short 5, upnl 50, collateral 100 -> base 50. s3 short 5, upnl 10 but collateral
+    # -20 -> equity -10 -> no base. Extra pair: l long 1 from 130 (upnl -30, a loser) and
+    # w short 1 from 130 (upnl +30, collateral 0 -> base 30). b: upnl -60, collateral 40
+    # -> equity -20.
+    extra = {"l": acct(100, {"M": (1, 130)}), "w": acct(0, {"M": (-1, -130)})}
+    st = short_winners_state(100, 40, {"s1": (5, 50, 100), "s3": (5, 10, -20)}, extra,
+                             layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut()))
+    # 20 over bases s1 50, w 30 (W = 80): 1000 = 12*80 + 40 and 600 = 7*80 + 40 -> floors 12, 7,
+    # equal remainders, the last unit to the smaller key 's1' -> 13, 7.
+    assert haircuts(ev) == {"s1": 13, "w": 7}
+    assert post.accounts["l"] == st.accounts["l"] and post.accounts["s3"] == st.accounts["s3"]
+
+
+def test_R_HC_2_chitra_wealth_pro_rata_h_equals_theta_D_over_U() -> None:
+    # Chitra (arXiv 2512.01112), wealth pro-rata: h = theta D / U on haircutable endowment
+    # w_i = max(PNL_i, 0), budget balance sum h w_i = theta D, feasibility theta D <= U.
+    # Our numbers: w = 300, 200, 500 (U = 1000), D = 150, theta = 1 -> h = 0.15:
+    # haircuts 45, 30, 75 (exact, no rounding needed).
+    st = short_winners_state(100, 850, {"w1": (3, 300, 0), "w2": (2, 200, 0), "w3": (5, 500, 0)},
+                             layers={"insurance_fund": 0})
+    # b: upnl -1000, collateral 850 -> equity -150
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut()))
+    assert haircuts(ev) == {"w1": 45, "w2": 30, "w3": 75}
+    assert post.bad_debt == 0 and eq_of(post, "b") == 0
+
+
+def test_R_HC_2_counterparty_profit_is_haircut_too() -> None:
+    # s1 short 10 with upnl 100 (collateral 0); b long 10, upnl -100, collateral 0. b is
+    # closed to c at 90: c gets upnl 10 * (100 - 90) = +100, b's equity -100 - 100 = -200.
+    # Bases s1 100, c 100 -> 100 each.
+    st = short_winners_state(100, 0, {"s1": (10, 100, 0)}, layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech(final=Haircut()))
+    assert haircuts(ev) == {"s1": 100, "c": 100}
+    assert eq_of(post, "b") == 0
+
+
+def two_market_state():
+    # M at 100, N at 10. x: short 3 M from 110 (upnl +30), long 2 N from 30 (upnl -40), total
+    # -10, collateral 100 -> equity 90. y: short 2 N from 30 (upnl +40), collateral 100.
+    # b: long 3 M from 110 (upnl -30), collateral 10 -> equity -20.
+    return mkstate([mkt("M", 100), mkt("N", 10)],
+                   {"x": acct(100, {"M": (-3, -330), "N": (2, 60)}),
+                    "y": acct(100, {"N": (-2, -60)}),
+                    "b": acct(10, {"M": (3, 330)}), "c": acct(10**6)},
+                   {"insurance_fund": 0})
+
+
+def test_R_HC_2_scope_all_markets_nets_profit_across_markets() -> None:
+    # all markets: x profit -10 -> no base; y 40 -> y pays the whole 20.
+    post, ev = apply(two_market_state(), Liquidate("b", "c"), mech(final=Haircut(scope="all_markets")))
+    assert haircuts(ev) == {"y": 20}
+
+
+def test_R_HC_2_scope_bankrupt_markets_counts_only_the_bankrupts_markets() -> None:
+    # bankrupt's markets = {M}: x base min(30, 90) = 30, y 0 -> x pays 20.
+    post, ev = apply(two_market_state(), Liquidate("b", "c"), mech(final=Haircut(scope="bankrupt_markets")))
+    assert haircuts(ev) == {"x": 20}
+
+
+def test_R_HC_2_eligibility_net_profitable_okx_2018() -> None:
+    # OKX 2018 clawback: only users net-profitable across all contracts pay
+    # (shared/mechanisms.md, OKX). x is net -10 -> excluded although +30 in M; y has no
+    # profit in M -> nobody pays, the 20 is bad debt.
+    policy = Haircut(scope="bankrupt_markets", eligibility="net_profitable")
+    post, ev = apply(two_market_state(), Liquidate("b", "c"), mech(final=policy))
+    assert haircuts(ev) == {}
+    assert post.bad_debt == 20
+
+
+def test_R_HC_2_profit_total_gain_counts_realised_gains() -> None:
+    # g: no position, collateral 150, net deposit 100 -> total gain 50 (upnl 0).
+    # s: short 2, upnl 20, collateral 0 (net deposit 0) -> gain 20. b: upnl -20, collateral 0.
+    st = short_winners_state(100, 0, {"s": (2, 20, 0)}, {"g": acct(150, net_deposit=100)},
+                             layers={"insurance_fund": 0})
+    # total_gain: 20 over 50 : 20 (W = 70): 1000 = 14*70 + 20, 400 = 5*70 + 50 -> 14, 5 and the
+    # last unit to the larger remainder (s) -> g 14, s 6.
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(profit="total_gain")))
+    assert haircuts(ev) == {"g": 14, "s": 6}
+    # upnl: g has no unrealised profit -> s pays all 20
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(profit="upnl")))
+    assert haircuts(ev) == {"s": 20}
+
+
+def test_R_HC_3_ceil_surplus_goes_to_surplus_sink_percolator_example() -> None:
+    # Percolator spec (aeyakovenko/percolator spec.md sections 3.2-3.3): h = min(Residual,
+    # PNL_pos_tot) / PNL_pos_tot, effective PnL = floor(PNL_pos_i x h). Positive PnL 7 and 5
+    # (total 12), a loss of D = 4 leaves Residual 8: h = 8/12, effective floor(56/12) = 4 and
+    # floor(40/12) = 3, i.e. haircuts 3 and 2 (= 5 > D; the rounding never over-pays profit).
+    # Our 'ceil' rounding gives the same haircuts: ceil(4*7/12) = ceil(2.33) = 3,
+    # ceil(4*5/12) = ceil(1.67) = 2. Documented difference: Percolator leaves the extra unit
+    # in the vault as unclaimed residual; R-HC-3 pays it to the surplus sink.
+    st = short_winners_state(100, 8, {"p1": (1, 7, 0), "p2": (1, 5, 0)}, layers={"insurance_fund": 0})
+    # b: upnl -12, collateral 8 -> equity -4
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(rounding="ceil")))
+    assert haircuts(ev) == {"p1": 3, "p2": 2}
+    assert transfers(ev, "R-HC-3") == [("account:b", "layer:insurance_fund", 1)]
+    assert eq_of(post, "p1") == 4 and eq_of(post, "p2") == 3
+    assert eq_of(post, "b") == 0 and post.layers["insurance_fund"] == 1
+
+
+def test_R_HC_4_floor_shortfall_goes_to_bad_debt_with_bad_debt_sink() -> None:
+    # three winners with profit 1 each, deficit 2: floor(2/3) = 0 each -> nothing collected,
+    # rounding shortfall 2 recorded as bad debt.
+    st = short_winners_state(100, 1, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)},
+                             layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(rounding="floor")))
+    assert haircuts(ev) == {}
+    assert post.bad_debt == 2
+    # largest remainder: 0 r2 each, 2 units to the two smallest keys a, d
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(rounding="largest_remainder")))
+    assert haircuts(ev) == {"a": 1, "d": 1}
+    assert post.bad_debt == 0
+
+
+def test_R_HC_4_floor_shortfall_is_charged_to_the_residue_sink_layer() -> None:
+    # The fund holds 100 but pays at most 10 per event (cap_per_event). b's equity is -12
+    # (upnl -3, collateral -9): fund 10, rest 2 over three bases of 1 with floor -> 0 each;
+    # the rounding shortfall 2 is charged to the declared residue sink (the fund): 100-10-2.
+    st = short_winners_state(100, -9, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)},
+                             layers={"insurance_fund": 100})
+    m = mech(final=Haircut(rounding="floor", residue_sink="insurance_fund"),
+             layers=(LayerSpec("insurance_fund", cap_per_event=10),))
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert transfers(ev, "R-HC-4") == [("layer:insurance_fund", "account:b", 2)]
+    assert post.layers["insurance_fund"] == 88 and post.bad_debt == 0
+
+
+def test_R_HC_2_cap_ppm_capped_pro_rata() -> None:
+    # Chitra capped pro-rata h_i = min(eta, beta) with one beta = cap_ppm = 20 % for all.
+    # bases 100 and 50. D = 15: eta = 15/150 = 0.1 < 0.2 -> 10 and 5.
+    st = short_winners_state(100, 135, {"u": (1, 100, 0), "v": (1, 50, 0)}, layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(cap_ppm=200_000)))
+    assert haircuts(ev) == {"u": 10, "v": 5}
+    # D = 60: eta would be 0.4 > 0.2, so each pays its cap 20 and 10; 30 stays uncovered.
+    st = short_winners_state(100, 90, {"u": (1, 100, 0), "v": (1, 50, 0)}, layers={"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Haircut(cap_ppm=200_000)))
+    assert haircuts(ev) == {"u": 20, "v": 10}
+    assert post.bad_debt == 30
+
+
+def test_R_HC_4_cap_shortfall_is_not_a_rounding_residue() -> None:
+    # Regression (found by this test, fixed in the model): R-HC-4 / I-RESIDUE (model/haircut.py settle_residue):
+    # "a *rounding* shortfall is charged to the declared sink layer"; haircut(): "a shortfall
+    # (floor) to the residue sink". What cap_ppm leaves uncollected is not rounding: Chitra's
+    # capped pro-rata then has theta < 1 and the rest is uncovered (bad debt).
+    # Setup: bases 10 and 10, cap 50 %; fund 100 with cap_per_event 10 is also the residue sink.
+    # b: upnl -20, collateral -10 -> equity -30. Fund pays 10 (its cap); rest 20 = W, so
+    # target 20; caps 5 and 5 -> collected 10 with no rounding at all (10 * 20/20 exact).
+    # Expected: residue 0 -> the fund pays nothing more; bad debt 10; fund 90.
+    st = short_winners_state(100, -10, {"u": (1, 10, 0), "v": (1, 10, 0)}, layers={"insurance_fund": 100})
+    m = mech(final=Haircut(cap_ppm=500_000, residue_sink="insurance_fund"),
+             layers=(LayerSpec("insurance_fund", cap_per_event=10),))
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert haircuts(ev) == {"u": 5, "v": 5}
+    assert post.bad_debt == 10
+    assert post.layers["insurance_fund"] == 90

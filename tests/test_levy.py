@@ -1,0 +1,105 @@
+"""R-LEVY-*: the loss charged per lot of open interest, both sides (Drift v2, Mango v4)."""
+from __future__ import annotations
+
+from conftest import LayerSpec, Levy, acct, apply, eq_of, mech, mkstate, mkt, pos, transfers
+from model.ops import Liquidate
+
+
+def levies(ev) -> dict[str, int]:
+    return {src.partition(":")[2]: amt for src, _, amt in transfers(ev, "R-LEVY-2")}
+
+
+def drift_state(insurance: int):
+    # L long 5 from 100, S short 4 from 100, b short 1 from 100; mark 100; b has collateral 0,
+    # equity 0 < MM ceil(100 * 5 %) = 5.
+    return mkstate([mkt("M", 100)],
+                   {"L": acct(1000, {"M": (5, 500)}), "S": acct(1000, {"M": (-4, -400)}),
+                    "b": acct(0, {"M": (-1, -100)})},
+                   {"insurance_fund": insurance})
+
+
+def test_R_LEVY_1_drift_resolve_perp_bankruptcy_example() -> None:
+    # drift-labs/protocol-v2 programs/drift/src/controller/liquidation/tests.rs,
+    # successful_resolve_perp_bankruptcy: a bankrupt user with a $100 loss, open interest
+    # 5 long + 5 short base, empty vault. The cumulative funding rates move by 10 per base
+    # (1000 -> 1010 long, -1000 -> -1010 short) and the long and the short user (5 base each)
+    # each lose $50.
+    # Our translation ($1 = 1, 1 lot = 1 base): b's short is bought back from S at 200, so
+    # b's equity is 0 - (-100 + 200) = -100 and S ends short 5: OI = 5 + 5 = 10.
+    # rate = ceil(100 * 1e9 / 10) = 1e10 (= 10 per lot at scale 1e9);
+    # each pays floor(5 * 1e10 / 1e9) = 50.
+    # The fund holds 1 with reserve 1: Drift pays min(loss, vault - 1, cap) = 0 from it.
+    m = mech(final=Levy(), layers=(LayerSpec("insurance_fund", reserve=1),))
+    post, ev = apply(drift_state(1), Liquidate("b", "S", {"M": 200}), m)
+    assert pos(post, "S", "M") == (-5, -600)
+    assert levies(ev) == {"L": 50, "S": 50}
+    assert post.accounts["L"].collateral == 950 and post.accounts["S"].collateral == 950
+    assert eq_of(post, "b") == 0 and post.bad_debt == 0
+    assert post.layers["insurance_fund"] == 1
+
+
+def test_R_LEVY_2_losers_pay_too() -> None:
+    # L long 5 from 120 (upnl -100: a loser), S short 4 from 125 (upnl +100), b short 1 from
+    # 100 (upnl 0) with collateral -100 -> equity -100; S buys back b's short at mark.
+    st = mkstate([mkt("M", 100)],
+                 {"L": acct(1000, {"M": (5, 600)}), "S": acct(1000, {"M": (-4, -500)}),
+                  "b": acct(-100, {"M": (-1, -100)})}, {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "S"), mech(final=Levy()))
+    # OI after the close at mark: L 5 + S 5 = 10 -> 50 each, the losing long included
+    assert levies(ev) == {"L": 50, "S": 50}
+
+
+def test_R_LEVY_2_truncated_payments_leave_a_residue_as_bad_debt() -> None:
+    # Drift: per-user payments truncate, so collections miss the loss by a few units
+    # (shared/mechanisms.md). b long 2 from 100, collateral -10 -> equity -10 at mark 100;
+    # c takes the long 2 at mark. Lots then: x 1, S 3, c 2 -> OI 6;
+    # rate = ceil(10 * 1e9 / 6) = 1_666_666_667; payments floor(lots * rate / 1e9):
+    # x floor(1.666666667) = 1, S floor(5.000000001) = 5, c floor(3.333333334) = 3 -> 9;
+    # the missing 1 is bad debt (residue sink bad_debt).
+    st = mkstate([mkt("M", 100)],
+                 {"x": acct(100, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                  "b": acct(-10, {"M": (2, 200)}), "c": acct(100)},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Levy()))
+    assert levies(ev) == {"x": 1, "S": 5, "c": 3}
+    assert post.bad_debt == 1
+    # With payment rounding 'ceil' the same rate collects 2 + 6 + 4 = 12: 2 over, to the
+    # surplus sink (R-LEVY-3).
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Levy(payment_rounding="ceil")))
+    assert levies(ev) == {"x": 2, "S": 6, "c": 4}
+    assert post.layers["insurance_fund"] == 2 and post.bad_debt == 0
+
+
+def test_R_LEVY_3_over_collection_goes_to_the_surplus_sink() -> None:
+    # rate_scale 1: rate = ceil(10 / 6) = 2 per lot -> x 2, S 6, c 4 = 12 > 10; the extra 2
+    # goes to the surplus sink (insurance_fund).
+    st = mkstate([mkt("M", 100)],
+                 {"x": acct(100, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                  "b": acct(-10, {"M": (2, 200)}), "c": acct(100)},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Levy(rate_scale=1)))
+    assert levies(ev) == {"x": 2, "S": 6, "c": 4}
+    assert transfers(ev, "R-LEVY-3") == [("account:b", "layer:insurance_fund", 2)]
+    assert post.layers["insurance_fund"] == 2 and eq_of(post, "b") == 0
+
+
+def test_R_LEVY_1_only_the_bankrupts_markets_count() -> None:
+    # n1/n2 hold 7 lots each in market N; they are not charged for b's loss in M.
+    st = mkstate([mkt("M", 100), mkt("N", 10)],
+                 {"x": acct(100, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                  "b": acct(-10, {"M": (2, 200)}), "c": acct(100),
+                  "n1": acct(100, {"N": (7, 70)}), "n2": acct(100, {"N": (-7, -70)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Levy(rate_scale=1)))
+    assert set(levies(ev)) == {"x", "S", "c"}
+    assert post.accounts["n1"] == st.accounts["n1"] and post.accounts["n2"] == st.accounts["n2"]
+
+
+def test_R_LEVY_4_zero_open_interest_charges_nobody() -> None:
+    # b holds no position (collateral -7): no market, OI 0 -> nobody is charged, the whole
+    # deficit is bad debt (Drift treats zero OI as an error; Mango leaves it to the settler).
+    st = mkstate([mkt("M", 100)], {"b": acct(-7), "x": acct(100, {"M": (1, 100)}),
+                                   "y": acct(100, {"M": (-1, -100)})}, {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), mech(final=Levy()))
+    assert levies(ev) == {}
+    assert post.bad_debt == 7

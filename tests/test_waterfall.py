@@ -1,0 +1,189 @@
+"""R-LIQ-*, R-WF-*: the liquidation, its surplus rule and the order of the loss layers.
+
+Unless a test says otherwise: one market M at mark 100, initial margin 10 %, maintenance 5 %;
+the bankrupt 'b' is long 10 lots at entry 100 (open notional 1000), the opposite short 's'
+holds -10 at entry 100, and 'c' (collateral 10 000, no position) takes the closed position.
+"""
+from __future__ import annotations
+
+import pytest
+
+from conftest import (Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos,
+                      short_winners_state, transfers)
+from model.errors import HealthyAccount
+from model.ops import Liquidate
+from model.state import Position
+
+
+def base_state(b_collateral: int, layers=None, extra_markets=()) -> object:
+    return mkstate([mkt("M", 100), *extra_markets],
+                   {"b": acct(b_collateral, {"M": (10, 1000)}),
+                    "s": acct(1000, {"M": (-10, -1000)}),
+                    "c": acct(10_000)}, layers)
+
+
+GENERIC = mech(final=Haircut(), surplus="fee", fee_ppm=5000)  # spec/mechanisms/generic-socialized-loss.toml
+
+
+def test_R_LIQ_1_liquidatable_only_below_maintenance_margin() -> None:
+    # MM = ceil(10 * 100 * 5 %) = 50. Equity 50 (collateral 50, upnl 0) is healthy ...
+    with pytest.raises(HealthyAccount):
+        apply(base_state(50, {"insurance_fund": 0}), Liquidate("b", "c"), GENERIC)
+    # ... equity 49 is not.
+    post, _ = apply(base_state(49, {"insurance_fund": 0}), Liquidate("b", "c"), GENERIC)
+    assert "M" not in post.accounts["b"].positions
+
+
+def test_R_LIQ_3_counterparty_takes_whole_position_at_fill_price_then_fee_R_LIQ_5() -> None:
+    st = base_state(49, {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 98}), GENERIC)
+    # b sells 10 at 98: open notional 1000 - 980 = 20 at size 0 (realised -20); equity 49 - 20 = 29.
+    # c: long 10 at 98 -> (10, 980), upnl at 100 = +20.
+    assert pos(post, "c", "M") == (10, 980)
+    assert post.accounts["b"].positions["M"] == Position(0, 20)
+    # R-LIQ-5 'fee': min(29, floor(5000 ppm x notional at mark 1000)) = min(29, 5) = 5 to the fund.
+    assert transfers(ev, "R-LIQ-5") == [("account:b", "layer:insurance_fund", 5)]
+    assert post.layers["insurance_fund"] == 5
+    assert eq_of(post, "b") == 24
+    assert eq_of(post, "c") == 10_020
+
+
+def test_R_LIQ_3_fill_defaults_to_mark() -> None:
+    post, _ = apply(base_state(49, {"insurance_fund": 0}), Liquidate("b", "c"), GENERIC)
+    assert pos(post, "c", "M") == (10, 1000)
+    # closed at 100 = entry: b keeps 49, pays the fee of 5
+    assert eq_of(post, "b") == 44
+
+
+@pytest.mark.parametrize("surplus,fee_ppm,to_fund", [
+    ("all", 0, 29),         # BitMEX: the whole surplus over the bankruptcy price goes to the fund
+    ("none", 0, 0),         # nothing
+    ("fee", 50_000, 29),    # fee floor(1000 * 5 %) = 50 capped at the equity 29
+    ("fee", 5_000, 5),      # fee 5 < 29
+])
+def test_R_LIQ_5_surplus_rules(surplus: str, fee_ppm: int, to_fund: int) -> None:
+    # Source for 'all': shared/mechanisms.md, "the generic waterfall" step 2 (BitMEX: a fill
+    # better than the bankruptcy price pays the surplus to the insurance fund).
+    m = mech(final=Haircut(), surplus=surplus, fee_ppm=fee_ppm)
+    post, _ = apply(base_state(49, {"insurance_fund": 0}), Liquidate("b", "c", {"M": 98}), m)
+    # equity after the close is 29 (see above)
+    assert post.layers["insurance_fund"] == to_fund
+    assert eq_of(post, "b") == 29 - to_fund
+
+
+@pytest.mark.parametrize("fill,fee,b_after", [(4600, 25, 74), (4510, 9, 0)])
+def test_R_LIQ_5_dydx_fee_capped_by_surplus_over_bankruptcy_price(fill: int, fee: int, b_after: int) -> None:
+    # dYdX v4: liquidation fee = min(MaxLiquidationFeePpm x |quote|, surplus over the
+    # bankruptcy price), MaxLiquidationFeePpm = 5_000 by default
+    # (dydxprotocol/v4-chain protocol/x/clob/types/liquidations_config_keeper.go). Position
+    # from protocol/x/clob/keeper/liquidations_test.go (TestGetBankruptcyPriceInQuoteQuantums):
+    # 0.1 BTC long at $50,000 with TNC $499 (quote -$4,501), BtcUsd 20 % / 10 % margins;
+    # bankruptcy price $4,501. Our units: 1 lot = 0.1 BTC, $1 = 1: mark 5000, long 1 lot at
+    # entry 5000, collateral 499 (MM = 500, so liquidatable).
+    # Fill 4600: equity after close = 499 - (5000 - 4600) = 99 = surplus over bankruptcy;
+    # fee = min(floor(5000 ppm x 5000), 99) = min(25, 99) = 25 -> b keeps 74.
+    # Fill 4510: surplus 9 -> fee 9 -> b keeps 0.
+    # Documented difference: dYdX takes the fee on the fill's quote amount (4600 x 0.5 % = 23),
+    # our R-LIQ-5 on the notional at mark (5000 x 0.5 % = 25).
+    st = mkstate([mkt("BTC", 5000, im_ppm=200_000, mm_ppm=100_000)],
+                 {"b": acct(499, {"BTC": (1, 5000)}), "s": acct(10_000, {"BTC": (-1, -5000)}),
+                  "c": acct(10**6)}, {"insurance_fund": 0})
+    m = mech(final=Haircut(), surplus="fee", fee_ppm=5000)
+    post, _ = apply(st, Liquidate("b", "c", {"BTC": fill}), m)
+    assert post.layers["insurance_fund"] == fee
+    assert eq_of(post, "b") == b_after
+
+
+def test_R_WF_1_R_WF_3_insurance_fund_pays_the_deficit() -> None:
+    st = base_state(49, {"insurance_fund": 100})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), GENERIC)
+    # b sells 10 at 90: ON 1000 - 900 = 100, equity 49 - 100 = -51 -> the fund pays 51.
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 51)]
+    assert post.layers["insurance_fund"] == 49
+    assert eq_of(post, "b") == 0
+    # trigger soundness: no haircut while the fund suffices
+    assert transfers(ev, "R-HC-2") == [] and post.bad_debt == 0
+
+
+def test_R_WF_2_layers_in_file_order_each_only_after_the_previous_is_exhausted() -> None:
+    layers = (LayerSpec("insurance_fund"), LayerSpec("fee_pool"))
+    st = base_state(49, {"insurance_fund": 30, "fee_pool": 100})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers))
+    # deficit 51: fund 30 (all it has), then fee pool 21.
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 30),
+                                       ("layer:fee_pool", "account:b", 21)]
+    assert post.layers == {"insurance_fund": 0, "fee_pool": 79}
+    # the other order: the fee pool covers all 51 and the fund is not touched
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers[::-1]))
+    assert transfers(ev, "R-WF-3") == [("layer:fee_pool", "account:b", 51)]
+    assert post.layers == {"insurance_fund": 30, "fee_pool": 49}
+
+
+def test_R_WF_3_reserve_and_cap_per_event_limit_a_balance_layer() -> None:
+    # Drift v2 pays min(loss, vault - 1, per-market cap) from the insurance fund
+    # (shared/mechanisms.md, drift-labs/protocol-v2 controller/liquidation.rs
+    # resolve_perp_bankruptcy): reserve 1, cap 20.
+    layers = (LayerSpec("insurance_fund", reserve=1, cap_per_event=20), LayerSpec("fee_pool"))
+    st = base_state(49, {"insurance_fund": 100, "fee_pool": 100})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers))
+    # deficit 51: fund min(51, 100 - 1, 20) = 20; fee pool 31.
+    assert post.layers == {"insurance_fund": 80, "fee_pool": 69}
+    # reserve binding: fund 10, reserve 1 -> pays 9; fee pool 42.
+    st = base_state(49, {"insurance_fund": 10, "fee_pool": 100})
+    post, _ = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers))
+    assert post.layers == {"insurance_fund": 1, "fee_pool": 58}
+
+
+def test_R_WF_3_per_market_layer_draws_only_the_bankrupt_markets_balance() -> None:
+    layers = (LayerSpec("insurance_fund", scope="market"), LayerSpec("fee_pool"))
+    st = base_state(49, {"insurance_fund:M": 30, "insurance_fund:N": 100, "fee_pool": 100},
+                    extra_markets=(mkt("N", 5),))
+    post, _ = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers, surplus_sink="fee_pool"))
+    # deficit 51: insurance_fund:M 30, N untouched, fee pool 21
+    assert post.layers == {"insurance_fund:M": 0, "insurance_fund:N": 100, "fee_pool": 79}
+
+
+def test_R_WF_6_per_market_surplus_sink_is_the_bankrupts_first_market() -> None:
+    # b long 10 M at 100 and long 1 N at 100, collateral 10: equity 10 < MM 50 + 5 = 55.
+    st = mkstate([mkt("N", 100), mkt("M", 100)],
+                 {"b": acct(10, {"M": (10, 1000), "N": (1, 100)}),
+                  "s": acct(1000, {"M": (-10, -1000), "N": (-1, -100)}), "c": acct(10_000)},
+                 {"insurance_fund:M": 0, "insurance_fund:N": 0})
+    m = mech(layers=(LayerSpec("insurance_fund", scope="market"),), surplus="all")
+    post, _ = apply(st, Liquidate("b", "c"), m)
+    # closed at mark: equity stays 10, all of it to insurance_fund:M ('M' < 'N')
+    assert post.layers == {"insurance_fund:M": 10, "insurance_fund:N": 0}
+
+
+def test_R_WF_5_uncovered_rest_is_bad_debt() -> None:
+    st = base_state(49, {"insurance_fund": 10})
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech())
+    # deficit 51: fund 10, the rest 41 is written off
+    assert post.layers["insurance_fund"] == 0
+    assert post.bad_debt == 41
+    assert transfers(ev, "R-WF-5") == [("bad_debt", "account:b", 41)]
+    assert eq_of(post, "b") == 0
+
+
+def test_R_WF_1_full_generic_waterfall_fund_then_pro_rata_haircut() -> None:
+    # Winners s1 short 6 with upnl 60, s2 short 4 with upnl 40 (collateral 100 each); b long 10
+    # with upnl -100 and collateral 49 -> equity -51. Closed to c at mark: c gets upnl 0.
+    st = short_winners_state(100, 49, {"s1": (6, 60, 100), "s2": (4, 40, 100)},
+                             layers={"insurance_fund": 10})
+    post, ev = apply(st, Liquidate("b", "c"), GENERIC)
+    # fund pays 10; rest 41 over bases 60 : 40 (Chitra wealth pro-rata h = D / U = 41/100):
+    # 24.6 -> 24 r60, 16.4 -> 16 r40; one unit left to the larger remainder: 25, 16.
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 10)]
+    assert sorted(transfers(ev, "R-HC-2")) == [("account:s1", "account:b", 25), ("account:s2", "account:b", 16)]
+    assert post.accounts["s1"].collateral == 75 and post.accounts["s2"].collateral == 84
+    assert eq_of(post, "b") == 0 and post.bad_debt == 0
+
+
+def test_R_WF_5_account_without_positions_is_settled_without_counterparty() -> None:
+    # b has no position and collateral -5 (liquidatable: equity -5 < MM 0). No market to close,
+    # so no counterparty is needed; fund pays 3, nobody has profit, 2 is bad debt.
+    st = mkstate([mkt("M", 100)], {"b": acct(-5), "x": acct(50)}, {"insurance_fund": 3})
+    post, _ = apply(st, Liquidate("b"), GENERIC)
+    assert post.layers["insurance_fund"] == 0
+    assert post.bad_debt == 2
+    assert post.accounts["x"].collateral == 50
