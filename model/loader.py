@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import jsonschema
 
@@ -70,16 +70,20 @@ def describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     return key_path(where), err.message
 
 
-def load_mechanism(path: str | Path) -> Mechanism:
-    """R-MECH-1: read and validate a mechanism file; MechanismError names file and key."""
+def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Callable[[str], Any]) -> Any:
+    """Read and parse a file; an unreadable or unparsable one raises `error` naming it."""
     p = Path(path)
     try:
-        doc = tomllib.loads(p.read_text(encoding="utf-8"))
+        return parse(p.read_text(encoding="utf-8"))
     except OSError as e:
-        raise MechanismError(f"{p}: cannot read: {e.strerror}", file=p) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise MechanismError(f"{p}: not valid TOML: {e}", file=p) from None
-    return mechanism_from_doc(doc, str(p))
+        raise error(f"{p}: cannot read: {e.strerror}", file=p) from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise error(f"{p}: not valid {fmt}: {e}", file=p) from None
+
+
+def load_mechanism(path: str | Path) -> Mechanism:
+    """R-MECH-1: read and validate a mechanism file; MechanismError names file and key."""
+    return mechanism_from_doc(read_doc(path, MechanismError, "TOML", tomllib.loads), str(path))
 
 
 def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
@@ -167,14 +171,7 @@ class Scenario:
 
 def load_scenario(path: str | Path) -> Scenario:
     """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise ScenarioError(f"{p}: cannot read: {e.strerror}", file=p) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ScenarioError(f"{p}: not valid JSON: {e}", file=p) from None
-    return scenario_from_doc(doc, str(p))
+    return scenario_from_doc(read_doc(path, ScenarioError, "JSON", json.loads), str(path))
 
 
 def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:

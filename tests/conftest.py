@@ -23,6 +23,7 @@ from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquida
                              Mechanism)
 from model.ops import Deposit, Liquidate, Op, Withdraw
 from model.state import Account, Market, Position, State, equity, value
+from spec.invariants import external_flow
 from model.step import step
 
 __all__ = ["Adl", "BadDebtOnly", "Haircut", "LayerSpec", "Levy", "Liquidation", "Mechanism",
@@ -102,14 +103,6 @@ def short_winners_state(mark: int, bankrupt_collateral: int,
 
 # --------------------------------------------------------------------------- properties
 
-def external_flow(op: Op) -> int:
-    if isinstance(op, Deposit):
-        return op.amount
-    if isinstance(op, Withdraw):
-        return -op.amount
-    return 0
-
-
 def _haircut_base(post: State, policy: Haircut, aid: str, paid: int, scope: set[str]) -> int:
     """R-HC-1 recomputed independently: base = max(0, min(profit, equity)) as it was just
     before the haircut (the haircut moved `paid` out of collateral, positions unchanged)."""
@@ -128,42 +121,43 @@ def _haircut_base(post: State, policy: Haircut, aid: str, paid: int, scope: set[
     return max(0, min(profit, eq))
 
 
-def _replay(pre: State, events: list[Event]) -> tuple[dict, dict, dict, dict, int]:
-    coll = {i: a.collateral for i, a in pre.accounts.items()}
-    positions = {i: {m: [p.size, p.open_notional] for m, p in a.positions.items()}
-                 for i, a in pre.accounts.items()}
-    layers = dict(pre.layers)
-    dfund = dict(pre.default_fund)
-    bad = pre.bad_debt
+def replay_events(pre: State, events: list[Event]) -> State:
+    """Apply transfer and trade events to a state (an independent reading of R-EVT-1)."""
+    accounts = {i: [a.collateral, dict(a.positions)] for i, a in pre.accounts.items()}
+    layers, fund, bad_debt = dict(pre.layers), dict(pre.default_fund), pre.bad_debt
 
     def move(endpoint: str, delta: int) -> None:
-        nonlocal bad
+        nonlocal bad_debt
         kind, _, name = endpoint.partition(":")
         if kind == "account":
-            coll[name] += delta
+            accounts[name][0] += delta
         elif kind == "layer":
             layers[name] = layers.get(name, 0) + delta
         elif kind == "default_fund":
-            dfund[name] = dfund.get(name, 0) + delta
+            fund[name] += delta
         elif kind == "bad_debt":
-            bad -= delta
+            bad_debt -= delta
         else:
             assert kind in ("external", "funding"), endpoint
 
     for e in events:
-        if e.kind == "transfer":
-            assert e.amount > 0, f"non-positive transfer {e}"
+        if e.kind == "trade":
+            assert e.amount == e.size * e.price
+            for name, sign in ((e.dst.split(":", 1)[1], 1), (e.src.split(":", 1)[1], -1)):
+                p = accounts[name][1].get(e.market, Position(0, 0))
+                accounts[name][1][e.market] = Position(p.size + sign * e.size, p.open_notional + sign * e.amount)
+        else:
+            assert e.kind == "transfer" and e.amount > 0, e
             move(e.src, -e.amount)
             move(e.dst, e.amount)
-        else:
-            assert e.amount == e.size * e.price
-            for endpoint, sign in ((e.dst, 1), (e.src, -1)):
-                name = endpoint.partition(":")[2]
-                p = positions[name].setdefault(e.market, [0, 0])
-                p[0] += sign * e.size
-                p[1] += sign * e.size * e.price
-    norm = {i: {m: tuple(p) for m, p in ps.items() if tuple(p) != (0, 0)} for i, ps in positions.items()}
-    return coll, norm, layers, dfund, bad
+    return State(pre.markets, {i: Account(c, pre.accounts[i].net_deposit, {m: p for m, p in pos.items() if p != (0, 0)})
+                               for i, (c, pos) in accounts.items()}, layers, fund, bad_debt)
+
+
+def strip(state: State) -> tuple:
+    """Balances and positions (net deposits and marks are not moved by events)."""
+    return ({i: (a.collateral, {m: p for m, p in a.positions.items() if p != (0, 0)})
+             for i, a in state.accounts.items()}, state.layers, state.default_fund, state.bad_debt)
 
 
 def check_invariants(pre: State, op: Op, post: State, events: list[Event], mechanism: Mechanism) -> None:
@@ -179,14 +173,7 @@ def check_invariants(pre: State, op: Op, post: State, events: list[Event], mecha
     assert all(v >= 0 for v in post.default_fund.values()), f"I-FUND: negative contribution {post.default_fund}"
     assert post.bad_debt >= pre.bad_debt >= 0
     # R-EVT-1/2: the events itemise every change
-    coll, positions, layers, dfund, bad = _replay(pre, events)
-    assert coll == {i: a.collateral for i, a in post.accounts.items()}, "events do not explain collateral"
-    assert positions == {i: {m: (p.size, p.open_notional) for m, p in a.positions.items()
-                             if (p.size, p.open_notional) != (0, 0)}
-                         for i, a in post.accounts.items()}, "events do not explain positions"
-    assert {k: v for k, v in layers.items() if v} == {k: v for k, v in post.layers.items() if v}
-    assert {k: v for k, v in dfund.items() if v} == {k: v for k, v in post.default_fund.items() if v}
-    assert bad == post.bad_debt
+    assert strip(replay_events(pre, events)) == strip(post), "events do not explain the post-state"
     if isinstance(op, Liquidate):
         # I-NOLOSS / R-WF-5
         assert eq_of(post, op.account) >= 0, "I-NOLOSS: bankrupt left with negative equity"
