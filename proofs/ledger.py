@@ -6,10 +6,12 @@ from model.state import State, account_upnl, equity
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain left/right aligned text table (first column left, the rest right)."""
+    """A plain text table: numeric columns right-aligned, text columns left-aligned."""
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    numeric = [all(r[i].lstrip("+-").isdigit() or r[i] == "" for r in rows) for i in range(len(header))]
+
     def fmt(r: list[str]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric)).rstrip()
     return "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
 
 
