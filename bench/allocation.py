@@ -18,9 +18,19 @@ shorts / ~30 % longs of 1..100 lots entered between 85,000 and 105,000; the mark
 to 90,000, so most shorts are in profit. Sizes and open notionals sum to zero (the bankrupt
 holds the balancing position). ~3 % of accounts have negative collateral, so the haircut
 base min(profit, equity) is capped at equity for some and zero for others. The insurance
-fund is small, so the haircut runs over every profitable account, and the ADL queue ranks
-every short and fills about 55 % of them. Account ids are zero-padded ("a0000042"), so id
-(code-point) order is row order; the NumPy code uses row order as the tie-break key order.
+fund is small, so the haircut runs over every profitable account (~57 % of N; the deficit
+left is ~37 % of their base, so remainders and ties at the cut matter). For ADL the fill
+to the liquidator leaves a deficit the fund cannot cover, so R-LIQ-2 deleverages instead:
+every short (~70 % of N) is ranked and about half of them are filled. Account ids are
+zero-padded ("a0000042"), so id (code-point) order is row order; the NumPy code uses row
+order as the tie-break key order.
+
+Timed: the model from `step(...)` call to return (state construction, verification and
+deallocation of the result excluded); NumPy from the columnar int64 arrays (size, open
+notional, collateral) to the allocation vector, including the close, the fund draw and
+the base; it builds no new state and no events. A sample runs the step back to back until
+it lasts >= --min-sample seconds (so small and large N average over the same kind of
+window on a noisy host); best and median of --repeats samples are reported.
 
 Integer magnitudes: |upnl| <= 100 * 15,000 = 1.5e6, so haircut products target * w <=
 N * 1.5e6^2 <= 2.25e18 < 2^63 at N = 10^6; the bench checks target * max(w) < 2^63 and
@@ -28,8 +38,8 @@ otherwise switches to object (Python int) arrays. The bitmex score floor(1e18 * 
 (a, b < 1e15) does not fit int64, so it is kept exactly as the pair (a // b, floor(1e18 *
 (a % b) / b)) computed by int64 long division in base 1000; the pair orders like the score.
 
-Usage: .venv/bin/python bench/allocation.py [--max-n 100000] [--repeats 3] [--policies ...]
-                                            [--no-gc] [--profile POLICY] [--out PATH]
+Usage: .venv/bin/python bench/allocation.py [--max-n 100000] [--min-n 1000] [--repeats 3]
+           [--policies ...] [--gc on|off|freeze] [--profile POLICY] [--out PATH]
 """
 from __future__ import annotations
 
@@ -286,37 +296,48 @@ def check_adl(b: Book, pre: State, post: State, events: list[Event], rows: np.nd
 # Timing
 # --------------------------------------------------------------------------------------------
 
-def reps_for(n: int, repeats: int) -> int:
-    """Small N get more repeats (up to 20) so that timer noise does not set the baseline."""
-    return max(repeats, min(20, math.ceil(repeats * 10**5 / n)))
-
-
-def time_model(state: State, op: Liquidate, mech: Mechanism, reps: int, no_gc: bool,
-               check: Callable[[State, list[Event]], None]) -> list[float]:
-    times = []
-    for r in range(reps):
-        gc.collect()
-        if no_gc:
-            gc.disable()
-        t0 = time.perf_counter()
-        post, events = step(state, op, mech)
-        t1 = time.perf_counter()
-        gc.enable()
-        times.append(t1 - t0)
-        if r == 0:
-            check(post, events)
-        del post, events
+def time_model(state: State, op: Liquidate, mech: Mechanism, repeats: int, gc_mode: str,
+               check: Callable[[State, list[Event]], None], min_sample: float) -> tuple[list[float], int]:
+    """Seconds per model step: one untimed warm-up step whose result is verified, then
+    `repeats` samples of `inner` back-to-back steps each, inner chosen so that a sample
+    lasts >= min_sample (timeit-style autorange). The results are kept until the clock
+    stops, so their deallocation is not timed (at any N)."""
     gc.collect()
-    return times
-
-
-def time_numpy(fn: Callable[[], tuple], reps: int) -> tuple[list[float], tuple]:
-    times, out = [], None
-    for _ in range(reps):
+    t0 = time.perf_counter()
+    post, events = step(state, op, mech)
+    first = time.perf_counter() - t0
+    check(post, events)
+    del post, events
+    inner = max(1, math.ceil(min_sample / first))
+    samples = []
+    for _ in range(repeats):
+        gc.collect()
+        if gc_mode == "off":
+            gc.disable()
+        keep = []
         t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return times, out
+        for _ in range(inner):
+            keep.append(step(state, op, mech))
+        dt = time.perf_counter() - t0
+        gc.enable()
+        samples.append(dt / inner)
+        del keep
+    gc.collect()
+    return samples, inner
+
+
+def time_numpy(fn: Callable[[], tuple], repeats: int, min_sample: float) -> tuple[list[float], tuple]:
+    """Seconds per NumPy allocation, same autorange scheme; returns the last result."""
+    t0 = time.perf_counter()
+    out = fn()
+    inner = max(1, math.ceil(min_sample / max(time.perf_counter() - t0, 1e-6)))
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(inner):
+            out = fn()
+        samples.append((time.perf_counter() - t0) / inner)
+    return samples, out
 
 
 def profile(state: State, op: Liquidate, mech: Mechanism, top: int = 25) -> str:
@@ -344,45 +365,53 @@ def git_commit() -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--max-n", type=int, default=10**6, help="largest N (default 1000000)")
-    ap.add_argument("--repeats", type=int, default=3, help="timed repeats per cell (default 3; "
-                    "small N get more, up to 20)")
+    ap.add_argument("--repeats", type=int, default=3, help="timed samples per cell (default 3); "
+                    "best and median are reported")
+    ap.add_argument("--min-sample", type=float, default=0.5, help="seconds one sample lasts at "
+                    "least: small N repeat the step inside a sample (default 0.5)")
     ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=POLICIES)
-    ap.add_argument("--no-gc", action="store_true", help="disable the cyclic GC inside the timed "
-                    "model step (default: GC on, as the model runs)")
+    ap.add_argument("--min-n", type=int, default=SIZES[0], help="smallest N (default 1000)")
+    ap.add_argument("--gc", choices=("on", "off", "freeze"), default="on",
+                    help="cyclic GC during the timed model step: on (default, as the model runs), "
+                    "off (gc.disable()), freeze (gc.freeze() after building the state; in 3.11 this "
+                    "can make full collections more frequent, see README)")
     ap.add_argument("--profile", choices=POLICIES, action="append", default=[],
                     help="cProfile one model step of this policy at the largest N (repeatable)")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "allocation.json")
     args = ap.parse_args(argv)
 
-    sizes = [n for n in SIZES if n <= args.max_n]
+    sizes = [n for n in SIZES if args.min_n <= n <= args.max_n]
     if not sizes:
-        ap.error(f"--max-n must be at least {SIZES[0]}")
+        ap.error(f"no N in {SIZES} between --min-n and --max-n")
     rows: list[dict] = []
     profiles: dict[str, str] = {}
-    print(f"bench/allocation.py: N = {sizes}, repeats = {args.repeats}, GC {'off' if args.no_gc else 'on'}"
+    print(f"bench/allocation.py: N = {sizes}, repeats = {args.repeats}, GC {args.gc}"
           f" in timed region; python {platform.python_version()}, numpy {np.__version__}", flush=True)
     for n in sizes:
         t0 = time.perf_counter()
         b = make_book(n)
         state = make_state(b)
         op = operation(b)
+        if args.gc == "freeze":
+            gc.collect()
+            gc.freeze()
         print(f"  N={n}: state built in {time.perf_counter() - t0:.2f}s", flush=True)
-        reps = reps_for(n, args.repeats)
         for policy in args.policies:
             kind, variant = policy.split("/")
             mech = mechanism(policy)
             if kind == "haircut":
                 np_fn = lambda: np_haircut(b, variant)  # noqa: E731
-                np_times, (r_, sh_, rest_) = time_numpy(np_fn, max(reps, 5))
+                np_times, (r_, sh_, rest_) = time_numpy(np_fn, args.repeats, args.min_sample / 2)
                 check = lambda post, ev: check_haircut(b, state, post, ev, r_, sh_, rest_)  # noqa: E731
                 touched = len(r_)
             else:
                 np_fn = lambda: np_adl(b, variant)  # noqa: E731
-                np_times, (r_, fi_, price_) = time_numpy(np_fn, max(reps, 5))
+                np_times, (r_, fi_, price_) = time_numpy(np_fn, args.repeats, args.min_sample / 2)
                 check = lambda post, ev: check_adl(b, state, post, ev, r_, fi_, price_)  # noqa: E731
                 touched = len(r_)
-            m_times = time_model(state, op, mech, reps, args.no_gc, check)
-            row = {"policy": policy, "n": n, "repeats": reps, "accounts_charged": touched,
+            m_times, inner = time_model(state, op, mech, args.repeats, args.gc, check, args.min_sample)
+            row = {"policy": policy, "n": n, "repeats": args.repeats, "steps_per_sample": inner,
+                   "accounts_charged": touched,
                    "model_best_s": min(m_times), "model_median_s": median(m_times),
                    "numpy_best_s": min(np_times), "numpy_median_s": median(np_times),
                    "model_times_s": m_times, "verified": True}
@@ -398,6 +427,7 @@ def main(argv: list[str] | None = None) -> int:
             if n == sizes[-1] and policy in args.profile:
                 profiles[policy] = profile(state, op, mech)
         del state, b, op
+        gc.unfreeze()
         gc.collect()
 
     hdr = (f"{'policy':26s} {'N':>9s} {'model s':>9s} {'(median)':>9s} {'ns/acct':>8s} "
@@ -407,8 +437,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['policy']:26s} {r['n']:9d} {r['model_best_s']:9.4f} {r['model_median_s']:9.4f} "
               f"{r['model_ns_per_account']:8.0f} {r['numpy_best_s']:9.5f} {r['ratio_model_numpy']:9.1f} "
               f"{r['linearity']:6.2f} {r['numpy_linearity']:7.2f} {r['accounts_charged']:8d}")
-    print("model s / numpy s: best of the repeats; ns/acct = model best / N; lin. = ns/acct relative to "
-          f"N={sizes[0]} (1.00 = linear); charged = accounts haircut or deleveraged.")
+    print("model s / numpy s: per step, best of the samples; ns/acct = model best / N; lin. = ns/acct relative to "
+          f"N={sizes[0]} (1.00 = linear; np lin. likewise for numpy); charged = accounts haircut or deleveraged.")
     for policy, text in profiles.items():
         print(f"\n=== cProfile: {policy}, N={sizes[-1]} ===\n{text}")
 
@@ -416,7 +446,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {"command": " ".join([Path(sys.executable).name, *sys.argv]), "python": platform.python_version(),
             "numpy": np.__version__, "platform": platform.platform(), "cpus": os.cpu_count(),
             "git_commit": git_commit(), "date": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "gc_in_timed_region": not args.no_gc, "sizes": sizes, "policies": args.policies}
+            "gc_in_timed_region": args.gc, "min_sample_s": args.min_sample, "sizes": sizes, "policies": args.policies}
     args.out.write_text(json.dumps({"meta": meta, "results": rows, "profiles": profiles}, indent=2) + "\n")
     print(f"\nwrote {args.out.relative_to(ROOT) if args.out.is_relative_to(ROOT) else args.out}")
     return 0
