@@ -38,12 +38,13 @@ def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> 
             price = bankruptcy_price(mark, pos.size, eq, policy.bankruptcy_rounding)
         side = -1 if pos.size > 0 else 1
         remaining = abs(pos.size)
+        fills = []
         for j in ranked(tx.view(), policy.ranking, m, side, aid, seed):
             q = min(remaining, abs(tx.accounts[j].positions[m].size))
             if policy.skip_insolvent and tx.equity(j) + q * (price - mark) * side < 0:
                 continue  # R-ADL-6: the fill would leave j with negative equity
-            buyer, seller = (j, aid) if pos.size > 0 else (aid, j)
-            tx.trade("R-ADL-1", buyer, seller, m, q, price, "adl")
+            fills.append((j, q))
             remaining -= q
             if remaining == 0:
                 break
+        tx.fills("R-ADL-1", aid, m, fills, price, "adl", side)

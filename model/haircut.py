@@ -20,9 +20,9 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
     scope = set(markets) if policy.scope == "bankrupt_markets" else None
     ids: list[str] = []
     weights: list[int] = []
+    gain = policy.profit == "total_gain"
+    net = policy.eligibility == "net_profitable"
     for i, a in tx.accounts.items():
-        if i == aid:
-            continue
         total = 0
         scoped = 0
         for m, p in a.positions.items():
@@ -31,11 +31,11 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
             if scope is None or m in scope:
                 scoped += u
         eq = a.collateral + total
-        profit = eq - a.net_deposit if policy.profit == "total_gain" else scoped
-        if policy.eligibility == "net_profitable" and total <= 0:
+        profit = eq - a.net_deposit if gain else scoped
+        if profit <= 0 or (net and total <= 0):
             continue
-        w = min(profit, eq)
-        if w > 0:
+        w = profit if profit < eq else eq
+        if w > 0 and i != aid:
             ids.append(i)
             weights.append(w)
     return ids, weights
@@ -55,12 +55,10 @@ def haircut(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str],
     else:
         target = min(deficit, sum(weights))
         shares = allocate(target, weights, ids, policy.rounding)
-    dst = acct(aid)
-    for i, s in zip(ids, shares):
-        tx.pay("R-HC-2", acct(i), dst, s, "haircut")
+    tx.collect("R-HC-2", ids, shares, aid, "haircut")
     collected = sum(shares)
     if collected > deficit:
-        tx.pay("R-HC-3", dst, layer(surplus_key), collected - deficit, "haircut")
+        tx.pay("R-HC-3", acct(aid), layer(surplus_key), collected - deficit, "haircut")
         return 0
     return settle_residue(tx, mech, policy.residue_sink, aid, deficit - collected, target - collected, markets)
 

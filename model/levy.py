@@ -28,13 +28,11 @@ def levy(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], su
     rdiv = div_ceil if policy.rate_rounding == "ceil" else div_floor
     pdiv = div_ceil if policy.payment_rounding == "ceil" else div_floor
     rate = rdiv(deficit * policy.rate_scale, oi)
-    collected = 0
-    dst = acct(aid)
-    for i in sorted(lots):
-        pay = pdiv(lots[i] * rate, policy.rate_scale)
-        tx.pay("R-LEVY-2", acct(i), dst, pay, "levy")
-        collected += pay
+    payers = sorted(lots)
+    pays = [pdiv(lots[i] * rate, policy.rate_scale) for i in payers]
+    tx.collect("R-LEVY-2", payers, pays, aid, "levy")
+    collected = sum(pays)
     if collected > deficit:
-        tx.pay("R-LEVY-3", dst, layer(surplus_key), collected - deficit, "levy")
+        tx.pay("R-LEVY-3", acct(aid), layer(surplus_key), collected - deficit, "levy")
         return 0
     return settle_residue(tx, mech, policy.residue_sink, aid, deficit - collected, deficit - collected, markets)

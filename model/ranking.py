@@ -6,7 +6,6 @@ score is undefined (equity <= 0, zero entry value) ranks after every scored acco
 from __future__ import annotations
 
 from hashlib import sha256
-from heapq import heapify, heappop
 from typing import Callable, Iterator
 
 from .state import Account, Position, State, account_upnl, margin_requirement
@@ -72,13 +71,26 @@ def ranked(state: State, ranking: str, market: str, side: int, exclude: str, see
         yield from cyclic_order(sorted(i for i, _, _ in holders), seed, market, exclude)
         return
     score = SCORES[ranking]
-    keys = []
-    for i, a, p in holders:
+    ids = [i for i, _, _ in holders]
+    n = len(ids)
+    by_id = sorted(range(n), key=ids.__getitem__)
+    rank = [0] * n
+    for r, k in enumerate(by_id):
+        rank[k] = r
+    # one integer key per account, -score * n + id rank: sorts by score (high first), then id
+    scored, unscored = [], []
+    for k, (i, a, p) in enumerate(holders):
         s = score(state, a, market, p)
-        keys.append((0, -s, i) if s is not None else (1, 0, i))
-    heapify(keys)  # the queue usually stops after a few accounts: pop lazily, O(n + k log n)
-    while keys:
-        yield heappop(keys)[2]
+        if s is None:
+            unscored.append(rank[k])
+        else:
+            scored.append(-s * n + rank[k])
+    scored.sort()
+    unscored.sort()
+    for key in scored:
+        yield ids[by_id[key % n]]
+    for r in unscored:
+        yield ids[by_id[r]]
 
 
 def cyclic_order(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
