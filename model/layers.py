@@ -10,10 +10,12 @@ from .units import PPM
 
 def sink_key(mech: Mechanism, sink: str, markets: list[str], tx: Tx) -> str:
     """R-WF-6: the balance a sink names: NAME, or NAME:MARKET for a per-market layer
-    (the bankrupt's first market in id order, else the venue's first market)."""
+    (the bankrupt's first market in id order, else the venue's first market; a venue
+    without markets uses NAME)."""
+    first = (markets or sorted(tx.markets) or [""])[0]
     for spec in mech.layers:
-        if spec.name == sink and spec.scope == "market":
-            return f"{sink}:{(markets or sorted(tx.markets))[0]}"
+        if spec.name == sink and spec.scope == "market" and first:
+            return f"{sink}:{first}"
     return sink
 
 

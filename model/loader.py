@@ -44,10 +44,13 @@ def key_path(path: Iterable[Any]) -> str:
 def schema_errors(validator: jsonschema.protocols.Validator, doc: Any) -> list[tuple[str, str]]:
     """(key, message) for every schema violation, most specific first, sorted by key."""
     found = []
-    for err in validator.iter_errors(doc):
-        leaves = [e for e in (err.context or [])] or [err]
-        best = jsonschema.exceptions.best_match(leaves) if err.context else err
-        found.append(describe(best))
+    try:
+        for err in validator.iter_errors(doc):
+            leaves = [e for e in (err.context or [])] or [err]
+            best = jsonschema.exceptions.best_match(leaves) if err.context else err
+            found.append(describe(best))
+    except RecursionError:
+        return [("(top level)", "nested too deeply")]
     return sorted(set(found))
 
 
@@ -79,6 +82,8 @@ def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Cal
         raise error(f"{p}: cannot read: {e.strerror}", file=p) from None
     except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise error(f"{p}: not valid {fmt}: {e}", file=p) from None
+    except RecursionError:
+        raise error(f"{p}: not valid {fmt}: nested too deeply", file=p) from None
 
 
 def load_mechanism(path: str | Path) -> Mechanism:
@@ -100,7 +105,17 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
                      layers=layers, final=final, claims=tuple(doc.get("claims", ())),
                      source=doc["source"], path=origin)
     check_layers(mech, origin)
+    check_claims(mech, origin)
     return mech
+
+
+def check_claims(mech: Mechanism, origin: str) -> None:
+    """R-MECH-2: every claim names a registered invariant (a misspelt one would go unchecked)."""
+    from spec.invariants import REGISTRY  # spec.invariants imports the model: import late
+    for i, claim in enumerate(mech.claims):
+        if claim not in REGISTRY:
+            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant "
+                                 f"({', '.join(REGISTRY)})", file=origin, key=f"claims[{i}]")
 
 
 def check_layers(mech: Mechanism, origin: str) -> None:
@@ -118,8 +133,8 @@ def check_layers(mech: Mechanism, origin: str) -> None:
         if spec.kind in CLEARING_ORDER:
             r = CLEARING_ORDER.index(spec.kind)
             if r <= rank:
-                raise MechanismError(f"{origin}: key {key}.kind: layers out of order: "
-                                     f"{spec.kind!r} must come before {CLEARING_ORDER[rank]!r}",
+                why = "listed twice" if r == rank else f"must come before {CLEARING_ORDER[rank]!r}"
+                raise MechanismError(f"{origin}: key {key}.kind: layers out of order: {spec.kind!r} {why}",
                                      file=origin, key=key + ".kind")
             rank = r
         if spec.kind == "assessment" and spec.assessment_multiple_ppm == 0:
@@ -142,6 +157,14 @@ def check_layers(mech: Mechanism, origin: str) -> None:
 def catalogue() -> dict[str, Path]:
     """The bundled mechanism files by id (file stem)."""
     return {p.stem: p for p in sorted(MECHANISMS_DIR.glob("*.toml"))}
+
+
+def scenario_mechanism(sc: "Scenario") -> Mechanism:
+    """The mechanism a scenario names (catalogue id or path); E-SCENARIO if it names none."""
+    if not sc.mechanism:
+        raise ScenarioError(f"{sc.path}: key mechanism: the scenario names no mechanism; pass --mechanism",
+                            file=sc.path, key="mechanism")
+    return resolve_mechanism(sc.mechanism)
 
 
 def resolve_mechanism(name: str) -> Mechanism:
@@ -175,7 +198,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 
 def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
-    """R-FMT-4: schema check, then state checks (R-STATE-5)."""
+    """R-FMT-4: schema check, then state checks (R-STATE-5), then `expect` names known accounts."""
     problems = schema_errors(schema("scenario"), doc)
     if problems:
         key, msg = problems[0]
@@ -185,6 +208,11 @@ def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
         state = validate_state(state_from_json(doc["state"]))
     except WaterfallError as e:
         raise ScenarioError(f"{origin}: state: {e}", file=origin, key="state") from None
+    for part in ("collateral", "equity"):
+        for aid in doc.get("expect", {}).get(part, {}):
+            if aid not in state.accounts:
+                key = f"expect.{part}.{aid}"
+                raise ScenarioError(f"{origin}: {key}: no account {aid!r} in the state", file=origin, key=key)
     seed = doc.get("seed", "0")
     return Scenario(name=doc["name"], state=state, ops=tuple(op_from_json(o, seed) for o in doc["ops"]),
                     mechanism=doc.get("mechanism"), mechanisms=tuple(doc.get("mechanisms", ())),

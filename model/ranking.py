@@ -38,24 +38,26 @@ def score_bitmex(state: State, a: Account, market: str, p: Position) -> int | No
 
 
 def score_binance(state: State, a: Account, market: str, p: Position) -> int | None:
-    """R-ADL-4c 'binance': max(0, UP) / max(1, WB) x MM / (WB + UP), 0 when WB + UP <= 0.
-    Source: Binance FAQ 360033525471 (partly verified)."""
+    """R-ADL-4c 'binance': max(0, UP) / max(1, WB) x MM / (WB + UP); undefined (ranks last)
+    when WB + UP <= 0. Source: Binance FAQ 360033525471 (partly verified; Binance shows a
+    margin ratio of 0 there, which would rank an insolvent account by id among solvent ones)."""
     up = account_upnl(state, a)
     wb = a.collateral
     if wb + up <= 0:
-        return 0
+        return None
     return _ratio(max(0, up) * margin_requirement(state, a, initial=False), max(1, wb) * (wb + up))
 
 
 def score_hyperliquid(state: State, a: Account, market: str, p: Position) -> int | None:
-    """R-ADL-4d 'hyperliquid': (mark / entry) x (notional / account value), entry =
-    open_notional / size. Source: Hyperliquid docs, trading/auto-deleveraging (the side
+    """R-ADL-4d 'hyperliquid': (mark / entry) x (notional / account value), with the signed
+    entry = open_notional / size (negative when open notional and size differ in sign). Source: Hyperliquid docs, trading/auto-deleveraging (the side
     handling of 'mark / entry' for shorts is unverified)."""
     mark = state.markets[market].mark
     eq = a.collateral + account_upnl(state, a)
     if eq <= 0 or p.open_notional == 0:
         return None
-    return _ratio(mark * mark * p.size * p.size, abs(p.open_notional) * eq)
+    num, den = mark * mark * p.size * abs(p.size), p.open_notional * eq  # (mark*size/on) x (|size|*mark/eq)
+    return _ratio(num, den) if den > 0 else _ratio(-num, -den)
 
 
 SCORES: dict[str, Score] = {"profit": score_profit, "bitmex": score_bitmex,

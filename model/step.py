@@ -11,7 +11,7 @@ from .mechanism import Mechanism
 from .ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import State, equity, margin_requirement
 from .tx import Tx
-from .units import check_input
+from .units import check_balance, check_input
 from .waterfall import liquidate
 
 
@@ -30,7 +30,8 @@ def deposit(state: State, op: Deposit, mech: Mechanism) -> Tx:
     tx = Tx(state)
     tx.pay("R-OP-1", "external", acct(op.account), op.amount, "deposit")
     a = tx.accounts[op.account]
-    tx.accounts[op.account] = a._replace(net_deposit=a.net_deposit + op.amount)
+    nd = check_balance(a.net_deposit + op.amount, "net_deposit", account=op.account)
+    tx.accounts[op.account] = a._replace(net_deposit=nd)
     return tx
 
 
@@ -44,7 +45,8 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
     tx = Tx(state)
     tx.pay("R-OP-2", acct(op.account), "external", op.amount, "withdraw")
     a = tx.accounts[op.account]
-    tx.accounts[op.account] = a._replace(net_deposit=a.net_deposit - op.amount)
+    nd = check_balance(a.net_deposit - op.amount, "net_deposit", account=op.account)
+    tx.accounts[op.account] = a._replace(net_deposit=nd)
     require_initial_margin(tx, op.account, "withdrawal")
     return tx
 

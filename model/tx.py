@@ -74,11 +74,12 @@ class Tx:
         if kind == "account":
             self.add_collateral(name, delta)
         elif kind == "layer":
-            self.layers[name] = self.layers.get(name, 0) + delta
+            self.layers[name] = check_balance(self.layers.get(name, 0) + delta, "layer", layer=name)
         elif kind == "default_fund":
-            self.default_fund[name] = self.default_fund.get(name, 0) + delta
+            self.default_fund[name] = check_balance(self.default_fund.get(name, 0) + delta, "default_fund",
+                                                    account=name)
         elif kind == "bad_debt":
-            self.bad_debt -= delta
+            self.bad_debt = check_balance(self.bad_debt - delta, "bad_debt")
         elif kind not in ("external", "funding"):
             raise ValueError(f"unknown endpoint {endpoint!r}")
 

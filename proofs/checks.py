@@ -4,8 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import WaterfallError
-from model.loader import Scenario, load_scenario
+from model.errors import ScenarioError, WaterfallError
+from model.loader import Scenario, load_scenario, scenario_mechanism
 from model.mechanism import Mechanism
 from model.replay import StepResult, run
 from model.state import equity
@@ -56,8 +56,11 @@ def check_steps(results: list[StepResult], mech: Mechanism, scenario: str) -> li
 
 
 def stress_scenarios(directory: Path = SCENARIOS_DIR) -> list[Scenario]:
-    """The bundled stress scenarios, by file name."""
-    return [load_scenario(p) for p in sorted(directory.glob("*.json"))]
+    """The scenarios of a directory (default: the bundled stress scenarios), by file name."""
+    found = [load_scenario(p) for p in sorted(Path(directory).glob("*.json"))]
+    if not found:
+        raise ScenarioError(f"{directory}: no scenario (*.json) to run", file=directory)
+    return found
 
 
 def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
@@ -76,7 +79,7 @@ def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
         out.steps += len(results)
         out.refused += sum(r.error is not None for r in results)
         out.findings += check_steps(results, mech, sc.name)
-        if sc.mechanism == mech.id:
+        if sc.mechanism and scenario_mechanism(sc).id == mech.id:
             out.misses += [f"{sc.name}: {m}" for m in expectation_misses(sc, results)]
     return out
 

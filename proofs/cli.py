@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 from model.codec import op_to_json, state_to_json
 from model.errors import WaterfallError
-from model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism
+from model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
 from model.mechanism import Mechanism
 from model.replay import run
 from spec.invariants import REGISTRY
@@ -51,6 +51,7 @@ def parser() -> argparse.ArgumentParser:
     m.set_defaults(func=cmd_mechanisms)
     v = sub.add_parser("verify", help="run every mechanism through the stress scenarios and check invariants")
     v.add_argument("--mechanism", action="append", help="restrict to these (repeatable)")
+    v.add_argument("--scenarios", metavar="DIR", help="run the scenarios of DIR instead of the bundled ones")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
     return p
@@ -59,13 +60,11 @@ def parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace) -> int:
     """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
     sc = load_scenario(args.scenario)
-    name = args.mechanism or sc.mechanism
-    if not name:
-        raise WaterfallError(f"{args.scenario}: the scenario names no mechanism; pass --mechanism")
-    mech = resolve_mechanism(name)
+    mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
-    misses = expectation_misses(sc, results) if sc.mechanism == mech.id else []
+    own = sc.mechanism and (mech if not args.mechanism else scenario_mechanism(sc)).id == mech.id
+    misses = expectation_misses(sc, results) if own else []
     bad = [f for f in findings if f.claimed]
     if args.json:
         print(json.dumps({
@@ -135,7 +134,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """`waterfall verify`: every mechanism x every stress scenario x every invariant."""
     names = args.mechanism or list(catalogue())
     mechs = [resolve_mechanism(n) for n in names]
-    scenarios = stress_scenarios()
+    scenarios = stress_scenarios(args.scenarios) if args.scenarios else stress_scenarios()
     outcomes = []
     for i, mech in enumerate(mechs, 1):
         if not args.json:
@@ -154,7 +153,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     rows = [[m.id] + [mark[o.verdict(i, i in m.claims)] + ("" if i in m.claims else "*") for i in ids]
             + [str(o.steps), str(len(o.crashes))] for m, o in outcomes]
     print(table(rows, ["mechanism"] + ids + ["steps", "crashes"]))
-    print(f"\n{len(scenarios)} stress scenarios. ok = holds at every step; FAIL = claimed and violated "
+    print(f"\n{len(scenarios)} scenarios. ok = holds at every step; FAIL = claimed and violated "
           f"(a bug); x = violated, not claimed (a property of the design); * = not claimed.")
     for m, o in outcomes:
         for f in o.findings:
