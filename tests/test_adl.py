@@ -8,7 +8,7 @@ import pytest
 from conftest import Adl, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
 from model.adl import bankruptcy_price
 from model.ops import Liquidate
-from model.ranking import cyclic_order, score_binance, score_bitmex, score_hyperliquid
+from model.ranking import cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid
 from model.state import Position
 
 
@@ -245,9 +245,9 @@ def test_R_ADL_4c_binance_score_values() -> None:
     # score = 50/100 x 50/150 = 1/6 -> floor(1e18 / 6)
     a = acct(100, {"M": (10, 950)})
     assert score_binance(st, a, "M", a.positions["M"]) == 166_666_666_666_666_666
-    # WB + UP <= 0 -> 0
+    # WB + UP <= 0 -> undefined: ranks after every scored account (R-ADL-4, R-ADL-4c)
     a = acct(-100, {"M": (10, 950)})
-    assert score_binance(st, a, "M", a.positions["M"]) == 0
+    assert score_binance(st, a, "M", a.positions["M"]) is None
     # WB 0 -> max(1, WB) = 1: 50/1 x 50/50 = 50
     a = acct(0, {"M": (10, 950)})
     assert score_binance(st, a, "M", a.positions["M"]) == 50 * 10**18
@@ -384,3 +384,65 @@ def test_R_ADL_6_skip_accounts_whose_equity_cannot_absorb_the_bankruptcy_price()
     post, ev = apply(st, Liquidate("b"), adl("profit"))
     assert trades(ev) == [("account:b", "account:s1", "M", 3, 104)]
     assert eq_of(post, "s1") == -1
+
+
+# --------------------------------------------------------------------------- R-ADL-4: undefined scores, signed entry
+
+def zero_equity_state():
+    # Mark 100; the bankrupt side is long (b), so the shorts A and Z are ranked.
+    # A: short 5 at 100 (open notional -500, upnl 0), collateral 0 -> equity exactly 0.
+    # Z: short 5 at 90 (open notional -450, upnl -500 + 450 = -50), collateral 100 -> equity 50.
+    # b: long 10 with open notional 950 balances the market.
+    return mkstate([mkt("M", 100)], {"A": acct(0, {"M": (-5, -500)}), "Z": acct(100, {"M": (-5, -450)}),
+                                     "b": acct(0, {"M": (10, 950)})})
+
+
+def test_R_ADL_4b_bitmex_equity_zero_is_undefined_and_ranks_after_a_negative_score() -> None:
+    st = zero_equity_state()
+    a, z = st.accounts["A"], st.accounts["Z"]
+    assert score_bitmex(st, a, "M", a.positions["M"]) is None
+    # Z loses: PnL% / EffLev = (-50 / 450) / (500 / 50) -> floor(10^18 * -50 * 50 / (450 * 500))
+    # = floor(-10^18 / 90) = -11_111_111_111_111_112
+    assert score_bitmex(st, z, "M", z.positions["M"]) == -11_111_111_111_111_112
+    # a negative score still ranks before an undefined one (A would win an id tie)
+    assert list(ranked(st, "bitmex", "M", -1, "b", "0")) == ["Z", "A"]
+
+
+def test_R_ADL_4c_binance_insolvent_ranks_after_a_zero_score() -> None:
+    st = zero_equity_state()
+    a, z = st.accounts["A"], st.accounts["Z"]
+    # A: WB 0 + UP 0 = 0 <= 0 -> undefined. Z: WB 100 + UP -50 = 50 > 0 and max(0, UP) = 0
+    # -> score exactly 0.
+    assert score_binance(st, a, "M", a.positions["M"]) is None
+    assert score_binance(st, z, "M", z.positions["M"]) == 0
+    # with A scored 0 too, the id tie would put A first; undefined puts it last
+    assert list(ranked(st, "binance", "M", -1, "b", "0")) == ["Z", "A"]
+
+
+def test_R_ADL_4_hyperliquid_equity_zero_is_undefined_and_ranks_after_a_negative_score() -> None:
+    # A as above (equity exactly 0). Y: short 5 with open notional +4000 (signed entry
+    # 4000 / -5 = -800), collateral 5000: upnl -500 - 4000 = -4500 -> equity 500; score
+    # floor(10^18 * 100^2 * -5 * 5 / (4000 * 500)) = -10^18 / 8 = -125_000_000_000_000_000.
+    # b: long 10 with open notional -3500 balances the market.
+    st = mkstate([mkt("M", 100)], {"A": acct(0, {"M": (-5, -500)}), "Y": acct(5000, {"M": (-5, 4000)}),
+                                   "b": acct(0, {"M": (10, -3500)})})
+    a, y = st.accounts["A"], st.accounts["Y"]
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) is None
+    assert score_hyperliquid(st, y, "M", y.positions["M"]) == -125_000_000_000_000_000
+    assert list(ranked(st, "hyperliquid", "M", -1, "b", "0")) == ["Y", "A"]
+
+
+def test_R_ADL_4d_hyperliquid_signed_entry_short_with_negative_entry_scores_negative() -> None:
+    # Mark 100. A: short 5 with open notional +4000 (signed entry -800), collateral 5000:
+    # equity 500; score = floor(10^18 * mark^2 * size * |size| / (open_notional * equity))
+    # = floor(10^18 * 10_000 * -25 / (4000 * 500)) = -125_000_000_000_000_000 (negative).
+    # Z: short 1 at 100 (open notional -100, entry 100), collateral 1000 -> upnl 0, equity
+    # 1000; score = 10^18 * 10_000 * -1 / (-100 * 1000) = 10^17 (positive).
+    # With |open notional| instead of the signed entry A would score +1.25 x 10^17 > 10^17.
+    # b: long 6 with open notional -3900 balances the market.
+    st = mkstate([mkt("M", 100)], {"A": acct(5000, {"M": (-5, 4000)}), "Z": acct(1000, {"M": (-1, -100)}),
+                                   "b": acct(0, {"M": (6, -3900)})})
+    a, z = st.accounts["A"], st.accounts["Z"]
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) == -125_000_000_000_000_000
+    assert score_hyperliquid(st, z, "M", z.positions["M"]) == 100_000_000_000_000_000
+    assert list(ranked(st, "hyperliquid", "M", -1, "b", "0")) == ["Z", "A"]

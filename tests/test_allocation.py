@@ -15,7 +15,7 @@ def test_R_ALLOC_1_floor_shares_round_down_and_sum_at_most_total() -> None:
     assert allocate(10, [1, 2, 4], ["a", "b", "c"], FLOOR) == [1, 2, 5]
 
 
-def test_R_ALLOC_3_ceil_shares_round_up_and_sum_at_least_total() -> None:
+def test_R_ALLOC_1_ceil_shares_round_up_and_sum_at_least_total() -> None:
     # 10 over 1:1:1 -> ceil(3.33) = 4 each, sum 12 >= 10.
     assert allocate(10, [1, 1, 1], ["a", "b", "c"], CEIL) == [4, 4, 4]
     # 10 over 1:2:4: ceil(1.43) = 2, ceil(2.86) = 3, ceil(5.71) = 6; sum 11.
@@ -52,7 +52,7 @@ def test_R_ALLOC_2_larger_remainder_beats_smaller_key() -> None:
 
 
 @pytest.mark.parametrize("rounding", [FLOOR, CEIL, LARGEST_REMAINDER])
-def test_R_ALLOC_1_zero_total_or_zero_weights_give_zeros(rounding: str) -> None:
+def test_R_ALLOC_3_zero_total_or_zero_weights_give_zeros(rounding: str) -> None:
     assert allocate(0, [3, 4], ["a", "b"], rounding) == [0, 0]
     assert allocate(5, [0, 0], ["a", "b"], rounding) == [0, 0]
     # a zero weight gets nothing even when others get something

@@ -163,11 +163,11 @@ def test_R_ERR_scenario_error_names_file_and_key(tmp_path: Path) -> None:
     assert str(p) in str(info.value) and "state.accounts[0].collateral" in str(info.value)
 
 
-def test_R_ERR_base_error_from_cli_when_no_mechanism_is_named(tmp_path: Path, capsys) -> None:
+def test_R_ERR_scenario_error_from_cli_when_no_mechanism_is_named(tmp_path: Path, capsys) -> None:
     from proofs.cli import main
     p = tmp_path / "s.json"
     p.write_text(json.dumps({"format": "waterfall-scenario", "version": 1, "name": "s", "ops": [],
                              "state": {"markets": [], "accounts": []}}))
     assert main(["run", str(p)]) == 2
     err = capsys.readouterr().err
-    assert "[E-WATERFALL]" in err and str(p) in err and "Traceback" not in err
+    assert "[E-SCENARIO]" in err and str(p) in err and "key mechanism" in err and "Traceback" not in err

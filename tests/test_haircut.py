@@ -186,3 +186,40 @@ def test_R_HC_4_cap_shortfall_is_not_a_rounding_residue() -> None:
     assert haircuts(ev) == {"u": 5, "v": 5}
     assert post.bad_debt == 10
     assert post.layers["insurance_fund"] == 90
+
+
+def residue_mech():
+    # R-HC-4 with a reserve: the residue sink is a balance layer 'backstop' that keeps 3
+    # back and pays at most 4 per event as a layer (the cap does not apply to the residue).
+    return mech(final=Haircut(rounding="floor", residue_sink="backstop"),
+                layers=(LayerSpec("backstop", reserve=3, cap_per_event=4),), surplus_sink="backstop")
+
+
+def test_R_HC_4_residue_sink_pays_only_above_its_reserve() -> None:
+    # Set up: three winners with profit 1 each (bases 1, 1, 1); b long 3 with upnl -3 and
+    # collateral -3 -> equity -6. Backstop 8.
+    st = short_winners_state(100, -3, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)},
+                             layers={"backstop": 8})
+    # Act
+    post, ev = apply(st, Liquidate("b", "c"), residue_mech())
+    # Check: as a layer the backstop pays min(6, 8 - 3, 4) = 4 -> 4 left. The haircut of the
+    # rest 2 over 1:1:1 with floor is floor(2/3) = 0 each: residue 2. The backstop pays it
+    # only above its reserve: min(2, 4 - 3) = 1 -> backstop ends at 3 = reserve; 1 is bad debt.
+    assert transfers(ev, "R-WF-3") == [("layer:backstop", "account:b", 4)]
+    assert haircuts(ev) == {}
+    assert transfers(ev, "R-HC-4") == [("layer:backstop", "account:b", 1)]
+    assert post.layers["backstop"] == 3
+    assert post.bad_debt == 1 and eq_of(post, "b") == 0
+
+
+def test_R_HC_4_a_residue_of_one_unit_lands_in_the_sink() -> None:
+    # Set up: two winners with profit 1 each; b long 2 with upnl -2, collateral -3 -> equity
+    # -5. Backstop 10.
+    st = short_winners_state(100, -3, {"a": (1, 1, 0), "d": (1, 1, 0)}, layers={"backstop": 10})
+    post, ev = apply(st, Liquidate("b", "c"), residue_mech())
+    # Check: layer draw min(5, 10 - 3, 4) = 4 -> 6 left; rest 1 over 1:1 with floor:
+    # floor(1/2) = 0 each, residue 1; the backstop pays min(1, 6 - 3) = 1 -> 5; no bad debt.
+    assert transfers(ev, "R-WF-3") == [("layer:backstop", "account:b", 4)]
+    assert transfers(ev, "R-HC-4") == [("layer:backstop", "account:b", 1)]
+    assert post.layers["backstop"] == 5
+    assert post.bad_debt == 0 and eq_of(post, "b") == 0

@@ -358,3 +358,77 @@ def test_R_MECH_2_surplus_sink_needed_only_when_it_can_be_used(tmp_path: Path) -
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert str(p) in str(info.value) and "liquidation.surplus_sink" in str(info.value)
+
+
+# --------------------------------------------------------------------------- review additions
+
+def test_R_MECH_2_a_clearing_layer_kind_listed_twice_is_refused(tmp_path: Path) -> None:
+    # two default_fund layers under different names (layers[1] 'df', layers[2] 'df2'): names
+    # are unique, but each clearing kind may appear once.
+    p = write(tmp_path, MECH + '\n[[layers]]\nname = "df"\nkind = "default_fund"\n'
+                               '\n[[layers]]\nname = "df2"\nkind = "default_fund"\n')
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert info.value.where["key"] == "layers[2].kind"
+    assert "layers[2].kind" in str(info.value) and str(p) in str(info.value)
+    assert "'default_fund'" in str(info.value)
+
+
+def test_R_MECH_2_a_claim_that_is_not_a_registered_invariant_is_refused(tmp_path: Path) -> None:
+    # "I-NON-NEG" passes the schema's pattern ^I-[A-Z-]+$ but is a misspelling of I-NONNEG:
+    # left in, it would be silently never checked.
+    header = 'name = "test mechanism"\n'
+    p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-NON-NEG"]\n'))
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert info.value.code == "E-MECHANISM" and info.value.where["key"] == "claims[0]"
+    assert "claims[0]" in str(info.value) and "'I-NON-NEG'" in str(info.value) and str(p) in str(info.value)
+    # the registered ids load
+    ok = write(tmp_path, MECH.replace(header, header + 'claims = ["I-CONS", "I-NONNEG"]\n'), "ok.toml")
+    assert load_mechanism(ok).claims == ("I-CONS", "I-NONNEG")
+
+
+@pytest.mark.parametrize("part", ["collateral", "equity"])
+def test_R_FMT_4_expect_naming_an_unknown_account_is_refused(tmp_path: Path, part: str) -> None:
+    # the state has accounts a, b, c; expect names 'ghost'
+    doc = copy.deepcopy(SCENARIO)
+    doc["expect"] = {part: {"a": "0", "ghost": "1"}}
+    p = write_json(tmp_path, doc)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    assert info.value.where["key"] == f"expect.{part}.ghost"
+    assert f"expect.{part}.ghost" in str(info.value) and str(p) in str(info.value)
+
+
+def test_cli_run_without_any_mechanism_exits_2_with_E_SCENARIO_json(tmp_path: Path, capsys) -> None:
+    # the scenario names no mechanism and none is passed: bad input (exit 2), code E-SCENARIO
+    # naming the key 'mechanism'
+    doc = copy.deepcopy(SCENARIO)
+    del doc["mechanism"]
+    p = write_json(tmp_path, doc)
+    assert main(["run", str(p), "--json"]) == 2
+    out = capsys.readouterr()
+    err = json.loads(out.out)["error"]
+    assert err["code"] == "E-SCENARIO" and err["key"] == "mechanism" and err["file"] == str(p)
+    assert "Traceback" not in out.err
+    # with --mechanism it runs (exit 0: no expectations, every claimed invariant holds)
+    assert main(["run", str(p), "--mechanism", "generic-socialized-loss"]) == 0
+
+
+DEPTH = 5000  # far beyond Python's default recursion limit (1000)
+
+
+def test_R_FMT_4_deeply_nested_json_is_a_scenario_error_not_a_crash(tmp_path: Path) -> None:
+    text = json.dumps({**SCENARIO, "description": "@"}).replace('"@"', "[" * DEPTH + "]" * DEPTH)
+    p = write_json(tmp_path, text)
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(p)
+    assert str(p) in str(info.value)
+
+
+def test_R_MECH_1_deeply_nested_toml_is_a_mechanism_error_not_a_crash(tmp_path: Path) -> None:
+    header = 'name = "test mechanism"\n'
+    p = write(tmp_path, MECH.replace(header, header + "claims = " + "[" * DEPTH + "]" * DEPTH + "\n"))
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert str(p) in str(info.value)

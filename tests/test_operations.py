@@ -2,9 +2,11 @@
 operations, the arithmetic they rest on, and the JSON forms."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 
-from conftest import LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
+from conftest import LayerSpec, Levy, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
 from model.codec import op_from_json, op_to_json, state_from_json, state_to_json
 from model.errors import BoundExceeded, InsufficientMargin, InvalidAmount, InvalidState, UnknownMarket
 from model.events import Event
@@ -13,6 +15,7 @@ from model.ops import Deposit, Funding, Liquidate, SetMark, Trade, Withdraw
 from model.replay import prepare, run
 from model.state import (Position, State, account_upnl, margin_requirement, notional, upnl,
                          validate_state, value)
+from model.step import step
 from model.units import MAX_INPUT, check_input, div_ceil, div_floor, ppm_of
 
 MECH = mech()
@@ -51,6 +54,24 @@ def test_R_OP_2_withdraw_may_leave_exactly_initial_margin_but_not_less() -> None
     assert eq_of(post, "a") == 10
     with pytest.raises(InsufficientMargin):
         apply(st, Withdraw("a", 11), MECH)           # equity 9 < 10: refused
+
+
+def test_R_OP_2_withdrawal_above_collateral_is_refused_even_if_equity_covers_margin() -> None:
+    # Set up: a long 2 from 40 at mark 50: open notional 80, upnl 100 - 80 = +20; collateral
+    # 10 -> equity 30; IM = ceil(2 * 50 * 10 %) = 10.
+    st = one_market(a=acct(10, {"M": (2, 80)}), b=acct(1000, {"M": (-2, -80)}))
+    before = copy.deepcopy(st)
+    # Act: withdraw 11 > collateral 10. Equity afterwards would be 19 >= IM 10, so only the
+    # "exceeds collateral" half of R-OP-2 can refuse it.
+    with pytest.raises(InsufficientMargin) as info:
+        step(st, Withdraw("a", 11), MECH)
+    # Check
+    assert info.value.code == "E-MARGIN" and info.value.where["account"] == "a"
+    assert "exceeds collateral 10" in str(info.value)
+    assert st == before
+    # exactly the collateral is allowed: collateral 0, equity 20 >= 10
+    post, _ = apply(st, Withdraw("a", 10), MECH)
+    assert post.accounts["a"].collateral == 0 and eq_of(post, "a") == 20
 
 
 def test_R_OP_3_trade_moves_size_and_open_notional_mirror_image() -> None:
@@ -180,6 +201,70 @@ def test_R_UNIT_3_inputs_bounded_integers() -> None:
     with pytest.raises(InvalidAmount):
         check_input(-1, "x", nonneg=True)
     assert check_input(0, "x", nonneg=True) == 0
+
+
+def bound_refused(state: State, op, mechanism, field: str) -> BoundExceeded:
+    """step() raises E-BOUND naming `field` and leaves its input state unchanged (R-ERR-1)."""
+    before = copy.deepcopy(state)
+    with pytest.raises(BoundExceeded) as info:
+        step(state, op, mechanism)
+    err = info.value
+    assert err.code == "E-BOUND" and err.where["field"] == field, err.where
+    assert field in str(err) and "10^36" in str(err)
+    assert state == before
+    return err
+
+
+def test_R_UNIT_3_trade_open_notional_beyond_the_balance_bound() -> None:
+    # Set up: a long 1 with open notional 10^36 - 5 (a huge realised loss), collateral 10^36:
+    # upnl = 50 - 10^36 + 5 -> equity 55. s is the mirror short (collateral 0).
+    big = 10**36
+    st = one_market(a=acct(big, {"M": (1, big - 5)}), s=acct(0, {"M": (-1, -(big - 5))}), c=acct(100))
+    # Act: a buys 1 more at 10 from c: a's open notional 10^36 - 5 + 10 = 10^36 + 5 > 10^36.
+    # (Margin alone would allow it: size 2, upnl 100 - 10^36 - 5, equity 95 >= IM 10.)
+    err = bound_refused(st, Trade("a", "c", "M", 1, 10), MECH, "open_notional")
+    assert err.where["account"] == "a" and err.where["market"] == "M"
+    # at price 5 the open notional is 10^36 - 5 + 5 = 10^36 exactly: allowed
+    post, _ = apply(st, Trade("a", "c", "M", 1, 5), MECH)
+    assert pos(post, "a", "M") == (2, big)
+
+
+def test_R_UNIT_3_levy_debit_below_minus_the_balance_bound() -> None:
+    # Set up (as test_levy.py, rate_scale 1): b long 2 from 100, collateral -10 -> equity -10
+    # (MM 10); x long 1 at 100 with collateral -10^36 + 1; S short 3; c takes b's 2 at mark.
+    # OI after the close: x 1 + S 3 + c 2 = 6 -> rate ceil(10 / 6) = 2 per lot.
+    st = mkstate([mkt("M", 100)], {"x": acct(-10**36 + 1, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                                   "b": acct(-10, {"M": (2, 200)}), "c": acct(100)}, {"insurance_fund": 0})
+    # Act: x pays 1 * 2 = 2 -> collateral -10^36 - 1 < -10^36.
+    err = bound_refused(st, Liquidate("b", "c"), mech(final=Levy(rate_scale=1)), "collateral")
+    assert err.where["account"] == "x"
+
+
+def test_R_UNIT_3_surplus_into_a_layer_beyond_the_balance_bound() -> None:
+    # b long 10 at 100, collateral 49 (equity 49 < MM 50) is closed to c at mark; surplus
+    # 'all' sends 49 to a fund holding 10^36 - 2 -> 10^36 + 47.
+    st = mkstate([mkt("M", 100)], {"b": acct(49, {"M": (10, 1000)}), "s": acct(1000, {"M": (-10, -1000)}),
+                                   "c": acct(10_000)}, {"insurance_fund": 10**36 - 2})
+    err = bound_refused(st, Liquidate("b", "c"), mech(surplus="all"), "layer")
+    assert err.where["layer"] == "insurance_fund"
+
+
+def test_R_UNIT_3_write_off_onto_bad_debt_beyond_the_balance_bound() -> None:
+    # b: no position, collateral -5; empty fund; bad debt already 10^36 - 2 -> 10^36 + 3.
+    st = mkstate([mkt("M", 100)], {"b": acct(-5)}, {"insurance_fund": 0}, bad_debt=10**36 - 2)
+    bound_refused(st, Liquidate("b"), MECH, "bad_debt")
+
+
+def test_R_UNIT_3_deposit_onto_net_deposit_beyond_the_balance_bound() -> None:
+    # collateral 0 but net deposits 10^36 - 2 (net deposits may differ from collateral: the
+    # losses are gone, the deposits stay recorded); deposit 5 -> net deposit 10^36 + 3 while
+    # the collateral, 5, is far from the bound.
+    st = one_market(a=acct(0, net_deposit=10**36 - 2))
+    err = bound_refused(st, Deposit("a", 5), MECH, "net_deposit")
+    assert err.where["account"] == "a"
+    # 2 fits exactly: 10^36
+    post, _ = apply(st, Deposit("a", 2), MECH)
+    assert post.accounts["a"].net_deposit == 10**36
 
 
 # --------------------------------------------------------------------------- R-STATE-5

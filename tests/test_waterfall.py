@@ -11,7 +11,9 @@ import pytest
 from conftest import (Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos,
                       short_winners_state, transfers)
 from model.errors import HealthyAccount
+from model.loader import resolve_mechanism, scenario_from_doc
 from model.ops import Liquidate
+from model.replay import run
 from model.state import Position
 
 
@@ -143,16 +145,66 @@ def test_R_WF_3_per_market_layer_draws_only_the_bankrupt_markets_balance() -> No
     assert post.layers == {"insurance_fund:M": 0, "insurance_fund:N": 100, "fee_pool": 79}
 
 
-def test_R_WF_6_per_market_surplus_sink_is_the_bankrupts_first_market() -> None:
-    # b long 10 M at 100 and long 1 N at 100, collateral 10: equity 10 < MM 50 + 5 = 55.
-    st = mkstate([mkt("N", 100), mkt("M", 100)],
+def test_R_WF_3_cap_per_event_of_a_per_market_layer_bounds_the_sum_over_markets() -> None:
+    # Set up: markets M and N at 100; b long 10 M and long 1 N, both at 100, collateral 10
+    # (equity 10 < MM 50 + 5). The fund is kept per market (100 in each) with
+    # cap_per_event 20; the fee pool (100) is next.
+    st = mkstate([mkt("M", 100), mkt("N", 100)],
                  {"b": acct(10, {"M": (10, 1000), "N": (1, 100)}),
                   "s": acct(1000, {"M": (-10, -1000), "N": (-1, -100)}), "c": acct(10_000)},
-                 {"insurance_fund:M": 0, "insurance_fund:N": 0})
+                 {"insurance_fund:M": 100, "insurance_fund:N": 100, "fee_pool": 100})
+    layers = (LayerSpec("insurance_fund", scope="market", cap_per_event=20), LayerSpec("fee_pool"))
+    # Act: c takes M at 90 (realised 10 * -10 = -100) and N at mark: equity 10 - 100 = -90.
+    post, ev = apply(st, Liquidate("b", "c", {"M": 90}), mech(layers=layers, surplus_sink="fee_pool"))
+    # Check: one event, so the cap 20 holds for M and N together: insurance_fund:M pays 20,
+    # insurance_fund:N nothing (20 - 20 = 0 left), the fee pool 90 - 20 = 70.
+    # (A cap per market would take 20 + 20 and leave 50 for the fee pool.)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund:M", "account:b", 20),
+                                       ("layer:fee_pool", "account:b", 70)]
+    assert post.layers == {"insurance_fund:M": 80, "insurance_fund:N": 100, "fee_pool": 30}
+    assert eq_of(post, "b") == 0
+
+
+def test_R_UNIT_2_liquidation_fee_rounds_down() -> None:
+    # b long 10 at 100, collateral 49, closed to c at mark: equity 49, notional at mark 1000.
+    # fee_ppm 5500: 5500 * 1000 / 10^6 = 5.5 -> floor 5 (in the trader's favour), not 6.
+    post, ev = apply(base_state(49, {"insurance_fund": 0}), Liquidate("b", "c"),
+                     mech(final=Haircut(), surplus="fee", fee_ppm=5500))
+    assert transfers(ev, "R-LIQ-5") == [("account:b", "layer:insurance_fund", 5)]
+    assert post.layers["insurance_fund"] == 5 and eq_of(post, "b") == 44
+
+
+@pytest.mark.parametrize("mech_id", ["bitmex-adl", "drift-v2"])
+def test_R_WF_5_R_WF_6_liquidation_in_a_venue_without_markets(mech_id: str) -> None:
+    # Both mechanisms keep a per-market layer that is also the surplus sink (bitmex-adl:
+    # insurance_fund; drift-v2: fee_pool). With no market at all there is no NAME:MARKET to
+    # name; the liquidation must still settle: b (collateral -5, no position) has a deficit
+    # of 5, no layer holds anything, so 5 is bad debt and b ends at 0.
+    m = resolve_mechanism(mech_id)
+    st = mkstate([], {"b": acct(-5)})
+    post, ev = apply(st, Liquidate("b"), m)
+    assert post.bad_debt == 5 and eq_of(post, "b") == 0
+    assert transfers(ev) == [("bad_debt", "account:b", 5)]
+    # the same through a scenario run (R-RUN-1 prepares the layers first)
+    sc = scenario_from_doc({"format": "waterfall-scenario", "version": 1, "name": "no-markets",
+                            "state": {"markets": [], "accounts": [{"id": "b", "collateral": "-5"}]},
+                            "ops": [{"op": "liquidate", "account": "b"}]})
+    (r,) = run(sc, m)
+    assert r.error is None and r.post.bad_debt == 5 and eq_of(r.post, "b") == 0
+
+
+def test_R_WF_6_per_market_surplus_sink_is_the_bankrupts_first_market() -> None:
+    # The venue's first market is A ('A' < 'M' < 'N'), where b holds nothing (nobody does):
+    # the sink must be the bankrupt's first market M, not the venue's first market A.
+    # b long 10 M at 100 and long 1 N at 100, collateral 10: equity 10 < MM 50 + 5 = 55.
+    st = mkstate([mkt("N", 100), mkt("M", 100), mkt("A", 100)],
+                 {"b": acct(10, {"M": (10, 1000), "N": (1, 100)}),
+                  "s": acct(1000, {"M": (-10, -1000), "N": (-1, -100)}), "c": acct(10_000)},
+                 {"insurance_fund:A": 0, "insurance_fund:M": 0, "insurance_fund:N": 0})
     m = mech(layers=(LayerSpec("insurance_fund", scope="market"),), surplus="all")
     post, _ = apply(st, Liquidate("b", "c"), m)
-    # closed at mark: equity stays 10, all of it to insurance_fund:M ('M' < 'N')
-    assert post.layers == {"insurance_fund:M": 10, "insurance_fund:N": 0}
+    # closed at mark: equity stays 10, all of it to insurance_fund:M ('M' < 'N'), none to A
+    assert post.layers == {"insurance_fund:A": 0, "insurance_fund:M": 10, "insurance_fund:N": 0}
 
 
 def test_R_WF_5_uncovered_rest_is_bad_debt() -> None:
