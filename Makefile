@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test bench clean
+.PHONY: setup verify test fuzz bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ verify: setup
 
 test: setup
 	$(PY) -m pytest
+
+# long Hypothesis campaign (profile "fuzz" in proofs/fuzz.py); CI runs the short "ci" profile
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py
 
 bench: setup
 	$(PY) bench/allocation.py

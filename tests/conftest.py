@@ -203,3 +203,13 @@ def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event
     assert state == before, "step() changed its input state"
     check_invariants(state, op, post, events, mechanism)
     return post, events
+
+
+# Hypothesis: the profiles live in proofs/fuzz.py; CI runs "ci" (derandomized), `make fuzz` "fuzz".
+import os  # noqa: E402
+
+from hypothesis import settings  # noqa: E402
+
+import proofs.fuzz  # noqa: E402,F401  (registers the profiles)
+
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))

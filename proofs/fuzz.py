@@ -1,0 +1,218 @@
+"""Hypothesis state machines over the reference model (R-FUZZ-*).
+
+One machine class per mechanism: an initial venue of 1-2 markets and 2-6 accounts, then
+rules for deposit, withdraw, trade, small and gap price moves, funding and liquidation.
+After every applied step every registered invariant is evaluated: a violated invariant the
+mechanism claims fails the run (Hypothesis shrinks it to a minimal sequence, which is kept
+as a scenario); one it does not claim is tallied as a documented property. Swarm testing:
+each run enables a random subset of the rules.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule,
+                                 run_state_machine_as_test)
+
+from model.codec import op_to_json, state_to_json
+from model.errors import WaterfallError
+from model.mechanism import Adl, Mechanism
+from model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from model.replay import prepare
+from model.state import Account, Market, Position, State, equity, margin_requirement
+from model.step import step
+from model.units import PPM
+from spec.invariants import REGISTRY
+
+RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "funding", "liquidate")
+
+
+@dataclass
+class Tally:
+    """What the runs did: rule counts, refusals by error code, invariant findings."""
+
+    ran: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)
+    no_candidate: Counter = field(default_factory=Counter)
+    documented: Counter = field(default_factory=Counter)
+    failure: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Counts as plain dicts."""
+        return {"ran": dict(self.ran), "refused": dict(self.refused), "no_candidate": dict(self.no_candidate),
+                "documented": dict(self.documented)}
+
+
+def scenario_doc(mech: Mechanism, initial: State, ops: list[Op], name: str, note: str) -> dict[str, Any]:
+    """R-FUZZ-3: a run as a scenario file (spec/scenario.md)."""
+    return {"format": "waterfall-scenario", "version": 1, "name": name, "description": note,
+            "mechanism": mech.id, "state": state_to_json(initial), "ops": [op_to_json(o) for o in ops]}
+
+
+def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[RuleBasedStateMachine]:
+    """R-FUZZ-1: the state machine for one mechanism; invariants in `fail_on` fail the run."""
+
+    class Machine(RuleBasedStateMachine):
+        accounts = Bundle("accounts")
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.state: State = State({}, {})
+            self.initial: State = self.state
+            self.ops: list[Op] = []
+            self.enabled: frozenset[str] = frozenset(RULES)
+
+        @initialize(target=accounts, data=st.data())
+        def venue(self, data: st.DataObject) -> Any:
+            """1-2 markets, 2-6 flat accounts, the mechanism's layers funded at random."""
+            markets = {}
+            for m in ("M0", "M1")[: data.draw(st.integers(1, 2), label="markets")]:
+                mm = data.draw(st.integers(10_000, 100_000), label=f"mm_ppm {m}")
+                markets[m] = Market(m, data.draw(st.integers(50, 2_000), label=f"mark {m}"), 2 * mm, mm)
+            n = data.draw(st.integers(2, 6), label="accounts")
+            ids = [f"a{i}" for i in range(n)]
+            collateral = {i: data.draw(st.integers(0, 20_000), label=f"collateral {i}") for i in ids}
+            positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
+            for m, mk in markets.items():  # open positions at mark, zero-sum by construction
+                for k in range(data.draw(st.integers(0, 3), label=f"pairs {m}")):
+                    i, j = data.draw(st.permutations(ids), label=f"pair {m} {k}")[:2]
+                    size = data.draw(st.integers(1, 400), label=f"size {m} {k}")
+                    for who, sz in ((i, size), (j, -size)):
+                        old = positions[who].get(m, Position(0, 0))
+                        positions[who][m] = Position(old.size + sz, old.open_notional + sz * mk.mark)
+            accounts = {i: Account(collateral[i], collateral[i],
+                                   {m: p for m, p in positions[i].items() if p != (0, 0)}) for i in ids}
+            state = prepare(State(markets, accounts), mech)
+            layers = {k: data.draw(st.integers(0, 5_000), label=f"layer {k}") for k in sorted(state.layers)}
+            fund = {}
+            if any(s.kind != "balance" for s in mech.layers):
+                fund = {i: data.draw(st.integers(0, 3_000), label=f"contribution {i}") for i in ids}
+            self.state = self.initial = State(markets, accounts, layers, fund)
+            self.enabled = frozenset(data.draw(st.sets(st.sampled_from(RULES), min_size=1), label="swarm"))
+            return multiple(*ids)
+
+        def apply(self, name: str, op: Op) -> None:
+            """Step the model; a refusal leaves the state; every invariant after every step."""
+            pre = self.state
+            try:
+                post, events = step(pre, op, mech)
+            except WaterfallError as e:
+                tally.refused[f"{name}:{e.code}"] += 1
+                return
+            tally.ran[name] += 1
+            self.ops.append(op)
+            for inv in REGISTRY.values():
+                if inv.holds(pre, op, post, events, mech):
+                    continue
+                if inv.id in fail_on:
+                    doc = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-{inv.id}",
+                                       f"minimal sequence found by the fuzzer violating {inv.id}")
+                    tally.failure = {"invariant": inv.id, "scenario": doc}
+                    raise AssertionError(f"{inv.id} ({inv.name}) violated by {mech.id} at step "
+                                         f"{len(self.ops)}: {op_to_json(op)}")
+                tally.documented[inv.id] += 1
+            self.state = post
+
+        def market(self, data: st.DataObject) -> Market:
+            return self.state.markets[data.draw(st.sampled_from(sorted(self.state.markets)), label="market")]
+
+        @precondition(lambda self: "deposit" in self.enabled)
+        @rule(a=accounts, amount=st.integers(1, 10_000))
+        def deposit(self, a: str, amount: int) -> None:
+            self.apply("deposit", Deposit(a, amount))
+
+        @precondition(lambda self: "withdraw" in self.enabled)
+        @rule(a=accounts, amount=st.integers(1, 10_000))
+        def withdraw(self, a: str, amount: int) -> None:
+            self.apply("withdraw", Withdraw(a, amount))
+
+        @precondition(lambda self: "trade" in self.enabled)
+        @rule(buyer=accounts, lev=st.integers(1, 10), off=st.integers(-50, 50), data=st.data())
+        def trade(self, buyer: str, lev: int, off: int, data: st.DataObject) -> None:
+            """A trade sized to lev/10 of the leverage the poorer side's equity allows (so
+            most pass the initial-margin check and gap moves can bankrupt them)."""
+            m = self.market(data)
+            s = self.state
+            seller = data.draw(st.sampled_from(sorted(set(s.accounts) - {buyer})), label="seller")
+            price = max(1, m.mark + m.mark * off // 1000)
+            room = min(equity(s, s.accounts[buyer]), equity(s, s.accounts[seller]))
+            size = max(1, room * PPM // max(1, m.im_ppm) * lev // 10 // price)
+            self.apply("trade", Trade(buyer, seller, m.id, size, price))
+
+        @precondition(lambda self: "small_move" in self.enabled)
+        @rule(move=st.integers(-50, 50), data=st.data())
+        def small_move(self, move: int, data: st.DataObject) -> None:
+            m = self.market(data)
+            self.apply("small_move", SetMark(m.id, max(1, m.mark + m.mark * move // 1000)))
+
+        @precondition(lambda self: "gap_move" in self.enabled)
+        @rule(move=st.integers(-600, 600), data=st.data())
+        def gap_move(self, move: int, data: st.DataObject) -> None:
+            m = self.market(data)
+            self.apply("gap_move", SetMark(m.id, max(1, m.mark + m.mark * move // 1000)))
+
+        @precondition(lambda self: "funding" in self.enabled)
+        @rule(rate=st.integers(-20, 20), data=st.data())
+        def funding(self, rate: int, data: st.DataObject) -> None:
+            self.apply("funding", Funding(self.market(data).id, rate))
+
+        @precondition(lambda self: "liquidate" in self.enabled)
+        @rule(data=st.data())
+        def liquidate(self, data: st.DataObject) -> None:
+            """An unhealthy account, a counterparty (required unless ADL), a fill near mark."""
+            s = self.state
+            bust = sorted(i for i, a in s.accounts.items()
+                          if equity(s, a) < margin_requirement(s, a, initial=False))
+            if not bust:
+                tally.no_candidate["liquidate"] += 1
+                return
+            aid = data.draw(st.sampled_from(bust), label="bankrupt")
+            others = sorted(i for i in s.accounts if i != aid)
+            cp = None
+            if others and (not isinstance(mech.final, Adl) or data.draw(st.booleans(), label="book")):
+                cp = data.draw(st.sampled_from(others), label="counterparty")
+            fills = {}
+            for m in sorted(p for p, pos in s.accounts[aid].positions.items() if pos.size):
+                off = data.draw(st.integers(-100, 100), label=f"fill {m}")
+                fills[m] = max(1, s.markets[m].mark + s.markets[m].mark * off // 1000)
+            seed = str(data.draw(st.integers(0, 9), label="seed"))
+            self.apply("liquidate", Liquidate(aid, cp, fills if cp else {}, seed))
+
+    Machine.__name__ = f"Machine_{mech.id.replace('-', '_')}"
+    return Machine
+
+
+def save_scenario(doc: dict[str, Any], directory: Path) -> Path:
+    """R-FUZZ-3: write a found scenario under a content-derived name; returns its path."""
+    text = json.dumps(doc, indent=2) + "\n"
+    path = Path(directory) / f"{doc['name']}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+# R-FUZZ-4: settings profiles. CI is derandomized and short; `make fuzz` is long.
+settings.register_profile("ci", derandomize=True, database=None, max_examples=40, stateful_step_count=25,
+                          deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
+settings.register_profile("fuzz", max_examples=2_000, stateful_step_count=60, deadline=None,
+                          suppress_health_check=list(HealthCheck), print_blob=True)
+
+
+def search(mech: Mechanism, fail_on: frozenset[str], config: settings | None = None) -> Tally:
+    """R-FUZZ-2: run the machine; a violation of `fail_on` leaves the minimal failing run's
+    scenario in `tally.failure` (Hypothesis replays the shrunk example last)."""
+    tally = Tally()
+    try:
+        run_state_machine_as_test(machine_for(mech, fail_on, tally), settings=config or settings())
+    except AssertionError:
+        assert tally.failure is not None
+        return tally
+    tally.failure = None
+    return tally
