@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .mechanism import Adl
 from .ranking import ranked
+from .state import State
 from .tx import Tx
 from .units import div_ceil, div_floor
 
@@ -27,6 +28,9 @@ def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> 
     R-ADL-6: with `skip_insolvent` (dYdX's collateral check) an account whose fill would
     leave it with negative equity is skipped; size nobody can take stays open on the
     bankrupt account (dYdX retries in a later block) and its equity is settled by R-WF-1."""
+    start = tx.view()
+    if len(markets) > 1:  # R-ADL-3: every market is ranked on the state before any ADL fill
+        start = State(dict(tx.markets), dict(tx.accounts), dict(tx.layers), dict(tx.default_fund), tx.bad_debt)
     for m in markets:
         pos = tx.accounts[aid].positions.get(m)
         if pos is None or pos.size == 0:
@@ -39,7 +43,7 @@ def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str) -> 
         side = -1 if pos.size > 0 else 1
         remaining = abs(pos.size)
         fills = []
-        for j in ranked(tx.view(), policy.ranking, m, side, aid, seed):
+        for j in ranked(start, policy.ranking, m, side, aid, seed):
             q = min(remaining, abs(tx.accounts[j].positions[m].size))
             if policy.skip_insolvent and tx.equity(j) + q * (price - mark) * side < 0:
                 continue  # R-ADL-6: the fill would leave j with negative equity

@@ -66,7 +66,8 @@ RANKINGS = tuple(SCORES) + ("cyclic",)
 
 
 def ranked(state: State, ranking: str, market: str, side: int, exclude: str, seed: str) -> Iterator[str]:
-    """R-ADL-3: ids of accounts holding size of sign `side` in `market`, in ADL order."""
+    """R-ADL-3: ids of accounts holding size of sign `side` in `market`, in ADL order of
+    their scores on `state` (the state when deleveraging began)."""
     holders = [(i, a, a.positions[market]) for i, a in state.accounts.items()
                if i != exclude and market in a.positions and a.positions[market].size * side > 0]
     if ranking == "cyclic":

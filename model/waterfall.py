@@ -42,6 +42,7 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
     check_liquidatable(state, op)
     aid = op.account
     markets = sorted(m for m, p in state.accounts[aid].positions.items() if p.size != 0)
+    scope = sorted(state.accounts[aid].positions)  # R-WF-7: open or flat with unsettled PnL
     adl = isinstance(mech.final, Adl)
     if op.counterparty is None and markets and not adl:
         raise MissingCounterparty(f"mechanism {mech.id!r} closes positions by sale to a "
@@ -50,12 +51,12 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
         tx = Tx(state)
         for m in markets:
             close_to(tx, aid, op.counterparty or "", m, op.fill_prices.get(m, tx.markets[m].mark))
-        rest = settle(tx, mech, aid, markets, socialise=not adl)
+        rest = settle(tx, mech, aid, scope, socialise=not adl)
         if not (adl and rest > 0 and markets):
             return finish(tx, aid, rest)
     tx = Tx(state)
     deleverage(tx, mech.final, aid, markets, op.seed)  # type: ignore[arg-type]
-    return finish(tx, aid, settle(tx, mech, aid, markets, socialise=False))
+    return finish(tx, aid, settle(tx, mech, aid, scope, socialise=False))
 
 
 def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int) -> None:
@@ -68,7 +69,7 @@ def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int) -> No
 def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool) -> int:
     """R-WF-1: equity >= 0 pays the surplus rule (R-LIQ-5); a deficit is drawn from the
     layers in order (R-WF-2), then, if `socialise`, from the final resort (R-HC, R-LEVY).
-    Returns what is still uncovered."""
+    `markets` are the bankrupt's markets (R-WF-7). Returns what is still uncovered."""
     eq = tx.equity(aid)
     surplus_key = sink_key(mech, mech.liquidation.surplus_sink, markets, tx)
     if eq >= 0:

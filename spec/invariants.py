@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, sum_
 from model.events import Event
-from model.mechanism import Mechanism
+from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
 from model.ops import Deposit, Liquidate, Op, Withdraw
+from model.ranking import ranked
 from model.state import State, equity, value
 
-Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], bool]
+Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
 
 @dataclass(frozen=True)
@@ -38,42 +40,213 @@ def external_flow(op: Op) -> int:
     return 0
 
 
-def conservation(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> bool:
+def conservation(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-CONS: value(post) = value(pre) + external flow."""
     return value(post) == value(pre) + external_flow(op)
 
 
-def zero_sum(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> bool:
+def zero_sum(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ZERO: per market, sizes and open notionals (hence unrealised PnL) sum to zero."""
-    for m in post.markets:
-        if sum(a.positions[m].size for a in post.accounts.values() if m in a.positions) != 0:
-            return False
-        if sum(a.positions[m].open_notional for a in post.accounts.values() if m in a.positions) != 0:
-            return False
-    return True
+    def column(m: str, field: str) -> Num:
+        return sum_(getattr(a.positions[m], field) for a in post.accounts.values() if m in a.positions)
+    return all_(all_([column(m, "size") == 0, column(m, "open_notional") == 0]) for m in post.markets)
 
 
-def fund_nonneg(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> bool:
+def fund_nonneg(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-FUND: every layer balance and contribution stays >= 0."""
-    return all(v >= 0 for v in post.layers.values()) and all(v >= 0 for v in post.default_fund.values())
+    return all_([all_(v >= 0 for v in post.layers.values()), all_(v >= 0 for v in post.default_fund.values())])
 
 
-def no_negative(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> bool:
+def no_negative(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-NONNEG: a liquidation leaves no account other than the bankrupt and its chosen
     counterparty with negative equity if it had equity >= 0 before."""
     if not isinstance(op, Liquidate):
         return True
     spared = {op.account, op.counterparty}
-    return all(equity(post, a) >= 0 for i, a in post.accounts.items()
-               if i not in spared and equity(pre, pre.accounts[i]) >= 0)
+    return all_(implies(equity(pre, pre.accounts[i]) >= 0, equity(post, a) >= 0)
+                for i, a in post.accounts.items() if i not in spared)
 
 
-def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> bool:
+def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-NOLOSS: after a liquidation the bankrupt's equity is >= 0, what nobody covered
     being recorded as bad debt; bad debt never shrinks."""
-    if post.bad_debt < pre.bad_debt:
-        return False
-    return not isinstance(op, Liquidate) or equity(post, post.accounts[op.account]) >= 0
+    settled = equity(post, post.accounts[op.account]) >= 0 if isinstance(op, Liquidate) else True
+    return all_([post.bad_debt >= pre.bad_debt, settled])
+
+
+# ---- the waterfall's order and budget (events of one liquidation) -------------------------
+
+DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5"}
+SOCIALISE_RULES = {"R-HC-2", "R-LEVY-2", "R-WF-5"}
+
+
+def paid_by(ev: Sequence[Event], rules: set[str], stage: str | None = None) -> Num:
+    """Sum of the transfers of some rules (and one stage)."""
+    return sum_(e.amount for e in ev if e.rule in rules and (stage is None or e.layer == stage))
+
+
+def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str) -> Cond:
+    """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2). Assessments
+    are not checked (their caps depend on equities mid-waterfall)."""
+    if spec.kind == "balance":
+        keys = [k for k in post.layers if k == spec.name or k.startswith(spec.name + ":")]
+        touched = [k for k in keys if k == spec.name or k.split(":", 1)[1] in pre.accounts[aid].positions]
+        capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
+        return any_([capped, all_(post.layers[k] <= spec.reserve for k in touched)])
+    if spec.kind == "defaulter_contribution":
+        return post.default_fund.get(aid, 0) == 0
+    if spec.kind == "default_fund":
+        return all_(c == 0 for m, c in post.default_fund.items() if m != aid)
+    return True
+
+
+def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-ORDER: a layer is drawn only when every earlier layer is exhausted, and the final
+    resort (haircut, levy, bad debt) only when every layer is."""
+    if not isinstance(op, Liquidate):
+        return True
+    drawn = {e.layer for e in ev if e.rule in DEFICIT_RULES - SOCIALISE_RULES}
+    conds = []
+    for k, spec in enumerate(mech.layers):
+        later = {s.name for s in mech.layers[k + 1:]}
+        if drawn & later or any(e.rule in SOCIALISE_RULES for e in ev):
+            conds.append(exhausted(pre, post, ev, mech, spec, op.account))
+    return all_(conds)
+
+
+def budget(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-BUDGET: when a deficit is covered (by layers, accounts or bad debt), the bankrupt
+    ends at exactly zero: the waterfall takes exactly the deficit, no more, no less."""
+    if not isinstance(op, Liquidate) or not any(e.rule in DEFICIT_RULES for e in ev):
+        return True
+    return equity(post, post.accounts[op.account]) == 0
+
+
+# ---- haircuts -----------------------------------------------------------------------------
+
+def haircuts(ev: Sequence[Event]) -> dict[str, Num]:
+    """What each account paid in haircuts (R-HC-2), by account id."""
+    out: dict[str, Num] = {}
+    for e in ev:
+        if e.rule == "R-HC-2":
+            aid = e.src.partition(":")[2]
+            out[aid] = out.get(aid, 0) + e.amount
+    return out
+
+
+def base_of(post: State, policy: Haircut, aid: str, bankrupt_markets: set[str], paid: Num) -> Num:
+    """R-HC-1 as the spec states it, on the state just before the haircut (the haircut only
+    moved `paid` out of collateral): max(0, min(profit, equity)), eligibility applied."""
+    a = post.accounts[aid]
+    upnls = {m: p.size * post.markets[m].mark - p.open_notional for m, p in a.positions.items()}
+    total = sum_(upnls.values())
+    eq = a.collateral + paid + total
+    if policy.profit == "total_gain":
+        profit = eq - a.net_deposit
+    elif policy.scope == "bankrupt_markets":
+        profit = sum_(u for m, u in upnls.items() if m in bankrupt_markets)
+    else:
+        profit = total
+    w = max_(0, min_(profit, eq))
+    return ite(total > 0, w, 0) if policy.eligibility == "net_profitable" else w
+
+
+def haircut_view(pre: State, op: Liquidate, post: State, ev: Sequence[Event], policy: Haircut
+                 ) -> tuple[dict[str, Num], dict[str, Num]]:
+    """(paid, base) for every account other than the bankrupt."""
+    paid = haircuts(ev)
+    scope = set(pre.accounts[op.account].positions)  # R-WF-7
+    base = {i: base_of(post, policy, i, scope, paid.get(i, 0)) for i in post.accounts if i != op.account}
+    return paid, base
+
+
+def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-BOUND: no account pays more haircut than its base; accounts outside it pay none."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
+        return True
+    paid, base = haircut_view(pre, op, post, ev, mech.final)
+    return all_(paid.get(i, 0) <= w for i, w in base.items())
+
+
+def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-PROP: each haircut is within one unit of the exact pro-rata share R * w / W of its
+    base, R being what the haircut stage had to collect, min(deficit left, W)."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut) or not haircuts(ev):
+        return True
+    paid, base = haircut_view(pre, op, post, ev, mech.final)
+    wsum = sum_(base.values())
+    aid = op.account
+    # deficit when the haircut began: what the haircut stage and the write-off brought in,
+    # less what it sent on as surplus (R-HC-3), given the bankrupt ends at exactly 0
+    left = paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"}) - equity(post, post.accounts[aid])
+    target = min_(left, wsum)
+    gaps = [paid.get(i, 0) * wsum - target * w for i, w in base.items()]  # (paid - exact share) * W
+    return all_(all_([-wsum < g, g < wsum]) for g in gaps)
+
+
+def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-RESIDUE: every rounding residue lands in its declared sink: shortfalls are paid
+    only by the residue sink (R-HC-4), surpluses go only to the surplus sink (R-HC-3,
+    R-LEVY-3), and nothing else is left over (I-BUDGET)."""
+    if not isinstance(op, Liquidate):
+        return True
+    markets = sorted(pre.accounts[op.account].positions)  # R-WF-7
+    residue = getattr(mech.final, "residue_sink", "bad_debt")
+    def key(sink: str) -> str:
+        for spec in mech.layers:
+            if spec.name == sink and spec.scope == "market":
+                return f"layer:{sink}:{(markets or sorted(pre.markets) or [''])[0]}"
+        return "layer:" + sink
+    ok = [e.src == key(residue) for e in ev if e.rule == "R-HC-4"]
+    ok += [e.dst == key(mech.liquidation.surplus_sink) for e in ev if e.rule in ("R-HC-3", "R-LEVY-3")]
+    return all(ok)
+
+
+# ---- ADL ----------------------------------------------------------------------------------
+
+def adl_trades(ev: Sequence[Event], bankrupt: str) -> list[tuple[str, str, int]]:
+    """(market, counterparty, lots) of each ADL fill, in order."""
+    me = "account:" + bankrupt
+    return [(e.market, (e.dst if e.src == me else e.src).partition(":")[2], e.size) for e in ev if e.rule == "R-ADL-1"]
+
+
+def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-ADL-BOUND: per market the lots deleveraged equal what the bankrupt lost of its
+    position (no overshoot); nobody is closed beyond its own position, flipped or
+    increased; only the opposite side is touched."""
+    if not isinstance(op, Liquidate):
+        return True
+    conds = []
+    aid = op.account
+    for m, p in pre.accounts[aid].positions.items():
+        fills = [(j, q) for mk, j, q in adl_trades(ev, aid) if mk == m]
+        if not fills:
+            continue
+        after = post.accounts[aid].positions.get(m)
+        conds.append(sum_(q for _, q in fills) == abs(p.size) - abs(after.size if after else 0))
+        for j, q in fills:
+            before = pre.accounts[j].positions[m].size
+            now = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
+            conds += [before * p.size < 0, q <= abs(before), before * now >= 0, abs(now) <= abs(before)]
+    return all_(conds)
+
+
+def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-ADL-RANK: no account is deleveraged while an opposite account ranked above it (by
+    the mechanism's score on the pre-state) keeps size it could have given. Cyclic
+    deleveraging has no ranking and is not checked."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or mech.final.ranking == "cyclic":
+        return True
+    conds = []
+    for m in {mk for mk, _, _ in adl_trades(ev, op.account)}:
+        side = -1 if pre.accounts[op.account].positions[m].size > 0 else 1
+        order = list(ranked(pre, mech.final.ranking, m, side, op.account, op.seed))
+        filled = [j for mk, j, _ in adl_trades(ev, op.account) if mk == m]
+        last = max(order.index(j) for j in filled)
+        for j in order[:last]:
+            left = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
+            conds.append(any_([left == 0, mech.final.skip_insolvent]))
+    return all_(conds)
 
 
 REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
@@ -92,6 +265,33 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               "with negative equity.",
               "Traders never owe more than their margin for someone else's default.", no_negative),
     Invariant("I-NOLOSS", "no silent loss",
-              "After a liquidation the bankrupt's equity is >= 0; what nobody covered is bad debt.",
+              "After a liquidation the bankrupt's equity is >= 0; what nobody covered is bad debt, "
+              "which never shrinks.",
               "A loss nobody covers must be on the books.", no_loss),
+    Invariant("I-ORDER", "layer seniority",
+              "A layer is drawn only when every earlier layer is exhausted; socialisation only when "
+              "every layer is.",
+              "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order),
+    Invariant("I-BUDGET", "budget balance",
+              "When a deficit is covered, the layers, accounts and bad debt together take exactly the "
+              "deficit: the bankrupt ends at exactly zero.",
+              "Overshoot takes money nobody owed; undershoot leaves a hole.", budget),
+    Invariant("I-PROP", "haircut proportionality",
+              "Each haircut is within one base unit of the exact pro-rata share R * w / W of its base.",
+              "Equal treatment: the same fraction of every profit, up to one unit of rounding.", proportional),
+    Invariant("I-BOUND", "haircut bounded by base",
+              "No account pays more haircut than its base (profit capped at equity); accounts outside "
+              "the base pay none.",
+              "A haircut may take profit, never principal.", bounded_haircut),
+    Invariant("I-ADL-BOUND", "bounded ADL",
+              "The lots deleveraged equal what the bankrupt's position lost; nobody is closed beyond "
+              "its own position, flipped or increased; only the opposite side is touched.",
+              "ADL must close the bankrupt position, not more, and never open risk for anyone.", adl_bounded),
+    Invariant("I-ADL-RANK", "ADL ranking respected",
+              "No account is deleveraged while one ranked above it keeps size.",
+              "The published ranking is the rule traders rely on to manage their ADL risk.", adl_ranked),
+    Invariant("I-RESIDUE", "residues to their sinks",
+              "Every rounding shortfall is paid by the declared residue sink and every surplus goes to "
+              "the declared surplus sink.",
+              "Rounding units are money too; they must end where the rules say.", residue_sinks),
 )}
