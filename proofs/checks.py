@@ -8,9 +8,12 @@ from model.errors import ScenarioError, WaterfallError
 from model.loader import Scenario, load_scenario, scenario_mechanism
 from model.mechanism import Mechanism
 from model.replay import StepResult, run
-from model.state import equity
 from spec import SCENARIOS_DIR
-from spec.invariants import REGISTRY
+from model.ops import Liquidate, Op
+from model.state import State, equity, margin_requirement
+from spec.invariants import REGISTRY, RELATIONS
+
+ALL_IDS = list(REGISTRY) + list(RELATIONS)
 
 HOLDS, CLAIMED_VIOLATED, DOCUMENTED_VIOLATION = "holds", "claimed-and-violated", "not-claimed-and-violated"
 
@@ -43,8 +46,24 @@ class Outcome:
         return HOLDS
 
 
+def relation_failures(pre: State, op: Op, mech: Mechanism) -> list[str]:
+    """R-VERIFY-3: the relational invariants on a liquidation step: I-SCALE with k = 3,
+    I-SPLIT for every other account holding a position (not the counterparty), I-PATH with
+    every other account that is liquidatable in the same pre-state."""
+    if not isinstance(op, Liquidate):
+        return []
+    others = [i for i in sorted(pre.accounts) if i not in (op.account, op.counterparty)]
+    params = {"I-SCALE": [3],
+              "I-SPLIT": [i for i in others if pre.accounts[i].positions],
+              "I-PATH": [i for i in others if equity(pre, pre.accounts[i])
+                         < margin_requirement(pre, pre.accounts[i], initial=False)]}
+    return [rid for rid, values in params.items()
+            if any(RELATIONS[rid].holds(pre, op, mech, v) is False for v in values)]
+
+
 def check_steps(results: list[StepResult], mech: Mechanism, scenario: str) -> list[Finding]:
-    """R-VERIFY-1: evaluate every registered invariant on every applied step."""
+    """R-VERIFY-1: evaluate every registered invariant on every applied step, and the
+    relational ones on every liquidation (R-VERIFY-3)."""
     found = []
     for n, r in enumerate(results, 1):
         if r.error is not None:
@@ -52,6 +71,8 @@ def check_steps(results: list[StepResult], mech: Mechanism, scenario: str) -> li
         for inv in REGISTRY.values():
             if not inv.holds(r.pre, r.op, r.post, r.events, mech):
                 found.append(Finding(inv.id, scenario, n, inv.id in mech.claims))
+        for rid in relation_failures(r.pre, r.op, mech):
+            found.append(Finding(rid, scenario, n, rid in mech.claims))
     return found
 
 

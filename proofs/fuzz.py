@@ -29,6 +29,7 @@ from model.replay import prepare
 from model.state import Account, Market, Position, State, equity, margin_requirement
 from model.step import step
 from model.units import PPM
+from proofs.checks import relation_failures
 from spec.invariants import REGISTRY
 
 RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "funding", "liquidate")
@@ -118,6 +119,13 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
                     raise AssertionError(f"{inv.id} ({inv.name}) violated by {mech.id} at step "
                                          f"{len(self.ops)}: {op_to_json(op)}")
                 tally.documented[inv.id] += 1
+            for rid in relation_failures(pre, op, mech):
+                if rid in fail_on:
+                    doc = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-{rid}",
+                                       f"minimal sequence found by the fuzzer violating {rid} at its last step")
+                    tally.failure = {"invariant": rid, "scenario": doc}
+                    raise AssertionError(f"{rid} violated by {mech.id} at step {len(self.ops)}: {op_to_json(op)}")
+                tally.documented[rid] += 1
             self.state = post
 
         def market(self, data: st.DataObject) -> Market:

@@ -7,7 +7,7 @@ arithmetic facade shared with the Z3 encoding.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, sum_
@@ -294,4 +294,140 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               "Every rounding shortfall is paid by the declared residue sink and every surplus goes to "
               "the declared surplus sink.",
               "Rounding units are money too; they must end where the rules say.", residue_sinks),
+)}
+
+
+# ---- relational invariants: two runs of the model compared (metamorphic) ------------------
+
+@dataclass(frozen=True)
+class Relation:
+    """ID, name, statement, why, and a check over (state, liquidation, mechanism, parameter)
+    that runs the model itself; None when the two runs are not comparable (a step refused)."""
+
+    id: str
+    name: str
+    statement: str
+    why: str
+    holds: Callable[[State, Liquidate, Mechanism, object], "bool | None"]
+
+
+def _run(state: State, ops: Sequence[Op], mech: Mechanism) -> State | None:
+    """The state after `ops`, or None if one is refused."""
+    from model.errors import WaterfallError
+    from model.step import step
+    try:
+        for op in ops:
+            state, _ = step(state, op, mech)
+    except WaterfallError:
+        return None
+    return state
+
+
+def _ledger(state: State) -> tuple:
+    return ({i: (a.collateral, {m: p for m, p in a.positions.items() if p != (0, 0)})
+             for i, a in state.accounts.items()}, {k: v for k, v in state.layers.items() if v},
+            {k: v for k, v in state.default_fund.items() if v}, state.bad_debt)
+
+
+def path_independent(state: State, op: Liquidate, mech: Mechanism, other: object) -> bool | None:
+    """I-PATH: liquidating `op.account` then `other` gives the same state as the reverse
+    order (the second liquidation uses the same counterparty and fills)."""
+    second = Liquidate(str(other), op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
+    first = Liquidate(op.account, op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
+    ab = _run(state, [first, second], mech)
+    ba = _run(state, [second, first], mech)
+    if ab is None or ba is None:
+        return None
+    return _ledger(ab) == _ledger(ba)
+
+
+def scaled(state: State, k: int) -> State:
+    """Every amount and price times k; sizes unchanged (so notionals scale by k)."""
+    from model.state import Account, Market, Position
+    return State({m: Market(m, mk.mark * k, mk.im_ppm, mk.mm_ppm) for m, mk in state.markets.items()},
+                 {i: Account(a.collateral * k, a.net_deposit * k,
+                             {m: Position(p.size, p.open_notional * k) for m, p in a.positions.items()})
+                  for i, a in state.accounts.items()},
+                 {n: v * k for n, v in state.layers.items()}, {n: v * k for n, v in state.default_fund.items()},
+                 state.bad_debt * k)
+
+
+def scale_invariant(state: State, op: Liquidate, mech: Mechanism, k: object) -> bool | None:
+    """I-SCALE: scaling every amount and price by k scales every resulting balance by k, up
+    to rounding: within 2k (two units at the original scale) of k times the original."""
+    k = int(k)  # type: ignore[call-overload]
+    one = _run(state, [op], mech)
+    many = _run(scaled(state, k), [Liquidate(op.account, op.counterparty,
+                                             {m: p * k for m, p in op.fill_prices.items()}, op.seed)], mech)
+    if one is None or many is None:
+        return None
+    near = lambda x, y: abs(y - k * x) <= 2 * k  # noqa: E731
+    accounts = all(near(a.collateral, many.accounts[i].collateral) and
+                   all(near(p.open_notional, many.accounts[i].positions.get(m, p._replace(open_notional=0)).open_notional)
+                       for m, p in a.positions.items())
+                   for i, a in one.accounts.items())
+    layers = all(near(v, many.layers.get(n, 0)) for n, v in one.layers.items())
+    return accounts and layers and near(one.bad_debt, many.bad_debt)
+
+
+def split_state(state: State, aid: str) -> State | None:
+    """`aid` split into two equal halves `aid` and `aid~2` (collateral, deposits, default
+    fund contribution, every size and open notional halved); None when a quantity is odd:
+    no exact split exists."""
+    from model.state import Account, Position
+    a = state.accounts[aid]
+    contribution = state.default_fund.get(aid, 0)
+    values = [a.collateral, a.net_deposit, contribution] + [v for p in a.positions.values() for v in p]
+    if any(v % 2 for v in values):
+        return None
+    half = Account(a.collateral // 2, a.net_deposit // 2,
+                   {m: Position(p.size // 2, p.open_notional // 2) for m, p in a.positions.items()})
+    fund = dict(state.default_fund)
+    if contribution:
+        fund[aid] = fund[aid + "~2"] = contribution // 2
+    return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund)
+
+
+def doubled(state: State) -> State:
+    """The same venue with every account, position and balance doubled (prices unchanged),
+    so that any account splits exactly into two copies of itself."""
+    from model.state import Account, Position
+    return State(dict(state.markets),
+                 {i: Account(2 * a.collateral, 2 * a.net_deposit,
+                             {m: Position(2 * p.size, 2 * p.open_notional) for m, p in a.positions.items()})
+                  for i, a in state.accounts.items()},
+                 {n: 2 * v for n, v in state.layers.items()}, {n: 2 * v for n, v in state.default_fund.items()},
+                 2 * state.bad_debt)
+
+
+def sybil_proof(state: State, op: Liquidate, mech: Mechanism, aid: object) -> bool | None:
+    """I-SPLIT: splitting an account (not the bankrupt nor the counterparty) into two does not
+    change what the pair loses in a liquidation, up to rounding (2 units). Checked on the
+    doubled venue, where the account splits exactly into two copies of the original."""
+    aid = str(aid)
+    state = doubled(state)
+    one = _run(state, [op], mech)
+    two_pre = split_state(state, aid)
+    if two_pre is None:
+        return None
+    two = _run(two_pre, [op], mech)
+    if one is None or two is None:
+        return None
+    lost = equity(state, state.accounts[aid]) - equity(one, one.accounts[aid])
+    pair = [aid, aid + "~2"]
+    lost2 = sum(equity(two_pre, two_pre.accounts[i]) - equity(two, two.accounts[i]) for i in pair)
+    return abs(lost2 - lost) <= 2
+
+
+RELATIONS: dict[str, Relation] = {r.id: r for r in (
+    Relation("I-PATH", "path independence",
+             "Two liquidations give the same result in either order.",
+             "The order in which a venue processes simultaneous bankruptcies should not pick winners.",
+             path_independent),
+    Relation("I-SCALE", "scale invariance",
+             "Scaling every amount and price by k scales every resulting balance by k, up to rounding.",
+             "The rule should not depend on the unit the venue counts in.", scale_invariant),
+    Relation("I-SPLIT", "Sybil resistance",
+             "Splitting an account into two does not change what the pair loses, up to rounding.",
+             "Otherwise traders can lower their share of a loss by opening more accounts.", sybil_proof),
 )}
