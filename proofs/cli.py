@@ -18,6 +18,7 @@ from model.replay import run
 from spec.invariants import REGISTRY
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
+from . import fuzz_cli
 from .ledger import event_lines, ledger, table
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
@@ -54,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--scenarios", metavar="DIR", help="run the scenarios of DIR instead of the bundled ones")
     v.add_argument("--json", action="store_true")
     v.set_defaults(func=cmd_verify)
+    fuzz_cli.add_parser(sub)
     return p
 
 

@@ -39,6 +39,7 @@ RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "funding", "l
 class Tally:
     """What the runs did: rule counts, refusals by error code, invariant findings."""
 
+    examples: int = 0
     ran: Counter = field(default_factory=Counter)
     refused: Counter = field(default_factory=Counter)
     no_candidate: Counter = field(default_factory=Counter)
@@ -47,7 +48,7 @@ class Tally:
 
     def to_json(self) -> dict[str, Any]:
         """Counts as plain dicts."""
-        return {"ran": dict(self.ran), "refused": dict(self.refused), "no_candidate": dict(self.no_candidate),
+        return {"examples": self.examples, "ran": dict(self.ran), "refused": dict(self.refused), "no_candidate": dict(self.no_candidate),
                 "documented": dict(self.documented)}
 
 
@@ -65,6 +66,7 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
 
         def __init__(self) -> None:
             super().__init__()
+            tally.examples += 1
             self.state: State = State({}, {})
             self.initial: State = self.state
             self.ops: list[Op] = []
@@ -213,10 +215,11 @@ settings.register_profile("fuzz", max_examples=2_000, stateful_step_count=60, de
                           suppress_health_check=list(HealthCheck), print_blob=True)
 
 
-def search(mech: Mechanism, fail_on: frozenset[str], config: settings | None = None) -> Tally:
+def search(mech: Mechanism, fail_on: frozenset[str], config: settings | None = None,
+           tally: Tally | None = None) -> Tally:
     """R-FUZZ-2: run the machine; a violation of `fail_on` leaves the minimal failing run's
     scenario in `tally.failure` (Hypothesis replays the shrunk example last)."""
-    tally = Tally()
+    tally = tally if tally is not None else Tally()
     try:
         run_state_machine_as_test(machine_for(mech, fail_on, tally), settings=config or settings())
     except AssertionError:

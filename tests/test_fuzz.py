@@ -97,3 +97,24 @@ def test_R_FUZZ_3_regressions_replay_clean(path: Path) -> None:
     results = run(sc, mech)
     assert [f for f in check_steps(results, mech, sc.name) if f.claimed] == []
     assert expectation_misses(sc, results) == []
+
+
+def test_R_FUZZ_6_cli_counts_rules_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from proofs.cli import main
+    assert main(["fuzz", "--mechanism", "generic-socialized-loss", "--examples", "30", "--json"]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["mechanisms"]
+    assert entry["examples"] >= 30 and entry["violated"] is None
+    assert entry["ran"]["liquidate"] > 0 and sum(entry["refused"].values()) > 0
+
+
+def test_R_FUZZ_6_cli_saves_a_violation_and_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from proofs.cli import main
+    monkeypatch.setattr(waterfall, "finish", drop_write_off)  # hyperliquid books every deficit as bad debt
+    code = main(["fuzz", "--mechanism", "hyperliquid-adl", "--examples", "300", "--no-shrink",
+                 "--save", str(tmp_path), "--json"])
+    assert code == 1
+    (entry,) = json.loads(capsys.readouterr().out)["mechanisms"]
+    assert entry["violated"]["invariant"] in ("I-NOLOSS", "I-BUDGET")
+    saved = Path(entry["violated"]["scenario"])
+    assert saved.parent == tmp_path and load_scenario(saved).mechanism == "hyperliquid-adl"
