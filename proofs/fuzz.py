@@ -32,7 +32,7 @@ from model.units import PPM
 from proofs.checks import relation_failures
 from spec.invariants import REGISTRY
 
-RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "funding", "liquidate")
+RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "funding", "liquidate")
 
 
 @dataclass
@@ -84,7 +84,7 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
             collateral = {i: data.draw(st.integers(0, 20_000), label=f"collateral {i}") for i in ids}
             positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
             for m, mk in markets.items():  # open positions at mark, zero-sum by construction
-                for k in range(data.draw(st.integers(0, 3), label=f"pairs {m}")):
+                for k in range(data.draw(st.integers(0, 4), label=f"pairs {m}")):
                     i, j = data.draw(st.permutations(ids), label=f"pair {m} {k}")[:2]
                     size = data.draw(st.integers(1, 400), label=f"size {m} {k}")
                     for who, sz in ((i, size), (j, -size)):
@@ -168,6 +168,22 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
             m = self.market(data)
             self.apply("gap_move", SetMark(m.id, max(1, m.mark + m.mark * move // 1000)))
 
+        @precondition(lambda self: "crash" in self.enabled)
+        @rule(data=st.data(), beyond=st.integers(1, 100))
+        def crash(self, data: st.DataObject, beyond: int) -> None:
+            """A gap aimed at one account: its market moves past the price at which its
+            equity is zero (the other markets held at mark), by `beyond` per mille."""
+            s = self.state
+            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items() if p.size)
+            if not held:
+                tally.no_candidate["crash"] += 1
+                return
+            aid, m = data.draw(st.sampled_from(held), label="victim")
+            size, mark = s.accounts[aid].positions[m].size, s.markets[m].mark
+            zero = mark - equity(s, s.accounts[aid]) // size  # about where its equity is 0
+            price = zero - (1 if size > 0 else -1) * max(1, abs(zero) * beyond // 1000)
+            self.apply("crash", SetMark(m, min(max(1, price), 10**12)))
+
         @precondition(lambda self: "funding" in self.enabled)
         @rule(rate=st.integers(-20, 20), data=st.data())
         def funding(self, rate: int, data: st.DataObject) -> None:
@@ -186,7 +202,8 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
             aid = data.draw(st.sampled_from(bust), label="bankrupt")
             others = sorted(i for i in s.accounts if i != aid)
             cp = None
-            if others and (not isinstance(mech.final, Adl) or data.draw(st.booleans(), label="book")):
+            # ADL mechanisms: mostly no book (deleverage straight away), sometimes a book fill
+            if others and (not isinstance(mech.final, Adl) or data.draw(st.integers(0, 3), label="book") == 0):
                 cp = data.draw(st.sampled_from(others), label="counterparty")
             fills = {}
             for m in sorted(p for p, pos in s.accounts[aid].positions.items() if pos.size):

@@ -13,6 +13,7 @@ from model.loader import catalogue, load_mechanism, load_scenario, scenario_from
 from model.replay import run
 from proofs.checks import check_steps, expectation_misses
 from proofs.fuzz import search
+from seeded_bugs import SEEDED_BUGS, SeededBug, apply
 from spec import SPEC_DIR
 
 FINDINGS_DIR = SPEC_DIR / "findings"
@@ -29,37 +30,48 @@ def test_R_FUZZ_1_claims_hold_under_random_sequences(mech_id: str) -> None:
     assert tally.ran["trade"] > 0 and tally.ran["gap_move"] > 0
 
 
-def drop_write_off(tx, aid, rest):  # seeded bug: an uncovered loss is dropped, not recorded
+def drop_write_off(tx, aid, rest):  # an uncovered loss is dropped, not recorded (CLI test below)
     return tx
-
-
-def fund_may_go_negative(tx, spec, aid, deficit, markets):  # seeded bug: the fund pays it all
-    tx.pay("R-WF-3", "layer:" + spec.name, "account:" + aid, deficit, spec.name)
-    return deficit
 
 
 FIND_ONLY = {"max_examples": 300, "phases": [Phase.explicit, Phase.generate]}  # shrinking takes minutes
 
 
-@pytest.mark.parametrize("mech_id, target, name, bug, invariant", [
-    ("hyperliquid-adl", waterfall, "finish", drop_write_off, "I-NOLOSS"),
-    ("generic-socialized-loss", layers.DRAW, "balance", fund_may_go_negative, "I-FUND"),
-])
-def test_R_FUZZ_2_seeded_bugs_are_found_and_replay(monkeypatch: pytest.MonkeyPatch, mech_id: str, target,
-                                                   name: str, bug, invariant: str) -> None:
-    """The fuzzer finds each deliberately broken rule; the run it found, replayed as a
-    scenario, fails the same invariant under the broken model and passes under the real one."""
-    mech = load_mechanism(catalogue()[mech_id])
-    if isinstance(target, dict):
-        monkeypatch.setitem(target, name, bug)
-    else:
-        monkeypatch.setattr(target, name, bug)
-    tally = search(mech, frozenset({invariant}), settings(settings(), **FIND_ONLY))
-    assert tally.failure is not None and tally.failure["invariant"] == invariant
+ADL_BUGS = [b for b in SEEDED_BUGS if b.mechanism == "bitmex-adl"]
+
+
+@pytest.mark.parametrize("bug", ADL_BUGS, ids=lambda b: b.name)
+def test_R_FUZZ_2_adl_seeded_bugs_are_refuted_on_a_ranked_queue(monkeypatch: pytest.MonkeyPatch,
+                                                                 bug: SeededBug) -> None:
+    """Besides the fuzzer (below), the ADL bugs are refuted on the hand-built queue of
+    test_mechanisms: bitmex order s3, s1 (ids s1, s2, s3), 100 lots against a long of 50."""
+    from test_mechanisms import ranking_state
+    from model.ops import Liquidate
+    from model.step import step
+    from spec.invariants import REGISTRY
+    mech = load_mechanism(catalogue()["bitmex-adl"])
+    pre, op = ranking_state(), Liquidate("B")
+    def broken() -> set[str]:
+        post, ev = step(pre, op, mech)
+        return {i for i in bug.catches if not REGISTRY[i].holds(pre, op, post, ev, mech)}
+    assert broken() == set()
+    apply(bug, monkeypatch)
+    assert broken()
+
+
+@pytest.mark.parametrize("bug", SEEDED_BUGS, ids=lambda b: b.name)
+def test_R_FUZZ_2_seeded_bugs_are_found_and_replay(monkeypatch: pytest.MonkeyPatch, bug: SeededBug) -> None:
+    """The fuzzer refutes each deliberately broken rule; the run it found, replayed as a
+    scenario, fails one of the expected invariants under the broken model and none of them
+    under the real one."""
+    mech = bug.adapt(load_mechanism(catalogue()[bug.mechanism]))
+    apply(bug, monkeypatch)
+    tally = search(mech, bug.catches, settings(settings(), **{**FIND_ONLY, "max_examples": bug.examples}))
+    assert tally.failure is not None and tally.failure["invariant"] in bug.catches
     sc = scenario_from_doc(tally.failure["scenario"])
-    assert invariant in {f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}
-    monkeypatch.undo()  # the real model passes the same minimal sequence
-    assert invariant not in {f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}
+    assert bug.catches & {f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}
+    monkeypatch.undo()
+    assert not bug.catches & {f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}
 
 
 DOCUMENTED = [("drift-v2", "I-NONNEG"), ("mango-v4", "I-NONNEG")]
