@@ -26,6 +26,7 @@ fuzz: setup
 
 bench: setup
 	$(PY) bench/allocation.py
+	$(PY) bench/fuzz.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

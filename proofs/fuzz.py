@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,32 @@ from model.step import step
 from model.units import PPM
 from proofs.checks import relation_failures
 from spec.invariants import REGISTRY
+
+LARGE = 16
+
+
+class Ints:
+    """An integer range drawn by Hypothesis, or by a seeded PRNG for large venues."""
+
+    def __init__(self, lo: int, hi: int) -> None:
+        self.lo, self.hi, self.strategy = lo, hi, st.integers(lo, hi)
+
+    def example_from(self, rng: random.Random) -> int:
+        return rng.randint(self.lo, self.hi)
+
+
+class Pair:
+    """Two distinct ids."""
+
+    def __init__(self, ids: list[str]) -> None:
+        n = len(ids)  # second index drawn among the n - 1 others (cheaper than a permutation)
+        self.ids = ids
+        self.strategy = st.tuples(st.integers(0, n - 1), st.integers(0, n - 2)).map(
+            lambda ij: (ids[ij[0]], ids[ij[1] + (ij[1] >= ij[0])]))
+
+    def example_from(self, rng: random.Random) -> tuple[str, str]:
+        return tuple(rng.sample(self.ids, 2))  # type: ignore[return-value]
+
 
 RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "funding", "liquidate")
 
@@ -58,8 +85,10 @@ def scenario_doc(mech: Mechanism, initial: State, ops: list[Op], name: str, note
             "mechanism": mech.id, "state": state_to_json(initial), "ops": [op_to_json(o) for o in ops]}
 
 
-def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[RuleBasedStateMachine]:
-    """R-FUZZ-1: the state machine for one mechanism; invariants in `fail_on` fail the run."""
+def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
+                n_accounts: tuple[int, int] = (2, 6)) -> type[RuleBasedStateMachine]:
+    """R-FUZZ-1: the state machine for one mechanism; invariants in `fail_on` fail the run;
+    each venue has between n_accounts[0] and n_accounts[1] accounts."""
 
     class Machine(RuleBasedStateMachine):
         accounts = Bundle("accounts")
@@ -74,19 +103,24 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally) -> type[
 
         @initialize(target=accounts, data=st.data())
         def venue(self, data: st.DataObject) -> Any:
-            """1-2 markets, 2-6 flat accounts, the mechanism's layers funded at random."""
+            """1-2 markets, n accounts (2-6 by default) with zero-sum positions at mark, the
+            mechanism's layers funded at random. Above LARGE accounts the collaterals and
+            pairs come from a drawn seed (Hypothesis' input buffer cannot hold thousands of
+            draws; such venues are for throughput, not shrinking)."""
             markets = {}
             for m in ("M0", "M1")[: data.draw(st.integers(1, 2), label="markets")]:
                 mm = data.draw(st.integers(10_000, 100_000), label=f"mm_ppm {m}")
                 markets[m] = Market(m, data.draw(st.integers(50, 2_000), label=f"mark {m}"), 2 * mm, mm)
-            n = data.draw(st.integers(2, 6), label="accounts")
+            n = data.draw(st.integers(*n_accounts), label="accounts")
             ids = [f"a{i}" for i in range(n)]
-            collateral = {i: data.draw(st.integers(0, 20_000), label=f"collateral {i}") for i in ids}
+            rng = random.Random(data.draw(st.integers(0, 2**32), label="seed")) if n > LARGE else None
+            draw = (lambda s, label: s.example_from(rng)) if rng else (lambda s, label: data.draw(s.strategy, label=label))
+            collateral = {i: draw(Ints(0, 20_000), f"collateral {i}") for i in ids}
             positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
             for m, mk in markets.items():  # open positions at mark, zero-sum by construction
-                for k in range(data.draw(st.integers(0, 4), label=f"pairs {m}")):
-                    i, j = data.draw(st.permutations(ids), label=f"pair {m} {k}")[:2]
-                    size = data.draw(st.integers(1, 400), label=f"size {m} {k}")
+                for k in range(draw(Ints(0, 4 if not rng else n), f"pairs {m}")):
+                    i, j = draw(Pair(ids), f"pair {m} {k}")
+                    size = draw(Ints(1, 400), f"size {m} {k}")
                     for who, sz in ((i, size), (j, -size)):
                         old = positions[who].get(m, Position(0, 0))
                         positions[who][m] = Position(old.size + sz, old.open_notional + sz * mk.mark)
@@ -233,12 +267,12 @@ settings.register_profile("fuzz", max_examples=2_000, stateful_step_count=60, de
 
 
 def search(mech: Mechanism, fail_on: frozenset[str], config: settings | None = None,
-           tally: Tally | None = None) -> Tally:
+           tally: Tally | None = None, accounts: tuple[int, int] = (2, 6)) -> Tally:
     """R-FUZZ-2: run the machine; a violation of `fail_on` leaves the minimal failing run's
     scenario in `tally.failure` (Hypothesis replays the shrunk example last)."""
     tally = tally if tally is not None else Tally()
     try:
-        run_state_machine_as_test(machine_for(mech, fail_on, tally), settings=config or settings())
+        run_state_machine_as_test(machine_for(mech, fail_on, tally, accounts), settings=config or settings())
     except AssertionError:
         assert tally.failure is not None
         return tally
