@@ -23,7 +23,7 @@ from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquida
                              Mechanism)
 from model.ops import Deposit, Liquidate, Op, Withdraw
 from model.state import Account, Market, Position, State, equity, value
-from spec.invariants import external_flow
+from spec.invariants import REGISTRY, external_flow
 from model.step import step
 
 __all__ = ["Adl", "BadDebtOnly", "Haircut", "LayerSpec", "Levy", "Liquidation", "Mechanism",
@@ -103,24 +103,6 @@ def short_winners_state(mark: int, bankrupt_collateral: int,
 
 # --------------------------------------------------------------------------- properties
 
-def _haircut_base(post: State, policy: Haircut, aid: str, paid: int, scope: set[str]) -> int:
-    """R-HC-1 recomputed independently: base = max(0, min(profit, equity)) as it was just
-    before the haircut (the haircut moved `paid` out of collateral, positions unchanged)."""
-    a = post.accounts[aid]
-    upnls = {m: p.size * post.markets[m].mark - p.open_notional for m, p in a.positions.items()}
-    total = sum(upnls.values())
-    eq = a.collateral + paid + total
-    if policy.eligibility == "net_profitable" and total <= 0:
-        return 0
-    if policy.profit == "total_gain":
-        profit = eq - a.net_deposit
-    elif policy.scope == "bankrupt_markets":
-        profit = sum(u for m, u in upnls.items() if m in scope)
-    else:
-        profit = total
-    return max(0, min(profit, eq))
-
-
 def replay_events(pre: State, events: list[Event]) -> State:
     """Apply transfer and trade events to a state (an independent reading of R-EVT-1)."""
     accounts = {i: [a.collateral, dict(a.positions)] for i, a in pre.accounts.items()}
@@ -185,15 +167,8 @@ def check_invariants(pre: State, op: Op, post: State, events: list[Event], mecha
                 before, after = pos(pre, aid, m)[0], pos(post, aid, m)[0]
                 assert before * after >= 0, f"{aid} flipped in {m}: {before} -> {after}"
                 assert abs(after) <= abs(before), f"{aid} grew in {m}: {before} -> {after}"
-        # R-HC-1
-        if isinstance(mechanism.final, Haircut):
-            scope = {m for m, p in pre.accounts[op.account].positions.items() if p.size != 0}
-            for e in events:
-                if e.rule == "R-HC-2":
-                    aid = e.src.partition(":")[2]
-                    paid = sum(x.amount for x in events if x.rule == "R-HC-2" and x.src == e.src)
-                    base = _haircut_base(post, mechanism.final, aid, paid, scope)
-                    assert paid <= base, f"R-HC-1: {aid} haircut {paid} > base {base}"
+        # R-HC-1: no haircut beyond its base (the registry's I-BOUND, one definition)
+        assert REGISTRY["I-BOUND"].holds(pre, op, post, events, mechanism), "I-BOUND: haircut beyond its base"
 
 
 def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event]]:
