@@ -1,4 +1,4 @@
-"""The `waterfall` command: run scenarios, list mechanisms, verify the catalogue.
+"""The `waterfall` command: run scenarios, list mechanisms, verify the catalogue, fuzz.
 
 Exit codes: 0 success; 1 a finding (a claimed invariant violated, an expectation missed,
 a crash); 2 bad input (file, key or argument), reported with its typed error.
