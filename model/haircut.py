@@ -70,7 +70,7 @@ def settle_residue(tx: Tx, mech: Mechanism, sink: str, aid: str, rest: int, resi
     if sink == "bad_debt" or residue <= 0:
         return rest
     reserve = next((s.reserve for s in mech.layers if s.name == sink), 0)
-    key = sink_key(mech, sink, markets, tx)
+    key = sink_key(mech, sink, markets, tx.markets)
     paid = min(residue, max(0, tx.layers.get(key, 0) - reserve))
     tx.pay("R-HC-4", layer(key), acct(aid), paid, "residue")
     return rest - paid

@@ -1,6 +1,8 @@
 """Drawing the deficit from the mechanism's layers in seniority order (R-WF-2, R-CH-*)."""
 from __future__ import annotations
 
+from typing import Iterable
+
 from .allocation import allocate, water_fill
 from .events import acct, layer
 from .mechanism import LayerSpec, Mechanism
@@ -8,11 +10,11 @@ from .tx import Tx
 from .units import PPM
 
 
-def sink_key(mech: Mechanism, sink: str, markets: list[str], tx: Tx) -> str:
+def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
     """R-WF-6: the balance a sink names: NAME, or NAME:MARKET for a per-market layer
     (the bankrupt's first market in id order, else the venue's first market; a venue
     without markets uses NAME)."""
-    first = (markets or sorted(tx.markets) or [""])[0]
+    first = (markets or sorted(venue_markets) or [""])[0]
     for spec in mech.layers:
         if spec.name == sink and spec.scope == "market" and first:
             return f"{sink}:{first}"

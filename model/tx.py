@@ -6,9 +6,7 @@ maps are copied once per operation.
 """
 from __future__ import annotations
 
-from dataclasses import replace
-
-from .events import Event, acct, layer, transfer
+from .events import Event, acct, transfer
 from .state import Account, Market, Position, State, equity
 from .units import MAX_BALANCE, check_balance
 
@@ -125,5 +123,3 @@ class Tx:
         """R-WF-5: record `amount` as bad debt and bring the bankrupt account up by it."""
         self.pay(rule, "bad_debt", acct(aid), amount, "bad_debt")
 
-
-__all__ = ["Tx", "acct", "layer", "replace"]

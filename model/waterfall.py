@@ -71,7 +71,7 @@ def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: 
     layers in order (R-WF-2), then, if `socialise`, from the final resort (R-HC, R-LEVY).
     `markets` are the bankrupt's markets (R-WF-7). Returns what is still uncovered."""
     eq = tx.equity(aid)
-    surplus_key = sink_key(mech, mech.liquidation.surplus_sink, markets, tx)
+    surplus_key = sink_key(mech, mech.liquidation.surplus_sink, markets, tx.markets)
     if eq >= 0:
         pay_surplus(tx, mech, aid, eq, surplus_key)
         return 0

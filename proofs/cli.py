@@ -15,7 +15,6 @@ from model.errors import WaterfallError
 from model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
 from model.mechanism import Mechanism
 from model.replay import run
-from spec.invariants import REGISTRY
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from . import fuzz_cli

@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, sum_
 from model.events import Event
+from model.layers import sink_key
 from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
 from model.ops import Deposit, Liquidate, Op, Withdraw
 from model.ranking import ranked
@@ -193,10 +194,7 @@ def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Me
     markets = sorted(pre.accounts[op.account].positions)  # R-WF-7
     residue = getattr(mech.final, "residue_sink", "bad_debt")
     def key(sink: str) -> str:
-        for spec in mech.layers:
-            if spec.name == sink and spec.scope == "market":
-                return f"layer:{sink}:{(markets or sorted(pre.markets) or [''])[0]}"
-        return "layer:" + sink
+        return "layer:" + sink_key(mech, sink, markets, pre.markets)
     ok = [e.src == key(residue) for e in ev if e.rule == "R-HC-4"]
     ok += [e.dst == key(mech.liquidation.surplus_sink) for e in ev if e.rule in ("R-HC-3", "R-LEVY-3")]
     return all(ok)

@@ -21,7 +21,7 @@ from typing import Mapping
 from model.events import Event
 from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation,
                              Mechanism)
-from model.ops import Deposit, Liquidate, Op, Withdraw
+from model.ops import Liquidate, Op
 from model.state import Account, Market, Position, State, equity, value
 from spec.invariants import REGISTRY, external_flow
 from model.step import step

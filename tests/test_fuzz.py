@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
-from model import layers, waterfall
+from model import waterfall
 from model.loader import catalogue, load_mechanism, load_scenario, scenario_from_doc, scenario_mechanism
 from model.replay import run
 from proofs.checks import check_steps, expectation_misses
