@@ -34,6 +34,10 @@ from proofs.checks import relation_failures
 from spec.invariants import REGISTRY
 
 LARGE = 16
+# choices among the current candidates are rule arguments taken modulo their number: an
+# interactive data.draw costs several times more (R-FUZZ-1 throughput, bench/fuzz.py)
+PICK = st.integers(0, 255)
+FILL = st.integers(-100, 100)
 
 
 class Ints:
@@ -114,26 +118,34 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             n = data.draw(st.integers(*n_accounts), label="accounts")
             ids = [f"a{i}" for i in range(n)]
             rng = random.Random(data.draw(st.integers(0, 2**32), label="seed")) if n > LARGE else None
-            draw = (lambda s, label: s.example_from(rng)) if rng else (lambda s, label: data.draw(s.strategy, label=label))
-            collateral = {i: draw(Ints(0, 20_000), f"collateral {i}") for i in ids}
+            collateral = dict(zip(ids, self.many(data, rng, Ints(0, 20_000), n, "collaterals")))
             positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
             for m, mk in markets.items():  # open positions at mark, zero-sum by construction
-                for k in range(draw(Ints(0, 4 if not rng else n), f"pairs {m}")):
-                    i, j = draw(Pair(ids), f"pair {m} {k}")
-                    size = draw(Ints(1, 400), f"size {m} {k}")
+                count = self.many(data, rng, Ints(0, 4 if not rng else n), 1, f"pairs {m}")[0]
+                pairs = self.many(data, rng, Pair(ids), count, f"pairs {m}")
+                for (i, j), size in zip(pairs, self.many(data, rng, Ints(1, 400), count, f"sizes {m}")):
                     for who, sz in ((i, size), (j, -size)):
                         old = positions[who].get(m, Position(0, 0))
                         positions[who][m] = Position(old.size + sz, old.open_notional + sz * mk.mark)
             accounts = {i: Account(collateral[i], collateral[i],
                                    {m: p for m, p in positions[i].items() if p != (0, 0)}) for i in ids}
             state = prepare(State(markets, accounts), mech)
-            layers = {k: data.draw(st.integers(0, 5_000), label=f"layer {k}") for k in sorted(state.layers)}
+            names = sorted(state.layers)
+            layers = dict(zip(names, data.draw(st.lists(st.integers(0, 5_000), min_size=len(names),
+                                                        max_size=len(names)), label="layers")))
             fund = {}
             if any(s.kind != "balance" for s in mech.layers):
-                fund = {i: data.draw(st.integers(0, 3_000), label=f"contribution {i}") for i in ids}
+                fund = dict(zip(ids, self.many(data, rng, Ints(0, 3_000), n, "contributions")))
             self.state = self.initial = State(markets, accounts, layers, fund)
             self.enabled = frozenset(data.draw(st.sets(st.sampled_from(RULES), min_size=1), label="swarm"))
             return multiple(*ids)
+
+        @staticmethod
+        def many(data: st.DataObject, rng: random.Random | None, s: Ints | Pair, n: int, label: str) -> list:
+            """n values of s: one Hypothesis draw of a list, or n from the PRNG of a large venue."""
+            if rng:
+                return [s.example_from(rng) for _ in range(n)]
+            return data.draw(st.lists(s.strategy, min_size=n, max_size=n), label=label)
 
         def apply(self, name: str, op: Op) -> None:
             """Step the model; a refusal leaves the state; every invariant after every step."""
@@ -164,8 +176,10 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 tally.documented[rid] += 1
             self.state = post
 
-        def market(self, data: st.DataObject) -> Market:
-            return self.state.markets[data.draw(st.sampled_from(sorted(self.state.markets)), label="market")]
+        def market(self, pick: int) -> Market:
+            """The pick-th market (modulo their number)."""
+            ids = sorted(self.state.markets)
+            return self.state.markets[ids[pick % len(ids)]]
 
         @precondition(lambda self: "deposit" in self.enabled)
         @rule(a=accounts, amount=st.integers(1, 10_000))
@@ -178,33 +192,33 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             self.apply("withdraw", Withdraw(a, amount))
 
         @precondition(lambda self: "trade" in self.enabled)
-        @rule(buyer=accounts, lev=st.integers(1, 10), off=st.integers(-50, 50), data=st.data())
-        def trade(self, buyer: str, lev: int, off: int, data: st.DataObject) -> None:
+        @rule(buyer=accounts, lev=st.integers(1, 10), off=st.integers(-50, 50), m=PICK, other=PICK)
+        def trade(self, buyer: str, lev: int, off: int, m: int, other: int) -> None:
             """A trade sized to lev/10 of the leverage the poorer side's equity allows (so
             most pass the initial-margin check and gap moves can bankrupt them)."""
-            m = self.market(data)
-            s = self.state
-            seller = data.draw(st.sampled_from(sorted(set(s.accounts) - {buyer})), label="seller")
-            price = max(1, m.mark + m.mark * off // 1000)
+            mk, s = self.market(m), self.state
+            sellers = sorted(set(s.accounts) - {buyer})
+            seller = sellers[other % len(sellers)]
+            price = max(1, mk.mark + mk.mark * off // 1000)
             room = min(equity(s, s.accounts[buyer]), equity(s, s.accounts[seller]))
-            size = max(1, room * PPM // max(1, m.im_ppm) * lev // 10 // price)
-            self.apply("trade", Trade(buyer, seller, m.id, size, price))
+            size = max(1, room * PPM // max(1, mk.im_ppm) * lev // 10 // price)
+            self.apply("trade", Trade(buyer, seller, mk.id, size, price))
 
         @precondition(lambda self: "small_move" in self.enabled)
-        @rule(move=st.integers(-50, 50), data=st.data())
-        def small_move(self, move: int, data: st.DataObject) -> None:
-            m = self.market(data)
-            self.apply("small_move", SetMark(m.id, max(1, m.mark + m.mark * move // 1000)))
+        @rule(move=st.integers(-50, 50), m=PICK)
+        def small_move(self, move: int, m: int) -> None:
+            mk = self.market(m)
+            self.apply("small_move", SetMark(mk.id, max(1, mk.mark + mk.mark * move // 1000)))
 
         @precondition(lambda self: "gap_move" in self.enabled)
-        @rule(move=st.integers(-600, 600), data=st.data())
-        def gap_move(self, move: int, data: st.DataObject) -> None:
-            m = self.market(data)
-            self.apply("gap_move", SetMark(m.id, max(1, m.mark + m.mark * move // 1000)))
+        @rule(move=st.integers(-600, 600), m=PICK)
+        def gap_move(self, move: int, m: int) -> None:
+            mk = self.market(m)
+            self.apply("gap_move", SetMark(mk.id, max(1, mk.mark + mk.mark * move // 1000)))
 
         @precondition(lambda self: "crash" in self.enabled)
-        @rule(data=st.data(), beyond=st.integers(1, 100))
-        def crash(self, data: st.DataObject, beyond: int) -> None:
+        @rule(victim=PICK, beyond=st.integers(1, 100))
+        def crash(self, victim: int, beyond: int) -> None:
             """A gap aimed at one account: its market moves past the price at which its
             equity is zero (the other markets held at mark), by `beyond` per mille."""
             s = self.state
@@ -212,39 +226,35 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             if not held:
                 tally.no_candidate["crash"] += 1
                 return
-            aid, m = data.draw(st.sampled_from(held), label="victim")
+            aid, m = held[victim % len(held)]
             size, mark = s.accounts[aid].positions[m].size, s.markets[m].mark
             zero = mark - equity(s, s.accounts[aid]) // size  # about where its equity is 0
             price = zero - (1 if size > 0 else -1) * max(1, abs(zero) * beyond // 1000)
             self.apply("crash", SetMark(m, min(max(1, price), 10**12)))
 
         @precondition(lambda self: "funding" in self.enabled)
-        @rule(rate=st.integers(-20, 20), data=st.data())
-        def funding(self, rate: int, data: st.DataObject) -> None:
-            self.apply("funding", Funding(self.market(data).id, rate))
+        @rule(rate=st.integers(-20, 20), m=PICK)
+        def funding(self, rate: int, m: int) -> None:
+            self.apply("funding", Funding(self.market(m).id, rate))
 
         @precondition(lambda self: "liquidate" in self.enabled)
-        @rule(data=st.data())
-        def liquidate(self, data: st.DataObject) -> None:
-            """An unhealthy account, a counterparty (required unless ADL), a fill near mark."""
+        @rule(who=PICK, book=st.integers(0, 3), cp=PICK, offs=st.tuples(FILL, FILL), seed=st.integers(0, 9))
+        def liquidate(self, who: int, book: int, cp: int, offs: tuple[int, int], seed: int) -> None:
+            """An unhealthy account, a counterparty (required unless ADL; with ADL a book
+            fill one time in four), fills within 10 % of mark."""
             s = self.state
             bust = sorted(i for i, a in s.accounts.items()
                           if equity(s, a) < margin_requirement(s, a, initial=False))
             if not bust:
                 tally.no_candidate["liquidate"] += 1
                 return
-            aid = data.draw(st.sampled_from(bust), label="bankrupt")
+            aid = bust[who % len(bust)]
             others = sorted(i for i in s.accounts if i != aid)
-            cp = None
-            # ADL mechanisms: mostly no book (deleverage straight away), sometimes a book fill
-            if others and (not isinstance(mech.final, Adl) or data.draw(st.integers(0, 3), label="book") == 0):
-                cp = data.draw(st.sampled_from(others), label="counterparty")
-            fills = {}
-            for m in sorted(p for p, pos in s.accounts[aid].positions.items() if pos.size):
-                off = data.draw(st.integers(-100, 100), label=f"fill {m}")
-                fills[m] = max(1, s.markets[m].mark + s.markets[m].mark * off // 1000)
-            seed = str(data.draw(st.integers(0, 9), label="seed"))
-            self.apply("liquidate", Liquidate(aid, cp, fills if cp else {}, seed))
+            use_book = others and (not isinstance(mech.final, Adl) or book == 0)
+            held = sorted(p for p, pos in s.accounts[aid].positions.items() if pos.size)
+            fills = {m: max(1, s.markets[m].mark + s.markets[m].mark * off // 1000)
+                     for m, off in zip(held, offs)} if use_book else {}
+            self.apply("liquidate", Liquidate(aid, others[cp % len(others)] if use_book else None, fills, str(seed)))
 
     Machine.__name__ = f"Machine_{mech.id.replace('-', '_')}"
     return Machine
