@@ -101,26 +101,32 @@ def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spe
     return True
 
 
+def moved(ev: Sequence[Event], rules: set[str], stages: set[str] | None = None) -> Cond:
+    """Some transfer of these rules (and stages) moved a positive amount. The model never
+    records a zero transfer, so on concrete events this is 'such an event exists'; on the
+    symbolic step (proofs/symbolic.py), whose events are all present, it asks the amount."""
+    return any_(e.amount > 0 for e in ev if e.rule in rules and (stages is None or e.layer in stages))
+
+
 def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ORDER: a layer is drawn only when every earlier layer is exhausted, and the final
     resort (haircut, levy, bad debt) only when every layer is."""
     if not isinstance(op, Liquidate):
         return True
-    drawn = {e.layer for e in ev if e.rule in DEFICIT_RULES - SOCIALISE_RULES}
     conds = []
     for k, spec in enumerate(mech.layers):
         later = {s.name for s in mech.layers[k + 1:]}
-        if drawn & later or any(e.rule in SOCIALISE_RULES for e in ev):
-            conds.append(exhausted(pre, post, ev, mech, spec, op.account))
+        drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
+        conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, op.account)))
     return all_(conds)
 
 
 def budget(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-BUDGET: when a deficit is covered (by layers, accounts or bad debt), the bankrupt
     ends at exactly zero: the waterfall takes exactly the deficit, no more, no less."""
-    if not isinstance(op, Liquidate) or not any(e.rule in DEFICIT_RULES for e in ev):
+    if not isinstance(op, Liquidate):
         return True
-    return equity(post, post.accounts[op.account]) == 0
+    return implies(moved(ev, DEFICIT_RULES), equity(post, post.accounts[op.account]) == 0)
 
 
 # ---- haircuts -----------------------------------------------------------------------------
@@ -172,7 +178,7 @@ def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: 
 def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-PROP: each haircut is within one unit of the exact pro-rata share R * w / W of its
     base, R being what the haircut stage had to collect, min(deficit left, W)."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut) or not haircuts(ev):
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
         return True
     paid, base = haircut_view(pre, op, post, ev, mech.final)
     wsum = sum_(base.values())
@@ -182,7 +188,7 @@ def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mec
     left = paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"}) - equity(post, post.accounts[aid])
     target = min_(left, wsum)
     gaps = [paid.get(i, 0) * wsum - target * w for i, w in base.items()]  # (paid - exact share) * W
-    return all_(all_([-wsum < g, g < wsum]) for g in gaps)
+    return implies(moved(ev, {"R-HC-2"}), all_(all_([-wsum < g, g < wsum]) for g in gaps))
 
 
 def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
@@ -222,10 +228,12 @@ def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
             continue
         after = post.accounts[aid].positions.get(m)
         conds.append(sum_(q for _, q in fills) == abs(p.size) - abs(after.size if after else 0))
-        for j, q in fills:
-            before = pre.accounts[j].positions[m].size
+        for j, q in fills:  # (q > 0 always on the model's events; the symbolic step's may be 0)
+            pos = pre.accounts[j].positions.get(m)
+            before = pos.size if pos else 0
             now = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
-            conds += [before * p.size < 0, q <= abs(before), before * now >= 0, abs(now) <= abs(before)]
+            conds.append(implies(q > 0, all_([before * p.size < 0, q <= abs(before), before * now >= 0,
+                                              abs(now) <= abs(before)])))
     return all_(conds)
 
 
