@@ -86,14 +86,19 @@ def paid_by(ev: Sequence[Event], rules: set[str], stage: str | None = None) -> N
     return sum_(e.amount for e in ev if e.rule in rules and (stage is None or e.layer == stage))
 
 
+def drawn_from(ev: Sequence[Event], src: str) -> Num:
+    """What a layer paid towards the deficit (R-WF-3) in this liquidation."""
+    return sum_(e.amount for e in ev if e.rule == "R-WF-3" and e.src == src)
+
+
 def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str) -> Cond:
     """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2). Assessments
     are not checked (their caps depend on equities mid-waterfall)."""
-    if spec.kind == "balance":
-        keys = [k for k in post.layers if k == spec.name or k.startswith(spec.name + ":")]
+    if spec.kind == "balance":  # paid all it had above its reserve (a later surplus may refill it)
+        keys = [k for k in pre.layers if k == spec.name or k.startswith(spec.name + ":")]
         touched = [k for k in keys if k == spec.name or k.split(":", 1)[1] in pre.accounts[aid].positions]
         capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
-        return any_([capped, all_(post.layers[k] <= spec.reserve for k in touched)])
+        return any_([capped, all_(drawn_from(ev, "layer:" + k) >= pre.layers[k] - spec.reserve for k in touched)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
     if spec.kind == "default_fund":

@@ -1,0 +1,198 @@
+"""Z3 proofs of the registry's invariants on the symbolic liquidation (R-PROVE-2..5).
+
+For one (mechanism, invariant, N): build the symbolic step (proofs/symbolic.py), check
+that the assumptions are satisfiable with a deficit to cover (vacuity check, with a
+witness), then check the negated invariant. unsat -> PROVED for N <= k (an account with
+nothing is inert, so N accounts cover every venue of fewer); sat -> the model is turned
+into a scenario and replayed through the reference model, where the invariant must fail
+too (else ENCODING MISMATCH), then minimised (fewest accounts, smallest numbers); unknown
+-> UNKNOWN with Z3's reason, or TIMEOUT.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import z3
+
+from model.codec import state_to_json
+from model.errors import WaterfallError
+from model.events import Event
+from model.mechanism import Adl, Haircut, Mechanism
+from model.ops import Liquidate
+from model.state import Account, Market, Position, State
+from model.step import step
+from spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS
+
+from . import verdict as V
+from .symbolic import IM_PPM, MARKET, MM_PPM, Unsupported, Work, accepted, assumptions, inputs, liquidate, symbolic_venue
+from .verdict import Verdict
+
+NEEDS = {"I-PROP": Haircut, "I-BOUND": Haircut, "I-ADL-BOUND": Adl, "I-ADL-RANK": Adl}
+NOT_ENCODED = {"I-ADL-RANK": "the encoding fills in index order for every ranking (proofs/symbolic.py); "
+                             "the order itself is checked concretely (tests, fuzzer)"}
+STAT_KEYS = ("conflicts", "decisions", "propagations", "max memory", "rlimit count")
+
+
+class Query:
+    """The symbolic pre-state, operation, post-state and events of one liquidation."""
+
+    def __init__(self, mech: Mechanism, n: int, encoding: str = "named") -> None:
+        self.mech, self.n = mech, n
+        self.w0 = symbolic_venue(mech, n, encoding)
+        self.fill = z3.Int("fill")
+        self.op, self.w = liquidate(self.w0, mech, self.fill)
+        self.pre, self.post, self.events = self.w0.state(), self.w.state(), self.w.events
+        self.assumed = assumptions(self.w0, self.fill) + self.w.defs + accepted(self.w)
+        self.deficit = z3.Or([e.amount > 0 for e in self.events if e.rule in DEFICIT_RULES] or [z3.BoolVal(False)])
+
+    def goal(self, invariant: str) -> Any:
+        """The registry's predicate on the symbolic step (a Z3 term or a Python bool)."""
+        return REGISTRY[invariant].holds(self.pre, self.op, self.post, self.events, self.mech)
+
+    def concrete(self, model: z3.ModelRef) -> tuple[State, Liquidate]:
+        """The pre-state and operation a Z3 model describes, as model values."""
+        val = lambda t: t if isinstance(t, int) else model.eval(t, model_completion=True).as_long()  # noqa: E731
+        w = self.w0
+        accounts = {}
+        for i, a in enumerate(w.ids):
+            pos = Position(val(w.s[i]), val(w.o[i]))
+            accounts[a] = Account(val(w.c[i]), val(w.d[i]), {MARKET: pos} if pos != (0, 0) else {})
+        state = State({MARKET: Market(MARKET, val(w.mark), IM_PPM, MM_PPM)}, accounts,
+                      {k: val(v) for k, v in w.layers.items()}, {k: val(v) for k, v in w.fund.items()},
+                      val(w.bad_debt))
+        fills = {m: val(p) for m, p in self.op.fill_prices.items()}
+        return state, Liquidate(self.op.account, self.op.counterparty, fills, self.op.seed)
+
+
+def solver(timeout_s: float) -> z3.Solver:
+    """A solver with a time limit (ms)."""
+    s = z3.Solver()
+    s.set("timeout", max(1, int(timeout_s * 1000)))
+    return s
+
+
+def stats(s: z3.Solver) -> dict[str, Any]:
+    """A few of Z3's statistics."""
+    st = s.statistics()
+    return {k: st.get_key_value(k) for k in st.keys() if k in STAT_KEYS}
+
+
+def undecided(s: z3.Solver, base: Verdict) -> Verdict:
+    """UNKNOWN with Z3's reason, or TIMEOUT."""
+    reason = s.reason_unknown()
+    base.kind = V.TIMEOUT if reason in ("timeout", "canceled") else V.UNKNOWN
+    base.reason = reason
+    return base
+
+
+def replay(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> tuple[bool, str]:
+    """R-PROVE-4: run the reference model on a counterexample: (fails there too, note)."""
+    try:
+        post, events = step(state, op, mech)
+    except WaterfallError as e:
+        return False, f"the model refuses the counterexample: [{e.code}] {e}"
+    if REGISTRY[invariant].holds(state, op, post, events, mech):
+        return False, "the model satisfies the invariant on the counterexample"
+    return True, ""
+
+
+def scenario(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> dict[str, Any]:
+    """A counterexample as a scenario document (spec/scenario.md)."""
+    from model.codec import op_to_json
+    return {"format": "waterfall-scenario", "version": 1, "name": f"{mech.id}-{invariant}-z3",
+            "description": f"counterexample to {invariant} found by Z3, replayed by the model",
+            "mechanism": mech.id, "state": state_to_json(state), "ops": [op_to_json(op)]}
+
+
+def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, encoding: str = "named",
+          minimise: bool = True) -> Verdict:
+    """R-PROVE-2: one verdict for (mechanism, invariant, N accounts)."""
+    start = time.perf_counter()
+    base = Verdict(mech.id, invariant, V.NOT_APPLICABLE, n, claimed=invariant in mech.claims)
+    if invariant in RELATIONS:
+        base.reason = "relational (two runs of the model): fuzzed, not encoded for Z3"
+        return base
+    if invariant in NEEDS and not isinstance(mech.final, NEEDS[invariant]):
+        base.reason = f"applies only to {NEEDS[invariant].__name__} mechanisms"
+        return base
+    if invariant in NOT_ENCODED:
+        base.reason = NOT_ENCODED[invariant]
+        return base
+    try:
+        q = Query(mech, n, encoding)
+    except Unsupported as e:
+        base.reason = f"not encoded: {e}"
+        return base
+    verdict = check(q, invariant, timeout_s, base)
+    if verdict.kind == V.COUNTEREXAMPLE and minimise:
+        verdict = minimised(mech, invariant, n, encoding, timeout_s, verdict)
+    verdict.seconds = round(time.perf_counter() - start, 3)
+    return verdict
+
+
+def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
+    """Vacuity check with a witness, then the negated invariant."""
+    s = solver(timeout_s)
+    s.add(q.assumed)
+    s.push()
+    s.add(q.deficit)
+    first = s.check()
+    if first == z3.unknown:
+        return undecided(s, base)
+    if first == z3.unsat:
+        s.pop()
+        if s.check() != z3.sat:
+            base.kind, base.reason = V.VACUOUS, "the assumptions are unsatisfiable: nothing is proved"
+            return base
+        base.reason = "no liquidation with a deficit satisfies the assumptions"
+    base.witness = state_to_json(q.concrete(s.model())[0])
+    if first == z3.sat:
+        s.pop()
+    goal = q.goal(invariant)
+    s.add(z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal))
+    result = s.check()
+    base.stats = stats(s)
+    if result == z3.unsat:
+        base.kind = V.PROVED_UP_TO
+        return base
+    if result == z3.unknown:
+        return undecided(s, base)
+    return confirmed(q, invariant, s.model(), base)
+
+
+def confirmed(q: Query, invariant: str, model: z3.ModelRef, base: Verdict) -> Verdict:
+    """COUNTEREXAMPLE if the model fails on it too, else ENCODING MISMATCH."""
+    state, op = q.concrete(model)
+    fails, note = replay(q.mech, invariant, state, op)
+    base.counterexample = scenario(q.mech, invariant, state, op)
+    base.kind = V.COUNTEREXAMPLE if fails else V.ENCODING_MISMATCH
+    base.reason = note
+    return base
+
+
+def minimised(mech: Mechanism, invariant: str, n: int, encoding: str, timeout_s: float, found: Verdict) -> Verdict:
+    """R-PROVE-5: the counterexample with the fewest accounts, then the smallest bound on
+    every number, that still replays; else the one found."""
+    budget = min(timeout_s, 10.0)
+    for k in range(2, n + 1):
+        q = Query(mech, k, encoding)
+        goal = q.goal(invariant)
+        for bound in (10, 100, 10_000, 10**6, None):
+            s = solver(budget)
+            s.add(q.assumed)
+            s.add(z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal))
+            if bound is not None:
+                s.add([z3.And(x >= -bound, x <= bound) for x in inputs(q.w0, q.fill)])
+            if s.check() == z3.sat:
+                small = confirmed(q, invariant, s.model(), Verdict(mech.id, invariant, V.UNKNOWN, k))
+                if small.kind == V.COUNTEREXAMPLE:
+                    found.counterexample, found.reason = small.counterexample, f"minimised to {k} accounts"
+                    found.stats = {**found.stats, "minimal_accounts": k, "bound": bound}
+                    return found
+    return found
+
+
+def events_of(post_events: list[Event]) -> list[Event]:
+    """The model's events without zero transfers (the symbolic step records every one)."""
+    return [e for e in post_events if e.amount != 0 or e.kind == "trade" and e.size != 0]
