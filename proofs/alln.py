@@ -15,12 +15,12 @@ witness. When a stage fails, the claim is searched for a concrete counterexample
 N <= 3 and replayed through the reference model (model/allocation.py, model/layers.py,
 model/haircut.py): COUNTEREXAMPLE only if the model fails too, UNKNOWN otherwise.
 
-Documented behaviour relied on: Z3 proves a formula by showing its negation unsat
-(https://z3prover.github.io/api/html/namespacez3py.html#a2d4b5ed3a3b6a3a4a8cc4e2a4fb7e2d5,
-z3py `prove`; https://microsoft.github.io/z3guide/programming/Z3%20Python%20-%20Readonly/Introduction);
-sympy evaluates finite sums with symbolic limits with `Sum(...).doit()`
-(https://docs.sympy.org/latest/modules/concrete.html) and simplifies Piecewise results under
-assumptions with `refine` (https://docs.sympy.org/latest/modules/assumptions/refine.html).
+Documented behaviour relied on: Z3 proves a claim by showing its negation unsat (z3py
+`prove`, https://z3prover.github.io/api/html/z3py_8py_source.html; z3py guide,
+https://ericpony.github.io/z3py-tutorial/guide-examples.htm); sympy evaluates finite sums with
+symbolic limits with `Sum(...).doit()` (https://docs.sympy.org/latest/modules/concrete.html)
+and simplifies the resulting Piecewise under assumptions with `refine`
+(https://docs.sympy.org/latest/modules/assumptions/refine.html).
 """
 from __future__ import annotations
 
@@ -288,7 +288,8 @@ def p_floor_sum(wrong: bool = False) -> Verdict:
     claim: Claim = (lambda r, ws, ss: sum(ss) >= r) if wrong else \
         (lambda r, ws, ss: 0 <= r - sum(ss) <= max(0, len(ws) - 1))
     return z3_verdict("P-FLOOR-SUM-ALLN", "I-BUDGET", "pro-rata, floor rounding",
-                      "induction base+step over prefix sums (S_N floors, T_N weights), closing at T_N = W",
+                      "induction base+step over prefix sums (S_N floors, T_N weights), closing at T_N = W; "
+                      "assumes R >= 0, W >= 1, weights >= 0",
                       floor_induction(False, wrong), lambda: search_allocation(FLOOR, claim), t0)
 
 
@@ -298,7 +299,8 @@ def p_ceil_sum(wrong: bool = False) -> Verdict:
     claim: Claim = (lambda r, ws, ss: sum(ss) <= r) if wrong else \
         (lambda r, ws, ss: 0 <= sum(ss) - r <= max(0, len(ws) - 1))
     return z3_verdict("P-CEIL-SUM-ALLN", "I-BUDGET", "pro-rata, ceil rounding",
-                      "induction base+step over prefix sums (S_N ceilings, T_N weights), closing at T_N = W",
+                      "induction base+step over prefix sums (S_N ceilings, T_N weights), closing at T_N = W; "
+                      "assumes R >= 0, W >= 1, weights >= 0",
                       floor_induction(True, wrong), lambda: search_allocation(CEIL, claim), t0)
 
 
@@ -339,7 +341,8 @@ def p_lr_sum(wrong: bool = False) -> Verdict:
         return sum(extra) <= 1 if wrong else sum(ss) == (r if sum(ws) else 0) and all(x in (0, 1) for x in extra)
     return z3_verdict("P-LR-SUM-ALLN", "I-BUDGET", "pro-rata, largest remainder",
                       "induction base+step over prefix floors, remainders and the count of positive "
-                      "remainders, closing at T_N = W; the shares are floors + extra = R by construction",
+                      "remainders, closing at T_N = W; the shares are floors + extra = R by construction; "
+                      "assumes R >= 0, W >= 1, weights >= 0",
                       lr_induction(wrong), lambda: search_allocation(LARGEST_REMAINDER, claim), t0)
 
 
@@ -371,7 +374,8 @@ def p_clip(wrong: bool = False) -> Verdict:
                 return {"limit": str(lim), "shares": [str(s) for s in ss], "paid": [str(o) for o in out]}
         return None
     return z3_verdict("P-CLIP-ALLN", "I-FUND", "clearing layers (default fund, assessment)",
-                      "induction base+step over the running limit and total paid, closing: paid <= D",
+                      "induction base+step over the running limit and total paid, closing: paid <= D; "
+                      "assumes D >= 0, shares >= 0",
                       clip_induction(wrong), refute, t0)
 
 
@@ -613,6 +617,7 @@ def p_budget(rounding: str) -> Callable[[bool], Verdict]:
 
 def _ob(id_: str, inv: str, family: str, statement: str, argument: str,
         fn: Callable[..., Verdict]) -> Obligation:
+    """An obligation whose proof is fn(False) and whose wrong variant is fn(True)."""
     return Obligation(id_, inv, family, statement, argument, lambda: fn(False), lambda: fn(True))
 
 
