@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -117,6 +118,11 @@ def resolve_function(name: str) -> Callable[..., Any]:
 
 def conditions(fn: Callable[..., Any]) -> list[Condition]:
     """The `pre:` and `post:` lines of fn's docstring (one expression per line, as CrossHair reads them)."""
+    return list(_conditions(fn))
+
+
+@lru_cache(maxsize=None)
+def _conditions(fn: Callable[..., Any]) -> tuple[Condition, ...]:
     lines, start = inspect.getsourcelines(fn)
     doc = fn.__doc__ or ""
     out = []
@@ -124,19 +130,24 @@ def conditions(fn: Callable[..., Any]) -> list[Condition]:
         m = re.match(r"\s*(pre|post):\s*(.+)$", line)
         if m and m.group(2).strip() in doc:
             out.append(Condition(m.group(1), n, m.group(2).strip()))
-    return out
+    return tuple(out)
 
 
-def holds(fn: Callable[..., Any], *args: Any) -> list[str]:
+@lru_cache(maxsize=None)
+def _compiled(text: str) -> Any:
+    return compile(text, "<contract>", "eval")
+
+
+def holds(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> list[str]:
     """Call fn concretely; the post-conditions that fail (empty if all hold). A failed
     precondition raises ValueError: the inputs are outside the contract."""
     env = dict(vars(sys.modules[fn.__module__]))
-    env.update(inspect.signature(fn).bind(*args).arguments)
-    for c in conditions(fn):
-        if c.kind == "pre" and not eval(c.text, env):  # noqa: S307 (our own docstrings)
+    env.update(inspect.signature(fn).bind(*args, **kwargs).arguments)
+    for c in _conditions(fn):
+        if c.kind == "pre" and not eval(_compiled(c.text), env):  # noqa: S307 (our own docstrings)
             raise ValueError(f"precondition false: {c.text}")
-    env["__return__"] = fn(*args)
-    return [c.text for c in conditions(fn) if c.kind == "post" and not eval(c.text, env)]  # noqa: S307
+    env["__return__"] = fn(*args, **kwargs)
+    return [c.text for c in _conditions(fn) if c.kind == "post" and not eval(_compiled(c.text), env)]  # noqa: S307
 
 
 def crosshair_cmd(*args: str) -> list[str]:
