@@ -12,7 +12,15 @@ def bankruptcy_price(mark: int, size: int, eq: int, rounding: str) -> int:
     """R-ADL-2: the price P at which closing `size` leaves equity 0 with every other position
     at mark: P = mark - eq / size. 'toward_bankrupt' rounds in the bankrupt's favour (long
     up, short down), so closing at P needs no layer; 'toward_counterparty' the other way.
-    P is at least 1."""
+    P is at least 1.
+
+    With r = eq + (P - mark) * size, the bankrupt's equity after closing at P:
+    pre: 1 <= mark <= 10**6 and -10**6 <= size <= 10**6 and size != 0 and -10**9 <= eq <= 10**9
+    pre: rounding in ("toward_bankrupt", "toward_counterparty")
+    post: __return__ >= 1
+    post: rounding != "toward_bankrupt" or __return__ == 1 or 0 <= eq + (__return__ - mark) * size < abs(size)
+    post: rounding != "toward_counterparty" or __return__ == 1 or -abs(size) < eq + (__return__ - mark) * size <= 0
+    """
     up = (size > 0) == (rounding == "toward_bankrupt")
     if size > 0:
         delta = div_ceil(-eq, size) if up else div_floor(-eq, size)

@@ -20,6 +20,21 @@ def allocate(total: int, weights: Sequence[int], keys: Sequence[str], rounding: 
     floor: floor(total*w/W), sum <= total. ceil: ceil(total*w/W), sum >= total.
     largest_remainder: floor, then one more unit to the largest remainders until the sum is
     exactly `total`; equal remainders go first to the smaller key (code-point order).
+
+    Contracts (PEP 316; `waterfall crosshair` searches them, spec/rules.md R-ALLOC-1..3):
+    pre: 0 <= total <= 1000 and rounding in ROUNDINGS
+    pre: len(weights) <= 3 and len(keys) == len(weights) and len(set(keys)) == len(keys)
+    pre: all(0 <= w <= 1000 for w in weights)
+    post: len(__return__) == len(weights) and all(s >= 0 for s in __return__)
+    post: (total > 0 and sum(weights) > 0) or __return__ == [0] * len(weights)  # R-ALLOC-3
+    post: all(s == 0 for s, w in zip(__return__, weights) if w == 0)  # R-ALLOC-2, -3
+    post: total > sum(weights) or all(s <= w for s, w in zip(__return__, weights))  # R-ALLOC-2
+    post: rounding != FLOOR or sum(__return__) <= total  # R-ALLOC-1
+    post: rounding != FLOOR or sum(weights) == 0 or all(s * sum(weights) <= total * w < (s + 1) * sum(weights) for s, w in zip(__return__, weights))  # R-ALLOC-1
+    post: rounding != CEIL or total == 0 or sum(weights) == 0 or total <= sum(__return__) < total + len(weights)  # R-ALLOC-1
+    post: rounding != CEIL or sum(weights) == 0 or all((s - 1) * sum(weights) < total * w <= s * sum(weights) for s, w in zip(__return__, weights))  # R-ALLOC-1
+    post: rounding != LARGEST_REMAINDER or sum(weights) == 0 or sum(__return__) == total  # R-ALLOC-2
+    post: rounding != LARGEST_REMAINDER or sum(weights) == 0 or all(abs(s * sum(weights) - total * w) < sum(weights) for s, w in zip(__return__, weights))  # R-ALLOC-2
     """
     wsum = sum(weights)
     if wsum == 0 or total == 0:
@@ -40,7 +55,12 @@ def allocate(total: int, weights: Sequence[int], keys: Sequence[str], rounding: 
 
 
 def top_remainders(rems: Sequence[int], keys: Sequence[str], k: int) -> list[int]:
-    """R-ALLOC-2: indices of the k largest remainders, ties to the smaller key."""
+    """R-ALLOC-2: indices of the k largest remainders, ties to the smaller key.
+
+    pre: 1 <= k <= len(rems) <= 4 and len(keys) == len(rems) and len(set(keys)) == len(keys)
+    post: len(__return__) == k == len(set(__return__)) and all(0 <= i < len(rems) for i in __return__)
+    post: all(rems[i] > rems[j] or (rems[i] == rems[j] and keys[i] < keys[j]) for i in __return__ for j in range(len(rems)) if j not in __return__)
+    """
     cut = sorted(rems, reverse=True)[k - 1]
     above = [i for i, r in enumerate(rems) if r > cut]
     ties = sorted((i for i, r in enumerate(rems) if r == cut), key=keys.__getitem__)
@@ -53,7 +73,17 @@ def water_fill(total: int, weights: Sequence[int], caps: Sequence[int], keys: Se
     found exactly by saturating accounts in increasing cap/weight order; the unsaturated
     rest share what is left with `rounding`, no share above its cap. With floor or largest
     remainder the sum is <= total (< total when all are capped); ceil may exceed it by
-    fewer units than there are accounts (R-ALLOC-1)."""
+    fewer units than there are accounts (R-ALLOC-1).
+
+    pre: 0 <= total <= 1000 and rounding in ROUNDINGS
+    pre: len(weights) <= 3 and len(caps) == len(keys) == len(weights) and len(set(keys)) == len(keys)
+    pre: all(0 <= w <= 1000 for w in weights) and all(0 <= c <= 1000 for c in caps)
+    post: len(__return__) == len(weights) and all(0 <= s <= c for s, c in zip(__return__, caps))
+    post: all(s == 0 for s, w in zip(__return__, weights) if w == 0)
+    post: rounding == CEIL or sum(__return__) <= total
+    post: rounding != CEIL or sum(__return__) <= total + max(0, len(weights) - 1)
+    post: rounding != LARGEST_REMAINDER or sum(__return__) == min(total, sum(c for c, w in zip(caps, weights) if w > 0))
+    """
     shares = [0] * len(weights)
     live = sorted((i for i, w in enumerate(weights) if w > 0), key=lambda i: Fraction(caps[i], weights[i]))
     left, wleft = total, sum(weights[i] for i in live)

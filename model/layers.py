@@ -58,7 +58,13 @@ def _members(tx: Tx, aid: str) -> tuple[list[str], list[int]]:
 
 def clip(shares: list[int], limit: int) -> list[int]:
     """R-WF-2: a layer never pays more than the deficit: a ceil over-collection is cut,
-    members in id order."""
+    members in id order.
+
+    pre: limit >= 0 and len(shares) <= 4 and all(s >= 0 for s in shares)
+    post: len(__return__) == len(shares) and all(0 <= o <= s for o, s in zip(__return__, shares))
+    post: sum(__return__) == min(sum(shares), limit)
+    post: all(o == s for o, s, later in zip(__return__, shares, __return__[1:]) if later > 0)
+    """
     out = []
     for s in shares:
         out.append(min(s, limit))

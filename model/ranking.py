@@ -15,6 +15,12 @@ Score = Callable[[State, Account, str, Position], "int | None"]
 
 
 def _ratio(num: int, den: int) -> int | None:
+    """R-ADL-4: floor(RANK_SCALE * num / den), None (undefined) when den <= 0.
+
+    pre: abs(num) <= 10**12 and abs(den) <= 10**12
+    post: (__return__ is None) == (den <= 0)
+    post: __return__ is None or __return__ * den <= RANK_SCALE * num < (__return__ + 1) * den
+    """
     return RANK_SCALE * num // den if den > 0 else None
 
 
@@ -100,7 +106,12 @@ def cyclic_order(ids: list[str], seed: str, market: str, bankrupt: str) -> list[
     """R-ADL-5 (dYdX v4): no ranking; start at index H mod n of the id-sorted list, where H
     is the first 8 bytes (big-endian) of SHA-256 of 'seed|market|bankrupt', and go round.
     Source: dydxprotocol/v4-chain protocol/x/clob/keeper/deleveraging.go (pseudo-random
-    start, cyclic iteration); the hash is this spec's, not dYdX's."""
+    start, cyclic iteration); the hash is this spec's, not dYdX's.
+
+    pre: len(ids) <= 4 and ids == sorted(set(ids))
+    post: sorted(__return__) == ids
+    post: not ids or __return__ == ids[ids.index(__return__[0]):] + ids[:ids.index(__return__[0])]
+    """
     if not ids:
         return []
     digest = sha256(f"{seed}|{market}|{bankrupt}".encode()).digest()

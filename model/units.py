@@ -21,17 +21,30 @@ RANK_SCALE = 10**18
 
 
 def div_floor(a: int, b: int) -> int:
-    """R-UNIT-2: a / b rounded toward minus infinity (b > 0)."""
+    """R-UNIT-2: a / b rounded toward minus infinity (b > 0).
+
+    pre: b > 0
+    post: __return__ * b <= a < (__return__ + 1) * b
+    """
     return a // b
 
 
 def div_ceil(a: int, b: int) -> int:
-    """R-UNIT-2: a / b rounded toward plus infinity (b > 0)."""
+    """R-UNIT-2: a / b rounded toward plus infinity (b > 0).
+
+    pre: b > 0
+    post: (__return__ - 1) * b < a <= __return__ * b
+    """
     return -((-a) // b)
 
 
 def ppm_of(amount: int, rate_ppm: int, *, up: bool) -> int:
-    """R-UNIT-2: amount * rate / 1e6, rounded up (requirements) or down (fees)."""
+    """R-UNIT-2: amount * rate / 1e6, rounded up (requirements) or down (fees).
+
+    pre: 0 <= amount <= 10**18 and 0 <= rate_ppm <= 10**6
+    post: not up or 0 <= __return__ * PPM - amount * rate_ppm < PPM
+    post: up or 0 <= amount * rate_ppm - __return__ * PPM < PPM
+    """
     return div_ceil(amount * rate_ppm, PPM) if up else div_floor(amount * rate_ppm, PPM)
 
 
