@@ -42,7 +42,11 @@ from model.units import MAX_BALANCE, MAX_INPUT, PPM
 
 MARKET = "M0"
 IM_PPM, MM_PPM = 100_000, 50_000
-ENCODINGS = ("named", "div")  # fresh quotient variables with bounds, or Z3's own div
+# 'lemmas': each allocated share is a fresh unknown constrained only by the allocation facts
+# proved for every N in proofs/alln.py (an over-approximation: a proof is sound, a
+# counterexample is replayed and, if spurious, the prover retries with 'named');
+# 'named': fresh quotient unknowns with their exact defining bounds; 'div': Z3's own div.
+ENCODINGS = ("lemmas", "named", "div")
 
 
 class Unsupported(Exception):
@@ -68,6 +72,8 @@ class Work:
     fund: dict[str, Any]
     bad_debt: Any
     encoding: str = "named"
+    proportional: bool = False  # 'lemmas': add the per-account proportionality fact
+    allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
     fresh_count: int = 0
@@ -79,7 +85,7 @@ class Work:
     def copy(self) -> "Work":
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
-                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding)
+                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional)
 
     def fresh(self, name: str) -> Any:
         """A new integer unknown, defined by constraints added to `defs`."""
@@ -125,7 +131,7 @@ class Work:
         self.o[i] = self.o[i] + dnotional
 
 
-def symbolic_venue(mech: Mechanism, n: int, encoding: str = "named") -> Work:
+def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportional: bool = False) -> Work:
     """A venue of n >= 2 accounts whose every amount is a Z3 unknown."""
     if n < 2:
         raise ValueError("the symbolic venue needs at least 2 accounts")
@@ -136,7 +142,7 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "named") -> Work:
     keys = mech.layer_keys([MARKET])
     fund = {a: z3.Int(f"fund_{a}") for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
     return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), ints("size"), ints("notional"),
-                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding)
+                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional)
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:
@@ -191,6 +197,8 @@ def allocate(w: Work, total: Any, weights: list[Any], rounding: str) -> list[Any
     """R-ALLOC-1..3 over terms: floor, ceil, or floor plus one unit to the largest
     remainders (ties to the lower index = smaller id), by the cut-off formulation."""
     wsum = sum_(weights)
+    if w.encoding == "lemmas":
+        return allocate_by_lemmas(w, total, weights, wsum, rounding)
     floors = [quotient(w, total * x, wsum, up=rounding == "ceil") for x in weights]
     if rounding in ("floor", "ceil"):
         return floors
@@ -200,6 +208,24 @@ def allocate(w: Work, total: Any, weights: list[Any], rounding: str) -> list[Any
     bonus = [ite(r > cut, 1, ite(z3.And(r == cut, i < tie), 1, 0)) for i, r in enumerate(rems)]
     w.defs.append(sum_(bonus) == extra)
     return [q + b for q, b in zip(floors, bonus)]
+
+
+def allocate_by_lemmas(w: Work, total: Any, weights: list[Any], wsum: Any, rounding: str) -> list[Any]:
+    """R-ALLOC-1..3 abstracted by the facts proved for all N (proofs/alln.py): shares are
+    >= 0, 0 for weight 0 or W = 0, at most the weight when total <= W (P-BOUND-*), their sum
+    within the rounding's band (P-FLOOR-SUM, P-LR-SUM, P-CEIL-SUM), and, for I-PROP only,
+    each within one unit of the exact share (P-PROP-*: share*W - total*w in (-W, W))."""
+    n = len(weights)
+    shares = [w.fresh("share") for _ in weights]
+    s = sum_(shares)
+    band = {"floor": z3.And(s <= total, s > total - n), "ceil": z3.And(s >= total, s < total + n),
+            "largest_remainder": s == total}[rounding]
+    w.defs.append(z3.If(z3.Or(wsum <= 0, total <= 0), z3.And([x == 0 for x in shares]), band))
+    for x, wt in zip(shares, weights):
+        w.defs += [x >= 0, z3.Implies(wt <= 0, x == 0), z3.Implies(total <= wsum, x <= wt)]
+        if w.proportional:
+            w.defs.append(z3.Implies(wsum > 0, z3.And(x * wsum - total * wt > -wsum, x * wsum - total * wt < wsum)))
+    return shares
 
 
 # ---- the step -----------------------------------------------------------------------------
@@ -317,6 +343,7 @@ def haircut(w: Work, mech: Mechanism, rest: Any, surplus_key: str) -> Any:
     weights = haircut_weights(w, policy)
     target = min_(rest, sum_(weights))
     shares = allocate(w, target, weights, policy.rounding)
+    w.allocation = (target, weights, shares)
     for i, share in enumerate(shares, start=1):
         w.pay("R-HC-2", acct(w.ids[i]), acct(w.ids[0]), share, "haircut")
     collected = sum_(shares)

@@ -180,18 +180,25 @@ def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: 
     return all_(paid.get(i, 0) <= w for i, w in base.items())
 
 
+def prop_terms(pre: State, op: Liquidate, post: State, ev: Sequence[Event], policy: Haircut
+               ) -> tuple[dict[str, Num], dict[str, Num], Num]:
+    """I-PROP's quantities: what each account paid, its base w, and the target R =
+    min(deficit left when the haircut began, W)."""
+    paid, base = haircut_view(pre, op, post, ev, policy)
+    # deficit when the haircut began: what the haircut stage and the write-off brought in,
+    # less what it sent on as surplus (R-HC-3), given the bankrupt ends at exactly 0
+    left = (paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"})
+            - equity(post, post.accounts[op.account]))
+    return paid, base, min_(left, sum_(base.values()))
+
+
 def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-PROP: each haircut is within one unit of the exact pro-rata share R * w / W of its
     base, R being what the haircut stage had to collect, min(deficit left, W)."""
     if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
         return True
-    paid, base = haircut_view(pre, op, post, ev, mech.final)
+    paid, base, target = prop_terms(pre, op, post, ev, mech.final)
     wsum = sum_(base.values())
-    aid = op.account
-    # deficit when the haircut began: what the haircut stage and the write-off brought in,
-    # less what it sent on as surplus (R-HC-3), given the bankrupt ends at exactly 0
-    left = paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"}) - equity(post, post.accounts[aid])
-    target = min_(left, wsum)
     gaps = [paid.get(i, 0) * wsum - target * w for i, w in base.items()]  # (paid - exact share) * W
     return implies(moved(ev, {"R-HC-2"}), all_(all_([-wsum < g, g < wsum]) for g in gaps))
 
