@@ -73,6 +73,7 @@ class Work:
     bad_debt: Any
     encoding: str = "named"
     proportional: bool = False  # 'lemmas': add the per-account proportionality fact
+    long: bool | None = None  # the bankrupt's side when the query is split by case
     allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
@@ -85,7 +86,14 @@ class Work:
     def copy(self) -> "Work":
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
-                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional)
+                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long)
+
+    def by_side(self, if_long: Any, if_short: Any) -> Any:
+        """A term that depends on the bankrupt's side: resolved in Python when the query
+        fixes the side (case split, R-PROVE-8), else an if-then-else on size > 0."""
+        if self.long is None:
+            return ite(self.s[0] > 0, if_long, if_short)
+        return if_long if self.long else if_short
 
     def fresh(self, name: str) -> Any:
         """A new integer unknown, defined by constraints added to `defs`."""
@@ -131,7 +139,8 @@ class Work:
         self.o[i] = self.o[i] + dnotional
 
 
-def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportional: bool = False) -> Work:
+def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportional: bool = False,
+                   long: bool | None = None) -> Work:
     """A venue of n >= 2 accounts whose every amount is a Z3 unknown."""
     if n < 2:
         raise ValueError("the symbolic venue needs at least 2 accounts")
@@ -142,7 +151,7 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportion
     keys = mech.layer_keys([MARKET])
     fund = {a: z3.Int(f"fund_{a}") for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
     return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), ints("size"), ints("notional"),
-                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional)
+                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional, long)
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:
@@ -153,8 +162,9 @@ def inputs(w: Work, fill: Any) -> list[Any]:
 def assumptions(w: Work, fill: Any) -> list[Any]:
     """The pre-state is one the model accepts (R-STATE-5, R-UNIT-3) and account a00 may be
     liquidated (R-LIQ-1) with a non-zero position and a positive fill price."""
-    mm = ceil_div(z3.If(w.s[0] >= 0, w.s[0], -w.s[0]) * w.mark * MM_PPM, PPM)
-    out = [w.mark >= 1, w.mark <= MAX_INPUT, fill >= 1, fill <= MAX_INPUT, w.s[0] != 0,
+    mm = ceil_div(w.by_side(w.s[0], -w.s[0]) * w.mark * MM_PPM, PPM)
+    side = [] if w.long is None else [w.s[0] > 0 if w.long else w.s[0] < 0]
+    out = side + [w.mark >= 1, w.mark <= MAX_INPUT, fill >= 1, fill <= MAX_INPUT, w.s[0] != 0,
            sum_(w.s) == 0, sum_(w.o) == 0, w.bad_debt >= 0, w.bad_debt <= MAX_BALANCE,
            w.equity(0) < mm]
     for v in w.s:
@@ -255,7 +265,7 @@ def close_to(w: Work, fill: Any) -> None:
     size = w.s[0]
     w.move(1, size, size * fill)
     w.move(0, -size, -size * fill)
-    lots = ite(size >= 0, size, -size)
+    lots = w.by_side(size, -size)
     w.events.append(Event("R-LIQ-3", "trade", acct(w.ids[0]), acct(w.ids[1]), lots * fill, "close",
                           MARKET, lots, fill))
 
@@ -285,7 +295,7 @@ def surplus(w0: Work, mech: Mechanism, eq: Any) -> Any:
         return eq
     if rule.surplus == "fee":
         size = w0.s[0]
-        return min_(eq, floor_div(ite(size >= 0, size, -size) * w0.mark * rule.fee_ppm, PPM))
+        return min_(eq, floor_div(w0.by_side(size, -size) * w0.mark * rule.fee_ppm, PPM))
     return 0
 
 
@@ -386,9 +396,11 @@ def levy(w: Work, mech: Mechanism, rest: Any, surplus_key: str) -> Any:
 def bankruptcy_price(w: Work, size: Any, eq: Any, rounding: str) -> Any:
     """R-ADL-2: mark - eq / size, rounded toward the bankrupt or the counterparty, >= 1."""
     toward = rounding == "toward_bankrupt"
-    long_delta = quotient(w, -eq, size, up=toward)      # size > 0
-    short_delta = quotient(w, eq, -size, up=not toward)  # size < 0
-    return max_(1, w.mark + ite(size > 0, long_delta, short_delta))
+    long_delta = (lambda: quotient(w, -eq, size, up=toward))      # size > 0  # noqa: E731
+    short_delta = (lambda: quotient(w, eq, -size, up=not toward))  # size < 0  # noqa: E731
+    if w.long is None:
+        return max_(1, w.mark + ite(size > 0, long_delta(), short_delta()))
+    return max_(1, w.mark + (long_delta() if w.long else short_delta()))
 
 
 def deleverage(w: Work, policy: Adl) -> None:
@@ -398,19 +410,19 @@ def deleverage(w: Work, policy: Adl) -> None:
     price = mark
     if policy.close_price == "bankruptcy":
         price = ite(eq < 0, bankruptcy_price(w, size, eq, policy.bankruptcy_rounding), mark)
-    side = ite(size > 0, -1, 1)
-    remaining = ite(size >= 0, size, -size)
+    signed = lambda x: w.by_side(-x, x)  # noqa: E731  side * x, side = -1 for a long bankrupt
+    remaining = w.by_side(size, -size)
     start_eq = [w.equity(j) for j in range(w.n)]
     lots = 0
     for j in range(1, w.n):
         sj = w.s[j]
-        opposite = sj * size < 0
+        opposite = w.by_side(sj < 0, sj > 0)
         q = min_(remaining, ite(sj >= 0, sj, -sj))
-        take = opposite if not policy.skip_insolvent else z3.And(opposite, start_eq[j] + q * (price - mark) * side >= 0)
+        take = opposite if not policy.skip_insolvent else z3.And(opposite, start_eq[j] + signed(q * (price - mark)) >= 0)
         q = ite(take, q, 0)
-        w.move(j, -side * q, -side * q * price)
+        w.move(j, -signed(q), -signed(q * price))
         w.events.append(Event("R-ADL-1", "trade", acct(w.ids[0]), acct(w.ids[j]), q * price, "adl", MARKET,
                               q, price))
         remaining = remaining - q
         lots = lots + q
-    w.move(0, side * lots, side * lots * price)
+    w.move(0, signed(lots), signed(lots * price))

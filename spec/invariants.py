@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, sum_
+from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
 from model.events import Event
 from model.layers import sink_key
 from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
@@ -226,6 +226,11 @@ def adl_trades(ev: Sequence[Event], bankrupt: str) -> list[tuple[str, str, int]]
     return [(e.market, (e.dst if e.src == me else e.src).partition(":")[2], e.size) for e in ev if e.rule == "R-ADL-1"]
 
 
+def opposite(a: Num, b: Num) -> Cond:
+    """a and b have strictly opposite signs (a * b < 0, written without the product)."""
+    return any_([all_([a > 0, b < 0]), all_([a < 0, b > 0])])
+
+
 def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ADL-BOUND: per market the lots deleveraged equal what the bankrupt lost of its
     position (no overshoot); nobody is closed beyond its own position, flipped or
@@ -244,8 +249,8 @@ def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
             pos = pre.accounts[j].positions.get(m)
             before = pos.size if pos else 0
             now = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
-            conds.append(implies(q > 0, all_([before * p.size < 0, q <= abs(before), before * now >= 0,
-                                              abs(now) <= abs(before)])))
+            conds.append(implies(q > 0, all_([opposite(before, p.size), q <= abs(before),
+                                              not_(opposite(before, now)), abs(now) <= abs(before)])))
     return all_(conds)
 
 
