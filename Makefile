@@ -14,8 +14,10 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# the main job: stress scenarios x catalogue, then the Z3 matrix (N = 8) and the all-N proofs
 verify: setup
 	$(VENV)/bin/waterfall verify
+	$(VENV)/bin/waterfall prove --accounts 8 --jobs 2
 
 test: setup
 	$(PY) -m pytest

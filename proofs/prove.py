@@ -188,11 +188,11 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
     """Vacuity check with a witness (a liquidation with a deficit, else any state the
     assumptions allow), then the negated invariant, each on a fresh solver."""
     deadline = time.perf_counter() + timeout_s
-    s = solver(min(timeout_s, 5.0), proof=False)  # a small witness first: 3 active accounts
+    s = solver(min(timeout_s, 3.0), proof=False)  # a small witness first: 3 active accounts
     s.add(q.assumed + [q.deficit] + small_witness(q))
     first = s.check()
     if first != z3.sat:
-        s = solver(min(5.0, max(0.1, deadline - time.perf_counter())), proof=False)
+        s = solver(min(3.0, max(0.1, deadline - time.perf_counter())), proof=False)
         s.add(q.assumed + [q.deficit])
         first = s.check()
     if first != z3.sat:
@@ -202,7 +202,7 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
             base.kind, base.reason = V.VACUOUS, "the assumptions are unsatisfiable: nothing is proved"
             return base
         base.reason = ("no liquidation with a deficit satisfies the assumptions" if first == z3.unsat
-                       else "no witness with a deficit found in 5 s; witness without one")
+                       else "no witness with a deficit found in 3 s; witness without one")
     base.witness = state_to_json(q.concrete(s.model())[0])
     goal = q.goal(invariant)
     s = solver(max(0.1, deadline - time.perf_counter()))

@@ -74,6 +74,7 @@ class Work:
     encoding: str = "named"
     proportional: bool = False  # 'lemmas': add the per-account proportionality fact
     long: bool | None = None  # the bankrupt's side when the query is split by case
+    size0: Any = 0  # the bankrupt's size before the step (its side)
     allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
@@ -86,13 +87,14 @@ class Work:
     def copy(self) -> "Work":
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
-                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long)
+                    dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long,
+                    self.size0)
 
     def by_side(self, if_long: Any, if_short: Any) -> Any:
         """A term that depends on the bankrupt's side: resolved in Python when the query
         fixes the side (case split, R-PROVE-8), else an if-then-else on size > 0."""
         if self.long is None:
-            return ite(self.s[0] > 0, if_long, if_short)
+            return ite(self.size0 > 0, if_long, if_short)
         return if_long if self.long else if_short
 
     def fresh(self, name: str) -> Any:
@@ -150,8 +152,10 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportion
     ints = lambda name: [z3.Int(f"{name}_{a}") for a in ids]  # noqa: E731
     keys = mech.layer_keys([MARKET])
     fund = {a: z3.Int(f"fund_{a}") for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
-    return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), ints("size"), ints("notional"),
-                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional, long)
+    sizes = ints("size")
+    return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), sizes, ints("notional"),
+                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional, long,
+                sizes[0])
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:
