@@ -142,11 +142,17 @@ def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, enco
         return base
     if verdict.kind == V.ENCODING_MISMATCH and encoding == "lemmas":  # spurious under the abstraction
         spent = time.perf_counter() - start
-        verdict = by_cases(mech, n, "named", invariant, max(1.0, timeout_s - spent),
-                           Verdict(mech.id, invariant, V.UNKNOWN, n, claimed=base.claimed))
-        verdict.reason = ("the allocation lemmas admitted a spurious counterexample; exact encoding: "
-                          + verdict.reason).rstrip(": ")
-        encoding = "named"
+        try:
+            verdict = by_cases(mech, n, "named", invariant, max(1.0, timeout_s - spent),
+                               Verdict(mech.id, invariant, V.UNKNOWN, n, claimed=base.claimed))
+        except Unsupported as e:  # capped water-filling has no exact encoding
+            verdict.kind = V.UNKNOWN
+            verdict.reason = f"the lemmas admit a counterexample the model refutes; {e}"
+            verdict.counterexample = None
+        else:
+            verdict.reason = ("the allocation lemmas admitted a spurious counterexample; exact encoding: "
+                              + verdict.reason).rstrip(": ")
+            encoding = "named"
     if verdict.kind == V.COUNTEREXAMPLE and minimise:
         verdict = minimised(mech, invariant, n, encoding, timeout_s, verdict)
     verdict.seconds = round(time.perf_counter() - start, 3)

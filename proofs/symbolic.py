@@ -14,9 +14,11 @@ What the encoding covers (anything else raises Unsupported, reported as n/a):
 - a book close to counterparty a01 at F (haircut, levy and bad-debt-only mechanisms); ADL
   mechanisms deleverage straight away (no counterparty: the model's main ADL path);
 - surplus rules all / fee / none; balance layers (reserve, cap), the defaulter's
-  contribution, the default fund (pro rata with its rounding, clipped); not assessments;
+  contribution, the default fund (pro rata with its rounding, clipped), assessments;
 - haircuts (profit upnl / total_gain, eligibility, floor / ceil / largest remainder, residue
-  sink) without a cap (capped haircuts water-fill: not encoded); the OI levy; ADL.
+  sink, caps); the OI levy; ADL.
+Capped water-filling (assessments, capped haircuts) is encoded only by its lemmas (the
+'lemmas' encoding); the exact encodings refuse such mechanisms (Unsupported).
 ADL order: the encoding fills the opposite side in index order with no assumption on the
 scores. Every invariant but I-ADL-RANK holds for every order if it holds for index order
 over all states (accounts can be renamed), so proving them without the ranking is sound
@@ -75,6 +77,7 @@ class Work:
     proportional: bool = False  # 'lemmas': add the per-account proportionality fact
     long: bool | None = None  # the bankrupt's side when the query is split by case
     size0: Any = 0  # the bankrupt's size before the step (its side)
+    fund0: dict[str, Any] = field(default_factory=dict)  # contributions before the step
     allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
@@ -88,7 +91,7 @@ class Work:
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
                     dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long,
-                    self.size0)
+                    self.size0, dict(self.fund0))
 
     def by_side(self, if_long: Any, if_short: Any) -> Any:
         """A term that depends on the bankrupt's side: resolved in Python when the query
@@ -155,7 +158,7 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportion
     sizes = ints("size")
     return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), sizes, ints("notional"),
                 {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional, long,
-                sizes[0])
+                sizes[0], dict(fund))
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:
@@ -248,10 +251,10 @@ def liquidate(w0: Work, mech: Mechanism, fill: Any) -> tuple[Liquidate, Work]:
     """R-LIQ-2 over terms: the operation and the working copy after it (events, defs)."""
     w = w0.copy()
     adl = isinstance(mech.final, Adl)
-    if any(s.kind == "assessment" for s in mech.layers):
-        raise Unsupported("assessment layers (capped water-filling) are not encoded")
-    if isinstance(mech.final, Haircut) and mech.final.cap_ppm < PPM:
-        raise Unsupported("capped haircuts (water-filling) are not encoded")
+    capped = any(s.kind == "assessment" for s in mech.layers) or (
+        isinstance(mech.final, Haircut) and mech.final.cap_ppm < PPM)
+    if capped and w.encoding != "lemmas":
+        raise Unsupported("capped water-filling (assessments, capped haircuts) is encoded only by its lemmas")
     ids = w.ids
     if adl:
         op = Liquidate(ids[0], None, {}, "0")
@@ -335,7 +338,38 @@ def draw_default_fund(w: Work, spec: LayerSpec, deficit: Any) -> Any:
     return sum_(shares)
 
 
-DRAW = {"balance": draw_balance, "defaulter_contribution": draw_defaulter, "default_fund": draw_default_fund}
+def draw_assessment(w: Work, spec: LayerSpec, deficit: Any) -> Any:
+    """R-CH-3: members with a contribution are assessed pro rata to it, each capped at
+    multiple x contribution and at its equity, clipped to the deficit in id order."""
+    members = list(range(1, w.n))
+    contrib = [w.fund0[w.ids[i]] for i in members]  # original contributions (model: tx.base)
+    caps = [min_(floor_div(c * spec.assessment_multiple_ppm, PPM), max_(0, w.equity(i))) for c, i in zip(contrib, members)]
+    shares, limit = [], deficit
+    for share in water_fill(w, deficit, contrib, caps, spec.rounding):
+        shares.append(min_(share, limit))
+        limit = limit - shares[-1]
+    for i, share in zip(members, shares):
+        w.pay("R-CH-3", acct(w.ids[i]), acct(w.ids[0]), share, spec.name)
+    return sum_(shares)
+
+
+DRAW = {"balance": draw_balance, "defaulter_contribution": draw_defaulter, "default_fund": draw_default_fund,
+        "assessment": draw_assessment}
+
+
+def water_fill(w: Work, total: Any, weights: list[Any], caps: list[Any], rounding: str) -> list[Any]:
+    """R-ALLOC-4 by its lemmas only (P-BOUND-CAP-ALLN and the sum bands): 0 <= share <= cap,
+    0 for weight 0; largest remainder sums to min(total, sum of caps), floor to at most
+    that and more than it less n, ceil to at most total + n - 1."""
+    n, shares = len(weights), [w.fresh("capped") for _ in weights]
+    s, cap_sum = sum_(shares), sum_(ite(x > 0, c, 0) for x, c in zip(weights, caps))
+    reach = min_(total, cap_sum)
+    band = {"largest_remainder": s == reach, "floor": z3.And(s <= reach, s > reach - n),
+            "ceil": z3.And(s >= 0, s < total + n)}[rounding]
+    w.defs.append(z3.If(total <= 0, z3.And([x == 0 for x in shares]), band))
+    for x, wt, c in zip(shares, weights, caps):
+        w.defs += [x >= 0, x <= max_(0, c), z3.Implies(wt <= 0, x == 0)]
+    return shares
 
 
 def haircut_weights(w: Work, policy: Haircut) -> list[Any]:
@@ -355,8 +389,13 @@ def haircut(w: Work, mech: Mechanism, rest: Any, surplus_key: str) -> Any:
     rounding shortfall from the residue sink; returns what is still uncovered."""
     policy: Haircut = mech.final  # type: ignore[assignment]
     weights = haircut_weights(w, policy)
-    target = min_(rest, sum_(weights))
-    shares = allocate(w, target, weights, policy.rounding)
+    if policy.cap_ppm < PPM:  # R-HC-2 with caps: water-fill min(rest, sum of caps)
+        caps = [floor_div(x * policy.cap_ppm, PPM) for x in weights]
+        target = min_(rest, sum_(caps))
+        shares = water_fill(w, target, weights, caps, policy.rounding)
+    else:
+        target = min_(rest, sum_(weights))
+        shares = allocate(w, target, weights, policy.rounding)
     w.allocation = (target, weights, shares)
     for i, share in enumerate(shares, start=1):
         w.pay("R-HC-2", acct(w.ids[i]), acct(w.ids[0]), share, "haircut")
