@@ -204,7 +204,10 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
     if first != z3.sat:
         s = solver(max(0.1, deadline - time.perf_counter()), proof=False)
         s.add(q.assumed)
-        if s.check() != z3.sat:
+        plain = s.check()
+        if plain == z3.unknown:  # no witness in time: undecided, never 'vacuous'
+            return undecided(s, base)
+        if plain == z3.unsat:
             base.kind, base.reason = V.VACUOUS, "the assumptions are unsatisfiable: nothing is proved"
             return base
         base.reason = ("no liquidation with a deficit satisfies the assumptions" if first == z3.unsat
