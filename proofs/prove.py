@@ -25,12 +25,13 @@ from model.step import step
 from spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS, moved, prop_terms
 
 from . import verdict as V
-from .symbolic import IM_PPM, MARKET, MM_PPM, Unsupported, Work, accepted, assumptions, inputs, liquidate, symbolic_venue
+from .symbolic import (IM_PPM, MARKET, MM_PPM, RANKED, Unsupported, Work, accepted, adl_ranked_by_profit,
+                       assumptions, inputs, liquidate, rank_assumptions, symbolic_venue)
 from .verdict import Verdict
 
 NEEDS = {"I-PROP": Haircut, "I-BOUND": Haircut, "I-ADL-BOUND": Adl, "I-ADL-RANK": Adl}
-NOT_ENCODED = {"I-ADL-RANK": "the encoding fills in index order for every ranking (proofs/symbolic.py); "
-                             "the order itself is checked concretely (tests, fuzzer)"}
+RANK_NOTE = ("the encoding fills in index order for every ranking (proofs/symbolic.py); only the "
+             "'profit' score is encoded; this ranking is checked concretely (tests, fuzzer)")
 STAT_KEYS = ("conflicts", "decisions", "propagations", "max memory", "rlimit count")
 
 
@@ -45,6 +46,8 @@ class Query:
         self.op, self.w = liquidate(self.w0, mech, self.fill)
         self.pre, self.post, self.events = self.w0.state(), self.w.state(), self.w.events
         self.assumed = assumptions(self.w0, self.fill) + self.w.defs + accepted(self.w)
+        if invariant == "I-ADL-RANK":
+            self.assumed += rank_assumptions(self.w0)
         self.deficit = z3.Or([e.amount > 0 for e in self.events if e.rule in DEFICIT_RULES] or [z3.BoolVal(False)])
 
     def goal(self, invariant: str) -> Any:
@@ -60,6 +63,8 @@ class Query:
             same = z3.And([r == target] + [paid.get(i, 0) == x for i, x in zip(ids, shares)]
                           + [base[i] == wt for i, wt in zip(ids, weights)])
             return z3.Implies(moved(self.events, {"R-HC-2"}), same)
+        if invariant == "I-ADL-RANK":
+            return adl_ranked_by_profit(self.w0, self.w)
         return REGISTRY[invariant].holds(self.pre, self.op, self.post, self.events, self.mech)
 
     def concrete(self, model: z3.ModelRef) -> tuple[State, Liquidate]:
@@ -132,8 +137,8 @@ def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, enco
     if invariant in NEEDS and not isinstance(mech.final, NEEDS[invariant]):
         base.reason = f"applies only to {NEEDS[invariant].__name__} mechanisms"
         return base
-    if invariant in NOT_ENCODED:
-        base.reason = NOT_ENCODED[invariant]
+    if invariant == "I-ADL-RANK" and getattr(mech.final, "ranking", "") not in RANKED:
+        base.reason = RANK_NOTE
         return base
     try:
         verdict = by_cases(mech, n, encoding, invariant, timeout_s, base)

@@ -34,7 +34,7 @@ from typing import Any
 
 import z3
 
-from model.arith import ceil_div, floor_div, ite, max_, min_, sum_
+from model.arith import all_, any_, ceil_div, floor_div, implies, ite, max_, min_, sum_
 from model.events import Event, acct, layer
 from model.layers import sink_key
 from model.mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Mechanism
@@ -469,3 +469,40 @@ def deleverage(w: Work, policy: Adl) -> None:
         remaining = remaining - q
         lots = lots + q
     w.move(0, signed(lots), signed(lots * price))
+
+
+# ---- ADL ranking (R-ADL-3/4a) -------------------------------------------------------------
+# Only the 'profit' score (unrealised PnL in the market) is encoded; the ratio scores of
+# BitMEX, Binance and Hyperliquid are products of three unknowns under a floor division.
+
+RANKED = ("profit",)
+
+
+def rank_assumptions(w0: Work) -> list[Any]:
+    """Without loss of generality the opposite side is numbered in ranking order: an
+    opposite account never scores below a later opposite one (ties go to the smaller id,
+    which is the lower index). With it, index order is the ranking's order."""
+    opp = [w0.by_side(x < 0, x > 0) for x in w0.s]
+    return [z3.Implies(z3.And(opp[i], opp[j]), w0.upnl(i) >= w0.upnl(j))
+            for i in range(1, w0.n) for j in range(i + 1, w0.n)]
+
+
+def adl_ranked_by_profit(w0: Work, w: Work) -> Any:
+    """I-ADL-RANK for the profit score on the symbolic step (see ranked_by_profit)."""
+    filled = {e.dst.partition(":")[2]: e.size for e in w.events if e.rule == "R-ADL-1"}
+    return ranked_by_profit([w0.upnl(i) for i in range(w0.n)], [w0.by_side(x < 0, x > 0) for x in w0.s],
+                            [filled.get(a, 0) for a in w0.ids], w.s)
+
+
+def ranked_by_profit(upnl: list[Any], opp: list[Any], filled: list[Any], left: list[Any]) -> Any:
+    """I-ADL-RANK for the profit score, over ints or terms (a separate encoding of the
+    registry's predicate, tied to it by tests/test_prove.py): no account (index >= 1) is
+    deleveraged while an opposite account ranked above it (higher PnL, or equal PnL and
+    smaller index) keeps size."""
+    conds = []
+    for j in range(1, len(upnl)):
+        for i in range(1, len(upnl)):
+            if i != j:
+                above = any_([upnl[i] > upnl[j], all_([upnl[i] == upnl[j], i < j])])
+                conds.append(implies(all_([filled[j] > 0, opp[i], above]), left[i] == 0))
+    return all_(conds)

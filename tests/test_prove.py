@@ -296,11 +296,57 @@ def test_R_PROVE_5_seeded_bug_refuted_and_replayed(bug, monkeypatch) -> None:
     assert fails, note
 
 
-def test_R_PROVE_5_the_ranking_bug_is_outside_the_encoding() -> None:
-    """adl-ignores-ranking breaks only I-ADL-RANK, which the encoding does not state (it
-    fills in index order for every ranking); the fuzzer refutes it (tests/test_fuzz.py)."""
+def profit_ranked(mid: str = "bitmex-adl"):
+    m = mech(mid)
+    return replace(m, final=replace(m.final, ranking="profit"))
+
+
+def test_R_PROVE_5_ratio_rankings_are_outside_the_encoding() -> None:
     v = P.prove(mech("bitmex-adl"), "I-ADL-RANK", 3)
     assert v.kind == V.NOT_APPLICABLE and "index order" in v.reason
+
+
+def test_R_PROVE_5_profit_ranking_proved() -> None:
+    v = P.prove(profit_ranked(), "I-ADL-RANK", 4)
+    assert v.kind == V.PROVED_UP_TO
+
+
+def test_R_PROVE_5_ranking_bug_refuted_and_replayed(monkeypatch) -> None:
+    bug = next(b for b in seeded_bugs.SEEDED_BUGS if b.name == "adl-ignores-ranking")
+    seeded_bugs.apply(bug, monkeypatch)  # the model fills in id order
+    monkeypatch.setattr(P, "rank_assumptions", lambda w0: [])  # so does the encoding: no ranking order
+    m = profit_ranked()
+    v = P.prove(m, "I-ADL-RANK", 4)  # 3 accounts cannot show it: two opposite holders take all
+    assert v.kind == V.COUNTEREXAMPLE, (v.kind, v.reason)
+    fails, note = P.replay(m, "I-ADL-RANK", *_scenario(v))
+    assert fails, note
+
+
+@pytest.mark.parametrize("buggy", [False, True])
+def test_R_PROVE_1_profit_rank_encoding_equals_the_registry(buggy: bool, monkeypatch) -> None:
+    """The separate I-ADL-RANK encoding agrees with the registry predicate on concrete ADL
+    outcomes of the model, correct and with the ranking ignored (so both verdicts occur)."""
+    from spec.invariants import REGISTRY
+    m = profit_ranked()
+    if buggy:
+        seeded_bugs.apply(next(b for b in seeded_bugs.SEEDED_BUGS if b.name == "adl-ignores-ranking"), monkeypatch)
+    rng = random.Random(f"rank-{buggy}")
+    seen = set()
+    for _ in range(60):
+        state, op = random_venue(rng, rng.choice((3, 4, 5)), mech("bitmex-adl"))  # any order of ids
+        post, events = step(state, op, m)
+        ids = sorted(state.accounts)
+        size = lambda st, a: st.accounts[a].positions.get(S.MARKET, Position(0, 0)).size  # noqa: E731
+        s0 = size(state, ids[0])
+        upnl = [size(state, a) * state.markets[S.MARKET].mark - state.accounts[a].positions.get(S.MARKET, Position(0, 0)).open_notional for a in ids]
+        opp = [size(state, a) * s0 < 0 for a in ids]
+        filled = [sum(e.size for e in events if e.rule == "R-ADL-1" and a in (e.src[8:], e.dst[8:])) if a != ids[0] else 0
+                  for a in ids]
+        ours = S.ranked_by_profit(upnl, opp, filled, [size(post, a) for a in ids])
+        theirs = REGISTRY["I-ADL-RANK"].holds(state, op, post, events, m)
+        assert bool(ours) == bool(theirs), state_to_json(state)
+        seen.add(bool(theirs))
+    assert seen == ({True, False} if buggy else {True})
 
 
 # ---- CLI -----------------------------------------------------------------------------------------
