@@ -42,13 +42,14 @@ class Query:
                  long: bool | None = None) -> None:
         self.mech, self.n, self.long = mech, n, long
         self.w0 = symbolic_venue(mech, n, encoding, proportional=invariant == "I-PROP", long=long)
-        self.fill = z3.Int("fill")
+        self.ctx = self.w0.ctx
+        self.fill = z3.Int("fill", self.ctx)
         self.op, self.w = liquidate(self.w0, mech, self.fill)
         self.pre, self.post, self.events = self.w0.state(), self.w.state(), self.w.events
         self.assumed = assumptions(self.w0, self.fill) + self.w.defs + accepted(self.w)
         if invariant == "I-ADL-RANK":
             self.assumed += rank_assumptions(self.w0)
-        self.deficit = z3.Or([e.amount > 0 for e in self.events if e.rule in DEFICIT_RULES] or [z3.BoolVal(False)])
+        self.deficit = z3.Or([e.amount > 0 for e in self.events if e.rule in DEFICIT_RULES] or [z3.BoolVal(False, self.ctx)])
 
     def goal(self, invariant: str) -> Any:
         """The registry's predicate on the symbolic step (a Z3 term or a Python bool).
@@ -82,13 +83,14 @@ class Query:
         return state, Liquidate(self.op.account, self.op.counterparty, fills, self.op.seed)
 
 
-def solver(timeout_s: float, proof: bool = True) -> z3.Solver:
+def solver(timeout_s: float, proof: bool = True, ctx: Any = None) -> z3.Solver:
     """A fresh, non-incremental solver with a time limit (ms). Proofs (unsat expected):
     simplification, constant propagation and equation solving first (the step is mostly
     definitions), then SMT. Witnesses (sat expected): Z3's default solver, which finds
     models of these queries 5-15x faster. push/pop would switch Z3 to its incremental
     core, measured up to 100x slower here (bench/prove.py)."""
-    s = z3.Then("simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "smt").solver() if proof else z3.Solver()
+    tactic = z3.Then("simplify", "propagate-values", "solve-eqs", "elim-uncnstr", "smt", ctx=ctx)
+    s = tactic.solver() if proof else z3.Solver(ctx=ctx)
     s.set("timeout", max(1, int(timeout_s * 1000)))
     return s
 
@@ -199,15 +201,15 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
     """Vacuity check with a witness (a liquidation with a deficit, else any state the
     assumptions allow), then the negated invariant, each on a fresh solver."""
     deadline = time.perf_counter() + timeout_s
-    s = solver(min(timeout_s, 3.0), proof=False)  # a small witness first: 3 active accounts
+    s = solver(min(timeout_s, 3.0), proof=False, ctx=q.ctx)  # a small witness first: 3 active accounts
     s.add(q.assumed + [q.deficit] + small_witness(q))
     first = s.check()
     if first != z3.sat:
-        s = solver(min(3.0, max(0.1, deadline - time.perf_counter())), proof=False)
+        s = solver(min(3.0, max(0.1, deadline - time.perf_counter())), proof=False, ctx=q.ctx)
         s.add(q.assumed + [q.deficit])
         first = s.check()
     if first != z3.sat:
-        s = solver(max(0.1, deadline - time.perf_counter()), proof=False)
+        s = solver(max(0.1, deadline - time.perf_counter()), proof=False, ctx=q.ctx)
         s.add(q.assumed)
         plain = s.check()
         if plain == z3.unknown:  # no witness in time: undecided, never 'vacuous'
@@ -219,8 +221,8 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
                        else "no witness with a deficit found in 3 s; witness without one")
     base.witness = state_to_json(q.concrete(s.model())[0])
     goal = q.goal(invariant)
-    s = solver(max(0.1, deadline - time.perf_counter()))
-    s.add(q.assumed + [z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal)])
+    s = solver(max(0.1, deadline - time.perf_counter()), ctx=q.ctx)
+    s.add(q.assumed + [z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal, q.ctx)])
     result = s.check()
     base.stats = stats(s)
     if result == z3.unsat:
@@ -249,9 +251,9 @@ def minimised(mech: Mechanism, invariant: str, n: int, encoding: str, timeout_s:
         q = Query(mech, k, encoding, invariant)
         goal = q.goal(invariant)
         for bound in (10, 100, 10_000, 10**6, None):
-            s = solver(budget, proof=False)
+            s = solver(budget, proof=False, ctx=q.ctx)
             s.add(q.assumed)
-            s.add(z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal))
+            s.add(z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal, q.ctx))
             if bound is not None:
                 s.add([z3.And(x >= -bound, x <= bound) for x in inputs(q.w0, q.fill)])
             if s.check() == z3.sat:

@@ -78,6 +78,7 @@ class Work:
     long: bool | None = None  # the bankrupt's side when the query is split by case
     size0: Any = 0  # the bankrupt's size before the step (its side)
     fund0: dict[str, Any] = field(default_factory=dict)  # contributions before the step
+    ctx: Any = None  # the Z3 context of the query's terms
     allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
@@ -91,7 +92,7 @@ class Work:
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
                     dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long,
-                    self.size0, dict(self.fund0))
+                    self.size0, dict(self.fund0), self.ctx)
 
     def by_side(self, if_long: Any, if_short: Any) -> Any:
         """A term that depends on the bankrupt's side: resolved in Python when the query
@@ -103,7 +104,7 @@ class Work:
     def fresh(self, name: str) -> Any:
         """A new integer unknown, defined by constraints added to `defs`."""
         self.fresh_count += 1
-        return z3.Int(f"{name}!{self.fresh_count}")
+        return z3.Int(f"{name}!{self.fresh_count}", self.ctx)
 
     def upnl(self, i: int) -> Any:
         """R-PNL-1 in the one market."""
@@ -152,13 +153,14 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportion
     if encoding not in ENCODINGS:
         raise ValueError(f"unknown encoding {encoding!r}")
     ids = account_ids(n)
-    ints = lambda name: [z3.Int(f"{name}_{a}") for a in ids]  # noqa: E731
+    ctx = z3.Context()  # one context per query: its result does not depend on earlier queries
+    ints = lambda name: [z3.Int(f"{name}_{a}", ctx) for a in ids]  # noqa: E731
     keys = mech.layer_keys([MARKET])
-    fund = {a: z3.Int(f"fund_{a}") for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
+    fund = {a: z3.Int(f"fund_{a}", ctx) for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
     sizes = ints("size")
-    return Work(n, z3.Int("mark"), ints("collateral"), ints("net_deposit"), sizes, ints("notional"),
-                {k: z3.Int(f"layer_{k}") for k in keys}, fund, z3.Int("bad_debt"), encoding, proportional, long,
-                sizes[0], dict(fund))
+    return Work(n, z3.Int("mark", ctx), ints("collateral"), ints("net_deposit"), sizes, ints("notional"),
+                {k: z3.Int(f"layer_{k}", ctx) for k in keys}, fund, z3.Int("bad_debt", ctx), encoding, proportional, long,
+                sizes[0], dict(fund), ctx)
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:

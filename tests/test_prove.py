@@ -86,7 +86,7 @@ def symbolic_post(q: P.Query, state: State, op: Liquidate) -> tuple[dict, list]:
         pos = acc.positions.get(S.MARKET, Position(0, 0))
         fixed += [w.c[i] == acc.collateral, w.d[i] == acc.net_deposit, w.s[i] == pos.size, w.o[i] == pos.open_notional]
     fixed += [v == state.layers[k] for k, v in w.layers.items()] + [v == state.default_fund[k] for k, v in w.fund.items()]
-    s = z3.Solver()
+    s = z3.Solver(ctx=q.ctx)
     s.add(q.assumed + fixed)
     assert s.check() == z3.sat, "the symbolic step rejects a state the model accepts"
     mdl = s.model()
@@ -160,7 +160,7 @@ def test_R_PROVE_1_lemma_encoding_allows_the_models_result(mid: str) -> None:
         same += [v == post.layers.get(k, 0) for k, v in q.post.layers.items()]
         same += [v == post.default_fund.get(k, 0) for k, v in q.post.default_fund.items()]
         same.append(q.post.bad_debt == post.bad_debt)
-        s = z3.Solver()
+        s = z3.Solver(ctx=q.ctx)
         s.add(q.assumed + pin(q, state, op) + same)
         assert s.check() == z3.sat, (mid, state_to_json(state), op)
 
@@ -199,9 +199,10 @@ def test_R_PROVE_3_vacuous_assumptions_are_reported(monkeypatch) -> None:
 
 
 def test_R_PROVE_3_timeout_is_its_own_verdict(monkeypatch) -> None:
-    x, y, z = z3.Ints("x y z")  # a goal Z3 cannot settle: no x^3 + y^3 = z^3 in positive integers
-    hard = z3.Not(z3.And(x > 0, y > 0, z > 0, x * x * x + y * y * y == z * z * z))
-    monkeypatch.setattr(P.Query, "goal", lambda self, inv: hard)
+    def hard(self, inv):  # a goal Z3 cannot settle: no x^3 + y^3 = z^3 in positive integers
+        x, y, z = z3.Ints("x y z", self.ctx)
+        return z3.Not(z3.And(x > 0, y > 0, z > 0, x * x * x + y * y * y == z * z * z))
+    monkeypatch.setattr(P.Query, "goal", hard)
     v = P.prove(mech("generic-socialized-loss"), "I-CONS", 2, timeout_s=2.0)
     assert v.kind == V.TIMEOUT and v.reason == "timeout" and v.seconds < 10
 
@@ -210,7 +211,7 @@ def test_R_PROVE_4_documented_counterexample_replays() -> None:
     m = mech("drift-v2")  # levy charges losers too: I-NONNEG is not claimed
     v = P.prove(m, "I-NONNEG", 4)
     assert v.kind == V.COUNTEREXAMPLE and not v.claimed
-    fails, _ = P.replay(m, "I-NONNEG", *P.Query(m, 2).concrete(z3.Solver().model()) if False else _scenario(v))
+    fails, _ = P.replay(m, "I-NONNEG", *_scenario(v))
     assert fails
     assert len(v.counterexample["state"]["accounts"]) <= 4
 
