@@ -25,7 +25,7 @@ from model.step import step
 from spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS, moved, prop_terms
 
 from . import verdict as V
-from .symbolic import (IM_PPM, MARKET, MM_PPM, RANKED, Unsupported, Work, accepted, adl_ranked_by_profit,
+from .symbolic import (IM_PPM, MARKET, MM_PPM, OTHER, RANKED, Unsupported, Work, accepted, adl_ranked_by_profit,
                        assumptions, inputs, liquidate, rank_assumptions, symbolic_venue)
 from .verdict import Verdict
 
@@ -74,9 +74,14 @@ class Query:
         w = self.w0
         accounts = {}
         for i, a in enumerate(w.ids):
-            pos = Position(val(w.s[i]), val(w.o[i]))
-            accounts[a] = Account(val(w.c[i]), val(w.d[i]), {MARKET: pos} if pos != (0, 0) else {})
-        state = State({MARKET: Market(MARKET, val(w.mark), IM_PPM, MM_PPM)}, accounts,
+            held = {MARKET: Position(val(w.s[i]), val(w.o[i]))}
+            if w.mark1 is not None:
+                held[OTHER] = Position(val(w.s1[i]), val(w.o1[i]))
+            accounts[a] = Account(val(w.c[i]), val(w.d[i]), {m: p for m, p in held.items() if p != (0, 0)})
+        markets = {MARKET: Market(MARKET, val(w.mark), IM_PPM, MM_PPM)}
+        if w.mark1 is not None:
+            markets[OTHER] = Market(OTHER, val(w.mark1), IM_PPM, MM_PPM)
+        state = State(markets, accounts,
                       {k: val(v) for k, v in w.layers.items()}, {k: val(v) for k, v in w.fund.items()},
                       val(w.bad_debt))
         fills = {m: val(p) for m, p in self.op.fill_prices.items()}

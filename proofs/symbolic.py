@@ -42,7 +42,7 @@ from model.ops import Liquidate
 from model.state import Account, Market, Position, State
 from model.units import MAX_BALANCE, MAX_INPUT, PPM
 
-MARKET = "M0"
+MARKET, OTHER = "M0", "M1"  # the bankrupt's market; a second one where the mechanism looks across
 IM_PPM, MM_PPM = 100_000, 50_000
 # 'lemmas': each allocated share is a fresh unknown constrained only by the allocation facts
 # proved for every N in proofs/alln.py (an over-approximation: a proof is sound, a
@@ -79,6 +79,9 @@ class Work:
     size0: Any = 0  # the bankrupt's size before the step (its side)
     fund0: dict[str, Any] = field(default_factory=dict)  # contributions before the step
     ctx: Any = None  # the Z3 context of the query's terms
+    mark1: Any = None  # the second market (None: one market), where a01.. hold static positions
+    s1: list[Any] = field(default_factory=list)
+    o1: list[Any] = field(default_factory=list)
     allocation: tuple[Any, list[Any], list[Any]] | None = None  # the haircut's (R, w, shares)
     events: list[Event] = field(default_factory=list)
     defs: list[Any] = field(default_factory=list)
@@ -92,7 +95,7 @@ class Work:
         """A copy to step (lists and maps copied, terms shared)."""
         return Work(self.n, self.mark, list(self.c), list(self.d), list(self.s), list(self.o),
                     dict(self.layers), dict(self.fund), self.bad_debt, self.encoding, self.proportional, self.long,
-                    self.size0, dict(self.fund0), self.ctx)
+                    self.size0, dict(self.fund0), self.ctx, self.mark1, self.s1, self.o1)
 
     def by_side(self, if_long: Any, if_short: Any) -> Any:
         """A term that depends on the bankrupt's side: resolved in Python when the query
@@ -107,18 +110,29 @@ class Work:
         return z3.Int(f"{name}!{self.fresh_count}", self.ctx)
 
     def upnl(self, i: int) -> Any:
-        """R-PNL-1 in the one market."""
+        """R-PNL-1 in the bankrupt's market M0."""
         return self.s[i] * self.mark - self.o[i]
 
+    def upnl_other(self, i: int) -> Any:
+        """R-PNL-1 in the second market (0 with one market; the bankrupt holds none there)."""
+        return 0 if self.mark1 is None or i == 0 else self.s1[i] * self.mark1 - self.o1[i]
+
     def equity(self, i: int) -> Any:
-        """R-PNL-3."""
-        return self.c[i] + self.upnl(i)
+        """R-PNL-3 over every market."""
+        return self.c[i] + self.upnl(i) + self.upnl_other(i)
 
     def state(self) -> State:
-        """The model's State with term fields (every account holds an M0 record)."""
+        """The model's State with term fields (every account holds an M0 record; a01.. an
+        M1 record too when there are two markets)."""
         markets = {MARKET: Market(MARKET, self.mark, IM_PPM, MM_PPM)}
-        accounts = {a: Account(self.c[i], self.d[i], {MARKET: Position(self.s[i], self.o[i])})
-                    for i, a in enumerate(self.ids)}
+        if self.mark1 is not None:
+            markets[OTHER] = Market(OTHER, self.mark1, IM_PPM, MM_PPM)
+        accounts = {}
+        for i, a in enumerate(self.ids):
+            pos = {MARKET: Position(self.s[i], self.o[i])}
+            if self.mark1 is not None and i > 0:
+                pos[OTHER] = Position(self.s1[i], self.o1[i])
+            accounts[a] = Account(self.c[i], self.d[i], pos)
         return State(markets, accounts, dict(self.layers), dict(self.fund), self.bad_debt)
 
     def pay(self, rule: str, src: str, dst: str, amount: Any, stage: str) -> None:
@@ -145,8 +159,19 @@ class Work:
         self.o[i] = self.o[i] + dnotional
 
 
+def markets_for(mech: Mechanism) -> int:
+    """R-PROVE-1: two markets where the mechanism looks across markets (a haircut base over
+    all markets, net-profit eligibility or total gain, assessments or ADL solvency checks
+    capped by equity), else one."""
+    f = mech.final
+    across = isinstance(f, Haircut) and (f.scope == "all_markets" or f.eligibility == "net_profitable"
+                                         or f.profit == "total_gain")
+    across |= any(s.kind == "assessment" for s in mech.layers) or (isinstance(f, Adl) and f.skip_insolvent)
+    return 2 if across else 1
+
+
 def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportional: bool = False,
-                   long: bool | None = None) -> Work:
+                   long: bool | None = None, markets: int | None = None) -> Work:
     """A venue of n >= 2 accounts whose every amount is a Z3 unknown."""
     if n < 2:
         raise ValueError("the symbolic venue needs at least 2 accounts")
@@ -155,17 +180,20 @@ def symbolic_venue(mech: Mechanism, n: int, encoding: str = "lemmas", proportion
     ids = account_ids(n)
     ctx = z3.Context()  # one context per query: its result does not depend on earlier queries
     ints = lambda name: [z3.Int(f"{name}_{a}", ctx) for a in ids]  # noqa: E731
-    keys = mech.layer_keys([MARKET])
+    two = (markets or markets_for(mech)) == 2
+    keys = mech.layer_keys([MARKET, OTHER] if two else [MARKET])
     fund = {a: z3.Int(f"fund_{a}", ctx) for a in ids} if any(s.kind != "balance" for s in mech.layers) else {}
     sizes = ints("size")
     return Work(n, z3.Int("mark", ctx), ints("collateral"), ints("net_deposit"), sizes, ints("notional"),
                 {k: z3.Int(f"layer_{k}", ctx) for k in keys}, fund, z3.Int("bad_debt", ctx), encoding, proportional, long,
-                sizes[0], dict(fund), ctx)
+                sizes[0], dict(fund), ctx, z3.Int("mark1", ctx) if two else None,
+                [0] + ints("size1")[1:] if two else [], [0] + ints("notional1")[1:] if two else [])
 
 
 def inputs(w: Work, fill: Any) -> list[Any]:
     """Every unknown of the pre-state and the operation."""
-    return [w.mark, fill, w.bad_debt, *w.c, *w.d, *w.s, *w.o, *w.layers.values(), *w.fund.values()]
+    other = [w.mark1, *w.s1[1:], *w.o1[1:]] if w.mark1 is not None else []
+    return [w.mark, fill, w.bad_debt, *w.c, *w.d, *w.s, *w.o, *w.layers.values(), *w.fund.values(), *other]
 
 
 def assumptions(w: Work, fill: Any) -> list[Any]:
@@ -176,6 +204,10 @@ def assumptions(w: Work, fill: Any) -> list[Any]:
     out = side + [w.mark >= 1, w.mark <= MAX_INPUT, fill >= 1, fill <= MAX_INPUT, w.s[0] != 0,
            sum_(w.s) == 0, sum_(w.o) == 0, w.bad_debt >= 0, w.bad_debt <= MAX_BALANCE,
            w.equity(0) < mm]
+    if w.mark1 is not None:  # the second market: valid, zero-sum, within bounds
+        out += [w.mark1 >= 1, w.mark1 <= MAX_INPUT, sum_(w.s1) == 0, sum_(w.o1) == 0]
+        out += [z3.And(v >= -MAX_INPUT, v <= MAX_INPUT) for v in w.s1[1:]]
+        out += [z3.And(v >= -MAX_BALANCE, v <= MAX_BALANCE) for v in w.o1[1:]]
     for v in w.s:
         out += [v >= -MAX_INPUT, v <= MAX_INPUT]
     for v in [*w.c, *w.d, *w.o]:
@@ -375,12 +407,13 @@ def water_fill(w: Work, total: Any, weights: list[Any], caps: list[Any], roundin
 
 
 def haircut_weights(w: Work, policy: Haircut) -> list[Any]:
-    """R-HC-1 for accounts a01.. (one market: scope all or bankrupt markets agree)."""
+    """R-HC-1 for accounts a01..: profit over all markets or the bankrupt's (M0)."""
     out = []
     for i in range(1, w.n):
-        total = w.upnl(i)
+        total = w.upnl(i) + w.upnl_other(i)
+        scoped = w.upnl(i) if policy.scope == "bankrupt_markets" else total
         eq = w.c[i] + total
-        profit = eq - w.d[i] if policy.profit == "total_gain" else total
+        profit = eq - w.d[i] if policy.profit == "total_gain" else scoped
         eligible = profit > 0 if policy.eligibility != "net_profitable" else z3.And(profit > 0, total > 0)
         out.append(ite(eligible, max_(0, min_(profit, eq)), 0))
     return out

@@ -46,11 +46,21 @@ def random_venue(rng: random.Random, n: int, m) -> tuple[State, Liquidate]:
     notionals = [s * e for s, e in zip(sizes, entries)]
     notionals.append(-sum(notionals))
     ids = S.account_ids(n)
+    held = {a: {S.MARKET: Position(s, o)} for a, s, o in zip(ids, sizes, notionals)}
+    markets = {S.MARKET: Market(S.MARKET, mark, S.IM_PPM, S.MM_PPM)}
+    if S.markets_for(m) == 2:  # a01.. also hold zero-sum positions in M1
+        mark1 = rng.randint(50, 2_000)
+        markets[S.OTHER] = Market(S.OTHER, mark1, S.IM_PPM, S.MM_PPM)
+        s1 = [rng.randint(-50, 50) for _ in range(n - 2)]
+        s1.append(-sum(s1))
+        o1 = [x * (mark1 + rng.randint(-mark1 // 2, mark1 // 2)) for x in s1[:-1]]
+        o1.append(-sum(o1))
+        for a, x, y in zip(ids[1:], s1, o1):
+            held[a][S.OTHER] = Position(x, y)
     accounts = {a: Account(rng.randint(0, 30_000), rng.randint(0, 30_000),
-                           {S.MARKET: Position(s, o)} if (s, o) != (0, 0) else {})
-                for a, s, o in zip(ids, sizes, notionals)}
-    state = State({S.MARKET: Market(S.MARKET, mark, S.IM_PPM, S.MM_PPM)}, accounts,
-                  {k: rng.choice([0, rng.randint(0, 5_000)]) for k in m.layer_keys([S.MARKET])},
+                           {k: p for k, p in held[a].items() if p != (0, 0)}) for a in ids}
+    state = State(markets, accounts,
+                  {k: rng.choice([0, rng.randint(0, 5_000)]) for k in m.layer_keys(sorted(markets))},
                   {a: rng.randint(0, 3_000) for a in ids} if any(s.kind != "balance" for s in m.layers) else {},
                   rng.randint(0, 100))
     a0 = state.accounts[ids[0]]  # push a00 under water: collateral such that equity < mm - gap
@@ -78,16 +88,8 @@ def in_rank_order(state: State, m) -> State:
 
 def symbolic_post(q: P.Query, state: State, op: Liquidate) -> tuple[dict, list]:
     """Fix the symbolic pre-state to `state`, solve, read the post-state and the events."""
-    w = q.w0
-    fixed = [w.mark == state.markets[S.MARKET].mark, q.fill == op.fill_prices.get(S.MARKET, 1),
-             w.bad_debt == state.bad_debt]
-    for i, a in enumerate(w.ids):
-        acc = state.accounts[a]
-        pos = acc.positions.get(S.MARKET, Position(0, 0))
-        fixed += [w.c[i] == acc.collateral, w.d[i] == acc.net_deposit, w.s[i] == pos.size, w.o[i] == pos.open_notional]
-    fixed += [v == state.layers[k] for k, v in w.layers.items()] + [v == state.default_fund[k] for k, v in w.fund.items()]
     s = z3.Solver(ctx=q.ctx)
-    s.add(q.assumed + fixed)
+    s.add(q.assumed + pin(q, state, op))
     assert s.check() == z3.sat, "the symbolic step rejects a state the model accepts"
     mdl = s.model()
     val = lambda t: t if isinstance(t, int) else mdl.eval(t, model_completion=True).as_long()  # noqa: E731
@@ -138,6 +140,11 @@ def pin(q: P.Query, state: State, op: Liquidate) -> list:
         acc = state.accounts[a]
         pos = acc.positions.get(S.MARKET, Position(0, 0))
         fixed += [w.c[i] == acc.collateral, w.d[i] == acc.net_deposit, w.s[i] == pos.size, w.o[i] == pos.open_notional]
+    if w.mark1 is not None:
+        fixed.append(w.mark1 == state.markets[S.OTHER].mark)
+        for i, a in enumerate(w.ids[1:], start=1):
+            pos = state.accounts[a].positions.get(S.OTHER, Position(0, 0))
+            fixed += [w.s1[i] == pos.size, w.o1[i] == pos.open_notional]
     return fixed + [v == state.layers[k] for k, v in w.layers.items()] + [v == state.default_fund[k] for k, v in w.fund.items()]
 
 
