@@ -34,6 +34,7 @@ mutate: setup
 bench: setup
 	$(PY) bench/allocation.py
 	$(PY) bench/fuzz.py
+	$(PY) bench/prove.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis mutants
