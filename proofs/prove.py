@@ -106,11 +106,12 @@ def stats(s: z3.Solver) -> dict[str, Any]:
     return {k: st.get_key_value(k) for k in st.keys() if k in STAT_KEYS}
 
 
-def undecided(s: z3.Solver, base: Verdict) -> Verdict:
-    """UNKNOWN with Z3's reason, or TIMEOUT."""
+def undecided(s: z3.Solver, base: Verdict, phase: str = "proof") -> Verdict:
+    """UNKNOWN with Z3's reason, or TIMEOUT; the phase (witness or proof) is recorded."""
     reason = s.reason_unknown()
     base.kind = V.TIMEOUT if reason in ("timeout", "canceled") else V.UNKNOWN
     base.reason = reason
+    base.stats = {**base.stats, "phase": phase}
     return base
 
 
@@ -128,7 +129,7 @@ def replay(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> tupl
 def scenario(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> dict[str, Any]:
     """A counterexample as a scenario document (spec/scenario.md)."""
     from model.codec import op_to_json
-    return {"format": "waterfall-scenario", "version": 1, "name": f"{mech.id}-{invariant}-z3",
+    return {"format": "waterfall-scenario", "version": 1, "name": f"{mech.id}-{invariant}",
             "description": f"counterexample to {invariant} found by Z3, replayed by the model",
             "mechanism": mech.id, "state": state_to_json(state), "ops": [op_to_json(op)]}
 
@@ -218,7 +219,7 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
         s.add(q.assumed)
         plain = s.check()
         if plain == z3.unknown:  # no witness in time: undecided, never 'vacuous'
-            return undecided(s, base)
+            return undecided(s, base, "witness")
         if plain == z3.unsat:
             base.kind, base.reason = V.VACUOUS, "the assumptions are unsatisfiable: nothing is proved"
             return base
@@ -226,16 +227,22 @@ def check(q: Query, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
                        else "no witness with a deficit found in 3 s; witness without one")
     base.witness = state_to_json(q.concrete(s.model())[0])
     goal = q.goal(invariant)
-    s = solver(max(0.1, deadline - time.perf_counter()), ctx=q.ctx)
-    s.add(q.assumed + [z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal, q.ctx)])
+    negated = z3.Not(goal) if z3.is_expr(goal) else z3.BoolVal(not goal, q.ctx)
+    left = max(0.1, deadline - time.perf_counter())
+    s = solver(0.8 * left, ctx=q.ctx)  # a fifth is kept for a search among small states
+    s.add(q.assumed + [negated])
     result = s.check()
     base.stats = stats(s)
     if result == z3.unsat:
         base.kind = V.PROVED_UP_TO
         return base
-    if result == z3.unknown:
-        return undecided(s, base)
-    return confirmed(q, invariant, s.model(), base)
+    if result == z3.sat:
+        return confirmed(q, invariant, s.model(), base)
+    small = solver(max(0.1, deadline - time.perf_counter()), proof=False, ctx=q.ctx)
+    small.add(q.assumed + [negated] + small_witness(q))  # a counterexample among small states?
+    if small.check() == z3.sat:
+        return confirmed(q, invariant, small.model(), base)
+    return undecided(s, base)
 
 
 def confirmed(q: Query, invariant: str, model: z3.ModelRef, base: Verdict) -> Verdict:

@@ -3,6 +3,7 @@ is produced honestly, seeded bugs are refuted with replayed counterexamples."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 import os
 import random
 from dataclasses import replace
@@ -379,3 +380,17 @@ def test_R_PROVE_7_cli_bad_input(capsys) -> None:
     assert main(["prove", "--mechanism", "no-such-venue", "--no-all-n"]) == 2
     err = capsys.readouterr().err
     assert "I-NOPE" in err and "--accounts" in err and "no-such-venue" in err
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).parent.parent / "spec" / "findings").glob("*-z3.json")),
+                         ids=lambda p: p.stem)
+def test_R_PROVE_4_committed_z3_findings_are_found_again(path: Path) -> None:
+    """A documented property Z3 found (spec/findings/*-z3.json) is found again, never
+    silenced, and stays unclaimed by its mechanism."""
+    from model.loader import load_scenario, scenario_mechanism
+    sc = load_scenario(path)
+    m = scenario_mechanism(sc)
+    invariant = "I-" + sc.name.rsplit("-I-", 1)[1]
+    assert invariant not in m.claims
+    v = P.prove(m, invariant, 4)
+    assert v.kind == V.COUNTEREXAMPLE and not v.claimed
