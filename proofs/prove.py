@@ -135,7 +135,7 @@ def scenario(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> di
 
 
 def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, encoding: str = "lemmas",
-          minimise: bool = True) -> Verdict:
+          minimise: bool = True, split: bool = True) -> Verdict:
     """R-PROVE-2: one verdict for (mechanism, invariant, N accounts)."""
     start = time.perf_counter()
     base = Verdict(mech.id, invariant, V.NOT_APPLICABLE, n, claimed=invariant in mech.claims)
@@ -149,7 +149,7 @@ def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, enco
         base.reason = RANK_NOTE
         return base
     try:
-        verdict = by_cases(mech, n, encoding, invariant, timeout_s, base)
+        verdict = by_cases(mech, n, encoding, invariant, timeout_s, base, split)
     except Unsupported as e:
         base.reason = f"not encoded: {e}"
         return base
@@ -157,7 +157,7 @@ def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, enco
         spent = time.perf_counter() - start
         try:
             verdict = by_cases(mech, n, "named", invariant, max(1.0, timeout_s - spent),
-                               Verdict(mech.id, invariant, V.UNKNOWN, n, claimed=base.claimed))
+                               Verdict(mech.id, invariant, V.UNKNOWN, n, claimed=base.claimed), split)
         except Unsupported as e:  # capped water-filling has no exact encoding
             verdict.kind = V.UNKNOWN
             verdict.reason = f"the lemmas admit a counterexample the model refutes; {e}"
@@ -172,17 +172,18 @@ def prove(mech: Mechanism, invariant: str, n: int, timeout_s: float = 60.0, enco
     return verdict
 
 
-def by_cases(mech: Mechanism, n: int, encoding: str, invariant: str, timeout_s: float, base: Verdict) -> Verdict:
+def by_cases(mech: Mechanism, n: int, encoding: str, invariant: str, timeout_s: float, base: Verdict,
+             split: bool = True) -> Verdict:
     """R-PROVE-8: one query per side of the bankrupt's position (long, short), so that
     every sign-dependent term is resolved before Z3 sees it. PROVED if both cases are
     (a case whose assumptions are unsatisfiable adds nothing); otherwise the first
     counterexample, mismatch or undecided case."""
     deadline = time.perf_counter() + timeout_s
     results = []
-    for long in (True, False):
+    for long in ((True, False) if split else (None,)):
         case = Verdict(base.mechanism, invariant, V.UNKNOWN, n, claimed=base.claimed)
         v = check(Query(mech, n, encoding, invariant, long), invariant, max(0.1, deadline - time.perf_counter()), case)
-        v.stats = {**v.stats, "case": "long" if long else "short"}
+        v.stats = {**v.stats, "case": {True: "long", False: "short", None: "both"}[long]}
         if v.kind not in (V.PROVED_UP_TO, V.VACUOUS):
             return v
         results.append(v)
