@@ -63,8 +63,15 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], n: int, timeout: f
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_job, path, inv, n, timeout, encoding): (path, inv) for path, inv in tasks}
+        by_path = {str(m.path): m for m in mechs}
         for k, fut in enumerate(as_completed(futures), start=1):
-            v = Verdict(**fut.result())
+            try:
+                v = Verdict(**fut.result())
+            except Exception as e:  # a crash of the prover is a finding about the prover (exit 1)
+                path, inv = futures[fut]
+                m = by_path[path]
+                v = Verdict(m.id, inv, V.UNKNOWN, n, reason=f"prover error: {type(e).__name__}: {e}",
+                            stats={"error": True}, claimed=inv in m.claims)
             out.append(v)
             print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {v.mechanism} {v.invariant}: "
                   f"{v.short()}", file=progress, flush=True)
@@ -77,7 +84,8 @@ def exit_code(verdicts: list[Verdict]) -> int:
     """1 if a claimed invariant is refuted / vacuous / mis-encoded, else 3 if one is
     undecided, else 0 (unclaimed counterexamples are documented properties)."""
     claimed = [v for v in verdicts if v.claimed]
-    if any(v.kind in V.FINDINGS for v in claimed) or any(v.kind == V.ENCODING_MISMATCH for v in verdicts):
+    if any(v.kind in V.FINDINGS for v in claimed) or any(v.kind == V.ENCODING_MISMATCH for v in verdicts) \
+            or any(v.stats.get("error") for v in verdicts):
         return EXIT_FINDING
     if any(v.kind in (V.UNKNOWN, V.TIMEOUT) for v in claimed):
         return EXIT_INCONCLUSIVE

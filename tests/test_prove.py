@@ -394,3 +394,17 @@ def test_R_PROVE_4_committed_z3_findings_are_found_again(path: Path) -> None:
     assert invariant not in m.claims
     v = P.prove(m, invariant, 4)
     assert v.kind == V.COUNTEREXAMPLE and not v.claimed
+
+
+def _boom(path, invariant, n, timeout, encoding):
+    raise RuntimeError("injected")
+
+
+def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+    from proofs import prove_cli
+    monkeypatch.setattr(prove_cli, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(prove_cli, "_job", _boom)
+    code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--no-all-n", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1 and out["verdicts"][0]["reason"] == "prover error: RuntimeError: injected"
