@@ -72,7 +72,7 @@ def water_fill(total: int, weights: Sequence[int], caps: Sequence[int], keys: Se
     """R-ALLOC-4: capped pro-rata: share_i = min(cap_i, eta * w_i) with one common eta,
     found exactly by saturating accounts in increasing cap/weight order; the unsaturated
     rest share what is left with `rounding`, no share above its cap. With floor or largest
-    remainder the sum is <= total (< total when all are capped); ceil may exceed it by
+    remainder the sum is <= total (the sum of the caps when all are capped); ceil may exceed it by
     fewer units than there are accounts (R-ALLOC-1).
 
     pre: 0 <= total <= 1000 and rounding in ROUNDINGS
