@@ -15,9 +15,8 @@ from typing import Any
 
 import z3
 
-from model.codec import state_to_json
+from model.codec import op_to_json, state_to_json
 from model.errors import WaterfallError
-from model.events import Event
 from model.mechanism import Adl, Haircut, Mechanism
 from model.ops import Liquidate
 from model.state import Account, Market, Position, State
@@ -25,7 +24,7 @@ from model.step import step
 from spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS, moved, prop_terms
 
 from . import verdict as V
-from .symbolic import (IM_PPM, MARKET, MM_PPM, OTHER, RANKED, Unsupported, Work, accepted, adl_ranked_by_profit,
+from .symbolic import (IM_PPM, MARKET, MM_PPM, OTHER, RANKED, Unsupported, accepted, adl_ranked_by_profit,
                        assumptions, inputs, liquidate, rank_assumptions, symbolic_venue)
 from .verdict import Verdict
 
@@ -128,7 +127,6 @@ def replay(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> tupl
 
 def scenario(mech: Mechanism, invariant: str, state: State, op: Liquidate) -> dict[str, Any]:
     """A counterexample as a scenario document (spec/scenario.md)."""
-    from model.codec import op_to_json
     return {"format": "waterfall-scenario", "version": 1, "name": f"{mech.id}-{invariant}",
             "description": f"counterexample to {invariant} found by Z3, replayed by the model",
             "mechanism": mech.id, "state": state_to_json(state), "ops": [op_to_json(op)]}
@@ -276,8 +274,3 @@ def minimised(mech: Mechanism, invariant: str, n: int, encoding: str, timeout_s:
                     found.stats = {**found.stats, "minimal_accounts": k, "bound": bound}
                     return found
     return found
-
-
-def events_of(post_events: list[Event]) -> list[Event]:
-    """The model's events without zero transfers (the symbolic step records every one)."""
-    return [e for e in post_events if e.amount != 0 or e.kind == "trade" and e.size != 0]

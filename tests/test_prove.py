@@ -12,12 +12,9 @@ import pytest
 import z3
 
 import seeded_bugs
-from model import haircut as model_haircut
-from model import layers as model_layers
-from model import waterfall as model_waterfall
 from model.codec import state_to_json
 from model.loader import catalogue, load_mechanism
-from model.mechanism import Adl, Haircut
+from model.mechanism import Adl
 from model.ops import Liquidate
 from model.state import Account, Market, Position, State, equity, margin_requirement
 from model.ranking import ranked
@@ -275,8 +272,8 @@ ORIGINAL_MOVE = S.Work.move
 def _sym_average_entry(self, i, dsize, dnotional):
     ORIGINAL_MOVE(self, i, dsize, dnotional)
     s = self.s[i]
-    self.o[i] = S.ite(s == 0, self.o[i], s * S.quotient(self, self.o[i], s, up=False) if False else
-                      S.ite(s > 0, s * S.floor_div(self.o[i], s), s * S.floor_div(-self.o[i], -s)))
+    # keep size * floor(notional / size), as the model's patched _move does (R-PNL average entry)
+    self.o[i] = S.ite(s == 0, self.o[i], S.ite(s > 0, s * S.floor_div(self.o[i], s), s * S.floor_div(-self.o[i], -s)))
 
 
 SYMBOLIC = {  # seeded bug name -> (symbolic patch target, attribute, replacement, invariant Z3 must refute)
