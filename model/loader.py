@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jsonschema
+import referencing
 
 from spec import MECHANISMS_DIR, SCHEMAS_DIR
 
@@ -28,9 +29,12 @@ CLEARING_ORDER = ("defaulter_contribution", "default_fund", "assessment")
 
 @lru_cache(maxsize=None)
 def schema(name: str) -> jsonschema.protocols.Validator:
-    """The validator for spec/schemas/NAME.schema.json."""
-    doc = json.loads((SCHEMAS_DIR / f"{name}.schema.json").read_text())
-    return jsonschema.Draft202012Validator(doc)
+    """The validator for spec/schemas/NAME.schema.json (references to the other schemas of
+    that directory resolve by their $id)."""
+    docs = {p.stem.removesuffix(".schema"): json.loads(p.read_text()) for p in SCHEMAS_DIR.glob("*.schema.json")}
+    registry = referencing.Registry().with_resources(
+        (d["$id"], referencing.Resource.from_contents(d)) for d in docs.values() if "$id" in d)
+    return jsonschema.Draft202012Validator(docs[name], registry=registry)
 
 
 def key_path(path: Iterable[Any]) -> str:
