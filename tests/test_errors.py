@@ -282,3 +282,18 @@ def test_R_ERR_unknown_layer_document() -> None:
 def test_step_refuses_what_is_not_an_operation() -> None:
     with pytest.raises(TypeError, match=r"^not an operation: 'deposit'$"):
         step(venue(), "deposit", GENERIC)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("doc,where", [
+    ({"markets": [{"id": "M", "mark": "1", "im_ppm": "0", "mm_ppm": "0"}] * 2, "accounts": []},
+     {"code": "E-STATE", "message": "market 'M' is listed twice", "market": "M"}),
+    ({"markets": [], "accounts": [{"id": "a", "collateral": "1"}] * 2},
+     {"code": "E-STATE", "message": "account 'a' is listed twice", "account": "a"}),
+    ({"markets": [], "accounts": [{"id": "a", "collateral": "1",
+                                   "positions": [{"market": "M", "size": "1", "open_notional": "1"}] * 2}]},
+     {"code": "E-STATE", "message": "account 'a' lists market 'M' twice", "account": "a", "market": "M"}),
+], ids=["market-twice", "account-twice", "position-twice"])
+def test_R_FMT_2_duplicate_ids_error_documents(doc, where) -> None:
+    with pytest.raises(E.InvalidState) as info:
+        state_from_json(doc)
+    assert info.value.to_json() == where

@@ -411,6 +411,14 @@ def test_R_FMT_3_operations_round_trip_through_json(op) -> None:
 
 def test_R_FMT_3_liquidate_takes_the_scenario_seed_by_default() -> None:
     assert op_from_json({"op": "liquidate", "account": "a"}, default_seed="xyz").seed == "xyz"
+    assert op_from_json({"op": "liquidate", "account": "a"}).seed == "0"
+
+
+def test_R_FMT_3_liquidate_json_omits_what_is_absent() -> None:
+    # no counterparty -> no key (the schema wants a string); no fill prices -> no key
+    assert op_to_json(Liquidate("a")) == {"op": "liquidate", "account": "a", "seed": "0"}
+    assert op_to_json(Liquidate("a", "c", {"M": 5}, "s")) == {
+        "op": "liquidate", "account": "a", "counterparty": "c", "fill_prices": {"M": "5"}, "seed": "s"}
 
 
 # --------------------------------------------------------------------------- R-RUN
