@@ -270,6 +270,19 @@ def test_R_ADL_4d_hyperliquid_score_values() -> None:
     assert score_hyperliquid(st, a, "M", a.positions["M"]) is None
 
 
+def test_R_ADL_4_scores_at_the_unit_boundaries() -> None:
+    # long 1 lot from 1 at mark 2, collateral 0: upnl 1, equity 1, entry value 1, mark value 2.
+    # bitmex: PnL% 1 x EffLev 2 = 2; hyperliquid: (2/1) x (2/1) = 4. Every quantity is 1 or 2,
+    # so an off-by-one in a guard (equity <= 1, entry == 1, upnl > 1, den > 1) changes the score.
+    st = mkstate([mkt("M", 2)], {})
+    a = acct(0, {"M": (1, 1)})
+    assert score_bitmex(st, a, "M", a.positions["M"]) == 2 * 10**18
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) == 4 * 10**18
+    # binance: WB 1, UP 0 -> WB + UP = 1 > 0 is defined: 0 / 1 x MM / 1 = 0
+    a = acct(1, {"M": (1, 2)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 0
+
+
 # --------------------------------------------------------------------------- R-ADL-5
 
 def expected_cyclic(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
