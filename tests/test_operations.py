@@ -429,6 +429,13 @@ def test_R_RUN_1_prepare_adds_missing_layers_at_zero_and_keeps_existing() -> Non
     assert prepare(st, m).layers == {"insurance_fund": 5, "fee_pool:A": 0, "fee_pool:B": 0}
 
 
+def test_R_RUN_1_per_market_balances_already_given_keep_the_plain_name_apart() -> None:
+    # the scenario gives fee_pool:A itself, so a plain fee_pool balance is not moved onto it
+    m = mech(layers=(LayerSpec("fee_pool", scope="market"),), surplus_sink="fee_pool")
+    st = mkstate([mkt("A", 1), mkt("B", 1)], {}, layers={"fee_pool": 5, "fee_pool:A": 7})
+    assert prepare(st, m).layers == {"fee_pool": 5, "fee_pool:A": 7, "fee_pool:B": 0}
+
+
 def test_R_RUN_1_single_balance_goes_to_the_first_market_of_a_per_market_layer() -> None:
     # the scenario gives one insurance_fund of 5; the mechanism keeps it per market: it becomes
     # insurance_fund:A (first market id), insurance_fund:B starts at 0; value unchanged.
