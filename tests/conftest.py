@@ -213,8 +213,19 @@ def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event
 # Hypothesis: the profiles live in proofs/fuzz.py; CI runs "ci" (derandomized), `make fuzz` "fuzz".
 import os  # noqa: E402
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 import proofs.fuzz  # noqa: E402,F401  (registers the profiles)
 
+# `make mutate`: the fuzz tests run once per surviving mutant, so a short derandomized run
+# without shrinking (a mutant only has to be caught, not minimised)
+settings.register_profile("mutate", derandomize=True, database=None, max_examples=30, stateful_step_count=25,
+                          deadline=None, suppress_health_check=list(HealthCheck),
+                          phases=[Phase.explicit, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """The Hypothesis tests (test_fuzz.py) run after the unit tests: a quick unit test
+    fails first on a broken model (pytest -x, and `make mutate`, stop there)."""
+    items.sort(key=lambda item: item.path.name == "test_fuzz.py")
