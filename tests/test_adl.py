@@ -519,3 +519,16 @@ def test_R_ADL_3_two_markets_are_both_ranked_on_the_state_before_any_fill() -> N
     assert trades(ev) == [("account:b", "account:s1", "A", 1, 110),
                           ("account:b", "account:s2", "B", 1, 100),
                           ("account:b", "account:s1", "B", 1, 100)]
+
+
+def test_R_ADL_6_the_solvency_check_is_exact_integer_arithmetic() -> None:
+    # At 10^20 a float cannot tell -(10^20 + 1) from -10^20. b: long 1 at mark 10^18 with
+    # open notional 10^18 + 10^20 + 1 and no collateral -> equity -(10^20 + 1), P = mark + 10^20 + 1.
+    # s: the mirror short, upnl 10^20 + 1, collateral -1 -> equity 10^20; buying at P costs it
+    # 10^20 + 1 -> equity -1 < 0: skipped (exactly), so nobody takes the lot and the loss is bad debt.
+    mark, loss = 10**18, 10**20 + 1
+    st = mkstate([mkt("M", mark)], {"b": acct(0, {"M": (1, mark + loss)}), "s": acct(-1, {"M": (-1, -mark - loss)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
+    assert trades(ev) == [] and post.accounts["s"] == st.accounts["s"]
+    assert post.bad_debt == loss

@@ -624,3 +624,27 @@ def test_R_FMT_4_optional_fields_and_their_defaults(tmp_path: Path) -> None:
     sc = load_scenario(write_json(tmp_path, bare, "bare.json"))
     assert sc.mechanisms == () and sc.description == "" and sc.mechanism is None
     assert sc.ops[1] == Liquidate("a", "c", {}, "0")     # the default seed is "0"
+
+
+def test_R_FMT_4_schema_errors_report_a_oneOf_through_its_best_leaf() -> None:
+    """The bundled schemas use if/then, but the reporter handles oneOf too: a violation is
+    reported as jsonschema's best-matching branch complaint, in plain words, never as the raw
+    "... is not valid under any of the given schemas"."""
+    import jsonschema
+    from model.loader import schema_errors
+    v = jsonschema.Draft202012Validator({"type": "object", "properties": {"x": {"oneOf": [
+        {"type": "string"},
+        {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "integer"}}}]}}})
+    assert schema_errors(v, {"x": {"a": "1"}}) == [("x", "wrong type: expected string, got dict")]
+    assert schema_errors(v, {"x": "ok"}) == []
+
+
+def test_R_FMT_4_schema_check_of_a_too_deep_document_is_a_top_level_problem() -> None:
+    import jsonschema
+    from model.loader import schema_errors
+    v = jsonschema.Draft202012Validator({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}},
+                                         "$ref": "#/$defs/n"})
+    deep: list = []
+    for _ in range(DEPTH):
+        deep = [deep]
+    assert schema_errors(v, deep) == [("(top level)", "nested too deeply")]
