@@ -268,3 +268,19 @@ def test_R_HC_4_an_empty_or_missing_residue_sink_pays_nothing() -> None:
         tx = Tx(mkstate([mkt("M", 1)], {"b": acct(-5)}, layers))
         assert settle_residue(tx, m, "fund", "b", 5, 3, ["M"]) == 5
         assert tx.events == [] and tx.layers == layers
+
+
+def test_R_HC_4_residue_of_a_bankrupt_without_positions() -> None:
+    # b holds no position (collateral -2), so it has no markets: the residue sink key falls
+    # back to the venue's markets (R-WF-6). a, d, e are short 1 from 101 at 100 (profit 1
+    # each), l the mirror long. The fund (11, reserve 10) pays 1 as a layer; the rest 1 over
+    # three bases of 1 with floor is 0 each; the residue 1 finds the fund at its reserve: bad debt.
+    st = mkstate([mkt("M", 100)],
+                 {"b": acct(-2), "a": acct(0, {"M": (-1, -101)}), "d": acct(0, {"M": (-1, -101)}),
+                  "e": acct(0, {"M": (-1, -101)}), "l": acct(1000, {"M": (3, 303)})}, {"fund": 11})
+    m = mech(final=Haircut(rounding="floor", residue_sink="fund"), layers=(LayerSpec("fund", reserve=10),),
+             surplus_sink="fund")
+    post, ev = apply(st, Liquidate("b"), m)
+    assert transfers(ev, "R-WF-3") == [("layer:fund", "account:b", 1)]
+    assert haircuts(ev) == {} and transfers(ev, "R-HC-4") == []
+    assert post.layers == {"fund": 10} and post.bad_debt == 1
