@@ -284,3 +284,16 @@ def test_R_HC_4_residue_of_a_bankrupt_without_positions() -> None:
     assert transfers(ev, "R-WF-3") == [("layer:fund", "account:b", 1)]
     assert haircuts(ev) == {} and transfers(ev, "R-HC-4") == []
     assert post.layers == {"fund": 10} and post.bad_debt == 1
+
+
+def test_R_HC_4_residue_sink_bad_debt_is_the_ledger_even_beside_a_layer_of_that_name() -> None:
+    # spec/mechanisms.md: residue_sink is "a balance layer name or bad_debt", the ledger. The
+    # schema lets a layer be called 'bad_debt' too; the sink still means the ledger (see
+    # docs/mutation.md, notes). b: equity -3; the layer pays 1 (cap_per_event); the rest 2 over
+    # three bases of 1 with floor is 0 each -> residue 2 is written off, the layer keeps 99.
+    st = short_winners_state(100, 0, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)}, layers={"bad_debt": 100})
+    m = mech(final=Haircut(rounding="floor", residue_sink="bad_debt"),
+             layers=(LayerSpec("bad_debt", cap_per_event=1),), surplus_sink="bad_debt")
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert transfers(ev, "R-HC-4") == []
+    assert post.layers == {"bad_debt": 99} and post.bad_debt == 2
