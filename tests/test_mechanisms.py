@@ -113,3 +113,7 @@ def test_R_RUN_1_layer_keys_include_the_sinks_a_mechanism_can_use() -> None:
     pm = Mechanism("m", "m", Liquidation("fee", 0, "fee_pool"), (LayerSpec("fee_pool", scope="market"),),
                    BadDebtOnly())
     assert pm.layer_keys(["A", "B"]) == ["fee_pool:A", "fee_pool:B"]
+    # every balance layer is listed, in order, not only the last one
+    two = Mechanism("m", "m", none, (LayerSpec("insurance_fund"), LayerSpec("fee_pool", scope="market")),
+                    BadDebtOnly())
+    assert two.layer_keys(["A"]) == ["insurance_fund", "fee_pool:A"]
