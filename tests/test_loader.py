@@ -438,7 +438,9 @@ def test_R_MECH_1_deeply_nested_toml_is_a_mechanism_error_not_a_crash(tmp_path: 
 # The CLI's JSON error names `file` and `key` (err.where); these must be exactly the file and
 # the key of the problem, not merely contain it, and the message must be the plain-language one.
 
-LAYER_KEY_PREFIX_ONLY = {"assessment without cap"}  # where["key"] is "layers[1]" (see docs/mutation.md)
+# where["key"] of this one is "layers[1]" while its message names layers[1].assessment_multiple_ppm
+# (reported in docs/mutation.md, notes); either is accepted here, a missing or wrong one is not
+LAYER_KEY_PREFIX_ONLY = {"assessment without cap"}
 
 
 @pytest.mark.parametrize("label,edit,key", BAD_MECHANISMS, ids=[b[0] for b in BAD_MECHANISMS])
@@ -448,7 +450,7 @@ def test_R_MECH_2_error_location_is_exactly_file_and_key(tmp_path: Path, label: 
         load_mechanism(p)
     assert info.value.where["file"] == str(p)
     if label in LAYER_KEY_PREFIX_ONLY:
-        assert info.value.where["key"] == "layers[1]"
+        assert info.value.where["key"] in ("layers[1]", "layers[1].assessment_multiple_ppm")
     else:
         assert info.value.where == {"file": str(p), "key": key}
         assert str(info.value).startswith(f"{p}: key {key}: ")
