@@ -650,3 +650,18 @@ def test_R_FMT_4_schema_check_of_a_too_deep_document_is_a_top_level_problem() ->
     for _ in range(DEPTH):
         deep = [deep]
     assert schema_errors(v, deep) == [("(top level)", "nested too deeply")]
+
+
+def test_R_MECH_1_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    """A mechanism file is UTF-8 (TOML requires it); a process whose locale is plain C
+    (ASCII, no UTF-8 mode) must still read a non-ASCII name."""
+    import os
+    import subprocess
+    import sys
+    p = write(tmp_path, MECH.replace('name = "test mechanism"', 'name = "mécanisme"'))
+    assert load_mechanism(p).name == "mécanisme"
+    env = {**os.environ, "LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PYTHONCOERCECLOCALE": "0"}
+    code = ("import sys; from model.loader import load_mechanism; "
+            "sys.exit(0 if load_mechanism(sys.argv[1]).name == 'm\\u00e9canisme' else 1)")
+    r = subprocess.run([sys.executable, "-c", code, str(p)], env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
