@@ -16,6 +16,7 @@ via `apply()`, and `apply()` checks, on top of what the test itself asserts:
 from __future__ import annotations
 
 import copy
+import re
 from typing import Mapping
 
 from model.events import Event
@@ -23,6 +24,7 @@ from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquida
                              Mechanism)
 from model.ops import Liquidate, Op
 from model.state import Account, Market, Position, State, equity, value
+from spec import SPEC_DIR
 from spec.invariants import REGISTRY, external_flow
 from model.step import step
 
@@ -142,7 +144,35 @@ def strip(state: State) -> tuple:
              for i, a in state.accounts.items()}, state.layers, state.default_fund, state.bad_debt)
 
 
+# R-EVT-1: the rule that made each event and the stage (`layer` field) it belongs to
+STAGE_OF_RULE = {"R-OP-1": "deposit", "R-OP-2": "withdraw", "R-OP-3": "trade", "R-OP-5": "funding",
+                 "R-LIQ-3": "close", "R-LIQ-5": "surplus", "R-HC-2": "haircut", "R-HC-3": "haircut",
+                 "R-HC-4": "residue", "R-LEVY-2": "levy", "R-LEVY-3": "levy", "R-ADL-1": "adl",
+                 "R-WF-5": "bad_debt"}
+LAYER_RULES = ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")   # stage: the drawn layer's name
+TRADE_RULES = ("R-OP-3", "R-LIQ-3", "R-ADL-1")
+SPEC_RULES = frozenset(re.findall(r"^\| (R-[A-Z]+-\d+) \|", (SPEC_DIR / "rules.md").read_text(), re.M))
+
+
+def check_event_vocabulary(events: list[Event], mechanism: Mechanism) -> None:
+    """R-EVT-1: every event names a rule of spec/rules.md and that rule's stage; transfers
+    carry no trade fields, and only funding names a market."""
+    for e in events:
+        assert e.rule in SPEC_RULES, f"event rule {e.rule!r} is not a rule of spec/rules.md"
+        stage = STAGE_OF_RULE.get(e.rule)
+        if e.rule in LAYER_RULES:
+            assert e.layer in {s.name for s in mechanism.layers}, e
+        else:
+            assert stage is not None and e.layer == stage, e
+        if e.rule in TRADE_RULES:
+            assert e.kind == "trade" and e.market and e.size > 0, e
+        else:
+            assert e.kind == "transfer" and (e.size, e.price) == (0, 0), e
+            assert bool(e.market) == (e.rule == "R-OP-5"), e
+
+
 def check_invariants(pre: State, op: Op, post: State, events: list[Event], mechanism: Mechanism) -> None:
+    check_event_vocabulary(events, mechanism)
     # I-CONS
     assert value(post) == value(pre) + external_flow(op), "I-CONS: value changed"
     # I-ZERO
@@ -183,8 +213,19 @@ def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event
 # Hypothesis: the profiles live in proofs/fuzz.py; CI runs "ci" (derandomized), `make fuzz` "fuzz".
 import os  # noqa: E402
 
-from hypothesis import settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 import proofs.fuzz  # noqa: E402,F401  (registers the profiles)
 
+# `make mutate`: the fuzz tests run once per surviving mutant, so a short derandomized run
+# without shrinking (a mutant only has to be caught, not minimised)
+settings.register_profile("mutate", derandomize=True, database=None, max_examples=30, stateful_step_count=25,
+                          deadline=None, suppress_health_check=list(HealthCheck),
+                          phases=[Phase.explicit, Phase.generate])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def pytest_collection_modifyitems(items: list) -> None:
+    """The Hypothesis tests (test_fuzz.py) run after the unit tests: a quick unit test
+    fails first on a broken model (pytest -x, and `make mutate`, stop there)."""
+    items.sort(key=lambda item: item.path.name == "test_fuzz.py")

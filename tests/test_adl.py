@@ -5,7 +5,7 @@ from hashlib import sha256
 
 import pytest
 
-from conftest import Adl, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
+from conftest import Adl, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
 from model.adl import bankruptcy_price
 from model.ops import Liquidate
 from model.ranking import cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid
@@ -270,6 +270,19 @@ def test_R_ADL_4d_hyperliquid_score_values() -> None:
     assert score_hyperliquid(st, a, "M", a.positions["M"]) is None
 
 
+def test_R_ADL_4_scores_at_the_unit_boundaries() -> None:
+    # long 1 lot from 1 at mark 2, collateral 0: upnl 1, equity 1, entry value 1, mark value 2.
+    # bitmex: PnL% 1 x EffLev 2 = 2; hyperliquid: (2/1) x (2/1) = 4. Every quantity is 1 or 2,
+    # so an off-by-one in a guard (equity <= 1, entry == 1, upnl > 1, den > 1) changes the score.
+    st = mkstate([mkt("M", 2)], {})
+    a = acct(0, {"M": (1, 1)})
+    assert score_bitmex(st, a, "M", a.positions["M"]) == 2 * 10**18
+    assert score_hyperliquid(st, a, "M", a.positions["M"]) == 4 * 10**18
+    # binance: WB 1, UP 0 -> WB + UP = 1 > 0 is defined: 0 / 1 x MM / 1 = 0
+    a = acct(1, {"M": (1, 2)})
+    assert score_binance(st, a, "M", a.positions["M"]) == 0
+
+
 # --------------------------------------------------------------------------- R-ADL-5
 
 def expected_cyclic(ids: list[str], seed: str, market: str, bankrupt: str) -> list[str]:
@@ -446,3 +459,76 @@ def test_R_ADL_4d_hyperliquid_signed_entry_short_with_negative_entry_scores_nega
     assert score_hyperliquid(st, a, "M", a.positions["M"]) == -125_000_000_000_000_000
     assert score_hyperliquid(st, z, "M", z.positions["M"]) == 100_000_000_000_000_000
     assert list(ranked(st, "hyperliquid", "M", -1, "b", "0")) == ["Z", "A"]
+
+
+# --------------------------------------------------------------------------- boundaries
+
+def test_R_ADL_1_a_one_lot_long_is_deleveraged() -> None:
+    # b long 1 from 110 at mark 100, collateral 5 -> equity -5; P = 100 + 5/1 = 105
+    st = mkstate([mkt("M", 100)], {"b": acct(5, {"M": (1, 110)}), "s": acct(100, {"M": (-1, -110)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl())
+    assert trades(ev) == [("account:b", "account:s", "M", 1, 105)]
+    assert eq_of(post, "b") == 0 and pos(post, "b", "M") == (0, 5)   # size 0, open notional 110 - 105 = 5
+
+
+def test_R_ADL_6_a_fill_that_leaves_exactly_zero_equity_is_taken() -> None:
+    # as test_R_ADL_6_skip_accounts_whose_equity_cannot_absorb_the_bankruptcy_price, with s1's
+    # collateral -18: equity 12 pays exactly the 12 the fill at 104 costs it -> not skipped.
+    st = mkstate([mkt("M", 100)],
+                 {"s1": acct(-18, {"M": (-3, -330)}), "s2": acct(100, {"M": (-3, -300)}),
+                  "l": acct(100, {"M": (3, 300)}), "b": acct(20, {"M": (3, 330)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
+    assert trades(ev) == [("account:b", "account:s1", "M", 3, 104)]
+    assert eq_of(post, "s1") == 0
+
+
+def test_R_LIQ_2_adl_mechanism_deleverages_when_one_unit_is_left_uncovered() -> None:
+    # b long 10 from 110, collateral 99 -> equity -1; the fund is empty, so the fill to c at
+    # mark leaves 1 uncovered: ADL instead, at P = 100 + ceil(1/10) = 101.
+    st = mkstate([mkt("M", 100)], {"b": acct(99, {"M": (10, 1100)}), "s": acct(1000, {"M": (-10, -1100)}),
+                                   "c": acct(10_000)}, {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), adl())
+    assert trades(ev) == [("account:b", "account:s", "M", 10, 101)]
+    assert post.accounts["c"] == st.accounts["c"] and post.bad_debt == 0
+
+
+def test_R_WF_7_after_adl_at_mark_a_per_market_layer_pays_the_bankrupts_market() -> None:
+    # close_price 'mark': the deficit 5 stays after ADL and is drawn from fund:M (R-WF-1)
+    st = mkstate([mkt("M", 100)], {"b": acct(5, {"M": (1, 110)}), "s": acct(100, {"M": (-1, -110)})},
+                 {"fund:M": 10})
+    m = mech(final=Adl(close_price="mark"), layers=(LayerSpec("fund", scope="market"),), surplus_sink="fund")
+    post, ev = apply(st, Liquidate("b"), m)
+    assert trades(ev) == [("account:b", "account:s", "M", 1, 100)]
+    assert post.layers == {"fund:M": 5} and post.bad_debt == 0
+
+
+def test_R_ADL_3_two_markets_are_both_ranked_on_the_state_before_any_fill() -> None:
+    # b: long 1 in A from 100, long 2 in B from 110, collateral 10 -> equity -10.
+    # s1: short 1 in A from 100, short 1 in B from 110, collateral 30 -> equity 40.
+    # s2: short 1 in B from 110, collateral 25 -> equity 35.
+    # A first: P = 110, s1 takes it and pays 10 over mark (equity 30); b's equity is then 0,
+    # so B closes at mark. BitMEX scores in B on the state before ADL: 10*100/(110*eq):
+    # s2 (eq 35) before s1 (eq 40). Ranked after A's fill, s1 (eq 30) would come first.
+    st = mkstate([mkt("A", 100), mkt("B", 100)],
+                 {"b": acct(10, {"A": (1, 100), "B": (2, 220)}),
+                  "s1": acct(30, {"A": (-1, -100), "B": (-1, -110)}),
+                  "s2": acct(25, {"B": (-1, -110)})}, {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("bitmex"))
+    assert trades(ev) == [("account:b", "account:s1", "A", 1, 110),
+                          ("account:b", "account:s2", "B", 1, 100),
+                          ("account:b", "account:s1", "B", 1, 100)]
+
+
+def test_R_ADL_6_the_solvency_check_is_exact_integer_arithmetic() -> None:
+    # At 10^20 a float cannot tell -(10^20 + 1) from -10^20. b: long 1 at mark 10^18 with
+    # open notional 10^18 + 10^20 + 1 and no collateral -> equity -(10^20 + 1), P = mark + 10^20 + 1.
+    # s: the mirror short, upnl 10^20 + 1, collateral -1 -> equity 10^20; buying at P costs it
+    # 10^20 + 1 -> equity -1 < 0: skipped (exactly), so nobody takes the lot and the loss is bad debt.
+    mark, loss = 10**18, 10**20 + 1
+    st = mkstate([mkt("M", mark)], {"b": acct(0, {"M": (1, mark + loss)}), "s": acct(-1, {"M": (-1, -mark - loss)})},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
+    assert trades(ev) == [] and post.accounts["s"] == st.accounts["s"]
+    assert post.bad_debt == loss

@@ -119,3 +119,13 @@ def test_R_ALLOC_4_water_fill_with_ceil_over_collects_by_fewer_units_than_accoun
     # surplus sink, R-HC-3). No share exceeds its cap: with caps 3 everyone saturates at 3.
     assert water_fill(10, [1, 1, 1], [10, 10, 10], ["a", "b", "c"], CEIL) == [4, 4, 4]
     assert water_fill(10, [1, 1, 1], [3, 3, 3], ["a", "b", "c"], CEIL) == [3, 3, 3]
+
+
+def test_R_ALLOC_unknown_rounding_is_named() -> None:
+    with pytest.raises(ValueError, match=r"^unknown rounding 'bogus'$"):
+        allocate(5, [1, 2], ["a", "b"], "bogus")
+
+
+def test_R_ALLOC_4_two_accounts_saturate_in_cap_per_weight_order() -> None:
+    # equal weights, caps 1 < 2 < 100: eta passes 1 then 2; the third takes 10 - 1 - 2 = 7
+    assert water_fill(10, [1, 1, 1], [1, 2, 100], ["a", "b", "c"], FLOOR) == [1, 2, 7]

@@ -49,3 +49,16 @@ def test_R_ARITH_python_values_stay_python_and_terms_stay_terms() -> None:
     s = z3.Solver()
     s.add(x == 7, floor_div(x, 2) != 3)
     assert s.check() == z3.unsat
+
+
+def test_R_ARITH_mixed_python_and_term_operands_stay_symbolic() -> None:
+    """A symbolic condition with Python branches, a Python dividend over a symbolic divisor and
+    a symbolic premise with a Python conclusion must all build terms (Python's `if`, `//` and
+    `not` cannot take a Z3 term), and agree with Python once x is fixed."""
+    x = z3.Int("x")
+    for v in [1, 2, 3, 7, 9]:
+        def at(term: object) -> object:
+            return z3_value(z3.substitute(term, (x, z3.IntVal(v))))
+        assert at(ite(x > 2, 1, 2)) == (1 if v > 2 else 2)
+        assert at(floor_div(7, x)) == 7 // v
+        assert at(implies(x > 2, False)) == (not v > 2)

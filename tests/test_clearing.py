@@ -150,3 +150,30 @@ def test_R_CH_3_ceil_rounding_must_not_assess_more_than_the_deficit() -> None:
     post, ev = step(floor_or_ceil_state(), Liquidate("d", "c"), ccp(layers=layers))
     assert sum(by_rule(ev, "R-CH-3").values()) == 10
     assert eq_of(post, "d") == 0
+
+
+def members_state():
+    # m1 contributes exactly 1, m2 9; the defaulter d nothing. Everyone but d is solvent.
+    return mkstate([mkt("M", 1)], {"d": acct(-5), "m1": acct(100), "m2": acct(100)},
+                   default_fund={"d": 0, "m1": 1, "m2": 9})
+
+
+def test_R_CH_2_a_contribution_of_one_unit_shares_with_largest_remainder_ties_to_smaller_id() -> None:
+    # 5 over contributions 1 : 9 -> 0.5 and 4.5: floors 0 and 4, equal remainders, the
+    # extra unit goes to the smaller id m1.
+    from model.layers import draw_default_fund
+    from model.tx import Tx
+    tx = Tx(members_state())
+    assert draw_default_fund(tx, LayerSpec("df", kind="default_fund"), "d", 5, []) == 5
+    assert tx.default_fund == {"d": 0, "m1": 0, "m2": 5}
+    assert transfers(tx.events) == [("default_fund:m1", "account:d", 1), ("default_fund:m2", "account:d", 4)]
+
+
+def test_R_CH_3_a_contribution_of_one_unit_is_assessed() -> None:
+    # assessed pro rata to contributions 1 : 9 (caps 1x: 1 and 9): 0.5 and 4.5 -> m1 1, m2 4
+    from model.layers import draw_assessment
+    from model.tx import Tx
+    tx = Tx(members_state())
+    spec = LayerSpec("as", kind="assessment", assessment_multiple_ppm=1_000_000)
+    assert draw_assessment(tx, spec, "d", 5, []) == 5
+    assert transfers(tx.events) == [("account:m1", "account:d", 1), ("account:m2", "account:d", 4)]

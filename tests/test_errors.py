@@ -171,3 +171,129 @@ def test_R_ERR_scenario_error_from_cli_when_no_mechanism_is_named(tmp_path: Path
     assert main(["run", str(p)]) == 2
     err = capsys.readouterr().err
     assert "[E-SCENARIO]" in err and str(p) in err and "key mechanism" in err and "Traceback" not in err
+
+
+# --------------------------------------------------------------------------- machine-readable locations
+# The CLI prints err.to_json() (code, message and every named location); these pin the whole
+# document, so a location that goes missing or a field named wrongly fails.
+
+BIG = 10**36 + 1            # beyond MAX_BALANCE
+M = mkt("M", 50)
+
+
+@pytest.mark.parametrize("state,doc", [
+    (mkstate([mkt("M", 0)], {}),
+     {"code": "E-INVALID-AMOUNT", "message": "mark must be positive, got 0 (market 'M')",
+      "field": "mark", "market": "M"}),
+    (mkstate([mkt("M", 50, im_ppm=-1)], {}),
+     {"code": "E-INVALID-AMOUNT", "message": "im_ppm must not be negative, got -1 (market 'M')",
+      "field": "im_ppm", "market": "M"}),
+    (mkstate([mkt("M", 50, mm_ppm=-1)], {}),
+     {"code": "E-INVALID-AMOUNT", "message": "mm_ppm must not be negative, got -1 (market 'M')",
+      "field": "mm_ppm", "market": "M"}),
+    (mkstate([M], {"a": acct(BIG, net_deposit=0)}),
+     {"code": "E-BOUND", "message": f"collateral = {BIG} exceeds the balance bound 10^36 (account 'a')",
+      "field": "collateral", "account": "a"}),
+    (mkstate([M], {"a": acct(0, net_deposit=-BIG)}),
+     {"code": "E-BOUND", "message": f"net_deposit = {-BIG} exceeds the balance bound 10^36 (account 'a')",
+      "field": "net_deposit", "account": "a"}),
+    (mkstate([M], {"a": acct(0, {"M": (10**18 + 1, 0)})}),
+     {"code": "E-BOUND", "message": f"size = {10**18 + 1} exceeds the input bound 10^18 (account 'a') "
+                                    "(market 'M')", "field": "size", "account": "a", "market": "M"}),
+    (mkstate([M], {"a": acct(0, {"M": (1, BIG)})}),
+     {"code": "E-BOUND", "message": f"open_notional = {BIG} exceeds the balance bound 10^36 (account 'a') "
+                                    "(market 'M')", "field": "open_notional", "account": "a", "market": "M"}),
+    (mkstate([M], {"a": acct(0, {"Z": (0, 0)})}),
+     {"code": "E-UNKNOWN-MARKET", "message": "account 'a' holds a position in unknown market 'Z'",
+      "account": "a", "market": "Z"}),
+    (mkstate([M], {}, {"insurance_fund": BIG}),
+     {"code": "E-BOUND", "message": f"layer = {BIG} exceeds the balance bound 10^36 (layer 'insurance_fund')",
+      "field": "layer", "layer": "insurance_fund"}),
+    (mkstate([M], {}, {"insurance_fund": -1}),
+     {"code": "E-STATE", "message": "layer 'insurance_fund' has negative balance -1", "layer": "insurance_fund"}),
+    (mkstate([M], {}, default_fund={"ghost": 1}),
+     {"code": "E-UNKNOWN-ACCOUNT", "message": "default fund contribution of unknown account 'ghost'",
+      "account": "ghost"}),
+    (mkstate([M], {"a": acct(0)}, default_fund={"a": BIG}),
+     {"code": "E-BOUND", "message": f"default_fund = {BIG} exceeds the balance bound 10^36 (account 'a')",
+      "field": "default_fund", "account": "a"}),
+    (mkstate([M], {"a": acct(0)}, default_fund={"a": -1}),
+     {"code": "E-STATE", "message": "default fund contribution of 'a' is negative", "account": "a"}),
+    (mkstate([M], {}, bad_debt=BIG),
+     {"code": "E-BOUND", "message": f"bad_debt = {BIG} exceeds the balance bound 10^36", "field": "bad_debt"}),
+    (mkstate([M], {}, bad_debt=-1),
+     {"code": "E-STATE", "message": "bad_debt must not be negative", "field": "bad_debt"}),
+], ids=["mark-zero", "im-negative", "mm-negative", "collateral-bound", "net-deposit-bound", "size-bound",
+        "open-notional-bound", "unknown-market", "layer-bound", "layer-negative", "df-unknown", "df-bound",
+        "df-negative", "bad-debt-bound", "bad-debt-negative"])
+def test_R_STATE_5_validate_state_error_documents(state, doc) -> None:
+    with pytest.raises(E.WaterfallError) as info:
+        validate_state(state)
+    assert info.value.to_json() == doc
+
+
+def test_R_STATE_5_zero_contributions_and_margins_are_valid() -> None:
+    """The boundaries: a zero default-fund contribution, zero layer, zero margin rates and
+    zero bad debt are all valid (only negative ones are refused)."""
+    st = mkstate([mkt("M", 1, im_ppm=0, mm_ppm=0)], {"a": acct(0)}, {"insurance_fund": 0},
+                 default_fund={"a": 0}, bad_debt=0)
+    assert validate_state(st) is st
+
+
+@pytest.mark.parametrize("state,op,doc", [
+    (venue(), Trade("a", "a", "M", 1, 50),
+     {"code": "E-SELF-TRADE", "message": "account 'a' cannot trade with itself", "account": "a"}),
+    (venue(), Liquidate("b", "b"),
+     {"code": "E-SELF-TRADE", "message": "account 'b' cannot be its own liquidation counterparty",
+      "account": "b"}),
+    (venue(), Liquidate("a", "c"),
+     {"code": "E-HEALTHY", "message": "account 'a' is healthy: equity 20 >= maintenance margin 5",
+      "account": "a"}),
+    (venue(), Withdraw("a", 11),
+     {"code": "E-MARGIN", "message": "account 'a': withdrawal leaves equity 9 below initial margin 10",
+      "account": "a"}),
+    (venue(), Trade("c", "b", "M", 30, 50),
+     {"code": "E-MARGIN", "message": "account 'c': trade leaves equity 100 below initial margin 150",
+      "account": "c"}),
+    (mkstate([M], {"a": acct(100, net_deposit=-(10**36))}), Withdraw("a", 1),
+     {"code": "E-BOUND", "message": f"net_deposit = {-(10**36) - 1} exceeds the balance bound 10^36 "
+                                    "(account 'a')", "field": "net_deposit", "account": "a"}),
+    (mkstate([M], {"rich": acct(10**36 - 5)}), Deposit("rich", 10),
+     {"code": "E-BOUND", "message": f"collateral = {10**36 + 5} exceeds the balance bound 10^36 "
+                                    "(account 'rich')", "field": "collateral", "account": "rich"}),
+    (venue(), Deposit("c", 10**18 + 1),
+     {"code": "E-BOUND", "message": f"amount = {10**18 + 1} exceeds the input bound 10^18 (account 'c')",
+      "field": "amount", "account": "c"}),
+], ids=["self-trade", "self-liquidation", "healthy", "withdraw-margin", "trade-margin", "net-deposit-bound",
+        "collateral-bound", "input-bound"])
+def test_R_ERR_step_error_documents(state, op, doc) -> None:
+    with pytest.raises(E.WaterfallError) as info:
+        step(state, op, GENERIC)
+    assert info.value.to_json() == doc
+
+
+def test_R_ERR_unknown_layer_document() -> None:
+    with pytest.raises(E.UnknownLayer) as info:
+        venue().layer("fee_pool")
+    assert info.value.to_json() == {"code": "E-UNKNOWN-LAYER", "message": "unknown layer 'fee_pool'",
+                                    "layer": "fee_pool"}
+
+
+def test_step_refuses_what_is_not_an_operation() -> None:
+    with pytest.raises(TypeError, match=r"^not an operation: 'deposit'$"):
+        step(venue(), "deposit", GENERIC)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("doc,where", [
+    ({"markets": [{"id": "M", "mark": "1", "im_ppm": "0", "mm_ppm": "0"}] * 2, "accounts": []},
+     {"code": "E-STATE", "message": "market 'M' is listed twice", "market": "M"}),
+    ({"markets": [], "accounts": [{"id": "a", "collateral": "1"}] * 2},
+     {"code": "E-STATE", "message": "account 'a' is listed twice", "account": "a"}),
+    ({"markets": [], "accounts": [{"id": "a", "collateral": "1",
+                                   "positions": [{"market": "M", "size": "1", "open_notional": "1"}] * 2}]},
+     {"code": "E-STATE", "message": "account 'a' lists market 'M' twice", "account": "a", "market": "M"}),
+], ids=["market-twice", "account-twice", "position-twice"])
+def test_R_FMT_2_duplicate_ids_error_documents(doc, where) -> None:
+    with pytest.raises(E.InvalidState) as info:
+        state_from_json(doc)
+    assert info.value.to_json() == where

@@ -223,3 +223,77 @@ def test_R_HC_4_a_residue_of_one_unit_lands_in_the_sink() -> None:
     assert transfers(ev, "R-HC-4") == [("layer:backstop", "account:b", 1)]
     assert post.layers["backstop"] == 5
     assert post.bad_debt == 0 and eq_of(post, "b") == 0
+
+
+def test_R_HC_1_base_sums_pnl_over_all_markets() -> None:
+    # w: short 1 in A from 40 at 10 (upnl +30), long 1 in B from 20 at 10 (upnl -10),
+    # collateral 5 -> equity 25, profit over all markets 20 -> base min(20, 25) = 20.
+    # x holds the mirror positions (profit -20): no base. Both markets count, not just the last.
+    from model.haircut import haircut_base
+    from model.tx import Tx
+    st = mkstate([mkt("A", 10), mkt("B", 10)],
+                 {"w": acct(5, {"A": (-1, -40), "B": (1, 20)}), "x": acct(100, {"A": (1, 40), "B": (-1, -20)}),
+                  "b": acct(0)})
+    assert haircut_base(Tx(st), Haircut(), "b", ["A"]) == (["w"], [20])
+
+
+def test_R_HC_1_net_profitable_counts_a_total_pnl_of_one_unit() -> None:
+    # OKX 2018: eligible when PnL over all markets > 0; a total of exactly 1 is > 0.
+    from model.haircut import haircut_base
+    from model.tx import Tx
+    st = mkstate([mkt("M", 10)], {"w": acct(0, {"M": (-1, -11)}), "b": acct(0, {"M": (1, 11)})})
+    assert haircut_base(Tx(st), Haircut(eligibility="net_profitable"), "b", ["M"]) == (["w"], [1])
+
+
+def test_R_HC_4_per_market_residue_sink_is_the_bankrupts_market() -> None:
+    # As test_R_HC_4_floor_shortfall_is_charged_to_the_residue_sink_layer, with the sink kept
+    # per market and a venue market 'A' sorting before the bankrupt's 'M': the residue 2 is
+    # charged to fund:M (R-WF-6), not to the venue's first market.
+    from dataclasses import replace
+    st = short_winners_state(100, -9, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)},
+                             layers={"fund:A": 100, "fund:M": 100})
+    st = replace(st, markets={**st.markets, "A": mkt("A", 1)})
+    m = mech(final=Haircut(rounding="floor", residue_sink="fund"),
+             layers=(LayerSpec("fund", scope="market", cap_per_event=10),), surplus_sink="fund")
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert transfers(ev, "R-HC-4") == [("layer:fund:M", "account:b", 2)]
+    assert post.layers == {"fund:A": 100, "fund:M": 88} and post.bad_debt == 0
+
+
+def test_R_HC_4_an_empty_or_missing_residue_sink_pays_nothing() -> None:
+    from model.haircut import settle_residue
+    from model.tx import Tx
+    m = mech(final=Haircut(residue_sink="fund"), layers=(LayerSpec("fund"),), surplus_sink="fund")
+    for layers in ({"fund": 0}, {}):        # a missing balance counts as 0
+        tx = Tx(mkstate([mkt("M", 1)], {"b": acct(-5)}, layers))
+        assert settle_residue(tx, m, "fund", "b", 5, 3, ["M"]) == 5
+        assert tx.events == [] and tx.layers == layers
+
+
+def test_R_HC_4_residue_of_a_bankrupt_without_positions() -> None:
+    # b holds no position (collateral -2), so it has no markets: the residue sink key falls
+    # back to the venue's markets (R-WF-6). a, d, e are short 1 from 101 at 100 (profit 1
+    # each), l the mirror long. The fund (11, reserve 10) pays 1 as a layer; the rest 1 over
+    # three bases of 1 with floor is 0 each; the residue 1 finds the fund at its reserve: bad debt.
+    st = mkstate([mkt("M", 100)],
+                 {"b": acct(-2), "a": acct(0, {"M": (-1, -101)}), "d": acct(0, {"M": (-1, -101)}),
+                  "e": acct(0, {"M": (-1, -101)}), "l": acct(1000, {"M": (3, 303)})}, {"fund": 11})
+    m = mech(final=Haircut(rounding="floor", residue_sink="fund"), layers=(LayerSpec("fund", reserve=10),),
+             surplus_sink="fund")
+    post, ev = apply(st, Liquidate("b"), m)
+    assert transfers(ev, "R-WF-3") == [("layer:fund", "account:b", 1)]
+    assert haircuts(ev) == {} and transfers(ev, "R-HC-4") == []
+    assert post.layers == {"fund": 10} and post.bad_debt == 1
+
+
+def test_R_HC_4_residue_sink_bad_debt_is_the_ledger_even_beside_a_layer_of_that_name() -> None:
+    # spec/mechanisms.md: residue_sink is "a balance layer name or bad_debt", the ledger. The
+    # schema lets a layer be called 'bad_debt' too; the sink still means the ledger (see
+    # docs/mutation.md, notes). b: equity -3; the layer pays 1 (cap_per_event); the rest 2 over
+    # three bases of 1 with floor is 0 each -> residue 2 is written off, the layer keeps 99.
+    st = short_winners_state(100, 0, {"a": (1, 1, 0), "d": (1, 1, 0), "e": (1, 1, 0)}, layers={"bad_debt": 100})
+    m = mech(final=Haircut(rounding="floor", residue_sink="bad_debt"),
+             layers=(LayerSpec("bad_debt", cap_per_event=1),), surplus_sink="bad_debt")
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert transfers(ev, "R-HC-4") == []
+    assert post.layers == {"bad_debt": 99} and post.bad_debt == 2

@@ -103,3 +103,32 @@ def test_R_LEVY_4_zero_open_interest_charges_nobody() -> None:
     post, ev = apply(st, Liquidate("b"), mech(final=Levy()))
     assert levies(ev) == {}
     assert post.bad_debt == 7
+
+
+def test_R_LEVY_1_rate_rounding_floor() -> None:
+    # as test_R_LEVY_3 with rate rounding floor: rate = floor(10 / 6) = 1 per lot ->
+    # x 1, S 3, c 2 = 6; the missing 4 is bad debt (residue sink bad_debt).
+    st = mkstate([mkt("M", 100)],
+                 {"x": acct(100, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                  "b": acct(-10, {"M": (2, 200)}), "c": acct(100)},
+                 {"insurance_fund": 0})
+    post, ev = apply(st, Liquidate("b", "c"), mech(final=Levy(rate_scale=1, rate_rounding="floor")))
+    assert levies(ev) == {"x": 1, "S": 3, "c": 2}
+    assert post.bad_debt == 4
+
+
+def test_R_LEVY_3_shortfall_charged_to_a_per_market_residue_sink() -> None:
+    # b: long 2 from 100, equity -10; the per-market 'fund' pays 1 as a layer (cap_per_event),
+    # rest 9 over OI 6 (x 1, S 3, c 2 after c takes b's 2 lots): rate ceil(9e9 / 6) = 1.5e9,
+    # payments floor: x 1, S 4, c 3 = 8; residue 1 charged to fund:M (the bankrupt's market),
+    # not fund:A (the venue's first market). fund:M: 50 - 1 - 1 = 48.
+    st = mkstate([mkt("A", 1), mkt("M", 100)],
+                 {"x": acct(100, {"M": (1, 100)}), "S": acct(100, {"M": (-3, -300)}),
+                  "b": acct(-10, {"M": (2, 200)}), "c": acct(100)},
+                 {"fund:A": 50, "fund:M": 50})
+    m = mech(final=Levy(residue_sink="fund"), layers=(LayerSpec("fund", scope="market", cap_per_event=1),),
+             surplus_sink="fund")
+    post, ev = apply(st, Liquidate("b", "c"), m)
+    assert levies(ev) == {"x": 1, "S": 4, "c": 3}
+    assert transfers(ev, "R-HC-4") == [("layer:fund:M", "account:b", 1)]
+    assert post.layers == {"fund:A": 50, "fund:M": 48} and post.bad_debt == 0 and eq_of(post, "b") == 0

@@ -95,3 +95,25 @@ def test_R_ADL_5_cyclic_order_is_a_seeded_rotation_of_the_ids() -> None:
         start = ids.index(first[0])
         assert first == (ids[start:] + ids[:start])[: len(first)]
     assert len(orders) > 1, "the seed must move the start"
+
+
+def test_R_RUN_1_layer_keys_include_the_sinks_a_mechanism_can_use() -> None:
+    from model.mechanism import BadDebtOnly, Haircut, Liquidation
+    fee = Liquidation("fee", 0, "insurance_fund")
+    none = Liquidation("none", 0, "insurance_fund")
+    # a fee surplus needs its sink even without layers
+    assert Mechanism("m", "m", fee, (), BadDebtOnly()).layer_keys(["A"]) == ["insurance_fund"]
+    # surplus 'none' and a final resort that cannot over-collect: no sink
+    assert Mechanism("m", "m", none, (), BadDebtOnly()).layer_keys(["A"]) == []
+    assert Mechanism("m", "m", none, (), Adl()).layer_keys(["A"]) == []
+    # a haircut can over-collect (surplus sink) and has a residue sink
+    assert Mechanism("m", "m", none, (), Haircut(residue_sink="backstop")).layer_keys(["A"]) == [
+        "backstop", "insurance_fund"]
+    # a per-market balance layer that is also the sink is not listed again under its plain name
+    pm = Mechanism("m", "m", Liquidation("fee", 0, "fee_pool"), (LayerSpec("fee_pool", scope="market"),),
+                   BadDebtOnly())
+    assert pm.layer_keys(["A", "B"]) == ["fee_pool:A", "fee_pool:B"]
+    # every balance layer is listed, in order, not only the last one
+    two = Mechanism("m", "m", none, (LayerSpec("insurance_fund"), LayerSpec("fee_pool", scope="market")),
+                    BadDebtOnly())
+    assert two.layer_keys(["A"]) == ["insurance_fund", "fee_pool:A"]

@@ -16,6 +16,7 @@ from model.replay import prepare, run
 from model.state import (Position, State, account_upnl, margin_requirement, notional, upnl,
                          validate_state, value)
 from model.step import step
+from model.tx import Tx
 from model.units import MAX_INPUT, check_input, div_ceil, div_floor, ppm_of
 
 MECH = mech()
@@ -146,6 +147,57 @@ def test_R_OP_5_funding_longs_pay_shorts_when_rate_positive() -> None:
     # zero rate moves nothing
     post, ev = apply(st, Funding("M", 0), MECH)
     assert ev == [] and post.accounts == st.accounts
+
+
+def test_R_OP_3_opening_one_lot_from_flat_is_margin_checked() -> None:
+    # a (no collateral) buys 1 lot at 50: IM = ceil(50 * 0.1) = 5 > equity 0 -> refused,
+    # although |size| grows by only one lot from no position at all.
+    st = one_market(a=acct(0), b=acct(100))
+    with pytest.raises(InsufficientMargin) as e:
+        apply(st, Trade("a", "b", "M", 1, 50), MECH)
+    assert "'a'" in str(e.value)
+
+
+def test_R_OP_3_closing_trade_is_not_margin_checked_even_underwater() -> None:
+    # a: short 1 from 50 at mark 60, collateral 5 -> equity -5. Buying the lot back at 60
+    # closes (size 0, realised loss 10 kept as ON 10): the position shrinks, so no check.
+    st = mkstate([mkt("M", 60)], {"a": acct(5, {"M": (-1, -50)}), "b": acct(100, {"M": (1, 50)}),
+                                  "c": acct(100)})
+    post, _ = apply(st, Trade("a", "c", "M", 1, 60), MECH)
+    assert pos(post, "a", "M") == (0, 10) and eq_of(post, "a") == -5
+    # an account left with negative collateral (e.g. by a levy) may still close at entry:
+    # the position disappears and nothing is checked.
+    st = one_market(a=acct(-5, {"M": (-1, -50)}, net_deposit=0), b=acct(100, {"M": (1, 50)}), c=acct(100))
+    post, _ = apply(st, Trade("a", "c", "M", 1, 50), MECH)
+    assert "M" not in post.accounts["a"].positions and eq_of(post, "a") == -5
+
+
+def test_R_EVT_1_plain_operations_itemise_rule_stage_and_market() -> None:
+    st = one_market(a=acct(100, {"M": (1, 50)}), b=acct(100, {"M": (-1, -50)}), c=acct(100))
+    _, ev = apply(st, Deposit("c", 5), MECH)
+    assert ev == [Event("R-OP-1", "transfer", "external", "account:c", 5, "deposit")]
+    _, ev = apply(st, Withdraw("c", 5), MECH)
+    assert ev == [Event("R-OP-2", "transfer", "account:c", "external", 5, "withdraw")]
+    _, ev = apply(st, Trade("c", "a", "M", 1, 40), MECH)
+    assert ev == [Event("R-OP-3", "trade", "account:a", "account:c", 40, "trade", "M", 1, 40)]
+    # |size * rate| = 1, the smallest payment, each way; the events name the market
+    _, ev = apply(st, Funding("M", 1), MECH)
+    assert ev == [Event("R-OP-5", "transfer", "account:a", "funding:M", 1, "funding", "M"),
+                  Event("R-OP-5", "transfer", "funding:M", "account:b", 1, "funding", "M")]
+
+
+def test_R_EVT_1_a_transfer_to_an_unknown_endpoint_kind_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match=r"^unknown endpoint 'vault:x'$"):
+        Tx(one_market(a=acct(10))).pay("R-OP-1", "account:a", "vault:x", 1, "test")
+
+
+def test_R_LIQ_5_surplus_into_a_layer_missing_from_the_state_starts_it_at_zero() -> None:
+    # b: long 2 from 50 at mark 50, collateral 3 < MM 5; closed at mark, equity 3 -> all of it
+    # to insurance_fund, which the state does not list (a missing balance layer counts as 0).
+    st = one_market(b=acct(3, {"M": (2, 100)}), c=acct(100, {"M": (-2, -100)}))
+    post, ev = apply(st, Liquidate("b", "c"), mech(surplus="all"))
+    assert post.layers == {"insurance_fund": 3}
+    assert transfers(ev, "R-LIQ-5") == [("account:b", "layer:insurance_fund", 3)]
 
 
 # --------------------------------------------------------------------------- R-PNL, R-MARGIN
@@ -359,6 +411,14 @@ def test_R_FMT_3_operations_round_trip_through_json(op) -> None:
 
 def test_R_FMT_3_liquidate_takes_the_scenario_seed_by_default() -> None:
     assert op_from_json({"op": "liquidate", "account": "a"}, default_seed="xyz").seed == "xyz"
+    assert op_from_json({"op": "liquidate", "account": "a"}).seed == "0"
+
+
+def test_R_FMT_3_liquidate_json_omits_what_is_absent() -> None:
+    # no counterparty -> no key (the schema wants a string); no fill prices -> no key
+    assert op_to_json(Liquidate("a")) == {"op": "liquidate", "account": "a", "seed": "0"}
+    assert op_to_json(Liquidate("a", "c", {"M": 5}, "s")) == {
+        "op": "liquidate", "account": "a", "counterparty": "c", "fill_prices": {"M": "5"}, "seed": "s"}
 
 
 # --------------------------------------------------------------------------- R-RUN
@@ -367,6 +427,13 @@ def test_R_RUN_1_prepare_adds_missing_layers_at_zero_and_keeps_existing() -> Non
     m = mech(layers=(LayerSpec("insurance_fund"), LayerSpec("fee_pool", scope="market")))
     st = mkstate([mkt("B", 1), mkt("A", 1)], {}, layers={"insurance_fund": 5})
     assert prepare(st, m).layers == {"insurance_fund": 5, "fee_pool:A": 0, "fee_pool:B": 0}
+
+
+def test_R_RUN_1_per_market_balances_already_given_keep_the_plain_name_apart() -> None:
+    # the scenario gives fee_pool:A itself, so a plain fee_pool balance is not moved onto it
+    m = mech(layers=(LayerSpec("fee_pool", scope="market"),), surplus_sink="fee_pool")
+    st = mkstate([mkt("A", 1), mkt("B", 1)], {}, layers={"fee_pool": 5, "fee_pool:A": 7})
+    assert prepare(st, m).layers == {"fee_pool": 5, "fee_pool:A": 7, "fee_pool:B": 0}
 
 
 def test_R_RUN_1_single_balance_goes_to_the_first_market_of_a_per_market_layer() -> None:
