@@ -179,11 +179,18 @@ def state_diff(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
     return lines
 
 
+def result_schema(ok: bool) -> Any:
+    """The response schema's branch for an applied (ok) or refused result, so a type error
+    is reported at its key (not as 'matches no branch')."""
+    full = schema("response")
+    return full.evolve(schema=full.schema["oneOf"][1 if ok else 2])
+
+
 def judge(expect: dict[str, Any], resp: dict[str, Any], rid: str) -> tuple[str, str]:
     """(reason, detail) of a failed step, or ('', '') when the response passes."""
     if resp.get("type") != "result" or resp.get("id") != rid:
         return "protocol", f"expected a result for {rid!r}, got type {resp.get('type')!r} id {resp.get('id')!r}"
-    problems = schema_errors(schema("response"), resp)
+    problems = schema_errors(result_schema(resp.get("ok") is True), resp)
     if problems:
         return "types", f"{problems[0][0]}: {problems[0][1]}"
     if not expect["ok"]:
