@@ -12,7 +12,7 @@ import { pathToFileURL } from 'node:url';
 
 export const PROTOCOL = 'waterfall-conform/1';
 export const IMPLEMENTATION = 'waterfall-node';
-export const VERSION = '0.1.0';
+export const VERSION = '0.2.0';
 export const MECHANISMS = ['generic-socialized-loss'];
 
 const PPM = 1_000_000n;
@@ -239,16 +239,18 @@ const hasOpenPosition = (acct) => [...acct.positions.values()].some((p) => p.siz
 
 // ---------------------------------------------------------------- events (R-EVT-1)
 
-function transfer(events, rule, src, dst, amount, { layer = null, market = null } = {}) {
-  if (amount === 0n) return; // zero transfers are not part of the comparison (R-CONF-3)
+// R-EVT-3: a transfer carries size = price = 0 and market "" (funding names its
+// market); `layer` is the waterfall stage of the event vocabulary table.
+function transfer(events, rule, src, dst, amount, layer, market = '') {
+  if (amount === 0n) return; // zero transfers are not recorded (R-EVT-3, R-CONF-3)
   if (amount < 0n) throw new Error(`internal: negative transfer ${rule}`);
-  events.push({ rule, kind: 'transfer', src, dst, amount, layer, market, size: null, price: null });
+  events.push({ rule, kind: 'transfer', src, dst, amount, layer, market, size: 0n, price: 0n });
 }
 const acc = (id) => `account:${id}`;
 const lay = (name) => `layer:${name}`;
 
 function dumpEvent(e) {
-  const s = (x) => (x === null ? null : x.toString());
+  const s = (x) => x.toString();
   return {
     rule: e.rule,
     kind: e.kind,
@@ -349,7 +351,7 @@ function opDeposit(st, op, events) {
   const amount = positive(input(op, 'amount'), 'amount');
   a.collateral += amount; // R-OP-1
   a.net_deposit += amount;
-  transfer(events, 'R-OP-1', 'external', acc(a.id), amount);
+  transfer(events, 'R-OP-1', 'external', acc(a.id), amount, 'deposit');
 }
 
 function opWithdraw(st, op, events) {
@@ -360,7 +362,7 @@ function opWithdraw(st, op, events) {
   a.net_deposit -= amount;
   // R-OP-2 / R-MARGIN-2: equity >= initial requirement (0 without positions).
   if (equity(st, a) < requirement(st, a, 'im_ppm')) fail('E-MARGIN', `withdraw leaves ${a.id} below initial margin`);
-  transfer(events, 'R-OP-2', acc(a.id), 'external', amount);
+  transfer(events, 'R-OP-2', acc(a.id), 'external', amount, 'withdraw');
 }
 
 function opTrade(st, op, events) {
@@ -385,7 +387,7 @@ function opTrade(st, op, events) {
       fail('E-MARGIN', `trade leaves ${a.id} below initial margin`);
     }
   }
-  events.push({ rule: 'R-OP-3', kind: 'trade', src: acc(seller.id), dst: acc(buyer.id), amount: notional, layer: null, market: m.id, size, price });
+  events.push({ rule: 'R-OP-3', kind: 'trade', src: acc(seller.id), dst: acc(buyer.id), amount: notional, layer: 'trade', market: m.id, size, price });
 }
 
 function opSetMark(st, op) {
@@ -403,8 +405,8 @@ function opFunding(st, op, events) {
     if (!p || p.size === 0n) continue;
     const pay = p.size * rate; // R-OP-5: longs pay when rate > 0
     a.collateral -= pay;
-    if (pay > 0n) transfer(events, 'R-OP-5', acc(id), pool, pay, { market: m.id });
-    else transfer(events, 'R-OP-5', pool, acc(id), -pay, { market: m.id });
+    if (pay > 0n) transfer(events, 'R-OP-5', acc(id), pool, pay, 'funding', m.id);
+    else transfer(events, 'R-OP-5', pool, acc(id), -pay, 'funding', m.id);
   }
 }
 
@@ -446,7 +448,7 @@ function opLiquidate(st, op, mech, events) {
     q.size += s;
     q.on += s * price;
     const [seller, buyer] = s > 0n ? [a.id, cp.id] : [cp.id, a.id];
-    events.push({ rule: 'R-LIQ-2', kind: 'trade', src: acc(seller), dst: acc(buyer), amount: abs(s) * price, layer: null, market: mid, size: abs(s), price });
+    events.push({ rule: 'R-LIQ-3', kind: 'trade', src: acc(seller), dst: acc(buyer), amount: abs(s) * price, layer: 'close', market: mid, size: abs(s), price });
   }
 
   const eq = equity(st, a);
@@ -459,7 +461,7 @@ function opLiquidate(st, op, mech, events) {
       const key = sinkKey(st, mech, mech.surplus_sink, bankruptMarkets);
       a.collateral -= take;
       addLayer(st, key, take);
-      transfer(events, 'R-LIQ-5', acc(a.id), lay(key), take, { layer: mech.surplus_sink });
+      transfer(events, 'R-LIQ-5', acc(a.id), lay(key), take, 'surplus');
     }
     return;
   }
@@ -479,7 +481,7 @@ function opLiquidate(st, op, mech, events) {
       a.collateral += pay;
       D -= pay;
       if (capLeft !== null) capLeft -= pay;
-      transfer(events, 'R-WF-3', lay(key), acc(a.id), pay, { layer: layer.name, market: layer.scope === 'market' ? key.slice(layer.name.length + 1) : null });
+      transfer(events, 'R-WF-3', lay(key), acc(a.id), pay, layer.name);
     }
   }
 
@@ -506,7 +508,7 @@ function opLiquidate(st, op, mech, events) {
       st.accounts.get(id).collateral -= share;
       a.collateral += share;
       collected += share;
-      transfer(events, 'R-HC-2', acc(id), acc(a.id), share);
+      transfer(events, 'R-HC-2', acc(id), acc(a.id), share, 'haircut');
     }
     // R-HC-3: an over-collection (ceil) goes from the bankrupt to the surplus sink.
     if (collected > D) {
@@ -514,7 +516,7 @@ function opLiquidate(st, op, mech, events) {
       const key = sinkKey(st, mech, mech.surplus_sink, bankruptMarkets);
       a.collateral -= over;
       addLayer(st, key, over);
-      transfer(events, 'R-HC-3', acc(a.id), lay(key), over, { layer: mech.surplus_sink });
+      transfer(events, 'R-HC-3', acc(a.id), lay(key), over, 'haircut');
       collected = D;
     }
     D -= collected;
@@ -528,7 +530,7 @@ function opLiquidate(st, op, mech, events) {
         addLayer(st, key, -pay);
         a.collateral += pay;
         D -= pay;
-        transfer(events, 'R-HC-4', lay(key), acc(a.id), pay, { layer: f.residue_sink });
+        transfer(events, 'R-HC-4', lay(key), acc(a.id), pay, 'residue');
       }
     }
   }
@@ -537,7 +539,7 @@ function opLiquidate(st, op, mech, events) {
   if (D > 0n) {
     st.bad_debt += D;
     a.collateral += D;
-    transfer(events, 'R-WF-5', 'bad_debt', acc(a.id), D);
+    transfer(events, 'R-WF-5', 'bad_debt', acc(a.id), D, 'bad_debt');
   }
 }
 

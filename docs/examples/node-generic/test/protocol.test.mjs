@@ -49,11 +49,15 @@ test('hello, steps, refusal, exit on EOF', async () => {
   assert.equal(r.ok, true);
   const key = (e) => [e.rule, e.kind, e.src, e.dst, e.amount, e.layer, e.market, e.size, e.price].join('|');
   assert.deepEqual(r.events.map(key).sort(), [
-    'R-HC-2|transfer|account:alice|account:loser|1||||',
-    'R-LIQ-2|trade|account:loser|account:mm|88000||BTC-PERP|100|880',
-    'R-WF-3|transfer|layer:insurance_fund|account:loser|1999|insurance_fund|||',
+    'R-HC-2|transfer|account:alice|account:loser|1|haircut||0|0',
+    'R-LIQ-3|trade|account:loser|account:mm|88000|close|BTC-PERP|100|880',
+    'R-WF-3|transfer|layer:insurance_fund|account:loser|1999|insurance_fund||0|0',
   ].sort());
-  for (const e of r.events) for (const f of ['amount']) assert.equal(typeof e[f], 'string');
+  // scenario.md "Events": all nine keys, strings, never null ("" / "0" for empty fields)
+  for (const e of r.events) {
+    assert.deepEqual(Object.keys(e).sort(), ['amount', 'dst', 'kind', 'layer', 'market', 'price', 'rule', 'size', 'src']);
+    for (const v of Object.values(e)) assert.equal(typeof v, 'string');
+  }
   assert.equal(r.state.bad_debt, '0');
   assert.equal(r.state.layers.insurance_fund, '0');
   assert.deepEqual(lines[3], { type: 'result', id: 'generic-socialized-loss/x#2', ok: false, error: 'E-UNKNOWN-ACCOUNT' });

@@ -51,7 +51,7 @@ test('R-LIQ-5: surplus pays the fee floor(5000 * notional at mark / 10^6) to the
   const r = step(GENERIC, { ...base, markets: [{ ...base.markets[0], mark: '941' }] }, { op: 'liquidate', account: 'a', counterparty: 'mm' });
   assert.equal(r.ok, true);
   const fee = r.events.find((e) => e.rule === 'R-LIQ-5');
-  assert.deepEqual([fee.src, fee.dst, fee.amount], ['account:a', 'layer:insurance_fund', '47']);
+  assert.deepEqual([fee.src, fee.dst, fee.amount, fee.layer, fee.market], ['account:a', 'layer:insurance_fund', '47', 'surplus', '']);
   assert.equal(r.state.layers.insurance_fund, '54');
   const a = r.state.accounts.find((x) => x.id === 'a');
   // the realised loss stays in a flat position's open notional (R-STATE-2)
@@ -63,7 +63,7 @@ test('R-LIQ-5: the fee is capped at the remaining equity', () => {
   // mark 901, fill 900: equity after closing 1000 - 1000 = 0 -> no fee, no deficit
   const r = step(GENERIC, { ...base, markets: [{ ...base.markets[0], mark: '901' }] }, { op: 'liquidate', account: 'a', counterparty: 'mm', fill_prices: { 'BTC-PERP': '900' } });
   assert.equal(r.ok, true);
-  assert.deepEqual(r.events.map((e) => e.rule), ['R-LIQ-2']);
+  assert.deepEqual(r.events.map((e) => e.rule), ['R-LIQ-3']); // the close (R-EVT-3)
 });
 
 test('R-OP-3: margin only when a position grows or flips', () => {
@@ -84,8 +84,8 @@ test('R-OP-3: margin only when a position grows or flips', () => {
 test('R-OP-5: funding through funding:MARKET nets to zero', () => {
   const r = step(GENERIC, base, { op: 'funding', market: 'BTC-PERP', rate: '-3' });
   assert.equal(r.ok, true);
-  const key = (e) => [e.rule, e.src, e.dst, e.amount, e.market].join('|');
-  assert.deepEqual(r.events.map(key).sort(), ['R-OP-5|account:b|funding:BTC-PERP|30|BTC-PERP', 'R-OP-5|funding:BTC-PERP|account:a|30|BTC-PERP']);
+  const key = (e) => [e.rule, e.src, e.dst, e.amount, e.layer, e.market].join('|');
+  assert.deepEqual(r.events.map(key).sort(), ['R-OP-5|account:b|funding:BTC-PERP|30|funding|BTC-PERP', 'R-OP-5|funding:BTC-PERP|account:a|30|funding|BTC-PERP']);
 });
 
 test('R-OP-2: withdraw checks collateral and initial margin', () => {
