@@ -15,6 +15,8 @@ via `apply()`, and `apply()` checks, on top of what the test itself asserts:
 """
 from __future__ import annotations
 
+pytest_plugins = ["pytester"]
+
 import copy
 import re
 from typing import Mapping

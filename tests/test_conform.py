@@ -131,3 +131,13 @@ def test_R_CONF_4_bad_input(capsys, tmp_path: Path) -> None:
     assert main(["conform", "--impl", "no-such-program-xyz", *FEW]) == 2
     err = capsys.readouterr().err
     assert "no vectors" in err and "v.json" in err and "no-such-program-xyz" in err
+
+
+def test_R_CONF_5_pytest_plugin_runs_vectors_as_items(pytester) -> None:
+    ok = pytester.runpytest_subprocess("--waterfall-impl", ADAPTER, "--waterfall-mechanism", "generic-socialized-loss",
+                                       "--waterfall-filter", "op-", "-p", "no:cacheprovider")
+    ok.assert_outcomes(passed=14)
+    bad = pytester.runpytest_subprocess("--waterfall-impl", f"{sys.executable} -c pass", "--waterfall-filter",
+                                        "generic-socialized-loss/op-deposit", "--waterfall-timeout", "1")
+    bad.assert_outcomes(failed=4)
+    assert "crash" in bad.stdout.str()
