@@ -36,6 +36,7 @@ bench: setup
 	$(PY) bench/allocation.py
 	$(PY) bench/fuzz.py
 	$(PY) bench/prove.py
+	$(PY) bench/conform.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis mutants
