@@ -15,7 +15,7 @@ import threading
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Generator, Iterator
 
 from model.codec import state_from_json, state_to_json
 from model.errors import WaterfallError
@@ -238,25 +238,32 @@ def run(vectors: list[Vector], impl: Implementation) -> Iterator[StepResult]:
     broken = impl.handshake()
     try:
         for v in vectors:
-            state = v.doc["state"]
-            for k, st in enumerate(v.doc["steps"]):
-                rid = f"{v.key}#{k}"
-                if broken:
-                    yield StepResult(v.key, k, "fail", broken.split(":")[0], broken)
-                    broken = impl.handshake() if not broken.startswith("protocol") else broken
-                else:
-                    kind, resp = impl.ask({"type": "step", "id": rid, "mechanism": v.doc["mechanism"],
-                                           "state": state, "op": st["op"]})
-                    if kind != "ok":
-                        yield StepResult(v.key, k, "fail", kind, str(resp))
-                        broken = impl.handshake()
-                    else:
-                        reason, detail = judge(st["expect"], resp, rid)
-                        yield StepResult(v.key, k, "fail" if reason else "pass", reason, detail)
-                if st["expect"]["ok"]:
-                    state = st["expect"]["state"]
+            broken = yield from run_vector(v, impl, broken)
     finally:
         impl.stop()
+
+
+def run_vector(v: Vector, impl: Implementation, broken: str) -> Generator[StepResult, None, str]:
+    """The steps of one vector on a running implementation; returns why it is unusable
+    afterwards ('' if it is fine)."""
+    state = v.doc["state"]
+    for k, st in enumerate(v.doc["steps"]):
+        rid = f"{v.key}#{k}"
+        if broken:
+            yield StepResult(v.key, k, "fail", broken.split(":")[0], broken)
+            broken = impl.handshake() if not broken.startswith("protocol") else broken
+        else:
+            kind, resp = impl.ask({"type": "step", "id": rid, "mechanism": v.doc["mechanism"],
+                                   "state": state, "op": st["op"]})
+            if kind != "ok":
+                yield StepResult(v.key, k, "fail", kind, str(resp))
+                broken = impl.handshake()
+            else:
+                reason, detail = judge(st["expect"], resp, rid)
+                yield StepResult(v.key, k, "fail" if reason else "pass", reason, detail)
+        if st["expect"]["ok"]:
+            state = st["expect"]["state"]
+    return broken
 
 
 def junit(results: list[StepResult], skipped: int) -> str:

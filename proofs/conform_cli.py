@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from model.loader import resolve_mechanism
+from model.loader import catalogue, resolve_mechanism
 
 from .conform import Implementation, StepResult, junit, load_vectors, report, run
 from .vectors import VECTORS_DIR, generate
@@ -31,6 +31,9 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--timeout", type=float, default=10.0, help="seconds per step (default 10)")
     c.add_argument("--junit", metavar="FILE", help="also write a JUnit XML report")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of text")
+    c.add_argument("--fuzz", type=int, metavar="N", help="differential fuzzing: N generated scenarios instead of the vectors")
+    c.add_argument("--seed", type=int, help="with --fuzz: derandomized (repeatable) generation")
+    c.add_argument("--save", default="conform-found", help="with --fuzz: where a disagreement is saved as a vector")
     c.set_defaults(func=cmd_conform)
 
 
@@ -43,8 +46,25 @@ def cmd_vectors(args: Any) -> int:
     return 0
 
 
+def cmd_fuzz(args: Any) -> int:
+    """R-CONF-6: differential fuzzing; a disagreement is shrunk, printed and saved."""
+    from .conform_fuzz import differential, save
+    names = args.mechanism or sorted(catalogue())
+    out = differential(args.impl, [resolve_mechanism(m) for m in names], args.fuzz, args.timeout, args.seed)
+    if not out.failure:
+        print(f"{out.examples} scenarios, no disagreement with the reference model")
+        return 0
+    path = save(out.vector, Path(args.save))
+    for r in out.failure:
+        print(f"DISAGREE step {r.step}: {r.reason}\n    " + r.detail.replace("\n", "\n    "))
+    print(f"minimal scenario saved as {path} (replay: waterfall conform --impl ... --vectors {args.save})")
+    return 1
+
+
 def cmd_conform(args: Any) -> int:
     """Run, print per-vector verdicts with diffs (or JSON), write JUnit; exit code."""
+    if args.fuzz:
+        return cmd_fuzz(args)
     vectors, skipped = load_vectors(Path(args.vectors), args.mechanism, args.filter)
     impl = Implementation(args.impl, args.timeout)
     results: list[StepResult] = []

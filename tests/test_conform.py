@@ -141,3 +141,29 @@ def test_R_CONF_5_pytest_plugin_runs_vectors_as_items(pytester) -> None:
                                         "generic-socialized-loss/op-deposit", "--waterfall-timeout", "1")
     bad.assert_outcomes(failed=4)
     assert "crash" in bad.stdout.str()
+
+
+BROKEN = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
+          "import seeded_bugs\n"
+          "class P:\n    def setattr(self, t, n, v): setattr(t, n, v)\n    def setitem(self, t, n, v): t[n] = v\n"
+          "bug = next(b for b in seeded_bugs.SEEDED_BUGS if b.name == 'fund-allowed-negative')\n"
+          "seeded_bugs.apply(bug, P())\n"
+          "from proofs.adapter import serve\nserve()\n")
+
+
+def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(capsys, tmp_path: Path) -> None:
+    impl = script(tmp_path, "broken_fund", BROKEN)
+    found = tmp_path / "found"
+    assert main(["conform", "--impl", impl, "--fuzz", "300", "--seed", "0", "--mechanism", "generic-socialized-loss",
+                 "--save", str(found)]) == 1
+    text = capsys.readouterr().out
+    assert "DISAGREE" in text and "layers" in text
+    saved = list(found.rglob("*.json"))
+    assert len(saved) == 1 and len(json.loads(saved[0].read_text())["steps"]) <= 2  # shrunk
+    assert main(["conform", "--impl", impl, "--vectors", str(found)]) == 1  # the saved vector replays
+    assert main(["conform", "--impl", ADAPTER, "--vectors", str(found)]) == 0
+
+
+def test_R_CONF_6_reference_adapter_agrees_with_itself(capsys) -> None:
+    assert main(["conform", "--impl", ADAPTER, "--fuzz", "60", "--seed", "0"]) == 0
+    assert "60 scenarios, no disagreement" in capsys.readouterr().out
