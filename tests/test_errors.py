@@ -297,3 +297,27 @@ def test_R_FMT_2_duplicate_ids_error_documents(doc, where) -> None:
     with pytest.raises(E.InvalidState) as info:
         state_from_json(doc)
     assert info.value.to_json() == where
+
+
+def test_R_ERR_2_precedence_when_several_errors_apply() -> None:
+    """The first check in R-ERR-2's order decides the code (spec/rules.md)."""
+    from model.loader import catalogue, load_mechanism
+    from model.ops import Deposit, Liquidate, Trade
+    from model.state import Account, Market, Position, State
+    from model.step import step
+    from model.errors import WaterfallError
+    mech = load_mechanism(catalogue()["generic-socialized-loss"])
+    s = State({"M0": Market("M0", 1_000, 100_000, 50_000)},
+              {"a": Account(10_000, 10_000, {"M0": Position(1, 1_000)}), "b": Account(10_000, 10_000, {"M0": Position(-1, -1_000)})},
+              {"insurance_fund": 0})
+    cases = [(Deposit("ghost", -5), "E-UNKNOWN-ACCOUNT"), (Deposit("a", -10**19), "E-BOUND"),
+             (Trade("a", "a", "M0", 0, 1), "E-INVALID-AMOUNT"), (Trade("a", "a", "M9", 1, 1), "E-UNKNOWN-MARKET"),
+             (Trade("a", "a", "M0", 1, 1), "E-SELF-TRADE"), (Liquidate("a", "a", {"M9": 1}, "0"), "E-SELF-TRADE"),
+             (Liquidate("a", None, {"M9": 1}, "0"), "E-UNKNOWN-MARKET"), (Liquidate("a", None, {}, "0"), "E-HEALTHY")]
+    for op, code in cases:
+        try:
+            step(s, op, mech)
+        except WaterfallError as e:
+            assert e.code == code, (op, e.code)
+        else:
+            raise AssertionError(f"{op} was applied")
