@@ -167,3 +167,21 @@ def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(
 def test_R_CONF_6_reference_adapter_agrees_with_itself(capsys) -> None:
     assert main(["conform", "--impl", ADAPTER, "--fuzz", "60", "--seed", "0"]) == 0
     assert "60 scenarios, no disagreement" in capsys.readouterr().out
+
+
+def test_R_CONF_4_an_implementation_out_of_step_is_restarted(capsys, tmp_path: Path) -> None:
+    """Two lines for one request would shift every later answer; the runner restarts it."""
+    body = ("import json, sys\n"
+            "sys.path[:0] = [" + repr(str(ROOT)) + "]\n"
+            "from proofs.adapter import answer\n"
+            "for line in sys.stdin:\n"
+            "    req = json.loads(line)\n"
+            "    out = answer(req)\n"
+            "    print(json.dumps(out), flush=True)\n"
+            "    if 'op-deposit-max' in req.get('id', ''):\n"
+            "        print(json.dumps(out), flush=True)\n")
+    impl = script(tmp_path, "twice", body)
+    assert main(["conform", "--impl", impl, *FEW, "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    failed = [r["vector"] for r in out["results"] if r["status"] == "fail"]
+    assert failed == ["generic-socialized-loss/op-deposit-unknown"] and out["passed"] == 14
