@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test fuzz mutate bench clean
+.PHONY: setup verify test browser fuzz mutate bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,8 +20,15 @@ verify: setup
 	$(VENV)/bin/waterfall verify
 	$(VENV)/bin/waterfall report --accounts 8 --jobs 2 --out build/report
 
-test: setup
+test: setup browser
 	$(PY) -m pytest
+
+# Debian's chromium for the report's browser test (tests/test_report_browser.py); when it cannot
+# be installed (no root, no apt) that test skips and says why
+browser:
+	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 \
+		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
+		|| echo "chromium could not be installed: tests/test_report_browser.py will skip"
 
 # long Hypothesis campaign (profile "fuzz" in proofs/fuzz.py); CI runs the short "ci" profile
 fuzz: setup
