@@ -1,5 +1,5 @@
 """The `waterfall` command: run scenarios, list mechanisms, verify the catalogue, fuzz,
-prove (Z3 and all-N), crosshair, diff, vectors, conform, report.
+prove (Z3 and all-N), crosshair, diff, vectors, conform, report, compare.
 
 Exit codes: 0 success; 1 a finding (a claimed invariant violated, an expectation missed,
 a crash); 2 bad input (file, key or argument), reported with its typed error.
@@ -18,7 +18,7 @@ from model.mechanism import Mechanism
 from model.replay import run
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
-from . import conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
+from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
 from .ledger import event_lines, ledger, table
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
@@ -60,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     crosshair_cli.add_parser(sub)
     conform_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    compare_cli.add_parser(sub)
     return p
 
 

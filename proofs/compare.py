@@ -40,6 +40,7 @@ from model.mechanism import Mechanism
 from model.ops import Liquidate
 from model.replay import StepResult, run
 from model.state import State, account_upnl, equity
+from .ledger import signed
 
 UNBOUNDED = "unbounded"
 Ratio = Fraction | str | None
@@ -306,11 +307,6 @@ def loss_rows(c: Comparison) -> list[list[str]]:
         rows.append(["overshoot (returned)", str(-c.overshoot)])
     rows.append(["deficit", str(c.deficit())])
     return rows
-
-
-def signed(n: int) -> str:
-    """An integer with an explicit sign, 0 as 0."""
-    return f"{n:+d}" if n else "0"
 
 
 def compare_markdown(results: Sequence[Comparison], detail: bool = False) -> str:

@@ -25,6 +25,7 @@ from .vectors import SPEC_VERSION, VECTORS_DIR
 
 PROTOCOL = "waterfall-conform/1"
 MAX_LINE = 1 << 24  # a longer response line is garbage
+START_TIMEOUT = 20.0  # seconds for a (re)started implementation to answer the hello
 
 
 class ConformanceError(WaterfallError):
@@ -112,8 +113,9 @@ class Implementation:
             self.proc.wait()
             self.proc = None
 
-    def ask(self, request: dict[str, Any]) -> tuple[str, Any]:
+    def ask(self, request: dict[str, Any], timeout: float | None = None) -> tuple[str, Any]:
         """Send one request; ('ok', object) or (reason, detail) for crash, timeout, garbage."""
+        timeout = self.timeout if timeout is None else timeout
         assert self.proc is not None and self.proc.stdin is not None
         try:
             self.proc.stdin.write(json.dumps(request) + "\n")
@@ -121,9 +123,9 @@ class Implementation:
         except (BrokenPipeError, OSError, ValueError):
             return "crash", f"the implementation exited (code {self.proc.poll()})"
         try:
-            line = self.lines.get(timeout=self.timeout)
+            line = self.lines.get(timeout=timeout)
         except queue.Empty:
-            return "timeout", f"no response line within {self.timeout:g} s"
+            return "timeout", f"no response line within {timeout:g} s"
         if line is None:
             return "crash", f"the implementation exited (code {self.proc.wait()})"
         if len(line) > MAX_LINE or not line.endswith("\n"):
@@ -139,7 +141,9 @@ class Implementation:
     def handshake(self) -> str:
         """Start and exchange hellos; '' or why the implementation cannot be used."""
         self.start()
-        kind, doc = self.ask({"type": "hello", "protocol": PROTOCOL, "spec_version": SPEC_VERSION})
+        # the hello includes the process start: it gets at least START_TIMEOUT, whatever the step limit
+        kind, doc = self.ask({"type": "hello", "protocol": PROTOCOL, "spec_version": SPEC_VERSION},
+                             max(self.timeout, START_TIMEOUT))
         if kind != "ok":
             return f"{kind}: hello: {doc}"
         if doc.get("type") != "hello" or doc.get("protocol") != PROTOCOL:

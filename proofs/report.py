@@ -148,6 +148,16 @@ def counterexample_ledger(v: Verdict) -> str:
     return ledger(sc.state, post)
 
 
+def comparison_section(doc: Doc, mechs: list[Mechanism], scenarios_dir: Path) -> None:
+    """Every bundled stress scenario under every mechanism: where the loss went and the
+    fairness figures of proofs/compare.py (waterfall compare)."""
+    from .compare import DEFINITIONS, SUMMARY_HEADER, compare, summary_row
+    doc.add("h2", "Mechanism comparison over the stress scenarios")
+    rows = [summary_row(c) for p in sorted(scenarios_dir.glob("*.json")) for c in compare(load_scenario(p), mechs)]
+    doc.add("table", (list(SUMMARY_HEADER), rows))
+    doc.add("p", DEFINITIONS)
+
+
 def mechanism_section(doc: Doc, mech: Mechanism, ev: Evidence) -> None:
     """Source, layers, final resort, claims and findings of one mechanism."""
     doc.add("h2", f"{mech.id}: {mech.name}")
@@ -234,6 +244,7 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path) -> Doc:
     doc.add("h2", "For every number of accounts")
     doc.add("table", (["invariant", "family", "verdict", "argument"],
                       [[v.invariant, v.mechanism, v.kind, v.reason[:160]] for v in ev.all_n]))
+    comparison_section(doc, ev.mechanisms, scenarios_dir)
     doc.add("h2", "Proof time")
     doc.add("img", (proof_time_plot(out, ev).name, "Z3 proof time per query"))
     for m in ev.mechanisms:

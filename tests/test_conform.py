@@ -78,7 +78,7 @@ def test_R_CONF_4_broken_adapter_fails_with_a_diff(capsys, tmp_path: Path) -> No
     ("crash", HELLO + "sys.exit(3)\n", "crash"),
     ("hang", HELLO + "import time; time.sleep(60)\n", "timeout"),
     ("garbage", HELLO + "print('not json', flush=True)\nimport time; time.sleep(60)\n", "garbage"),
-    ("partial", HELLO + "sys.stdout.write('{\"type\": \"res'); sys.stdout.flush()\n", "garbage"),
+    ("partial", HELLO + "sys.stdout.write('{\"type\": \"res'); sys.stdout.flush()\n", "garbage|crash"),
     ("list", HELLO + "print('[1, 2]', flush=True)\nimport time; time.sleep(60)\n", "garbage"),
 ])
 def test_R_CONF_4_bad_implementation_fails_each_step_and_is_restarted(capsys, tmp_path: Path, name: str,
@@ -87,7 +87,9 @@ def test_R_CONF_4_bad_implementation_fails_each_step_and_is_restarted(capsys, tm
     assert main(["conform", "--impl", impl, *FEW, "--timeout", "0.5", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["steps"] == 15 and out["passed"] == 0  # every step reported, none passed unseen
-    assert {r["reason"] for r in out["results"]} == {reason}
+    # a partial line followed by the exit may be read as the partial line or as the exit
+    assert {r["reason"] for r in out["results"]} <= set(reason.split("|"))
+    assert reason.split("|")[0] in {r["reason"] for r in out["results"]}
 
 
 def test_R_CONF_4_wrong_types_and_wrong_ids(capsys, tmp_path: Path) -> None:
