@@ -34,6 +34,7 @@ SKIP = [
     ("make test", "the whole suite, which contains this test"),
     ("make fuzz", "the long Hypothesis campaign"),
     ("make bench", "benchmarks, ~5 minutes and ~1 GB"),
+    ("make docs", "the site build: tests/test_docs_site.py, run by `make docs`"),
     ("make setup", "the venv this test runs in already exists"),
     ("pytest --waterfall-impl", "the pytest plugin over all vectors: tests/test_pytest_plugin.py covers it"),
     ("waterfall conform --impl 'node my-engine.mjs' --fuzz", "differential fuzzing, 2000 scenarios"),
@@ -142,6 +143,8 @@ def run_line(cmd: str, ws: Path) -> subprocess.CompletedProcess:
     if words[0] == "waterfall":
         words[0] = ".venv/bin/waterfall"
     words = shorten(words)
+    if not words[0].startswith(".venv/"):
+        raise AssertionError(f"not a waterfall command and not in SKIP: {cmd!r}")
     words[0] = str(ws / words[0])
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.run(words, cwd=ws, env=env, capture_output=True, text=True, timeout=120)
