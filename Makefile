@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test browser fuzz mutate bench clean
+.PHONY: setup verify test browser fuzz mutate bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -46,5 +46,13 @@ bench: setup
 	$(PY) bench/prove.py
 	$(PY) bench/conform.py
 
+# the documentation site (mkdocs.yml, pages laid out by docs/hooks.py), built offline into
+# site/ with --strict (a broken link fails), then the site tests (tests/test_docs_site.py:
+# builds into a temporary directory, no external fonts or scripts, registry page complete)
+docs: setup
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,docs]'
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(PY) -m pytest tests/test_docs_site.py
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis mutants
+	rm -rf $(VENV) site build *.egg-info .pytest_cache .hypothesis mutants

@@ -106,10 +106,11 @@ def matrix_text(mechs: list[Mechanism], invariants: list[str], verdicts: list[Ve
     return table(rows, ["mechanism"] + invariants)
 
 
-def counterexample_text(v: Verdict) -> str:
-    """The counterexample replayed as a before/after ledger."""
+def counterexample_text(v: Verdict, mech: Mechanism | None = None) -> str:
+    """The counterexample replayed as a before/after ledger (`mech`: the mechanism proved, which
+    a file given with --mechanism is; its id alone does not resolve outside the catalogue)."""
     sc = scenario_from_doc(v.counterexample, f"<{v.mechanism} {v.invariant}>")
-    mech = resolve_mechanism(v.mechanism)
+    mech = mech or resolve_mechanism(v.mechanism)
     post, events = step(sc.state, sc.ops[0], mech)
     head = f"{v.invariant} {'(claimed) ' if v.claimed else '(not claimed: documented property) '}" \
            f"refuted for {v.mechanism}: {v.reason}"
@@ -139,7 +140,8 @@ def cmd_prove(args: Any) -> int:
     if not args.no_all_n:
         from .alln import all_n_verdicts
         all_n = [v for i in dict.fromkeys(invariants) for v in all_n_verdicts(i)]
-    saved = [str(save(v, args.save)) for v in verdicts if v.counterexample and args.save]
+    saved_by = [(str(save(v, args.save)), v.mechanism) for v in verdicts if v.counterexample and args.save]
+    saved = [p for p, _ in saved_by]
     code = exit_code(verdicts + all_n)
     if args.json:
         print(json.dumps({"accounts": args.accounts, "encoding": args.encoding, "exit": code, "saved": saved,
@@ -148,9 +150,10 @@ def cmd_prove(args: Any) -> int:
         return code
     print(f"Z3, {args.accounts} accounts, one market ({args.encoding} encoding); * = claimed by the mechanism")
     print(matrix_text(mechs, invariants, verdicts))
+    by_id = {m.id: m for m in mechs}
     for v in verdicts:
         if v.kind in (V.COUNTEREXAMPLE,) and v.claimed:
-            print("\n" + counterexample_text(v))
+            print("\n" + counterexample_text(v, by_id.get(v.mechanism)))
         elif v.kind in (V.UNKNOWN, V.TIMEOUT, V.VACUOUS, V.ENCODING_MISMATCH) and v.claimed:
             print(f"\n{v.mechanism} {v.invariant}: {v.kind}: {v.reason}")
     documented = [v for v in verdicts if v.kind == V.COUNTEREXAMPLE and not v.claimed]
@@ -161,6 +164,8 @@ def cmd_prove(args: Any) -> int:
         print("\nFor all N:")
         print(table([[v.invariant, v.mechanism, v.kind, f"{v.seconds:.2f}s", v.reason[:90]] for v in all_n],
                     ["invariant", "family", "verdict", "time", "argument"]))
-    for p in saved:
-        print(f"saved {p} (replay: waterfall run {p})")
+    cat = catalogue()
+    for p, mid in saved_by:
+        own = "" if mid in cat else f" --mechanism {by_id[mid].path}"  # a file: its id names no mechanism
+        print(f"saved {p} (replay: waterfall run {p}{own})")
     return code
