@@ -100,6 +100,11 @@ def shorten(args: list[str]) -> list[str]:
         args = set_option(args, "--function", "model.layers.clip")
     elif sub == "diff":
         args = set_option(args, "--seconds", "2")
+    elif sub == "report":
+        for opt, val in (("--accounts", "2"), ("--fuzz-examples", "2"), ("--jobs", "2"), ("--timeout", "20")):
+            args = set_option(args, opt, val)
+        if "--mechanism" not in args:
+            args += ["--mechanism", "generic-socialized-loss"]
     elif sub == "vectors":
         args = set_option(args, "--mechanism", "generic-socialized-loss")
     elif sub == "conform":
