@@ -100,6 +100,7 @@ class Evidence:
     all_n: list[Verdict]
     fuzz: dict[str, Tally]
     accounts: int
+    time_n: dict[str, list[tuple[int, float, str]]] = field(default_factory=dict)
 
 
 def cell(ev: Evidence, mech: Mechanism, inv: str) -> tuple[str, Verdict | None]:
@@ -175,30 +176,34 @@ def mechanism_section(doc: Doc, mech: Mechanism, ev: Evidence) -> None:
 
 
 def loss_plot(out: Path, scenarios_dir: Path, mech: Mechanism) -> Path | None:
-    """Stacked bars: for each stress scenario, the loss absorbed by each layer, by
-    socialisation and as bad debt, under one mechanism (matplotlib, no display)."""
+    """Stacked bars per stress scenario under one mechanism: the loss absorbed layer by
+    layer (R-WF-3, R-CH-1/2), account by account (haircut, levy, assessment, ADL cost:
+    proofs/compare.py) and as bad debt (matplotlib, no display)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    parts = {"layers": [], "socialised": [], "bad debt": []}
-    names = []
-    for path in sorted(scenarios_dir.glob("*.json")):
-        sc = load_scenario(path)
-        events = [e for r in run(sc, mech) for e in (r.events or [])]
-        names.append(path.stem)
-        parts["layers"].append(sum(e.amount for e in events if e.rule in ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")))
-        parts["socialised"].append(sum(e.amount for e in events if e.rule in ("R-HC-2", "R-LEVY-2")))
-        parts["bad debt"].append(sum(e.amount for e in events if e.rule == "R-WF-5"))
+    from .compare import compare
+    runs = [c for p in sorted(scenarios_dir.glob("*.json")) for c in compare(load_scenario(p), [mech])]
+    parts: dict[str, list[int]] = {}
+    for k, c in enumerate(runs):
+        shares = {f"layer {n}": v for n, v in c.layers.items()}
+        shares.update({f"account {a}": o.paid for a, o in c.accounts.items() if o.paid})
+        shares["bad debt"] = c.bad_debt
+        for label, v in shares.items():
+            parts.setdefault(label, [0] * len(runs))[k] = v
     if not any(sum(v) for v in parts.values()):
         return None
-    fig, ax = plt.subplots(figsize=(10, 4))
-    bottom = [0] * len(names)
-    for label, values in parts.items():
-        ax.bar(names, values, bottom=bottom, label=label)
-        bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set_ylabel("loss absorbed (base units)")
-    ax.set_title(f"Who absorbed the loss: {mech.id}")
-    ax.legend()
+    totals = [sum(v[k] for v in parts.values()) for k in range(len(runs))]
+    fig, ax = plt.subplots(figsize=(10, 4.5))
+    bottom = [0.0] * len(runs)
+    shown = [(label, values) for label, values in sorted(parts.items()) if any(values)]
+    for i, (label, values) in enumerate(shown):  # shares of each scenario's loss, for display only
+        pct = [100 * v / t if t else 0.0 for v, t in zip(values, totals)]
+        ax.bar([c.scenario for c in runs], pct, bottom=bottom, label=label, color=plt.cm.tab20(i % 20))
+        bottom = [b + v for b, v in zip(bottom, pct)]
+    ax.set_ylabel("share of the loss absorbed (%)")
+    ax.set_title(f"Who absorbed the loss, layer by layer and account by account: {mech.id}")
+    ax.legend(fontsize=6, ncol=2)
     plt.setp(ax.get_xticklabels(), rotation=30, ha="right", fontsize=7)
     fig.tight_layout()
     dest = out / f"loss-{mech.id}.png"
@@ -207,17 +212,33 @@ def loss_plot(out: Path, scenarios_dir: Path, mech: Mechanism) -> Path | None:
     return dest
 
 
+def time_against_n(ns: list[int], timeout: float) -> dict[str, list[tuple[int, float, str]]]:
+    """Proof time of the core invariants at each N (bench/prove.py has the full table)."""
+    from model.loader import catalogue, load_mechanism
+    from .prove import prove
+    series: dict[str, list[tuple[int, float, str]]] = {}
+    for mid, inv in (("generic-socialized-loss", "I-CONS"), ("generic-socialized-loss", "I-NONNEG"),
+                     ("generic-socialized-loss", "I-PROP"), ("bitmex-adl", "I-ADL-BOUND")):
+        mech = load_mechanism(catalogue()[mid])
+        series[f"{mid} {inv}"] = [(n, (v := prove(mech, inv, n, timeout, minimise=False)).seconds, v.kind) for n in ns]
+    return series
+
+
 def proof_time_plot(out: Path, ev: Evidence) -> Path:
-    """Proof time per query (sorted), one point per (mechanism, invariant)."""
+    """Proof time of the core invariants against N (one line each; a missing point is a
+    query that did not prove)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    times = sorted(v.seconds for v in ev.proofs if v.kind == V.PROVED_UP_TO)
-    fig, ax = plt.subplots(figsize=(6, 3))
-    ax.plot(range(1, len(times) + 1), times, marker=".")
-    ax.set_xlabel("proved queries, sorted")
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, points in ev.time_n.items():
+        proved = [(n, t) for n, t, kind in points if kind == V.PROVED_UP_TO]
+        ax.plot([n for n, _ in proved], [t for _, t in proved], marker="o", label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("accounts N")
     ax.set_ylabel("seconds")
-    ax.set_title(f"Z3 proof time at N = {ev.accounts}")
+    ax.set_title("Z3 proof time against N")
+    ax.legend(fontsize=6)
     fig.tight_layout()
     dest = out / "proof-time.png"
     fig.savefig(dest, dpi=90)
@@ -245,8 +266,12 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path) -> Doc:
     doc.add("table", (["invariant", "family", "verdict", "argument"],
                       [[v.invariant, v.mechanism, v.kind, v.reason[:160]] for v in ev.all_n]))
     comparison_section(doc, ev.mechanisms, scenarios_dir)
-    doc.add("h2", "Proof time")
-    doc.add("img", (proof_time_plot(out, ev).name, "Z3 proof time per query"))
+    if ev.time_n:
+        doc.add("h2", "Proof time")
+        doc.add("img", (proof_time_plot(out, ev).name, "Z3 proof time of the core invariants against N"))
+        doc.add("table", (["query"] + [f"N={n}" for n, _, _ in next(iter(ev.time_n.values()))],
+                          [[k] + [f"{t:.2f}s" if kind == V.PROVED_UP_TO else kind for _, t, kind in pts]
+                           for k, pts in ev.time_n.items()]))
     for m in ev.mechanisms:
         mechanism_section(doc, m, ev)
         plot = loss_plot(out, scenarios_dir, m)

@@ -17,7 +17,7 @@ from spec import SCENARIOS_DIR
 
 from .fuzz import Tally, search
 from .prove_cli import EXIT_FINDING, INVARIANTS, exit_code, run_matrix
-from .report import Evidence, build
+from .report import Evidence, build, time_against_n
 from .ledger import table
 
 
@@ -30,6 +30,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("--timeout", type=float, default=60.0, help="seconds per Z3 query")
     r.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     r.add_argument("--fuzz-examples", type=int, default=30, help="Hypothesis runs per mechanism (derandomized)")
+    r.add_argument("--time-n", default="2,4,8,16", help="N values of the proof-time plot ('' to leave it out)")
     r.set_defaults(func=cmd_report)
 
 
@@ -51,7 +52,9 @@ def cmd_report(args: Any) -> int:
     for m in mechs:
         print(f"fuzzing {m.id} ({args.fuzz_examples} runs)", file=sys.stderr, flush=True)
         fuzz[m.id] = fuzz_evidence(m, args.fuzz_examples)
-    ev = Evidence(mechs, INVARIANTS, proofs, all_n, fuzz, args.accounts)
+    ns = [int(x) for x in args.time_n.split(",") if x.strip()]
+    print(f"timing the core proofs at N = {ns}", file=sys.stderr, flush=True)
+    ev = Evidence(mechs, INVARIANTS, proofs, all_n, fuzz, args.accounts, time_against_n(ns, args.timeout) if ns else {})
     out = Path(args.out)
     doc = build(ev, out, SCENARIOS_DIR)
     (out / "report.md").write_text(doc.markdown(), encoding="utf-8")

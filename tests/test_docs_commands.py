@@ -101,7 +101,8 @@ def shorten(args: list[str]) -> list[str]:
     elif sub == "diff":
         args = set_option(args, "--seconds", "2")
     elif sub == "report":
-        for opt, val in (("--accounts", "2"), ("--fuzz-examples", "2"), ("--jobs", "2"), ("--timeout", "20")):
+        for opt, val in (("--accounts", "2"), ("--fuzz-examples", "2"), ("--jobs", "2"), ("--timeout", "20"),
+                         ("--time-n", "2")):
             args = set_option(args, opt, val)
         if "--mechanism" not in args:
             args += ["--mechanism", "generic-socialized-loss"]

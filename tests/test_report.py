@@ -47,7 +47,7 @@ def test_R_REPORT_1_counterexamples_are_shown_as_ledgers(tmp_path: Path) -> None
     doc = build(evidence(m, [v]), tmp_path, SCENARIOS_DIR)
     md = doc.markdown()
     assert "CEX (Z3," in md and "drift-v2 I-NONNEG (not claimed" in md and "account a01" in md
-    assert "References:" in md and (tmp_path / "proof-time.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "References:" in md and (tmp_path / "loss-drift-v2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = doc.html("t")
     assert '<table class="matrix">' in page and '<pre class="ledger">' in page
     assert 'src="http' not in page and 'href="http' not in page and '<script' not in page  # self-contained
@@ -55,8 +55,9 @@ def test_R_REPORT_1_counterexamples_are_shown_as_ledgers(tmp_path: Path) -> None
 
 def test_R_REPORT_1_cli_writes_markdown_html_and_plots(tmp_path: Path, capsys) -> None:
     code = main(["report", "--out", str(tmp_path), "--mechanism", "generic-socialized-loss", "--accounts", "2",
-                 "--fuzz-examples", "3", "--jobs", "1"])
+                 "--fuzz-examples", "3", "--jobs", "1", "--time-n", "2,3"])
     assert code == 0
     assert "report: " in capsys.readouterr().out
     assert (tmp_path / "index.html").exists() and (tmp_path / "report.md").exists()
-    assert (tmp_path / "loss-generic-socialized-loss.png").exists()
+    assert (tmp_path / "loss-generic-socialized-loss.png").exists() and (tmp_path / "proof-time.png").exists()
+    assert "| generic-socialized-loss I-CONS | " in (tmp_path / "report.md").read_text()  # time against N
