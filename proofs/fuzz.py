@@ -76,6 +76,7 @@ class Tally:
     no_candidate: Counter = field(default_factory=Counter)
     documented: Counter = field(default_factory=Counter)
     failure: dict[str, Any] | None = None
+    first_seen: dict[str, dict[str, Any]] = field(default_factory=dict)  # documented ID -> first run (unshrunk)
 
     def to_json(self) -> dict[str, Any]:
         """Counts as plain dicts."""
@@ -166,15 +167,22 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                     tally.failure = {"invariant": inv.id, "scenario": doc}
                     raise AssertionError(f"{inv.id} ({inv.name}) violated by {mech.id} at step "
                                          f"{len(self.ops)}: {op_to_json(op)}")
-                tally.documented[inv.id] += 1
+                self.document(inv.id)
             for rid in relation_failures(pre, op, mech):
                 if rid in fail_on:
                     doc = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-{rid}",
                                        f"minimal sequence found by the fuzzer violating {rid} at its last step")
                     tally.failure = {"invariant": rid, "scenario": doc}
                     raise AssertionError(f"{rid} violated by {mech.id} at step {len(self.ops)}: {op_to_json(op)}")
-                tally.documented[rid] += 1
+                self.document(rid)
             self.state = post
+
+        def document(self, iid: str) -> None:
+            """Count a violation of an unclaimed invariant; keep the first run that showed it."""
+            tally.documented[iid] += 1
+            if iid not in tally.first_seen:
+                tally.first_seen[iid] = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-{iid}",
+                                                     f"first sequence seen violating {iid} (not shrunk)")
 
         def market(self, pick: int) -> Market:
             """The pick-th market (modulo their number)."""

@@ -115,7 +115,8 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> tuple[str, Verdict | None]:
     if v and v.kind == V.COUNTEREXAMPLE:
         return f"{star}CEX (Z3, {len(v.counterexample['state']['accounts'])} accounts)", v
     if found:
-        return f"{star}CEX (Hypothesis)", None
+        ops = seen_run(tally, inv)
+        return f"{star}CEX (Hypothesis{f', {len(ops)} steps' if ops else ''})", None
     if inv in ALL_N_FOR_EVERY_MECHANISM and any(a.invariant == inv and a.kind == V.PROVED_ALL_N for a in ev.all_n):
         return f"{star}PROVED all N", None
     if v and v.kind == V.PROVED_UP_TO:
@@ -125,6 +126,21 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> tuple[str, Verdict | None]:
         note = f" + Z3 {v.kind}" if v and v.kind in (V.TIMEOUT, V.UNKNOWN) else ""
         return f"{star}fuzzed: none in {tally.examples} runs / {steps} steps{note}", None
     return f"{star}{v.kind if v else 'n/a'}", None
+
+
+def seen_run(tally: Tally | None, inv: str) -> list[dict[str, Any]] | None:
+    """The operations of the run in which the fuzzer saw `inv` violated, if it kept one."""
+    doc = (tally.failure or {}).get("scenario") if tally and (tally.failure or {}).get("invariant") == inv else None
+    doc = doc or (tally.first_seen.get(inv) if tally else None)
+    return doc["ops"] if doc else None
+
+
+def fuzz_ledger(tally: Tally, inv: str, mech: Mechanism) -> str:
+    """The fuzzer's run replayed through the model: the ledger of its last step."""
+    doc = (tally.failure or {}).get("scenario") if (tally.failure or {}).get("invariant") == inv else None
+    sc = scenario_from_doc(doc or tally.first_seen[inv], f"<fuzz {inv}>")
+    last = run(sc, mech)[-1]
+    return ledger(last.pre, last.post)
 
 
 def matrix(ev: Evidence) -> tuple[list[str], list[list[str]], list[Verdict]]:
@@ -262,6 +278,13 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path) -> Doc:
     for v in shown:
         doc.add("h3", f"{v.mechanism} {v.invariant} ({'claimed' if v.claimed else 'not claimed: a property of the design'})")
         doc.add("pre", counterexample_ledger(v))
+    for m in ev.mechanisms:
+        tally = ev.fuzz.get(m.id)
+        for inv in ev.invariants:
+            if cell(ev, m, inv)[0].lstrip("*").startswith("CEX (Hypothesis") and seen_run(tally, inv):
+                doc.add("h3", f"{m.id} {inv} (found by the fuzzer; its last step, not shrunk: "
+                              f"`waterfall fuzz --mechanism {m.id}` shrinks)")
+                doc.add("pre", fuzz_ledger(tally, inv, m))
     doc.add("h2", "For every number of accounts")
     doc.add("table", (["invariant", "family", "verdict", "argument"],
                       [[v.invariant, v.mechanism, v.kind, v.reason[:160]] for v in ev.all_n]))
