@@ -36,17 +36,22 @@ INVARIANTS = list(REGISTRY) + list(RELATIONS)
 def add_parser(sub: Any) -> None:
     """Register the `prove` subcommand."""
     p = sub.add_parser("prove", help="prove the invariants with Z3 (N accounts) and for all N (sympy / induction)")
-    p.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
+    add_query_args(p)
     p.add_argument("--invariant", action="append", help="invariant ID (repeatable; default: all)")
-    p.add_argument("--accounts", type=int, default=8, help="N, accounts in the symbolic venue (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per query (default 60)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queries (default: cores)")
     p.add_argument("--encoding", choices=("lemmas", "named", "div"), default="lemmas",
                    help="allocation encoding (default lemmas; see proofs/symbolic.py)")
     p.add_argument("--no-all-n", action="store_true", help="skip the all-N proofs")
     p.add_argument("--save", metavar="DIR", help="save every counterexample as a scenario file in DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_prove)
+
+
+def add_query_args(p: Any) -> None:
+    """The options of a Z3 matrix run, shared by `prove` and `report`."""
+    p.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
+    p.add_argument("--accounts", type=int, default=8, help="N, accounts in the symbolic venue (default 8)")
+    p.add_argument("--timeout", type=float, default=60.0, help="seconds per Z3 query (default 60)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queries (default: cores)")
 
 
 def _job(path: str, invariant: str, n: int, timeout: float, encoding: str) -> dict[str, Any]:

@@ -5,7 +5,6 @@ a claimed invariant the fuzzer refutes is a finding too.
 """
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ from model.loader import catalogue, resolve_mechanism
 from spec import SCENARIOS_DIR
 
 from .fuzz import Tally, search
-from .prove_cli import EXIT_FINDING, INVARIANTS, exit_code, run_matrix
+from .prove_cli import EXIT_FINDING, INVARIANTS, add_query_args, exit_code, run_matrix
 from .report import Evidence, build, time_against_n
 from .ledger import table
 
@@ -25,10 +24,7 @@ def add_parser(sub: Any) -> None:
     """Register the `report` subcommand."""
     r = sub.add_parser("report", help="write the audit report (Markdown and HTML) from proofs, all-N and fuzzing")
     r.add_argument("--out", default="build/report", help="directory (default build/report)")
-    r.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
-    r.add_argument("--accounts", type=int, default=8, help="N for the Z3 queries (default 8)")
-    r.add_argument("--timeout", type=float, default=60.0, help="seconds per Z3 query")
-    r.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    add_query_args(r)
     r.add_argument("--fuzz-examples", type=int, default=30, help="Hypothesis runs per mechanism (derandomized)")
     r.add_argument("--time-n", default="2,4,8,16", help="N values of the proof-time plot ('' to leave it out)")
     r.set_defaults(func=cmd_report)
