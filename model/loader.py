@@ -144,7 +144,10 @@ def check_layers(mech: Mechanism, origin: str) -> None:
             rank = r
         if spec.kind == "assessment" and spec.assessment_multiple_ppm == 0:
             raise MechanismError(f"{origin}: key {key}.assessment_multiple_ppm: an assessment "
-                                 f"layer needs a positive cap", file=origin, key=key)
+                                 f"layer needs a positive cap", file=origin, key=key + ".assessment_multiple_ppm")
+        if spec.name == "bad_debt":  # the name means the ledger where a residue sink is named
+            raise MechanismError(f"{origin}: key {key}.name: 'bad_debt' names the bad-debt ledger, not a layer",
+                                 file=origin, key=key + ".name")
     balances = {s.name for s in mech.layers if s.kind == "balance"}
     over_collects = not isinstance(mech.final, (Adl, BadDebtOnly))
     sinks = [("liquidation.surplus_sink", mech.liquidation.surplus_sink, False)]
