@@ -114,12 +114,16 @@ def matrix_text(mechs: list[Mechanism], invariants: list[str], verdicts: list[Ve
 def counterexample_text(v: Verdict, mech: Mechanism | None = None) -> str:
     """The counterexample replayed as a before/after ledger (`mech`: the mechanism proved, which
     a file given with --mechanism is; its id alone does not resolve outside the catalogue)."""
-    sc = scenario_from_doc(v.counterexample, f"<{v.mechanism} {v.invariant}>")
-    mech = mech or resolve_mechanism(v.mechanism)
-    post, events = step(sc.state, sc.ops[0], mech)
     head = f"{v.invariant} {'(claimed) ' if v.claimed else '(not claimed: documented property) '}" \
            f"refuted for {v.mechanism}: {v.reason}"
-    return head + "\n" + ledger(sc.state, post)
+    return head + "\n" + counterexample_ledger(v, mech)
+
+
+def counterexample_ledger(v: Verdict, mech: Mechanism | None = None) -> str:
+    """The counterexample's operation replayed through the model, as a before/after ledger."""
+    sc = scenario_from_doc(v.counterexample, f"<{v.mechanism} {v.invariant}>")
+    post, _ = step(sc.state, sc.ops[0], mech or resolve_mechanism(v.mechanism))
+    return ledger(sc.state, post)
 
 
 def save(v: Verdict, directory: str) -> Path:

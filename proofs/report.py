@@ -17,11 +17,11 @@ from typing import Any
 from model.loader import load_scenario, scenario_from_doc
 from model.mechanism import Mechanism
 from model.replay import run
-from model.step import step
 
 from . import verdict as V
 from .fuzz import Tally
 from .ledger import ledger
+from .prove_cli import counterexample_ledger
 from .verdict import Verdict
 
 ALL_N_FOR_EVERY_MECHANISM = ("I-CONS", "I-ZERO")  # sum identities of any step (P-CONS, P-ZERO)
@@ -128,18 +128,23 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> tuple[str, Verdict | None]:
     return f"{star}{v.kind if v else 'n/a'}", None
 
 
+def seen_doc(tally: Tally | None, inv: str) -> dict[str, Any] | None:
+    """The scenario of the run in which the fuzzer saw `inv` violated, if it kept one."""
+    if tally is None:
+        return None
+    failure = tally.failure or {}
+    return failure.get("scenario") if failure.get("invariant") == inv else tally.first_seen.get(inv)
+
+
 def seen_run(tally: Tally | None, inv: str) -> list[dict[str, Any]] | None:
-    """The operations of the run in which the fuzzer saw `inv` violated, if it kept one."""
-    doc = (tally.failure or {}).get("scenario") if tally and (tally.failure or {}).get("invariant") == inv else None
-    doc = doc or (tally.first_seen.get(inv) if tally else None)
+    """The operations of that run."""
+    doc = seen_doc(tally, inv)
     return doc["ops"] if doc else None
 
 
 def fuzz_ledger(tally: Tally, inv: str, mech: Mechanism) -> str:
     """The fuzzer's run replayed through the model: the ledger of its last step."""
-    doc = (tally.failure or {}).get("scenario") if (tally.failure or {}).get("invariant") == inv else None
-    sc = scenario_from_doc(doc or tally.first_seen[inv], f"<fuzz {inv}>")
-    last = run(sc, mech)[-1]
+    last = run(scenario_from_doc(seen_doc(tally, inv), f"<fuzz {inv}>"), mech)[-1]
     return ledger(last.pre, last.post)
 
 
@@ -155,14 +160,6 @@ def matrix(ev: Evidence) -> tuple[list[str], list[list[str]], list[Verdict]]:
                 shown.append(v)
         rows.append(row)
     return ["mechanism"] + ev.invariants, rows, shown
-
-
-def counterexample_ledger(v: Verdict) -> str:
-    """The counterexample replayed through the model, as a before/after ledger."""
-    sc = scenario_from_doc(v.counterexample, f"<{v.mechanism} {v.invariant}>")
-    from model.loader import resolve_mechanism
-    post, _ = step(sc.state, sc.ops[0], resolve_mechanism(v.mechanism))
-    return ledger(sc.state, post)
 
 
 def comparison_section(doc: Doc, mechs: list[Mechanism], scenarios_dir: Path) -> None:
@@ -277,7 +274,7 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path) -> Doc:
     doc.add("h2", "Counterexamples")
     for v in shown:
         doc.add("h3", f"{v.mechanism} {v.invariant} ({'claimed' if v.claimed else 'not claimed: a property of the design'})")
-        doc.add("pre", counterexample_ledger(v))
+        doc.add("pre", counterexample_ledger(v, next(m for m in ev.mechanisms if m.id == v.mechanism)))
     for m in ev.mechanisms:
         tally = ev.fuzz.get(m.id)
         for inv in ev.invariants:

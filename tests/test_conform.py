@@ -61,14 +61,18 @@ def test_R_CONF_2_reference_adapter_passes_every_vector(capsys, tmp_path: Path) 
     assert int(suite.get("tests")) > 500 and suite.get("failures") == "0"
 
 
-def test_R_CONF_4_broken_adapter_fails_with_a_diff(capsys, tmp_path: Path) -> None:
+def broken_adapter(tmp_path: Path, bug: str) -> str:
+    """The reference adapter with one seeded bug installed (tests/seeded_bugs.py)."""
     body = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
             "import seeded_bugs\n"
             "class P:\n    def setattr(self, t, n, v): setattr(t, n, v)\n    def setitem(self, t, n, v): t[n] = v\n"
-            "bug = next(b for b in seeded_bugs.SEEDED_BUGS if b.name == 'haircut-charged-to-losers')\n"
-            "seeded_bugs.apply(bug, P())\n"
+            f"seeded_bugs.apply(next(b for b in seeded_bugs.SEEDED_BUGS if b.name == {bug!r}), P())\n"
             "from proofs.adapter import serve\nserve()\n")
-    impl = script(tmp_path, "broken", body)
+    return script(tmp_path, bug.replace("-", "_"), body)
+
+
+def test_R_CONF_4_broken_adapter_fails_with_a_diff(capsys, tmp_path: Path) -> None:
+    impl = broken_adapter(tmp_path, "haircut-charged-to-losers")
     assert main(["conform", "--impl", impl, "--mechanism", "generic-socialized-loss"]) == 1
     text = capsys.readouterr().out
     assert "FAIL generic-socialized-loss/" in text and ": mismatch" in text and "account " in text
@@ -145,16 +149,8 @@ def test_R_CONF_5_pytest_plugin_runs_vectors_as_items(pytester) -> None:
     assert "crash" in bad.stdout.str()
 
 
-BROKEN = (f"import sys; sys.path[:0] = [{str(ROOT)!r}, {str(ROOT / 'tests')!r}]\n"
-          "import seeded_bugs\n"
-          "class P:\n    def setattr(self, t, n, v): setattr(t, n, v)\n    def setitem(self, t, n, v): t[n] = v\n"
-          "bug = next(b for b in seeded_bugs.SEEDED_BUGS if b.name == 'fund-allowed-negative')\n"
-          "seeded_bugs.apply(bug, P())\n"
-          "from proofs.adapter import serve\nserve()\n")
-
-
 def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(capsys, tmp_path: Path) -> None:
-    impl = script(tmp_path, "broken_fund", BROKEN)
+    impl = broken_adapter(tmp_path, "fund-allowed-negative")
     found = tmp_path / "found"
     assert main(["conform", "--impl", impl, "--fuzz", "300", "--seed", "0", "--mechanism", "generic-socialized-loss",
                  "--save", str(found)]) == 1
