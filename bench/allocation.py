@@ -65,12 +65,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.events import Event  # noqa: E402
-from model.mechanism import Adl, Haircut, LayerSpec, Liquidation, Mechanism  # noqa: E402
-from model.ops import Liquidate  # noqa: E402
-from model.state import Account, Market, Position, State, validate_state, value  # noqa: E402
-from model.step import step  # noqa: E402
-from model.units import RANK_SCALE  # noqa: E402
+from waterfall.model.events import Event  # noqa: E402
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Liquidation, Mechanism  # noqa: E402
+from waterfall.model.ops import Liquidate  # noqa: E402
+from waterfall.model.state import Account, Market, Position, State, validate_state, value  # noqa: E402
+from waterfall.model.step import step  # noqa: E402
+from waterfall.model.units import RANK_SCALE  # noqa: E402
 
 MARKET = "BTC-PERP"
 MARK = 90_000

@@ -21,10 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from proofs.conform import Implementation, load_vectors, run_vector  # noqa: E402
-from proofs.vectors import VECTORS_DIR  # noqa: E402
+from waterfall.proofs.conform import Implementation, load_vectors, run_vector  # noqa: E402
+from waterfall.proofs.vectors import VECTORS_DIR  # noqa: E402
 
-IMPLS = {"python-adapter": f"{sys.executable} -m proofs.adapter",
+IMPLS = {"python-adapter": f"{sys.executable} -m waterfall.proofs.adapter",
          "node-generic": f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"}
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from model.loader import catalogue, load_mechanism  # noqa: E402
-from proofs.prove import prove  # noqa: E402
+from waterfall.model.loader import catalogue, load_mechanism  # noqa: E402
+from waterfall.proofs.prove import prove  # noqa: E402
 
 CORE = [("generic-socialized-loss", "I-CONS"), ("generic-socialized-loss", "I-NONNEG"),
         ("generic-socialized-loss", "I-PROP"), ("bitmex-adl", "I-ADL-BOUND"), ("bitmex-adl", "I-CONS"),

@@ -71,8 +71,8 @@ def registry_page() -> str:
     """The invariant registry as a table, from the code the checkers use."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from model.loader import catalogue, load_mechanism
-    from spec.invariants import REGISTRY, RELATIONS
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.spec.invariants import REGISTRY, RELATIONS
 
     mechs = {mid: load_mechanism(path) for mid, path in catalogue().items()}
     lines = [

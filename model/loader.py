@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable
 import jsonschema
 import referencing
 
-from spec import MECHANISMS_DIR, SCHEMAS_DIR
+from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
 from .errors import MechanismError, ScenarioError, WaterfallError
@@ -115,7 +115,7 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
 
 def check_claims(mech: Mechanism, origin: str) -> None:
     """R-MECH-2: every claim names a registered invariant (a misspelt one would go unchecked)."""
-    from spec.invariants import REGISTRY, RELATIONS  # spec.invariants imports the model: import late
+    from waterfall.spec.invariants import REGISTRY, RELATIONS  # spec.invariants imports the model: import late
     known = list(REGISTRY) + list(RELATIONS)
     for i, claim in enumerate(mech.claims):
         if claim not in known:

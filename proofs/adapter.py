@@ -1,6 +1,6 @@
 """The reference model behind the conformance protocol (R-CONF-2, spec/conformance.md).
 
-    python -m proofs.adapter        # reads requests on stdin, one JSON line each
+    python -m waterfall.proofs.adapter        # reads requests on stdin, one JSON line each
 
 It answers the hello and applies each step with model.step; the runner checks it passes
 every vector (tests/test_conform.py), and a seeded bug installed before `serve()` makes it
@@ -13,11 +13,11 @@ import sys
 from importlib.metadata import version
 from typing import IO, Any
 
-from model.codec import op_from_json, state_from_json, state_to_json
-from model.errors import WaterfallError
-from model.loader import mechanism_from_doc
-from model.mechanism import Mechanism
-from model.step import step
+from waterfall.model.codec import op_from_json, state_from_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import mechanism_from_doc
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.step import step
 
 PROTOCOL = "waterfall-conform/1"
 _MECHS: dict[str, Mechanism] = {}

@@ -32,8 +32,8 @@ from typing import Any, Callable, Sequence
 import sympy as sp
 import z3
 
-from model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
-from model.units import PPM
+from waterfall.model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
+from waterfall.model.units import PPM
 
 from .verdict import COUNTEREXAMPLE, PROVED_ALL_N, UNKNOWN, VACUOUS, Verdict
 
@@ -363,7 +363,7 @@ def clip_induction(wrong: bool) -> list[Stage]:
 def p_clip(wrong: bool = False) -> Verdict:
     """I-FUND / I-BUDGET (R-CH-2, R-CH-3, R-WF-2): a clipped layer pays each member's share at
     most and never more than the deficit, for any number of members."""
-    from model.layers import clip
+    from waterfall.model.layers import clip
     t0 = time.perf_counter()
     def refute() -> dict[str, Any] | None:
         for lim, ss in [(lim, list(ss)) for lim in range(4) for m in (1, 2, 3)
@@ -478,10 +478,10 @@ def p_bound_capped(wrong: bool = False) -> Verdict:
 def p_fund_balance(wrong: bool = False) -> Verdict:
     """I-FUND (R-WF-3, R-HC-4): a balance layer pays min(d, max(0, L - reserve)[, cap left])
     and keeps L' >= min(L, reserve) >= 0; wrong: claim L' >= reserve."""
-    from model.layers import draw_balance
-    from model.mechanism import LayerSpec
-    from model.state import Account, State
-    from model.tx import Tx
+    from waterfall.model.layers import draw_balance
+    from waterfall.model.mechanism import LayerSpec
+    from waterfall.model.state import Account, State
+    from waterfall.model.tx import Tx
     t0 = time.perf_counter()
     L, res, d, capleft, capped, amount = Ints("L res d capleft capped amount")
     room0 = z3.If(L - res >= 0, L - res, 0)
@@ -509,10 +509,10 @@ def p_fund_balance(wrong: bool = False) -> Verdict:
 def p_fund_default(wrong: bool = False) -> Verdict:
     """I-FUND (R-CH-2): a member pays min(share, limit) with share within one unit of the
     exact R c / W (any rounding, P-PROP-*) and R <= W, so its contribution stays >= 0."""
-    from model.layers import draw_default_fund
-    from model.mechanism import LayerSpec
-    from model.state import Account, State
-    from model.tx import Tx
+    from waterfall.model.layers import draw_default_fund
+    from waterfall.model.mechanism import LayerSpec
+    from waterfall.model.state import Account, State
+    from waterfall.model.tx import Tx
     t0 = time.perf_counter()
     R, c, W, s, lim, out = Ints("R c W s lim out")
     ctx = [R >= 0, c >= 0, W >= c, W >= 1, R <= W, -W < s * W - R * c, s * W - R * c < W, s >= 0,
@@ -563,11 +563,11 @@ def haircut_replay(rounding: str, weights: list[int], deficit: int, fund: int) -
     """Run model/haircut.py on a venue whose accounts a_j have base w_j (mark 1, one market),
     bankrupt z at equity -deficit, residue and surplus sink `insurance_fund`; returns
     (bankrupt equity, write-off, change of the sink)."""
-    from model.haircut import haircut
-    from model.mechanism import Haircut, LayerSpec, Mechanism
-    from model.state import Account, Market, Position, State
-    from model.tx import Tx
-    from model.waterfall import finish
+    from waterfall.model.haircut import haircut
+    from waterfall.model.mechanism import Haircut, LayerSpec, Mechanism
+    from waterfall.model.state import Account, Market, Position, State
+    from waterfall.model.tx import Tx
+    from waterfall.model.waterfall import finish
     n_ = len(weights)
     accounts = {f"a{j}": Account(0, 0, {"m": Position(1, 1 - w)}) for j, w in enumerate(weights)}
     accounts["y"] = Account(sum(weights) + 10, 0, {"m": Position(-n_, sum(weights) - n_)})

@@ -4,14 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.errors import ScenarioError, WaterfallError
-from model.loader import Scenario, load_scenario, scenario_mechanism
-from model.mechanism import Mechanism
-from model.replay import StepResult, run
-from spec import SCENARIOS_DIR
-from model.ops import Liquidate, Op
-from model.state import State, equity, margin_requirement
-from spec.invariants import REGISTRY, RELATIONS
+from waterfall.model.errors import ScenarioError, WaterfallError
+from waterfall.model.loader import Scenario, load_scenario, scenario_mechanism
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.replay import StepResult, run
+from waterfall.spec import SCENARIOS_DIR
+from waterfall.model.ops import Liquidate, Op
+from waterfall.model.state import State, equity, margin_requirement
+from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 ALL_IDS = list(REGISTRY) + list(RELATIONS)
 RELATION_PEERS = 6

@@ -11,11 +11,11 @@ import json
 import sys
 from typing import Any, Sequence
 
-from model.codec import op_to_json, state_to_json
-from model.errors import WaterfallError
-from model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
-from model.mechanism import Mechanism
-from model.replay import run
+from waterfall.model.codec import op_to_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.replay import run
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli

@@ -34,12 +34,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Iterable, Sequence
 
-from model.events import Event
-from model.loader import Scenario
-from model.mechanism import Mechanism
-from model.ops import Liquidate
-from model.replay import StepResult, run
-from model.state import State, account_upnl, equity
+from waterfall.model.events import Event
+from waterfall.model.loader import Scenario
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.replay import StepResult, run
+from waterfall.model.state import State, account_upnl, equity
 from .ledger import signed
 
 UNBOUNDED = "unbounded"

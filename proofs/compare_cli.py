@@ -10,9 +10,9 @@ import argparse
 import json
 from typing import Any
 
-from model.errors import MechanismError, ScenarioError
-from model.loader import catalogue, load_scenario, resolve_mechanism
-from model.mechanism import Mechanism
+from waterfall.model.errors import MechanismError, ScenarioError
+from waterfall.model.loader import catalogue, load_scenario, resolve_mechanism
+from waterfall.model.mechanism import Mechanism
 
 from .checks import stress_scenarios
 from .compare import (ACCOUNT_HEADER, DEFINITIONS, SUMMARY_HEADER, Comparison, account_rows, compare,

@@ -17,9 +17,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Generator, Iterator
 
-from model.codec import state_from_json, state_to_json
-from model.errors import WaterfallError
-from model.loader import read_doc, schema, schema_errors
+from waterfall.model.codec import state_from_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import read_doc, schema, schema_errors
 
 from .vectors import SPEC_VERSION, VECTORS_DIR
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from model.loader import catalogue, resolve_mechanism
+from waterfall.model.loader import catalogue, resolve_mechanism
 
 from .conform import Implementation, StepResult, junit, load_vectors, report, run
 from .vectors import VECTORS_DIR, generate

@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from model.mechanism import Mechanism
-from model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
-from model.state import Account, Market, Position, State
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.state import Account, Market, Position, State
 
 from .conform import Implementation, StepResult, Vector, run_vector
 from .vectors import Case, canonical, vector

@@ -35,8 +35,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from model.errors import WaterfallError
-from model.loader import resolve_mechanism
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import resolve_mechanism
 
 from .final_forms import final_form, form_note
 from .verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN, TIMEOUT, Verdict
@@ -44,10 +44,10 @@ from .verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN, TIMEOUT, Verdict
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 
 CONTRACTED = (
-    "model.units.div_floor", "model.units.div_ceil", "model.units.ppm_of",
-    "model.allocation.allocate", "model.allocation.top_remainders", "model.allocation.water_fill",
-    "model.layers.clip", "model.adl.bankruptcy_price",
-    "model.ranking._ratio", "model.ranking.cyclic_order",
+    "waterfall.model.units.div_floor", "waterfall.model.units.div_ceil", "waterfall.model.units.ppm_of",
+    "waterfall.model.allocation.allocate", "waterfall.model.allocation.top_remainders", "waterfall.model.allocation.water_fill",
+    "waterfall.model.layers.clip", "waterfall.model.adl.bankruptcy_price",
+    "waterfall.model.ranking._ratio", "waterfall.model.ranking.cyclic_order",
 )
 """Every model function that carries PEP 316 contracts (the default of `waterfall crosshair`)."""
 

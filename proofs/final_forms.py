@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from model.allocation import allocate, water_fill
-from model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism
-from model.units import PPM, div_ceil, div_floor
+from waterfall.model.allocation import allocate, water_fill
+from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism
+from waterfall.model.units import PPM, div_ceil, div_floor
 
 Form = tuple[object, ...]
 

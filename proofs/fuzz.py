@@ -22,16 +22,16 @@ from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule,
                                  run_state_machine_as_test)
 
-from model.codec import op_to_json, state_to_json
-from model.errors import WaterfallError
-from model.mechanism import Adl, Mechanism
-from model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
-from model.replay import prepare
-from model.state import Account, Market, Position, State, equity, margin_requirement
-from model.step import step
-from model.units import PPM
-from proofs.checks import relation_failures
-from spec.invariants import REGISTRY
+from waterfall.model.codec import op_to_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.mechanism import Adl, Mechanism
+from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.replay import prepare
+from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement
+from waterfall.model.step import step
+from waterfall.model.units import PPM
+from waterfall.proofs.checks import relation_failures
+from waterfall.spec.invariants import REGISTRY
 
 LARGE = 16
 # choices among the current candidates are rule arguments taken modulo their number: an

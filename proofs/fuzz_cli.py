@@ -16,8 +16,8 @@ from typing import Any
 
 from hypothesis import Phase, settings
 
-from model.loader import catalogue, resolve_mechanism
-from model.mechanism import Mechanism
+from waterfall.model.loader import catalogue, resolve_mechanism
+from waterfall.model.mechanism import Mechanism
 
 from .fuzz import Tally, save_scenario, search
 from .ledger import table

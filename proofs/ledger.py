@@ -1,8 +1,8 @@
 """Readable before/after ledgers per account and per layer (used by `waterfall run`)."""
 from __future__ import annotations
 
-from model.events import Event
-from model.state import State, account_upnl, equity
+from waterfall.model.events import Event
+from waterfall.model.state import State, account_upnl, equity
 
 
 def table(rows: list[list[str]], header: list[str]) -> str:

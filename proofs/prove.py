@@ -15,13 +15,13 @@ from typing import Any
 
 import z3
 
-from model.codec import op_to_json, state_to_json
-from model.errors import WaterfallError
-from model.mechanism import Adl, Haircut, Mechanism
-from model.ops import Liquidate
-from model.state import Account, Market, Position, State
-from model.step import step
-from spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS, moved, prop_terms
+from waterfall.model.codec import op_to_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.mechanism import Adl, Haircut, Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.state import Account, Market, Position, State
+from waterfall.model.step import step
+from waterfall.spec.invariants import DEFICIT_RULES, REGISTRY, RELATIONS, moved, prop_terms
 
 from . import verdict as V
 from .symbolic import (IM_PPM, MARKET, MM_PPM, OTHER, RANKED, Unsupported, accepted, adl_ranked_by_profit,

@@ -19,11 +19,11 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-from model.errors import WaterfallError
-from model.loader import catalogue, load_mechanism, resolve_mechanism, scenario_from_doc
-from model.mechanism import Mechanism
-from model.step import step
-from spec.invariants import REGISTRY, RELATIONS
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import catalogue, load_mechanism, resolve_mechanism, scenario_from_doc
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.step import step
+from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from . import verdict as V
 from .ledger import ledger, table

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from model.loader import load_scenario, scenario_from_doc
-from model.mechanism import Mechanism
-from model.replay import run
+from waterfall.model.loader import load_scenario, scenario_from_doc
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.replay import run
 
 from . import verdict as V
 from .fuzz import Tally
@@ -227,7 +227,7 @@ def loss_plot(out: Path, scenarios_dir: Path, mech: Mechanism) -> Path | None:
 
 def time_against_n(ns: list[int], timeout: float) -> dict[str, list[tuple[int, float, str]]]:
     """Proof time of the core invariants at each N (bench/prove.py has the full table)."""
-    from model.loader import catalogue, load_mechanism
+    from waterfall.model.loader import catalogue, load_mechanism
     from .prove import prove
     series: dict[str, list[tuple[int, float, str]]] = {}
     for mid, inv in (("generic-socialized-loss", "I-CONS"), ("generic-socialized-loss", "I-NONNEG"),

@@ -11,8 +11,8 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
-from model.loader import catalogue, resolve_mechanism
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, resolve_mechanism
+from waterfall.spec import SCENARIOS_DIR
 
 from .fuzz import Tally, search
 from .prove_cli import EXIT_FINDING, INVARIANTS, add_query_args, exit_code, run_matrix

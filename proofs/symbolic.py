@@ -34,13 +34,13 @@ from typing import Any
 
 import z3
 
-from model.arith import all_, any_, ceil_div, floor_div, implies, ite, max_, min_, sum_
-from model.events import Event, acct, layer
-from model.layers import sink_key
-from model.mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Mechanism
-from model.ops import Liquidate
-from model.state import Account, Market, Position, State
-from model.units import MAX_BALANCE, MAX_INPUT, PPM
+from waterfall.model.arith import all_, any_, ceil_div, floor_div, implies, ite, max_, min_, sum_
+from waterfall.model.events import Event, acct, layer
+from waterfall.model.layers import sink_key
+from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.state import Account, Market, Position, State
+from waterfall.model.units import MAX_BALANCE, MAX_INPUT, PPM
 
 MARKET, OTHER = "M0", "M1"  # the bankrupt's market; a second one where the mechanism looks across
 IM_PPM, MM_PPM = 100_000, 50_000

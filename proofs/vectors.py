@@ -16,16 +16,16 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any, Iterator
 
-from model.codec import op_to_json, state_to_json
-from model.errors import WaterfallError
-from model.loader import catalogue, load_mechanism, load_scenario, scenario_mechanism
-from model.mechanism import Mechanism
-from model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
-from model.replay import prepare
-from model.state import Account, Market, Position, State
-from model.step import step
-from model.units import MAX_INPUT
-from spec import SPEC_DIR
+from waterfall.model.codec import op_to_json, state_to_json
+from waterfall.model.errors import WaterfallError
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario, scenario_mechanism
+from waterfall.model.mechanism import Mechanism
+from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.replay import prepare
+from waterfall.model.state import Account, Market, Position, State
+from waterfall.model.step import step
+from waterfall.model.units import MAX_INPUT
+from waterfall.spec import SPEC_DIR
 
 SPEC_VERSION = "waterfall-spec/1"
 VECTORS_DIR = SPEC_DIR / "vectors"

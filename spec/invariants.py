@@ -10,13 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
-from model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
-from model.events import Event
-from model.layers import sink_key
-from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
-from model.ops import Deposit, Liquidate, Op, Withdraw
-from model.ranking import ranked
-from model.state import State, equity, value
+from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
+from waterfall.model.events import Event
+from waterfall.model.layers import sink_key
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
+from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
+from waterfall.model.ranking import ranked
+from waterfall.model.state import State, equity, value
 
 Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
@@ -336,8 +336,8 @@ class Relation:
 
 def _run(state: State, ops: Sequence[Op], mech: Mechanism) -> State | None:
     """The state after `ops`, or None if one is refused."""
-    from model.errors import WaterfallError
-    from model.step import step
+    from waterfall.model.errors import WaterfallError
+    from waterfall.model.step import step
     try:
         for op in ops:
             state, _ = step(state, op, mech)
@@ -366,7 +366,7 @@ def path_independent(state: State, op: Liquidate, mech: Mechanism, other: object
 
 def scaled(state: State, k: int) -> State:
     """Every amount and price times k; sizes unchanged (so notionals scale by k)."""
-    from model.state import Account, Market, Position
+    from waterfall.model.state import Account, Market, Position
     return State({m: Market(m, mk.mark * k, mk.im_ppm, mk.mm_ppm) for m, mk in state.markets.items()},
                  {i: Account(a.collateral * k, a.net_deposit * k,
                              {m: Position(p.size, p.open_notional * k) for m, p in a.positions.items()})
@@ -397,7 +397,7 @@ def split_state(state: State, aid: str) -> State | None:
     """`aid` split into two equal halves `aid` and `aid~2` (collateral, deposits, default
     fund contribution, every size and open notional halved); None when a quantity is odd:
     no exact split exists."""
-    from model.state import Account, Position
+    from waterfall.model.state import Account, Position
     a = state.accounts[aid]
     contribution = state.default_fund.get(aid, 0)
     values = [a.collateral, a.net_deposit, contribution] + [v for p in a.positions.values() for v in p]
@@ -414,7 +414,7 @@ def split_state(state: State, aid: str) -> State | None:
 def doubled(state: State) -> State:
     """The same venue with every account, position and balance doubled (prices unchanged),
     so that any account splits exactly into two copies of itself."""
-    from model.state import Account, Position
+    from waterfall.model.state import Account, Position
     return State(dict(state.markets),
                  {i: Account(2 * a.collateral, 2 * a.net_deposit,
                              {m: Position(2 * p.size, 2 * p.open_notional) for m, p in a.positions.items()})

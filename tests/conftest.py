@@ -21,14 +21,14 @@ import copy
 import re
 from typing import Mapping
 
-from model.events import Event
-from model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation,
+from waterfall.model.events import Event
+from waterfall.model.mechanism import (Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation,
                              Mechanism)
-from model.ops import Liquidate, Op
-from model.state import Account, Market, Position, State, equity, value
-from spec import SPEC_DIR
-from spec.invariants import REGISTRY, external_flow
-from model.step import step
+from waterfall.model.ops import Liquidate, Op
+from waterfall.model.state import Account, Market, Position, State, equity, value
+from waterfall.spec import SPEC_DIR
+from waterfall.spec.invariants import REGISTRY, external_flow
+from waterfall.model.step import step
 
 __all__ = ["Adl", "BadDebtOnly", "Haircut", "LayerSpec", "Levy", "Liquidation", "Mechanism",
            "acct", "apply", "check_invariants", "mech", "mkt", "mkstate", "pos", "eq_of",
@@ -217,7 +217,7 @@ import os  # noqa: E402
 
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
-import proofs.fuzz  # noqa: E402,F401  (registers the profiles)
+import waterfall.proofs.fuzz  # noqa: E402,F401  (registers the profiles)
 
 # `make mutate`: the fuzz tests run once per surviving mutant, so a short derandomized run
 # without shrinking (a mutant only has to be caught, not minimised)

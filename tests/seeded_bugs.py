@@ -6,9 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
-from model import adl, haircut, layers, tx, waterfall
-from model.mechanism import Haircut, Mechanism
-from model.state import Position
+from waterfall.model import adl, haircut, layers, tx, waterfall
+from waterfall.model.mechanism import Haircut, Mechanism
+from waterfall.model.state import Position
 
 
 @dataclass(frozen=True)

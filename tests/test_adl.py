@@ -6,10 +6,10 @@ from hashlib import sha256
 import pytest
 
 from conftest import Adl, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
-from model.adl import bankruptcy_price
-from model.ops import Liquidate
-from model.ranking import cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid
-from model.state import Position
+from waterfall.model.adl import bankruptcy_price
+from waterfall.model.ops import Liquidate
+from waterfall.model.ranking import cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid
+from waterfall.model.state import Position
 
 
 def adl(ranking: str = "profit", **kw) -> object:

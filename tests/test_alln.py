@@ -6,12 +6,12 @@ import random
 
 import pytest
 
-from model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
-from model.layers import clip
-from model.units import PPM
-from proofs.alln import OBLIGATIONS, all_n_verdicts, haircut_replay
-from proofs.verdict import COUNTEREXAMPLE, PROVED_ALL_N
-from spec.invariants import REGISTRY
+from waterfall.model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
+from waterfall.model.layers import clip
+from waterfall.model.units import PPM
+from waterfall.proofs.alln import OBLIGATIONS, all_n_verdicts, haircut_replay
+from waterfall.proofs.verdict import COUNTEREXAMPLE, PROVED_ALL_N
+from waterfall.spec.invariants import REGISTRY
 
 IDS = [ob.id for ob in OBLIGATIONS]
 

@@ -5,7 +5,7 @@ import itertools
 
 import pytest
 
-from model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
+from waterfall.model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
 
 
 def test_R_ALLOC_1_floor_shares_round_down_and_sum_at_most_total() -> None:

@@ -5,7 +5,7 @@ import itertools
 
 import z3
 
-from model.arith import all_, any_, ceil_div, floor_div, implies, is_term, ite, max_, min_, not_, sum_
+from waterfall.model.arith import all_, any_, ceil_div, floor_div, implies, is_term, ite, max_, min_, not_, sum_
 
 VALUES = [-7, -3, -1, 0, 1, 2, 5, 9]
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from conftest import (BadDebtOnly, Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt,
                       transfers)
-from model.ops import Liquidate
-from model.step import step
+from waterfall.model.ops import Liquidate
+from waterfall.model.step import step
 
 CCP_LAYERS = (LayerSpec("defaulter", kind="defaulter_contribution"),
               LayerSpec("skin_in_the_game"),
@@ -161,8 +161,8 @@ def members_state():
 def test_R_CH_2_a_contribution_of_one_unit_shares_with_largest_remainder_ties_to_smaller_id() -> None:
     # 5 over contributions 1 : 9 -> 0.5 and 4.5: floors 0 and 4, equal remainders, the
     # extra unit goes to the smaller id m1.
-    from model.layers import draw_default_fund
-    from model.tx import Tx
+    from waterfall.model.layers import draw_default_fund
+    from waterfall.model.tx import Tx
     tx = Tx(members_state())
     assert draw_default_fund(tx, LayerSpec("df", kind="default_fund"), "d", 5, []) == 5
     assert tx.default_fund == {"d": 0, "m1": 0, "m2": 5}
@@ -171,8 +171,8 @@ def test_R_CH_2_a_contribution_of_one_unit_shares_with_largest_remainder_ties_to
 
 def test_R_CH_3_a_contribution_of_one_unit_is_assessed() -> None:
     # assessed pro rata to contributions 1 : 9 (caps 1x: 1 and 9): 0.5 and 4.5 -> m1 1, m2 4
-    from model.layers import draw_assessment
-    from model.tx import Tx
+    from waterfall.model.layers import draw_assessment
+    from waterfall.model.tx import Tx
     tx = Tx(members_state())
     spec = LayerSpec("as", kind="assessment", assessment_multiple_ppm=1_000_000)
     assert draw_assessment(tx, spec, "d", 5, []) == 5

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import MechanismError, ScenarioError
-from model.loader import catalogue, load_scenario, resolve_mechanism
-from proofs import cli, compare_cli
-from proofs.checks import stress_scenarios
-from proofs.compare import UNBOUNDED, Comparison, compare, compare_markdown, fmt_ratio, worst_ratio
-from spec import MECHANISMS_DIR, SCENARIOS_DIR
+from waterfall.model.errors import MechanismError, ScenarioError
+from waterfall.model.loader import catalogue, load_scenario, resolve_mechanism
+from waterfall.proofs import cli, compare_cli
+from waterfall.proofs.checks import stress_scenarios
+from waterfall.proofs.compare import UNBOUNDED, Comparison, compare, compare_markdown, fmt_ratio, worst_ratio
+from waterfall.spec import MECHANISMS_DIR, SCENARIOS_DIR
 
 MECHS = ("generic-socialized-loss", "bitmex-adl", "drift-v2")
 

@@ -11,11 +11,11 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from proofs.cli import main
-from proofs.vectors import VECTORS_DIR, generate
+from waterfall.proofs.cli import main
+from waterfall.proofs.vectors import VECTORS_DIR, generate
 
 ROOT = Path(__file__).resolve().parent.parent
-ADAPTER = f"{sys.executable} -m proofs.adapter"
+ADAPTER = f"{sys.executable} -m waterfall.proofs.adapter"
 FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]  # 14 vectors, 15 steps
 
 

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from model.adl import bankruptcy_price
-from model.allocation import ROUNDINGS, allocate, top_remainders, water_fill
-from model.layers import clip
-from model.loader import catalogue
-from model.ranking import _ratio, cyclic_order
-from model.units import div_ceil, div_floor, ppm_of
-from proofs import crosshair_cli
-from proofs.crosshair_cli import CONTRACTED, UnknownFunction, check_function, conditions, holds
-from proofs.final_forms import final_form, final_shares
-from proofs.verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN
+from waterfall.model.adl import bankruptcy_price
+from waterfall.model.allocation import ROUNDINGS, allocate, top_remainders, water_fill
+from waterfall.model.layers import clip
+from waterfall.model.loader import catalogue
+from waterfall.model.ranking import _ratio, cyclic_order
+from waterfall.model.units import div_ceil, div_floor, ppm_of
+from waterfall.proofs import crosshair_cli
+from waterfall.proofs.crosshair_cli import CONTRACTED, UnknownFunction, check_function, conditions, holds
+from waterfall.proofs.final_forms import final_form, final_shares
+from waterfall.proofs.verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN
 
 KEYS = ["b", "a", "c"]
 
@@ -126,16 +126,16 @@ def test_R_VERIFY_4_crosshair_catches_a_broken_floor_allocation(tmp_path: Path,
 
 
 def test_R_VERIFY_4_crosshair_command_says_no_counterexample_in_t_seconds(capsys: pytest.CaptureFixture[str]) -> None:
-    assert run_cli(["crosshair", "--function", "model.units.div_floor", "--per-condition-timeout", "1"]) == 0
+    assert run_cli(["crosshair", "--function", "waterfall.model.units.div_floor", "--per-condition-timeout", "1"]) == 0
     out = capsys.readouterr().out
     assert "no counterexample in 1 s" in out and "not a proof" in out
-    assert run_cli(["crosshair", "--function", "model.units.div_ceil", "--per-condition-timeout", "1", "--json"]) == 0
+    assert run_cli(["crosshair", "--function", "waterfall.model.units.div_ceil", "--per-condition-timeout", "1", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     [v] = doc["functions"][0]["verdicts"]
-    assert v["kind"] == NO_COUNTEREXAMPLE_IN and v["mechanism"] == "-" and v["invariant"] == "model.units.div_ceil"
+    assert v["kind"] == NO_COUNTEREXAMPLE_IN and v["mechanism"] == "-" and v["invariant"] == "waterfall.model.units.div_ceil"
 
 
-@pytest.mark.parametrize("name", ["model.allocation.nope", "nomodule.f", "model.loader.catalogue"])
+@pytest.mark.parametrize("name", ["waterfall.model.allocation.nope", "nomodule.f", "waterfall.model.loader.catalogue"])
 def test_R_ERR_1_unknown_or_uncontracted_function_is_bad_input(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UnknownFunction, match="contracted ones"):
         crosshair_cli.resolve_function(name)

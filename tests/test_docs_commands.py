@@ -97,7 +97,7 @@ def shorten(args: list[str]) -> list[str]:
             args += ["--mechanism", "generic-socialized-loss"]
     elif sub == "crosshair":
         args = set_option(args, "--per-condition-timeout", "1")
-        args = set_option(args, "--function", "model.layers.clip")
+        args = set_option(args, "--function", "waterfall.model.layers.clip")
     elif sub == "diff":
         args = set_option(args, "--seconds", "2")
     elif sub == "report":

@@ -51,8 +51,8 @@ def test_nothing_is_loaded_from_the_network(site: Path) -> None:
 
 
 def test_registry_page_lists_every_invariant_with_its_claimants(site: Path) -> None:
-    from model.loader import catalogue, load_mechanism
-    from spec.invariants import REGISTRY, RELATIONS
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.spec.invariants import REGISTRY, RELATIONS
 
     html = (site / "docs/invariant-registry.html").read_text(encoding="utf-8")
     rows = {m.group(1): m.group(0) for m in re.finditer(r"<tr>\s*<td><code>(I-[A-Z-]+)</code></td>.*?</tr>",

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from conftest import Haircut, acct, mech, mkstate, mkt
-from model import errors as E
-from model.codec import state_from_json
-from model.loader import load_mechanism, load_scenario
-from model.ops import Deposit, Funding, Liquidate, SetMark, Trade, Withdraw
-from model.state import validate_state
-from model.step import step
+from waterfall.model import errors as E
+from waterfall.model.codec import state_from_json
+from waterfall.model.loader import load_mechanism, load_scenario
+from waterfall.model.ops import Deposit, Funding, Liquidate, SetMark, Trade, Withdraw
+from waterfall.model.state import validate_state
+from waterfall.model.step import step
 
 GENERIC = mech(final=Haircut(), surplus="fee", fee_ppm=5000, mid="generic")
 
@@ -164,7 +164,7 @@ def test_R_ERR_scenario_error_names_file_and_key(tmp_path: Path) -> None:
 
 
 def test_R_ERR_scenario_error_from_cli_when_no_mechanism_is_named(tmp_path: Path, capsys) -> None:
-    from proofs.cli import main
+    from waterfall.proofs.cli import main
     p = tmp_path / "s.json"
     p.write_text(json.dumps({"format": "waterfall-scenario", "version": 1, "name": "s", "ops": [],
                              "state": {"markets": [], "accounts": []}}))
@@ -301,11 +301,11 @@ def test_R_FMT_2_duplicate_ids_error_documents(doc, where) -> None:
 
 def test_R_ERR_2_precedence_when_several_errors_apply() -> None:
     """The first check in R-ERR-2's order decides the code (spec/rules.md)."""
-    from model.loader import catalogue, load_mechanism
-    from model.ops import Deposit, Liquidate, Trade
-    from model.state import Account, Market, Position, State
-    from model.step import step
-    from model.errors import WaterfallError
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.model.ops import Deposit, Liquidate, Trade
+    from waterfall.model.state import Account, Market, Position, State
+    from waterfall.model.step import step
+    from waterfall.model.errors import WaterfallError
     mech = load_mechanism(catalogue()["generic-socialized-loss"])
     s = State({"M0": Market("M0", 1_000, 100_000, 50_000)},
               {"a": Account(10_000, 10_000, {"M0": Position(1, 1_000)}), "b": Account(10_000, 10_000, {"M0": Position(-1, -1_000)})},

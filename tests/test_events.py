@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from model.loader import catalogue, load_mechanism, load_scenario
-from model.replay import run
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+from waterfall.model.replay import run
+from waterfall.spec import SCENARIOS_DIR
 
 from conftest import SPEC_RULES, check_event_vocabulary, replay_events, strip
 

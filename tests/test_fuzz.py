@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 from hypothesis import Phase, settings
 
-from model import waterfall
-from model.loader import catalogue, load_mechanism, load_scenario, scenario_from_doc, scenario_mechanism
-from model.replay import run
-from proofs.checks import check_steps, expectation_misses
-from proofs.fuzz import save_scenario, search
+from waterfall.model import waterfall
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario, scenario_from_doc, scenario_mechanism
+from waterfall.model.replay import run
+from waterfall.proofs.checks import check_steps, expectation_misses
+from waterfall.proofs.fuzz import save_scenario, search
 from seeded_bugs import SEEDED_BUGS, SeededBug, apply
-from spec import SPEC_DIR
+from waterfall.spec import SPEC_DIR
 
 FINDINGS_DIR = SPEC_DIR / "findings"
 REGRESSIONS_DIR = Path(__file__).parent / "regressions"
@@ -49,9 +49,9 @@ def test_R_FUZZ_2_adl_seeded_bugs_are_refuted_on_a_ranked_queue(monkeypatch: pyt
     """Besides the fuzzer (below), the ADL bugs are refuted on the hand-built queue of
     test_mechanisms: bitmex order s3, s1 (ids s1, s2, s3), 100 lots against a long of 50."""
     from test_mechanisms import ranking_state
-    from model.ops import Liquidate
-    from model.step import step
-    from spec.invariants import REGISTRY
+    from waterfall.model.ops import Liquidate
+    from waterfall.model.step import step
+    from waterfall.spec.invariants import REGISTRY
     mech = load_mechanism(catalogue()["bitmex-adl"])
     pre, op = ranking_state(), Liquidate("B")
     def broken() -> set[str]:
@@ -115,7 +115,7 @@ def test_R_FUZZ_3_regressions_replay_clean(path: Path) -> None:
 
 
 def test_R_FUZZ_6_cli_counts_rules_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    from proofs.cli import main
+    from waterfall.proofs.cli import main
     assert main(["fuzz", "--mechanism", "generic-socialized-loss", "--examples", "30", "--json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["mechanisms"]
     assert entry["examples"] >= 30 and entry["violated"] is None
@@ -124,7 +124,7 @@ def test_R_FUZZ_6_cli_counts_rules_and_exits_0(capsys: pytest.CaptureFixture[str
 
 def test_R_FUZZ_6_cli_saves_a_violation_and_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from proofs.cli import main
+    from waterfall.proofs.cli import main
     monkeypatch.setattr(waterfall, "finish", drop_write_off)  # hyperliquid books every deficit as bad debt
     code = main(["fuzz", "--mechanism", "hyperliquid-adl", "--examples", "300", "--no-shrink",
                  "--save", str(tmp_path), "--json"])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from conftest import (Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt,
                       short_winners_state, transfers)
-from model.ops import Liquidate
+from waterfall.model.ops import Liquidate
 
 
 def haircuts(ev) -> dict[str, int]:
@@ -229,8 +229,8 @@ def test_R_HC_1_base_sums_pnl_over_all_markets() -> None:
     # w: short 1 in A from 40 at 10 (upnl +30), long 1 in B from 20 at 10 (upnl -10),
     # collateral 5 -> equity 25, profit over all markets 20 -> base min(20, 25) = 20.
     # x holds the mirror positions (profit -20): no base. Both markets count, not just the last.
-    from model.haircut import haircut_base
-    from model.tx import Tx
+    from waterfall.model.haircut import haircut_base
+    from waterfall.model.tx import Tx
     st = mkstate([mkt("A", 10), mkt("B", 10)],
                  {"w": acct(5, {"A": (-1, -40), "B": (1, 20)}), "x": acct(100, {"A": (1, 40), "B": (-1, -20)}),
                   "b": acct(0)})
@@ -239,8 +239,8 @@ def test_R_HC_1_base_sums_pnl_over_all_markets() -> None:
 
 def test_R_HC_1_net_profitable_counts_a_total_pnl_of_one_unit() -> None:
     # OKX 2018: eligible when PnL over all markets > 0; a total of exactly 1 is > 0.
-    from model.haircut import haircut_base
-    from model.tx import Tx
+    from waterfall.model.haircut import haircut_base
+    from waterfall.model.tx import Tx
     st = mkstate([mkt("M", 10)], {"w": acct(0, {"M": (-1, -11)}), "b": acct(0, {"M": (1, 11)})})
     assert haircut_base(Tx(st), Haircut(eligibility="net_profitable"), "b", ["M"]) == (["w"], [1])
 
@@ -261,8 +261,8 @@ def test_R_HC_4_per_market_residue_sink_is_the_bankrupts_market() -> None:
 
 
 def test_R_HC_4_an_empty_or_missing_residue_sink_pays_nothing() -> None:
-    from model.haircut import settle_residue
-    from model.tx import Tx
+    from waterfall.model.haircut import settle_residue
+    from waterfall.model.tx import Tx
     m = mech(final=Haircut(residue_sink="fund"), layers=(LayerSpec("fund"),), surplus_sink="fund")
     for layers in ({"fund": 0}, {}):        # a missing balance counts as 0
         tx = Tx(mkstate([mkt("M", 1)], {"b": acct(-5)}, layers))

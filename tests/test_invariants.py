@@ -17,15 +17,15 @@ from pathlib import Path
 import pytest
 
 from conftest import acct, mech, mkstate, mkt
-from model.errors import InsufficientMargin
-from model.loader import load_scenario, resolve_mechanism
-from model.ops import Deposit, Liquidate, SetMark, Withdraw
-from model.replay import StepResult
-from model.state import State, value
-from proofs.checks import check_steps, verify_mechanism
-from proofs.cli import main
-from spec import SCENARIOS_DIR
-from spec.invariants import REGISTRY
+from waterfall.model.errors import InsufficientMargin
+from waterfall.model.loader import load_scenario, resolve_mechanism
+from waterfall.model.ops import Deposit, Liquidate, SetMark, Withdraw
+from waterfall.model.replay import StepResult
+from waterfall.model.state import State, value
+from waterfall.proofs.checks import check_steps, verify_mechanism
+from waterfall.proofs.cli import main
+from waterfall.spec import SCENARIOS_DIR
+from waterfall.spec.invariants import REGISTRY
 
 MECH = mech()
 NOOP = SetMark("M", 100)  # an operation with no external flow and no liquidation

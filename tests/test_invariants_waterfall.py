@@ -6,15 +6,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from conftest import acct, mkstate, mkt
-from model.events import Event
-from model.loader import catalogue, load_mechanism, load_scenario
-from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
-from model.ops import Liquidate
-from model.replay import run
-from model.state import Account, State
-from model.step import step
-from spec import SCENARIOS_DIR
-from spec.invariants import REGISTRY
+from waterfall.model.events import Event
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.replay import run
+from waterfall.model.state import Account, State
+from waterfall.model.step import step
+from waterfall.spec import SCENARIOS_DIR
+from waterfall.spec.invariants import REGISTRY
 
 
 def holds(inv: str, pre: State, op, post: State, events: list[Event], mech: Mechanism) -> bool:

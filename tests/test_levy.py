@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from conftest import LayerSpec, Levy, acct, apply, eq_of, mech, mkstate, mkt, pos, transfers
-from model.ops import Liquidate
+from waterfall.model.ops import Liquidate
 
 
 def levies(ev) -> dict[str, int]:

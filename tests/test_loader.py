@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from model.errors import MechanismError, ScenarioError
-from model.loader import load_mechanism, load_scenario, resolve_mechanism
-from model.mechanism import Adl, Haircut, LayerSpec, Liquidation
-from model.ops import Deposit, Liquidate
-from model.state import Position
-from proofs.cli import main
+from waterfall.model.errors import MechanismError, ScenarioError
+from waterfall.model.loader import load_mechanism, load_scenario, resolve_mechanism
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Liquidation
+from waterfall.model.ops import Deposit, Liquidate
+from waterfall.model.state import Position
+from waterfall.proofs.cli import main
 
 MECH = """\
 format = "waterfall-mechanism"
@@ -518,7 +518,7 @@ def test_R_MECH_2_clearing_kind_twice_says_listed_twice(tmp_path: Path) -> None:
 
 
 def test_R_MECH_2_unknown_claim_lists_the_registered_ids(tmp_path: Path) -> None:
-    from spec.invariants import REGISTRY, RELATIONS
+    from waterfall.spec.invariants import REGISTRY, RELATIONS
     header = 'name = "test mechanism"\n'
     p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-NON-NEG"]\n'))
     with pytest.raises(MechanismError) as info:
@@ -555,7 +555,7 @@ def test_R_MECH_1_resolve_by_path_or_catalogue_id(tmp_path: Path) -> None:
     assert "cannot read" in str(info.value)
     with pytest.raises(MechanismError) as info:
         resolve_mechanism("no-such-mechanism")
-    from model.loader import catalogue
+    from waterfall.model.loader import catalogue
     assert info.value.where == {"key": "no-such-mechanism"}
     assert f"({', '.join(catalogue())}) nor a file" in str(info.value)
 
@@ -572,7 +572,7 @@ def test_R_FMT_4_error_location_is_exactly_file_and_key(tmp_path: Path, label: s
 
 
 def test_R_FMT_4_messages_count_further_problems_and_say_top_level() -> None:
-    from model.loader import scenario_from_doc
+    from waterfall.model.loader import scenario_from_doc
     with pytest.raises(ScenarioError) as info:
         scenario_from_doc([])
     assert str(info.value) == "<scenario>: (top level): wrong type: expected object, got list"
@@ -602,7 +602,7 @@ def test_R_FMT_4_zero_sum_message_gives_the_sums(tmp_path: Path) -> None:
 
 
 def test_R_FMT_4_expect_error_names_the_file() -> None:
-    from model.loader import scenario_from_doc
+    from waterfall.model.loader import scenario_from_doc
     doc = {**copy.deepcopy(SCENARIO), "expect": {"equity": {"ghost": "1"}}}
     with pytest.raises(ScenarioError) as info:
         scenario_from_doc(doc, "s.json")
@@ -626,7 +626,7 @@ def test_R_FMT_4_schema_errors_report_a_oneOf_through_its_best_leaf() -> None:
     reported as jsonschema's best-matching branch complaint, in plain words, never as the raw
     "... is not valid under any of the given schemas"."""
     import jsonschema
-    from model.loader import schema_errors
+    from waterfall.model.loader import schema_errors
     v = jsonschema.Draft202012Validator({"type": "object", "properties": {"x": {"oneOf": [
         {"type": "string"},
         {"type": "object", "additionalProperties": False, "properties": {"a": {"type": "integer"}}}]}}})
@@ -636,7 +636,7 @@ def test_R_FMT_4_schema_errors_report_a_oneOf_through_its_best_leaf() -> None:
 
 def test_R_FMT_4_schema_check_of_a_too_deep_document_is_a_top_level_problem() -> None:
     import jsonschema
-    from model.loader import schema_errors
+    from waterfall.model.loader import schema_errors
     v = jsonschema.Draft202012Validator({"$defs": {"n": {"type": "array", "items": {"$ref": "#/$defs/n"}}},
                                          "$ref": "#/$defs/n"})
     deep: list = []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from model.loader import catalogue, load_mechanism, load_scenario
-from model.mechanism import Adl, LayerSpec, Mechanism
-from model.ops import Liquidate
-from model.replay import run
-from model.state import Account, Market, Position, State, equity
-from model.step import step
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+from waterfall.model.mechanism import Adl, LayerSpec, Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.replay import run
+from waterfall.model.state import Account, Market, Position, State, equity
+from waterfall.model.step import step
+from waterfall.spec import SCENARIOS_DIR
 
 # fund-empty.json: loser (long 100 at 1000, collateral 10000) is bankrupt at 880; alice
 # (short 60) and bob (short 40) hold profits 7200 and 4800; mm buys the position at 880.
@@ -98,7 +98,7 @@ def test_R_ADL_5_cyclic_order_is_a_seeded_rotation_of_the_ids() -> None:
 
 
 def test_R_RUN_1_layer_keys_include_the_sinks_a_mechanism_can_use() -> None:
-    from model.mechanism import BadDebtOnly, Haircut, Liquidation
+    from waterfall.model.mechanism import BadDebtOnly, Haircut, Liquidation
     fee = Liquidation("fee", 0, "insurance_fund")
     none = Liquidation("none", 0, "insurance_fund")
     # a fee surplus needs its sink even without layers

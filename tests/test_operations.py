@@ -7,17 +7,17 @@ import copy
 import pytest
 
 from conftest import LayerSpec, Levy, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
-from model.codec import op_from_json, op_to_json, state_from_json, state_to_json
-from model.errors import BoundExceeded, InsufficientMargin, InvalidAmount, InvalidState, UnknownMarket
-from model.events import Event
-from model.loader import Scenario
-from model.ops import Deposit, Funding, Liquidate, SetMark, Trade, Withdraw
-from model.replay import prepare, run
-from model.state import (Position, State, account_upnl, margin_requirement, notional, upnl,
+from waterfall.model.codec import op_from_json, op_to_json, state_from_json, state_to_json
+from waterfall.model.errors import BoundExceeded, InsufficientMargin, InvalidAmount, InvalidState, UnknownMarket
+from waterfall.model.events import Event
+from waterfall.model.loader import Scenario
+from waterfall.model.ops import Deposit, Funding, Liquidate, SetMark, Trade, Withdraw
+from waterfall.model.replay import prepare, run
+from waterfall.model.state import (Position, State, account_upnl, margin_requirement, notional, upnl,
                          validate_state, value)
-from model.step import step
-from model.tx import Tx
-from model.units import MAX_INPUT, check_input, div_ceil, div_floor, ppm_of
+from waterfall.model.step import step
+from waterfall.model.tx import Tx
+from waterfall.model.units import MAX_INPUT, check_input, div_ceil, div_floor, ppm_of
 
 MECH = mech()
 

@@ -12,17 +12,17 @@ import pytest
 import z3
 
 import seeded_bugs
-from model.codec import state_to_json
-from model.loader import catalogue, load_mechanism
-from model.mechanism import Adl
-from model.ops import Liquidate
-from model.state import Account, Market, Position, State, equity, margin_requirement
-from model.ranking import ranked
-from model.step import step
-from proofs import prove as P
-from proofs import symbolic as S
-from proofs import verdict as V
-from proofs.cli import main
+from waterfall.model.codec import state_to_json
+from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.model.mechanism import Adl
+from waterfall.model.ops import Liquidate
+from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement
+from waterfall.model.ranking import ranked
+from waterfall.model.step import step
+from waterfall.proofs import prove as P
+from waterfall.proofs import symbolic as S
+from waterfall.proofs import verdict as V
+from waterfall.proofs.cli import main
 
 CAT = catalogue()
 ENCODED = [m for m in sorted(CAT) if m not in ("clearing-house-vmgh", "capped-pro-rata")]  # exactly
@@ -222,7 +222,7 @@ def test_R_PROVE_4_documented_counterexample_replays() -> None:
 
 
 def _scenario(v: V.Verdict):
-    from model.loader import scenario_from_doc
+    from waterfall.model.loader import scenario_from_doc
     sc = scenario_from_doc(v.counterexample)
     return sc.state, sc.ops[0]
 
@@ -332,7 +332,7 @@ def test_R_PROVE_5_ranking_bug_refuted_and_replayed(monkeypatch) -> None:
 def test_R_PROVE_1_profit_rank_encoding_equals_the_registry(buggy: bool, monkeypatch) -> None:
     """The separate I-ADL-RANK encoding agrees with the registry predicate on concrete ADL
     outcomes of the model, correct and with the ranking ignored (so both verdicts occur)."""
-    from spec.invariants import REGISTRY
+    from waterfall.spec.invariants import REGISTRY
     m = profit_ranked()
     if buggy:
         seeded_bugs.apply(next(b for b in seeded_bugs.SEEDED_BUGS if b.name == "adl-ignores-ranking"), monkeypatch)
@@ -384,7 +384,7 @@ def test_R_PROVE_7_cli_bad_input(capsys) -> None:
 def test_R_PROVE_4_committed_z3_findings_are_found_again(path: Path) -> None:
     """A documented property Z3 found (spec/findings/*-z3.json) is found again, never
     silenced, and stays unclaimed by its mechanism."""
-    from model.loader import load_scenario, scenario_mechanism
+    from waterfall.model.loader import load_scenario, scenario_mechanism
     sc = load_scenario(path)
     m = scenario_mechanism(sc)
     invariant = "I-" + sc.name.rsplit("-I-", 1)[1]
@@ -399,7 +399,7 @@ def _boom(path, invariant, n, timeout, encoding):
 
 def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
-    from proofs import prove_cli
+    from waterfall.proofs import prove_cli
     monkeypatch.setattr(prove_cli, "ProcessPoolExecutor", ThreadPoolExecutor)
     monkeypatch.setattr(prove_cli, "_job", _boom)
     code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--no-all-n", "--json"])

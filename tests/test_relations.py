@@ -3,13 +3,13 @@ must be able to say False."""
 from __future__ import annotations
 
 from conftest import acct, mech, mkstate, mkt
-from model.loader import catalogue, load_mechanism, load_scenario
-from model.mechanism import Adl, Haircut, LayerSpec, Mechanism
-from model.ops import Liquidate
-from model.replay import prepare
-from spec import SCENARIOS_DIR
-from spec.invariants import RELATIONS, doubled, scaled, split_state
-from model.state import value
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
+from waterfall.model.ops import Liquidate
+from waterfall.model.replay import prepare
+from waterfall.spec import SCENARIOS_DIR
+from waterfall.spec.invariants import RELATIONS, doubled, scaled, split_state
+from waterfall.model.state import value
 
 QUEUE = Mechanism("q", "q", layers=(LayerSpec("insurance_fund"),), final=Adl(ranking="profit"))
 PRO_RATA = mech(final=Haircut())
@@ -56,7 +56,7 @@ def test_I_SCALE_bankruptcy_price_rounding_is_not_scale_invariant() -> None:
     # 6930 + ceil(14/30) = 6931 != 7 * 991: the counterparties' open notional is off by 6 per lot
     sc = load_scenario(SCENARIOS_DIR / "rounding-ties.json")
     adl = load_mechanism(catalogue()["bitmex-adl"])
-    from model.step import step
+    from waterfall.model.step import step
     pre, _ = step(prepare(sc.state, adl), sc.ops[0], adl)
     op = Liquidate("loser")
     assert RELATIONS["I-SCALE"].holds(pre, op, adl, 7) is False

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from model.loader import catalogue, load_mechanism
-from proofs import verdict as V
-from proofs.cli import main
-from proofs.fuzz import Tally
-from proofs.prove import prove
-from proofs.report import Evidence, build, cell
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.proofs import verdict as V
+from waterfall.proofs.cli import main
+from waterfall.proofs.fuzz import Tally
+from waterfall.proofs.prove import prove
+from waterfall.proofs.report import Evidence, build, cell
+from waterfall.spec import SCENARIOS_DIR
 
 
 def mech(mid: str):
@@ -41,7 +41,7 @@ def test_R_REPORT_1_the_ladder_picks_the_strongest_evidence() -> None:
 
 
 def test_R_REPORT_1_fuzz_found_cells_show_the_run_as_a_ledger(tmp_path: Path) -> None:
-    from proofs.report_cli import fuzz_evidence
+    from waterfall.proofs.report_cli import fuzz_evidence
     m = mech("drift-v2")
     tally = fuzz_evidence(m, 40)
     assert "I-NONNEG" in tally.first_seen  # levies charge losers: seen within 40 derandomized runs

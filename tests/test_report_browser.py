@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from model.loader import catalogue, load_mechanism
-from proofs.prove import prove
-from proofs.report import Evidence, build
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.proofs.prove import prove
+from waterfall.proofs.report import Evidence, build
+from waterfall.spec import SCENARIOS_DIR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1400,1800"]

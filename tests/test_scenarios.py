@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from model.loader import catalogue, load_mechanism, load_scenario
-from model.replay import run
-from proofs.checks import CLAIMED_VIOLATED, expectation_misses, stress_scenarios, verify_mechanism
-from proofs.cli import main
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+from waterfall.model.replay import run
+from waterfall.proofs.checks import CLAIMED_VIOLATED, expectation_misses, stress_scenarios, verify_mechanism
+from waterfall.proofs.cli import main
+from waterfall.spec import SCENARIOS_DIR
 
 SCENARIOS = sorted(p.name for p in SCENARIOS_DIR.glob("*.json"))
 MECHANISMS = sorted(catalogue())

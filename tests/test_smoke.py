@@ -1,8 +1,8 @@
 """Smoke test: the bundled gap-move scenario runs and conserves value."""
-from model.loader import load_scenario, resolve_mechanism
-from model.replay import run
-from model.state import value
-from spec import SCENARIOS_DIR
+from waterfall.model.loader import load_scenario, resolve_mechanism
+from waterfall.model.replay import run
+from waterfall.model.state import value
+from waterfall.spec import SCENARIOS_DIR
 
 
 def test_gap_move_conserves_value() -> None:

@@ -10,11 +10,11 @@ import pytest
 
 from conftest import (Haircut, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos,
                       short_winners_state, transfers)
-from model.errors import HealthyAccount
-from model.loader import resolve_mechanism, scenario_from_doc
-from model.ops import Liquidate
-from model.replay import run
-from model.state import Position
+from waterfall.model.errors import HealthyAccount
+from waterfall.model.loader import resolve_mechanism, scenario_from_doc
+from waterfall.model.ops import Liquidate
+from waterfall.model.replay import run
+from waterfall.model.state import Position
 
 
 def base_state(b_collateral: int, layers=None, extra_markets=()) -> object:
@@ -243,23 +243,23 @@ def test_R_WF_5_account_without_positions_is_settled_without_counterparty() -> N
 
 def test_R_WF_3_per_market_layer_draws_each_market_for_what_is_still_missing() -> None:
     # deficit 10 over fund:A 4 and fund:B 100: A pays 4, B the remaining 6, not 10 + 4
-    from model.layers import draw_balance
-    from model.tx import Tx
+    from waterfall.model.layers import draw_balance
+    from waterfall.model.tx import Tx
     tx = Tx(mkstate([mkt("A", 1), mkt("B", 1)], {"b": acct(-10)}, {"fund:A": 4, "fund:B": 100}))
     assert draw_balance(tx, LayerSpec("fund", scope="market"), "b", 10, ["A", "B"]) == 10
     assert tx.layers == {"fund:A": 0, "fund:B": 94}
 
 
 def test_R_WF_3_a_balance_layer_missing_from_the_state_pays_nothing() -> None:
-    from model.layers import draw_balance
-    from model.tx import Tx
+    from waterfall.model.layers import draw_balance
+    from waterfall.model.tx import Tx
     tx = Tx(mkstate([mkt("M", 1)], {"b": acct(-10)}))
     assert draw_balance(tx, LayerSpec("insurance_fund"), "b", 10, ["M"]) == 0
     assert tx.layers == {} and tx.events == []
 
 
 def test_R_WF_6_per_market_sink_in_a_venue_without_markets_is_the_plain_name() -> None:
-    from model.layers import sink_key
+    from waterfall.model.layers import sink_key
     m = mech(layers=(LayerSpec("fee_pool", scope="market"),), surplus_sink="fee_pool")
     assert sink_key(m, "fee_pool", [], []) == "fee_pool"
     assert sink_key(m, "fee_pool", [], ["B", "A"]) == "fee_pool:A"
