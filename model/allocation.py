@@ -5,7 +5,7 @@ caller, which sends it to the mechanism's declared sink (I-RESIDUE).
 """
 from __future__ import annotations
 
-from fractions import Fraction
+from functools import cmp_to_key
 from typing import Sequence
 
 FLOOR = "floor"
@@ -85,7 +85,9 @@ def water_fill(total: int, weights: Sequence[int], caps: Sequence[int], keys: Se
     post: rounding != LARGEST_REMAINDER or sum(__return__) == min(total, sum(c for c, w in zip(caps, weights) if w > 0))
     """
     shares = [0] * len(weights)
-    live = sorted((i for i, w in enumerate(weights) if w > 0), key=lambda i: Fraction(caps[i], weights[i]))
+    # increasing cap/weight, compared by cross-multiplication (weights > 0); ties keep index order
+    live = sorted((i for i, w in enumerate(weights) if w > 0),
+                  key=cmp_to_key(lambda i, j: caps[i] * weights[j] - caps[j] * weights[i]))
     left, wleft = total, sum(weights[i] for i in live)
     pos = 0
     while pos < len(live) and caps[live[pos]] * wleft <= left * weights[live[pos]]:

@@ -19,6 +19,12 @@ def is_term(x: object) -> bool:
     return type(x).__module__.startswith("z3")
 
 
+def is_int(x: object) -> bool:
+    """R-UNIT-3: an integer amount: a Python int (not a bool), or a symbolic integer of the
+    prover (an object marking itself `symbolic_int`, proofs/symexec.py), which stands for one."""
+    return (isinstance(x, int) and not isinstance(x, bool)) or getattr(type(x), "symbolic_int", False)
+
+
 def _z3() -> Any:
     import z3
     return z3

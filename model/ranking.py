@@ -86,18 +86,19 @@ def ranked(state: State, ranking: str, market: str, side: int, exclude: str, see
     rank = [0] * n
     for r, k in enumerate(by_id):
         rank[k] = r
-    # one integer key per account, -score * n + id rank: sorts by score (high first), then id
-    scored, unscored = [], []
+    # one integer key per account, -score * n + id rank: sorts by score (high first), then id;
+    # the order is read off by sorting positions by key (a key is never used as an index)
+    scored, keys, unscored = [], [], []
     for k, (i, a, p) in enumerate(holders):
         s = score(state, a, market, p)
         if s is None:
             unscored.append(rank[k])
         else:
-            scored.append(-s * n + rank[k])
-    scored.sort()
+            scored.append(k)
+            keys.append(-s * n + rank[k])
     unscored.sort()
-    for key in scored:
-        yield ids[by_id[key % n]]
+    for pos in sorted(range(len(scored)), key=keys.__getitem__):
+        yield ids[scored[pos]]
     for r in unscored:
         yield ids[by_id[r]]
 

@@ -5,6 +5,7 @@ price is the integer number of quote base units one lot is worth, so size * pric
 """
 from __future__ import annotations
 
+from .arith import is_int
 from .errors import BoundExceeded, InvalidAmount
 
 PPM = 1_000_000
@@ -55,7 +56,7 @@ def _at(where: dict[str, object]) -> str:
 def check_input(value: int, field: str, *, positive: bool = False, nonneg: bool = False, **where: object) -> int:
     """R-UNIT-3: reject a non-integer, out-of-bound, negative or zero input, naming the
     field and the account or market it belongs to."""
-    if isinstance(value, bool) or not isinstance(value, int):
+    if not is_int(value):
         raise InvalidAmount(f"{field} must be an integer, got {value!r}{_at(where)}", field=field, **where)
     if abs(value) > MAX_INPUT:
         raise BoundExceeded(f"{field} = {value} exceeds the input bound 10^18{_at(where)}", field=field, **where)
