@@ -78,3 +78,14 @@ class ScenarioError(WaterfallError):
     """A scenario file that does not validate; names the file and the JSON path."""
 
     code = "E-SCENARIO"
+
+
+def closest(name: str, known: "list[str] | tuple[str, ...]") -> str:
+    """The suffix of an 'unknown id' message: the closest known id (case-insensitive, difflib
+    ratio >= 0.6) as ' (did you mean X?)', else the known ids listed."""
+    from difflib import get_close_matches
+    lower = {k.lower(): k for k in known}
+    hit = get_close_matches(name.lower(), list(lower), n=1, cutoff=0.6)
+    if hit:
+        return f" (did you mean {lower[hit[0]]!r}?)"
+    return f" (known: {', '.join(sorted(known))})" if known else ""
