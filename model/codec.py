@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .errors import InvalidState
-from .ops import OP_NAMES, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from .ops import OP_NAMES, AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import Account, Market, Position, State
 
 NAME_TO_OP = {v: k for k, v in OP_NAMES.items()}
@@ -16,7 +16,8 @@ def state_from_json(doc: Mapping[str, Any]) -> State:
     for m in doc["markets"]:
         if m["id"] in markets:
             raise InvalidState(f"market {m['id']!r} is listed twice", market=m["id"])
-        markets[m["id"]] = Market(m["id"], int(m["mark"]), int(m["im_ppm"]), int(m["mm_ppm"]))
+        markets[m["id"]] = Market(m["id"], int(m["mark"]), int(m["im_ppm"]), int(m["mm_ppm"]),
+                                  int(m.get("prev_mark", "0")))
     accounts: dict[str, Account] = {}
     for a in doc["accounts"]:
         if a["id"] in accounts:
@@ -32,14 +33,40 @@ def state_from_json(doc: Mapping[str, Any]) -> State:
     return State(markets, accounts,
                  {k: int(v) for k, v in doc.get("layers", {}).items()},
                  {k: int(v) for k, v in doc.get("default_fund", {}).items()},
-                 int(doc.get("bad_debt", "0")))
+                 int(doc.get("bad_debt", "0")), int(doc.get("clock", "0")),
+                 {k: tuple(int(x) for pair in v for x in pair) for k, v in doc.get("layer_history", {}).items()},
+                 {k: int(v) for k, v in doc.get("layer_paid", {}).items()},
+                 {k: int(v) for k, v in doc.get("window_base", {}).items()},
+                 {k: int(v) for k, v in doc.get("deferred", {}).items()})
+
+
+def market_to_json(m: Market) -> dict[str, str]:
+    """R-FMT-2: a market; `prev_mark` only when one is recorded (R-TIME-2)."""
+    doc = {"id": m.id, "mark": str(m.mark), "im_ppm": str(m.im_ppm), "mm_ppm": str(m.mm_ppm)}
+    if m.prev_mark:
+        doc["prev_mark"] = str(m.prev_mark)
+    return doc
+
+
+def time_to_json(state: State) -> dict[str, Any]:
+    """R-FMT-2 / R-STATE-6: the clock and the time-dependent records, each only when set."""
+    doc: dict[str, Any] = {}
+    if state.clock:
+        doc["clock"] = str(state.clock)
+    if state.history:
+        doc["layer_history"] = {k: [[str(v[i]), str(v[i + 1])] for i in range(0, len(v), 2)]
+                                for k, v in sorted(state.history.items())}
+    for key in ("layer_paid", "window_base", "deferred"):
+        values = getattr(state, key)
+        if values:
+            doc[key] = {k: str(v) for k, v in sorted(values.items())}
+    return doc
 
 
 def state_to_json(state: State) -> dict[str, Any]:
     """R-FMT-2: the JSON form of a state, ids sorted, integers as strings."""
     return {
-        "markets": [{"id": m.id, "mark": str(m.mark), "im_ppm": str(m.im_ppm), "mm_ppm": str(m.mm_ppm)}
-                    for _, m in sorted(state.markets.items())],
+        "markets": [market_to_json(m) for _, m in sorted(state.markets.items())],
         "accounts": [{"id": i, "collateral": str(a.collateral), "net_deposit": str(a.net_deposit),
                       "positions": [{"market": m, "size": str(p.size), "open_notional": str(p.open_notional)}
                                     for m, p in sorted(a.positions.items())]}
@@ -47,6 +74,7 @@ def state_to_json(state: State) -> dict[str, Any]:
         "layers": {k: str(v) for k, v in sorted(state.layers.items())},
         "default_fund": {k: str(v) for k, v in sorted(state.default_fund.items())},
         "bad_debt": str(state.bad_debt),
+        **time_to_json(state),
     }
 
 
@@ -61,6 +89,8 @@ def op_from_json(doc: Mapping[str, Any], default_seed: str = "0") -> Op:
         return SetMark(doc["market"], int(doc["price"]))
     if kind is Funding:
         return Funding(doc["market"], int(doc["rate"]))
+    if kind is AdvanceTime:
+        return AdvanceTime(int(doc["seconds"]))
     return Liquidate(doc["account"], doc.get("counterparty"),
                      {m: int(p) for m, p in doc.get("fill_prices", {}).items()},
                      doc.get("seed", default_seed))

@@ -5,9 +5,10 @@ from typing import Iterable
 
 from .allocation import allocate, water_fill
 from .events import acct, layer
+from .history import peak
 from .mechanism import LayerSpec, Mechanism
 from .tx import Tx
-from .units import PPM
+from .units import MAX_BALANCE, PPM, div_ceil
 
 
 def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
@@ -30,18 +31,65 @@ def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[s
     return deficit
 
 
-def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
-    """R-WF-3: a balance layer pays min(deficit, balance - reserve, cap_per_event)."""
+def room(tx: Tx, spec: LayerSpec, key: str, trigger: bool = False) -> int:
+    """R-WF-3 / R-WF-8: what a balance key can pay: balance - reserve, and with a drawdown
+    rule, while the balance is above `drawdown_floor`, no lower than
+    ceil(peak x (1 - drawdown_ppm / 10^6)), the peak taken over the window (R-TIME-3). A
+    rule in mode 'trigger' applies only when `trigger` (the fund-first split, R-ADL-7)."""
+    bal = tx.layers.get(key, 0)
+    out = max(0, bal - spec.reserve)
+    applies = spec.drawdown_mode == "cap" or trigger
+    if applies and spec.drawdown_ppm > 0 and bal > spec.drawdown_floor:
+        top = peak(tx.history, key, bal, tx.clock, spec.drawdown_window)
+        level = div_ceil(top * (PPM - spec.drawdown_ppm), PPM)
+        out = min(out, max(0, bal - level))
+    return out
+
+
+def paid_key(spec: LayerSpec, markets: list[str]) -> str:
+    """R-WF-9: the LAYER:MARKET record a draw counts against: the bankrupt's first market."""
+    return f"{spec.name}:{(markets or [''])[0]}"
+
+
+def plan_balance(tx: Tx, spec: LayerSpec, deficit: int, markets: list[str], trigger: bool = False
+                 ) -> list[tuple[str, int]]:
+    """R-WF-3: (key, amount) a balance layer pays towards `deficit`: min(remaining deficit,
+    room (R-WF-8), cap_per_event - paid so far, lifetime_cap - paid for the market (R-WF-9)),
+    keys NAME or NAME:MARKET for the bankrupt's markets in id order."""
     paid = 0
     keys = [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
+    left_for_life = spec.lifetime_cap - tx.layer_paid.get(paid_key(spec, markets), 0) if spec.lifetime_cap else 0
+    plan = []
     for key in keys:
-        room = max(0, tx.layers.get(key, 0) - spec.reserve)
+        can = room(tx, spec, key, trigger)
         if spec.cap_per_event:
-            room = min(room, spec.cap_per_event - paid)
-        amount = min(deficit - paid, room)
+            can = min(can, spec.cap_per_event - paid)
+        if spec.lifetime_cap:
+            can = min(can, max(0, left_for_life - paid))
+        amount = min(deficit - paid, can)
+        plan.append((key, amount))
+        paid += amount
+    return plan
+
+
+def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
+    """R-WF-3: a balance layer pays its plan (plan_balance); a lifetime-capped layer adds
+    what it paid to its LAYER:MARKET record (R-WF-9)."""
+    paid = 0
+    for key, amount in plan_balance(tx, spec, deficit, markets):
         tx.pay("R-WF-3", layer(key), acct(aid), amount, spec.name)
         paid += amount
+    if spec.lifetime_cap and paid > 0:
+        record = paid_key(spec, markets)
+        tx.layer_paid[record] = tx.layer_paid.get(record, 0) + paid
     return paid
+
+
+def capacity(tx: Tx, mech: Mechanism, markets: list[str], trigger: bool = False) -> int:
+    """R-ADL-7: what the balance layers could pay together for the bankrupt's markets
+    (with `trigger`, drawdown rules in mode 'trigger' apply too)."""
+    return sum(amount for spec in mech.layers if spec.kind == "balance"
+               for _, amount in plan_balance(tx, spec, MAX_BALANCE, markets, trigger))
 
 
 def draw_defaulter_contribution(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:

@@ -16,12 +16,13 @@ from .units import div_ceil, div_floor
 def levy(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], surplus_key: str) -> int:
     """R-LEVY-1..3: rate = ceil(deficit * scale / OI) with OI = sum of |size| over the
     bankrupt's markets, both sides; each account pays floor(|size| * rate / scale) from its
-    collateral, losers included. Zero OI charges nobody (R-LEVY-4). Surplus to the surplus
-    sink, shortfall to the residue sink; returns the uncovered rest."""
+    collateral, losers included. Zero OI charges nobody (R-LEVY-4). Exempt accounts are
+    outside OI and pay nothing (R-LEVY-5: Drift's AMM). Surplus to the surplus sink,
+    shortfall to the residue sink; returns the uncovered rest."""
     policy: Levy = mech.final  # type: ignore[assignment]
     scope = set(markets)
     lots = {i: sum(abs(p.size) for m, p in a.positions.items() if m in scope)
-            for i, a in tx.accounts.items() if i != aid}
+            for i, a in tx.accounts.items() if i != aid and i not in policy.exempt}
     oi = sum(lots.values())
     if oi == 0:
         return deficit

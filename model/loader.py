@@ -104,13 +104,57 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
         raise MechanismError(f"{origin}: key {key}: {msg}{more}", file=origin, key=key)
     layers = tuple(LayerSpec(**spec) for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
+    if "exempt" in final_doc:
+        final_doc["exempt"] = tuple(final_doc["exempt"])
     final = FINALS[final_doc.pop("policy")](**final_doc)
     mech = Mechanism(id=doc["id"], name=doc["name"], liquidation=Liquidation(**doc.get("liquidation", {})),
                      layers=layers, final=final, claims=tuple(doc.get("claims", ())),
                      source=doc["source"], path=origin)
     check_layers(mech, origin)
+    check_refinements(mech, origin)
     check_claims(mech, origin)
     return mech
+
+
+def refuse(origin: str, key: str, why: str) -> None:
+    """Raise the MechanismError of one key (R-MECH-3)."""
+    raise MechanismError(f"{origin}: key {key}: {why}", file=origin, key=key)
+
+
+def check_refinements(mech: Mechanism, origin: str) -> None:
+    """R-MECH-3: keys that only mean something together. A drawdown rule needs a window and
+    a balance layer; a lifetime cap a balance layer; a haircut window needs profit
+    'window_gain' or timing 'settlement' and they need it; the takeover cap needs
+    `fund_first`, which needs balance layers only; collateral_check 'margin_ratio' needs
+    `skip_insolvent`; pricing 'per_fill' needs close price 'bankruptcy'."""
+    for i, spec in enumerate(mech.layers):
+        key = f"layers[{i}]"
+        if spec.kind != "balance":
+            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap"):
+                if getattr(spec, name):
+                    refuse(origin, f"{key}.{name}", f"only a balance layer can have {name} (kind {spec.kind!r})")
+        if spec.drawdown_ppm and not spec.drawdown_window:
+            refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
+        if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:
+            refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
+        if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
+            refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
+    final = mech.final
+    if isinstance(final, Haircut):
+        needs_window = final.profit == "window_gain" or final.timing == "settlement"
+        if needs_window and not final.window:
+            refuse(origin, "final.window", f"profit {final.profit!r} / timing {final.timing!r} needs a window (seconds)")
+        if final.window and not needs_window:
+            refuse(origin, "final.window", "a window needs profit 'window_gain' or timing 'settlement'")
+    if isinstance(final, Adl):
+        if final.takeover_cap_ppm and not final.fund_first:
+            refuse(origin, "final.takeover_cap_ppm", "the takeover cap limits fund_first: set fund_first = true")
+        if final.fund_first and any(s.kind != "balance" for s in mech.layers):
+            refuse(origin, "final.fund_first", "fund_first splits between balance layers and ADL; clearing layers are not supported")
+        if final.collateral_check != "equity" and not final.skip_insolvent:
+            refuse(origin, "final.collateral_check", "a collateral check applies only with skip_insolvent = true")
+        if final.pricing == "per_fill" and final.close_price != "bankruptcy":
+            refuse(origin, "final.pricing", "per-fill prices are bankruptcy quotes: close_price must be 'bankruptcy'")
 
 
 def check_claims(mech: Mechanism, origin: str) -> None:
@@ -216,11 +260,22 @@ def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
         state = validate_state(state_from_json(doc["state"]))
     except WaterfallError as e:
         raise ScenarioError(f"{origin}: state: {e}", file=origin, key="state") from None
-    for part in ("collateral", "equity"):
-        for aid in doc.get("expect", {}).get(part, {}):
+    expect = doc.get("expect", {})
+    for part in ("collateral", "equity", "positions"):
+        for aid in expect.get(part, {}):
             if aid not in state.accounts:
                 key = f"expect.{part}.{aid}"
                 raise ScenarioError(f"{origin}: {key}: no account {aid!r} in the state", file=origin, key=key)
+    for aid, by_market in expect.get("positions", {}).items():
+        for m in by_market:
+            if m not in state.markets:
+                key = f"expect.positions.{aid}.{m}"
+                raise ScenarioError(f"{origin}: {key}: no market {m!r} in the state", file=origin, key=key)
+    for i, fill in enumerate(expect.get("fills", [])):
+        for part, known in (("account", state.accounts), ("market", state.markets)):
+            if fill[part] not in known:
+                key = f"expect.fills[{i}].{part}"
+                raise ScenarioError(f"{origin}: {key}: no {part} {fill[part]!r} in the state", file=origin, key=key)
     seed = doc.get("seed", "0")
     return Scenario(name=doc["name"], state=state, ops=tuple(op_from_json(o, seed) for o in doc["ops"]),
                     mechanism=doc.get("mechanism"), mechanisms=tuple(doc.get("mechanisms", ())),

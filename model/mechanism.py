@@ -36,11 +36,19 @@ class LayerSpec:
     cap_per_event: int = 0
     assessment_multiple_ppm: int = 0
     rounding: str = "largest_remainder"
+    drawdown_ppm: int = 0
+    drawdown_window: int = 0
+    drawdown_floor: int = 0
+    drawdown_mode: str = "cap"
+    lifetime_cap: int = 0
 
 
 @dataclass(frozen=True)
 class Haircut:
-    """R-HC: pro-rata haircut of profit (socialised loss, clawback, VMGH)."""
+    """R-HC: pro-rata haircut of profit (socialised loss, clawback, VMGH). Profit
+    'window_gain' counts the gain since the current `window` (seconds) began (R-HC-6);
+    timing 'settlement' defers the loss to the end of the window (R-HC-7); `exempt`
+    accounts are never charged (R-HC-8)."""
 
     profit: str = "upnl"
     scope: str = "all_markets"
@@ -48,26 +56,41 @@ class Haircut:
     rounding: str = "largest_remainder"
     residue_sink: str = "bad_debt"
     cap_ppm: int = PPM
+    window: int = 0
+    timing: str = "liquidation"
+    exempt: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Adl:
-    """R-ADL: close the bankrupt position against ranked opposite positions."""
+    """R-ADL: close the bankrupt position against ranked opposite positions. close_price
+    'previous_mark' uses the mark before the last move (R-ADL-9), 'mark_or_bankruptcy' the
+    mark while the layers can pay the deficit left at mark (R-ADL-10); `fund_first` sends to the
+    counterparty what the layers can pay for and deleverages only the rest, the lots taken
+    at most `takeover_cap_ppm` of what the layers can pay in notional (R-ADL-7); pricing
+    'per_fill' prices each fill on its own (R-ADL-8); `collateral_check` is the test
+    `skip_insolvent` applies: 'equity' or dYdX's 'margin_ratio' (R-ADL-6)."""
 
     ranking: str = "profit"
     close_price: str = "bankruptcy"
     bankruptcy_rounding: str = "toward_bankrupt"
     skip_insolvent: bool = False
+    fund_first: bool = False
+    takeover_cap_ppm: int = 0
+    pricing: str = "uniform"
+    collateral_check: str = "equity"
 
 
 @dataclass(frozen=True)
 class Levy:
-    """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango)."""
+    """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango);
+    `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5)."""
 
     rate_scale: int = 10**9
     rate_rounding: str = "ceil"
     payment_rounding: str = "floor"
     residue_sink: str = "bad_debt"
+    exempt: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -61,7 +61,15 @@ class Liquidate:
     seed: str = "0"
 
 
-Op = Union[Deposit, Withdraw, Trade, SetMark, Funding, Liquidate]
+@dataclass(frozen=True)
+class AdvanceTime:
+    """R-TIME-1: the clock moves forward by `seconds` (> 0); windows that end roll (R-TIME-4)."""
+
+    seconds: int
+
+
+Op = Union[Deposit, Withdraw, Trade, SetMark, Funding, Liquidate, AdvanceTime]
 
 OP_NAMES: dict[type, str] = {Deposit: "deposit", Withdraw: "withdraw", Trade: "trade",
-                             SetMark: "set_mark", Funding: "funding", Liquidate: "liquidate"}
+                             SetMark: "set_mark", Funding: "funding", Liquidate: "liquidate",
+                             AdvanceTime: "advance_time"}

@@ -66,8 +66,26 @@ def score_hyperliquid(state: State, a: Account, market: str, p: Position) -> int
     return _ratio(num, den) if den > 0 else _ratio(-num, -den)
 
 
+def score_hyperliquid_side(state: State, a: Account, market: str, p: Position) -> int | None:
+    """R-ADL-4e 'hyperliquid_side': Hyperliquid's (mark / entry) x (notional / account value)
+    with the price ratio taken in the position's favour: mark / entry for a long,
+    entry / mark for a short, so a winning short ranks above a losing one (the literal
+    formula, R-ADL-4d, ranks a short higher the more it loses). With entry = open notional
+    / size: a long scores mark^2 x size^2 / (open notional x E), a short
+    |open notional| / E; undefined when E <= 0 or the entry is not positive. The short
+    form is this specification's reading: Hyperliquid publishes only the long form."""
+    mark = state.markets[market].mark
+    eq = a.collateral + account_upnl(state, a)
+    if eq <= 0 or p.open_notional * p.size <= 0:
+        return None
+    if p.size > 0:
+        return _ratio(mark * mark * p.size * p.size, p.open_notional * eq)
+    return _ratio(-p.open_notional, eq)
+
+
 SCORES: dict[str, Score] = {"profit": score_profit, "bitmex": score_bitmex,
-                            "binance": score_binance, "hyperliquid": score_hyperliquid}
+                            "binance": score_binance, "hyperliquid": score_hyperliquid,
+                            "hyperliquid_side": score_hyperliquid_side}
 RANKINGS = tuple(SCORES) + ("cyclic",)
 
 

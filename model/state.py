@@ -12,12 +12,14 @@ from .units import check_balance, check_input, ppm_of
 
 
 class Market(NamedTuple):
-    """R-STATE-1: a perpetual market: mark price and margin rates in ppm of notional."""
+    """R-STATE-1: a perpetual market: mark price and margin rates in ppm of notional;
+    `prev_mark` is the mark before the last set_mark (R-TIME-2), 0 when none is recorded."""
 
     id: str
     mark: int
     im_ppm: int
     mm_ppm: int
+    prev_mark: int = 0
 
 
 class Position(NamedTuple):
@@ -46,13 +48,25 @@ EMPTY: Mapping[str, Position] = {}
 class State:
     """R-STATE-4: the whole venue; `layers` are named loss-absorbing balances (insurance
     funds, fee pool, backstop vault, house capital); `default_fund` holds clearing members'
-    contributions by account; `bad_debt` records losses nobody covered."""
+    contributions by account; `bad_debt` records losses nobody covered.
+
+    R-STATE-6 (time): `clock` in seconds (R-TIME-1); `history` per layer key, the balance
+    points (t0, b0, t1, b1, ...) that can still be a peak within the mechanism's window
+    (R-TIME-3); `layer_paid` what a layer has paid for each market over its life, key
+    LAYER:MARKET (R-WF-9); `window_base` each account's gain (equity - net deposits) when
+    the current haircut window began (R-HC-6); `deferred` losses awaiting the settlement
+    haircut, by market (R-HC-7)."""
 
     markets: Mapping[str, Market]
     accounts: Mapping[str, Account]
     layers: Mapping[str, int] = field(default_factory=dict)
     default_fund: Mapping[str, int] = field(default_factory=dict)
     bad_debt: int = 0
+    clock: int = 0
+    history: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
+    layer_paid: Mapping[str, int] = field(default_factory=dict)
+    window_base: Mapping[str, int] = field(default_factory=dict)
+    deferred: Mapping[str, int] = field(default_factory=dict)
 
     def market(self, market_id: str) -> Market:
         """Look up a market or raise UnknownMarket naming it."""
@@ -113,10 +127,17 @@ def margin_requirement(state: State, acct: Account, *, initial: bool) -> int:
     return total
 
 
+def previous_mark(mk: Market) -> int:
+    """R-TIME-2: the mark before the last set_mark, or the mark when none is recorded."""
+    return mk.prev_mark if mk.prev_mark > 0 else mk.mark
+
+
 def value(state: State) -> int:
-    """I-CONS quantity: sum of equities + every layer + default fund - recorded bad debt."""
+    """I-CONS quantity: sum of equities + every layer + default fund - recorded bad debt -
+    losses deferred to a settlement (R-HC-7)."""
     total = sum(equity(state, a) for a in state.accounts.values())
-    return total + sum(state.layers.values()) + sum(state.default_fund.values()) - state.bad_debt
+    return (total + sum(state.layers.values()) + sum(state.default_fund.values()) - state.bad_debt
+            - sum(state.deferred.values()))
 
 
 def validate_state(state: State) -> State:
@@ -157,4 +178,35 @@ def validate_state(state: State) -> State:
     check_balance(state.bad_debt, "bad_debt")
     if state.bad_debt < 0:
         raise InvalidState("bad_debt must not be negative", field="bad_debt")
+    validate_time(state)
     return state
+
+
+def validate_time(state: State) -> None:
+    """R-STATE-6: clock >= 0; a previous mark >= 0 (0: none); history points in time order,
+    none after the clock, balances >= 0; lifetime payouts and deferred losses >= 0; window
+    bases name known accounts."""
+    check_input(state.clock, "clock", nonneg=True)
+    for m, mk in state.markets.items():
+        check_input(mk.prev_mark, "prev_mark", nonneg=True, market=m)
+    for key, points in state.history.items():
+        if len(points) % 2:
+            raise InvalidState(f"history of layer {key!r} must hold (time, balance) pairs", layer=key)
+        last = 0
+        for k in range(0, len(points), 2):
+            t, b = points[k], points[k + 1]
+            check_input(t, "history time", nonneg=True, layer=key)
+            check_balance(b, "history balance", layer=key)
+            if t < last or t > state.clock or b < 0:
+                raise InvalidState(f"history of layer {key!r}: point ({t}, {b}) out of order, after the "
+                                   f"clock {state.clock} or negative (R-STATE-6)", layer=key)
+            last = t
+    for name, fieldmap in (("layer_paid", state.layer_paid), ("deferred", state.deferred)):
+        for key, v in fieldmap.items():
+            check_balance(v, name, layer=key)
+            if v < 0:
+                raise InvalidState(f"{name} of {key!r} is negative", layer=key)
+    for aid, v in state.window_base.items():
+        if aid not in state.accounts:
+            raise UnknownAccount(f"window base of unknown account {aid!r}", account=aid)
+        check_balance(v, "window_base", account=aid)

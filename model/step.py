@@ -5,10 +5,12 @@ new state exists.
 """
 from __future__ import annotations
 
+from .clock import advance_time
 from .errors import InsufficientMargin, SelfTrade
 from .events import Event, acct
+from .history import record
 from .mechanism import Mechanism
-from .ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from .ops import AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import State, equity, margin_requirement
 from .tx import Tx
 from .units import check_balance, check_input
@@ -20,7 +22,9 @@ def step(state: State, op: Op, mech: Mechanism) -> tuple[State, list[Event]]:
     handler = HANDLERS.get(type(op))
     if handler is None:
         raise TypeError(f"not an operation: {op!r}")
-    return handler(state, op, mech).freeze()
+    tx = handler(state, op, mech)
+    record(tx, mech)  # R-TIME-3: layer balances a drawdown rule watches
+    return tx.freeze()
 
 
 def deposit(state: State, op: Deposit, mech: Mechanism) -> Tx:
@@ -110,4 +114,4 @@ def require_initial_margin(tx: Tx, aid: str, what: str) -> None:
 
 
 HANDLERS = {Deposit: deposit, Withdraw: withdraw, Trade: trade, SetMark: set_mark,
-            Funding: funding, Liquidate: lambda s, op, m: liquidate(s, m, op)}
+            Funding: funding, Liquidate: lambda s, op, m: liquidate(s, m, op), AdvanceTime: advance_time}

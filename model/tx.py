@@ -23,11 +23,23 @@ class Tx:
         self.layers: dict[str, int] = dict(state.layers)
         self.default_fund: dict[str, int] = dict(state.default_fund)
         self.bad_debt = state.bad_debt
+        self.clock = state.clock
+        self.history: dict[str, tuple[int, ...]] = dict(state.history)
+        self.layer_paid: dict[str, int] = dict(state.layer_paid)
+        self.window_base: dict[str, int] = dict(state.window_base)
+        self.deferred: dict[str, int] = dict(state.deferred)
         self.events: list[Event] = []
 
     def view(self) -> State:
         """The current working state (shares the working maps; do not keep it)."""
-        return State(self.markets, self.accounts, self.layers, self.default_fund, self.bad_debt)
+        return State(self.markets, self.accounts, self.layers, self.default_fund, self.bad_debt,
+                     self.clock, self.history, self.layer_paid, self.window_base, self.deferred)
+
+    def snapshot(self) -> State:
+        """A copy of the current working state that later edits do not change."""
+        return State(dict(self.markets), dict(self.accounts), dict(self.layers), dict(self.default_fund),
+                     self.bad_debt, self.clock, dict(self.history), dict(self.layer_paid),
+                     dict(self.window_base), dict(self.deferred))
 
     def freeze(self) -> tuple[State, list[Event]]:
         """The new state and the events that led to it."""
@@ -51,10 +63,13 @@ class Tx:
         self._apply(dst, amount)
         self.events.append(transfer(rule, src, dst, amount, stage, market))
 
-    def collect(self, rule: str, payers: list[str], amounts: list[int], aid: str, stage: str) -> None:
-        """Many accounts pay account `aid` (haircut, levy): the same state and events as one
-        `pay` per payer in order, with the payee credited once (hot path at 10^6 accounts)."""
-        accounts, events, dst = self.accounts, self.events, acct(aid)
+    def collect(self, rule: str, payers: list[str], amounts: list[int], aid: str, stage: str,
+                dst: str | None = None) -> None:
+        """Many accounts pay account `aid` (haircut, levy), or the endpoint `dst`: the same
+        state and events as one `pay` per payer in order, with the payee credited once (hot
+        path at 10^6 accounts)."""
+        accounts, events = self.accounts, self.events
+        dst = dst or acct(aid)
         total = 0
         for i, amount in zip(payers, amounts):
             if amount:
@@ -65,7 +80,10 @@ class Tx:
                 accounts[i] = _new(Account, (c, a.net_deposit, a.positions))
                 events.append(_new(Event, (rule, "transfer", "account:" + i, dst, amount, stage, "", 0, 0)))
                 total += amount
-        self.add_collateral(aid, total)
+        if dst == acct(aid):
+            self.add_collateral(aid, total)
+        else:
+            self._apply(dst, total)
 
     def _apply(self, endpoint: str, delta: int) -> None:
         kind, _, name = endpoint.partition(":")
@@ -78,6 +96,8 @@ class Tx:
                                                     account=name)
         elif kind == "bad_debt":
             self.bad_debt = check_balance(self.bad_debt - delta, "bad_debt")
+        elif kind == "deferred":  # R-HC-7: a liability like bad debt, by market
+            self.deferred[name] = check_balance(self.deferred.get(name, 0) - delta, "deferred", layer=name)
         elif kind not in ("external", "funding"):
             raise ValueError(f"unknown endpoint {endpoint!r}")
 
@@ -100,6 +120,15 @@ class Tx:
             lots += q
         self._move(aid, market, sign * lots, sign * lots * price)
 
+    def fill_quote(self, rule: str, aid: str, market: str, j: str, q: int, quote: int, stage: str,
+                   sign: int) -> None:
+        """Account `aid` trades `q` lots with `j` for a total of `quote` (R-ADL-8), buying if
+        sign > 0; the event's price is floor(quote / q) and its amount the quote."""
+        self._move(j, market, -sign * q, -sign * quote)
+        self._move(aid, market, sign * q, sign * quote)
+        src, dst = (acct(aid), "account:" + j) if sign < 0 else ("account:" + j, acct(aid))
+        self.events.append(_new(Event, (rule, "trade", src, dst, quote, stage, market, q, quote // q)))
+
     def _move(self, aid: str, market: str, dsize: int, dnotional: int) -> None:
         """Add to an account's size and open notional in a market (a flat, zero position goes)."""
         a = self.accounts[aid]
@@ -116,8 +145,9 @@ class Tx:
         self.accounts[aid] = _new(Account, (a.collateral, a.net_deposit, positions))
 
     def set_mark(self, market: str, price: int) -> None:
-        """R-OP-4 on the working copy."""
-        self.markets[market] = self.markets[market]._replace(mark=price)
+        """R-OP-4 on the working copy; the old mark becomes the previous mark (R-TIME-2)."""
+        old = self.markets[market]
+        self.markets[market] = old._replace(mark=price, prev_mark=old.mark)
 
     def write_off(self, rule: str, aid: str, amount: int) -> None:
         """R-WF-5: record `amount` as bad debt and bring the bankrupt account up by it."""

@@ -1,17 +1,17 @@
 """The liquidation and its loss waterfall (R-LIQ-*, R-WF-*)."""
 from __future__ import annotations
 
-from .adl import deleverage
+from .adl import deleverage, planned_prices
 from .errors import HealthyAccount, MissingCounterparty, SelfTrade
 from .events import acct, layer
 from .haircut import haircut
-from .layers import draw_layers, sink_key
+from .layers import capacity, draw_layers, sink_key
 from .levy import levy
 from .mechanism import Adl, Haircut, Levy, Mechanism
 from .ops import Liquidate
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
-from .units import check_input, ppm_of
+from .units import PPM, check_input, div_floor, ppm_of
 
 FINAL = {Haircut: haircut, Levy: levy}
 
@@ -38,7 +38,8 @@ def check_liquidatable(state: State, op: Liquidate) -> None:
 def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
     """R-LIQ-2: close the positions against the counterparty at the fill prices; for an ADL
     mechanism, if there is no counterparty or the layers cannot cover the fill's deficit,
-    deleverage instead (R-ADL-1). Then settle the rest through the waterfall (R-WF-1)."""
+    deleverage instead (R-ADL-1), or with `fund_first` deleverage only what the layers
+    cannot pay for (R-ADL-7). Then settle the rest through the waterfall (R-WF-1)."""
     check_liquidatable(state, op)
     aid = op.account
     markets = sorted(m for m, p in state.accounts[aid].positions.items() if p.size != 0)
@@ -51,19 +52,86 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
         tx = Tx(state)
         for m in markets:
             close_to(tx, aid, op.counterparty or "", m, op.fill_prices.get(m, tx.markets[m].mark))
+        if adl and mech.final.fund_first and markets and tx.equity(aid) < 0:  # type: ignore[union-attr]
+            return fund_first(state, mech, op, markets, scope)
         rest = settle(tx, mech, aid, scope, socialise=not adl)
         if not (adl and rest > 0 and markets):
             return finish(tx, aid, rest)
     tx = Tx(state)
-    deleverage(tx, mech.final, aid, markets, op.seed)  # type: ignore[arg-type]
-    return finish(tx, aid, settle(tx, mech, aid, scope, socialise=False))
+    deleverage(tx, mech.final, aid, markets, op.seed, covered=covered_at_mark(tx, mech, aid, scope))  # type: ignore[arg-type]
+    return finish(tx, aid, settle_deleveraged(tx, mech, aid, scope))
 
 
-def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int) -> None:
-    """R-LIQ-3: the counterparty takes the whole position at `price` (no margin check)."""
+def covered_at_mark(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> bool:
+    """R-ADL-10: whether the balance layers can pay the deficit the bankrupt has at mark."""
+    return mech.final.close_price != "mark_or_bankruptcy" or capacity(tx, mech, scope) >= -tx.equity(aid)  # type: ignore[union-attr]
+
+
+def settle_deleveraged(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> int:
+    """R-WF-1 after deleveraging: no socialisation; with pricing 'per_fill' no surplus rule
+    either (dYdX charges no fee on deleveraging: what rounding leaves stays with the account)."""
+    per_fill = mech.final.pricing == "per_fill"  # type: ignore[union-attr]
+    if per_fill and tx.equity(aid) >= 0:
+        return 0
+    return settle(tx, mech, aid, scope, socialise=False)
+
+
+def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str], scope: list[str]) -> Tx:
+    """R-ADL-7: the layers pay as far as they go and only the rest is deleveraged: per
+    market, book_lots go to the counterparty at the fill price and the other lots are
+    deleveraged (at the prices deleveraging everything would use); then R-WF-1 settles.
+    The budget is what the layers can pay (drawdown triggers included) less what the
+    planned deleveraging would still leave uncovered."""
+    policy: Adl = mech.final  # type: ignore[assignment]
+    tx = Tx(state)
+    covered = covered_at_mark(tx, mech, op.account, scope)
+    prices, left = planned_prices(tx, policy, op.account, markets, covered)
+    fills = {m: op.fill_prices.get(m, tx.markets[m].mark) for m in markets}
+    budget = max(0, capacity(tx, mech, scope, trigger=True) + min(0, left))
+    takeover = div_floor(budget * policy.takeover_cap_ppm, PPM) if policy.takeover_cap_ppm else None
+    book = book_lots(tx, op.account, markets, prices, fills, budget, takeover)
+    deleverage(tx, policy, op.account, markets, op.seed,
+               lots={m: abs(tx.accounts[op.account].positions[m].size) - book[m] for m in markets}, prices=prices,
+               covered=covered)
+    for m in markets:
+        if book[m] > 0:
+            close_to(tx, op.account, op.counterparty or "", m, fills[m], book[m])
+    return finish(tx, op.account, settle_deleveraged(tx, mech, op.account, scope))
+
+
+def book_lots(tx: Tx, aid: str, markets: list[str], prices: dict[str, int], fills: dict[str, int],
+              budget: int, takeover: int | None) -> dict[str, int]:
+    """R-ADL-7: lots each market sends to the counterparty. A lot sold at the fill price
+    instead of deleveraged at the planned price costs the layers c = (planned - fill) x sign;
+    markets with c <= 0 go first and in full (their gain adds to the budget), then the
+    others in id order, each min(lots, floor(budget / c)); with a takeover cap the lots'
+    notional at mark stays within it (Binance: the fund's position limit)."""
+    costs = {}
+    for m in markets:
+        size = tx.accounts[aid].positions[m].size
+        costs[m] = (prices[m] - fills[m]) if size > 0 else (fills[m] - prices[m])
+    first = [m for m in markets if costs[m] <= 0]
+    order = first + [m for m in markets if m not in first]
+    book = {}
+    for m in order:
+        q = abs(tx.accounts[aid].positions[m].size)
+        if costs[m] > 0:
+            q = max(0, min(q, budget // costs[m]))
+        mark = tx.markets[m].mark
+        if takeover is not None:
+            q = min(q, takeover // mark)
+            takeover -= q * mark
+        budget -= q * costs[m]
+        book[m] = q
+    return book
+
+
+def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int, lots: int | None = None) -> None:
+    """R-LIQ-3: the counterparty takes the whole position (or `lots` of it) at `price`
+    (no margin check)."""
     size = tx.accounts[aid].positions[market].size
     buyer, seller = (counterparty, aid) if size > 0 else (aid, counterparty)
-    tx.trade("R-LIQ-3", buyer, seller, market, abs(size), price, "close")
+    tx.trade("R-LIQ-3", buyer, seller, market, abs(size) if lots is None else lots, price, "close")
 
 
 def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool) -> int:

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waterfall.model.errors import ScenarioError, WaterfallError
+from waterfall.model.events import Event
 from waterfall.model.loader import Scenario, load_scenario, scenario_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import StepResult, run
@@ -126,4 +127,24 @@ def expectation_misses(sc: Scenario, results: list[StepResult]) -> list[str]:
     for k, v in exp.get("equity", {}).items():
         if equity(post, post.accounts[k]) != int(v):
             misses.append(f"equity of {k} {equity(post, post.accounts[k])} != expected {v}")
+    for k, v in exp.get("deferred", {}).items():
+        if post.deferred.get(k, 0) != int(v):
+            misses.append(f"deferred {k} {post.deferred.get(k, 0)} != expected {v}")
+    for aid, by_market in exp.get("positions", {}).items():
+        for m, (size, on) in by_market.items():
+            p = post.accounts[aid].positions.get(m)
+            got = (p.size, p.open_notional) if p else (0, 0)
+            if got != (int(size), int(on)):
+                misses.append(f"position of {aid} in {m} {list(got)} != expected [{size}, {on}]")
+    if "fills" in exp:
+        got_fills = [adl_fill(e, r.op.account) for r in results for e in r.events if e.rule == "R-ADL-1"]  # type: ignore[union-attr]
+        want = [(f["account"], f["market"], int(f["size"]), int(f["amount"])) for f in exp["fills"]]
+        if got_fills != want:
+            misses.append(f"fills {got_fills} != expected {want}")
     return misses
+
+
+def adl_fill(e: "Event", bankrupt: str) -> tuple[str, str, int, int]:
+    """R-RUN-3: a deleveraging fill as (counterparty, market, lots, quote)."""
+    other = e.src if e.dst == "account:" + bankrupt else e.dst
+    return other.partition(":")[2], e.market, e.size, e.amount

@@ -208,7 +208,7 @@ def book_transfer(out: Comparison, e: Event) -> None:
 
 
 def book_adl(out: Comparison, r: StepResult) -> None:
-    """R-ADL-1 fills of one liquidation: each counterparty's cost lots x (fill - mark)
+    """R-ADL-1 fills of one liquidation: each counterparty's cost, quote - lots x mark
     against it and its lots; overshoot beyond the bankrupt's deficit at mark and lots
     beyond its position."""
     bankrupt = r.op.account  # type: ignore[union-attr]
@@ -221,7 +221,7 @@ def book_adl(out: Comparison, r: StepResult) -> None:
         mark = r.pre.markets[e.market].mark
         buyer = e.dst != me
         other = out.accounts[(e.dst if buyer else e.src).removeprefix("account:")]
-        c = e.size * (e.price - mark) if buyer else e.size * (mark - e.price)
+        c = e.amount - e.size * mark if buyer else e.size * mark - e.amount  # quote vs value (R-ADL-8)
         other.adl_cost += c
         other.adl_lots += e.size
         cost += c

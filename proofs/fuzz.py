@@ -25,7 +25,7 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, mult
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
 from waterfall.model.mechanism import Adl, Mechanism
-from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.ops import AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement
 from waterfall.model.step import step
@@ -63,7 +63,7 @@ class Pair:
         return tuple(rng.sample(self.ids, 2))  # type: ignore[return-value]
 
 
-RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "funding", "liquidate")
+RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "funding", "liquidate", "advance_time")
 
 
 @dataclass
@@ -244,6 +244,13 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
         @rule(rate=st.integers(-20, 20), m=PICK)
         def funding(self, rate: int, m: int) -> None:
             self.apply("funding", Funding(self.market(m).id, rate))
+
+        @precondition(lambda self: "advance_time" in self.enabled)
+        @rule(seconds=st.one_of(st.integers(1, 3_600), st.integers(3_600, 700_000)))
+        def advance_time(self, seconds: int) -> None:
+            """R-TIME-1: minutes to more than a week, so drawdown windows (hours) and
+            haircut windows (a day, a week) both end within a run."""
+            self.apply("advance_time", AdvanceTime(seconds))
 
         @precondition(lambda self: "liquidate" in self.enabled)
         @rule(who=PICK, book=st.integers(0, 3), cp=PICK, offs=st.tuples(FILL, FILL), seed=st.integers(0, 9))

@@ -12,11 +12,13 @@ from typing import Callable, Sequence
 
 from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
 from waterfall.model.events import Event
-from waterfall.model.layers import sink_key
+from waterfall.model.layers import plan_balance, sink_key
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
 from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
 from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, value
+from waterfall.model.tx import Tx
+from waterfall.model.units import MAX_BALANCE
 
 Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
@@ -77,8 +79,8 @@ def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanis
 
 # ---- the waterfall's order and budget (events of one liquidation) -------------------------
 
-DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5"}
-SOCIALISE_RULES = {"R-HC-2", "R-LEVY-2", "R-WF-5"}
+DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5", "R-HC-7"}
+SOCIALISE_RULES = {"R-HC-2", "R-LEVY-2", "R-WF-5", "R-HC-7"}
 
 
 def paid_by(ev: Sequence[Event], rules: set[str], stage: str | None = None) -> Num:
@@ -92,12 +94,17 @@ def drawn_from(ev: Sequence[Event], src: str) -> Num:
 
 
 def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str) -> Cond:
-    """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2). Assessments
-    are not checked (their caps depend on equities mid-waterfall)."""
-    if spec.kind == "balance":  # paid all it had above its reserve (a later surplus may refill it)
+    """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2): a balance layer
+    drew, from each key of the bankrupt's markets, what R-WF-3 allows it on the pre-state
+    (reserve, drawdown rule R-WF-8, lifetime cap R-WF-9), or reached its per-event cap.
+    Assessments are not checked (their caps depend on equities mid-waterfall)."""
+    if spec.kind == "balance":  # a later surplus may refill it, so the draws are counted
+        capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
+        if spec.drawdown_ppm or spec.lifetime_cap:  # the model's own rule (R-WF-8/9), on the pre-state
+            allowed = plan_balance(Tx(pre), spec, MAX_BALANCE, sorted(pre.accounts[aid].positions))
+            return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
         keys = [k for k in pre.layers if k == spec.name or k.startswith(spec.name + ":")]
         touched = [k for k in keys if k == spec.name or k.split(":", 1)[1] in pre.accounts[aid].positions]
-        capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
         return any_([capped, all_(drawn_from(ev, "layer:" + k) >= pre.layers[k] - spec.reserve for k in touched)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
@@ -232,9 +239,9 @@ def opposite(a: Num, b: Num) -> Cond:
 
 
 def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
-    """I-ADL-BOUND: per market the lots deleveraged equal what the bankrupt lost of its
-    position (no overshoot); nobody is closed beyond its own position, flipped or
-    increased; only the opposite side is touched."""
+    """I-ADL-BOUND: per market the lots deleveraged plus those sold to the counterparty
+    (R-ADL-7) equal what the bankrupt lost of its position (no overshoot); nobody is closed
+    beyond its own position, flipped or increased; only the opposite side is touched."""
     if not isinstance(op, Liquidate):
         return True
     conds = []
@@ -244,7 +251,8 @@ def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
         if not fills:
             continue
         after = post.accounts[aid].positions.get(m)
-        conds.append(sum_(q for _, q in fills) == abs(p.size) - abs(after.size if after else 0))
+        booked = sum_(e.size for e in ev if e.rule == "R-LIQ-3" and e.market == m)
+        conds.append(sum_(q for _, q in fills) + booked == abs(p.size) - abs(after.size if after else 0))
         for j, q in fills:  # (q > 0 always on the model's events; the symbolic step's may be 0)
             pos = pre.accounts[j].positions.get(m)
             before = pos.size if pos else 0
@@ -364,15 +372,24 @@ def path_independent(state: State, op: Liquidate, mech: Mechanism, other: object
     return _ledger(ab) == _ledger(ba)
 
 
+def times_records(state: State, k: int) -> dict:
+    """The time-dependent records (R-STATE-6) with every amount times k, times unchanged."""
+    return {"clock": state.clock,
+            "history": {n: tuple(v if i % 2 == 0 else v * k for i, v in enumerate(pts)) for n, pts in state.history.items()},
+            "layer_paid": {n: v * k for n, v in state.layer_paid.items()},
+            "window_base": {n: v * k for n, v in state.window_base.items()},
+            "deferred": {n: v * k for n, v in state.deferred.items()}}
+
+
 def scaled(state: State, k: int) -> State:
     """Every amount and price times k; sizes unchanged (so notionals scale by k)."""
     from waterfall.model.state import Account, Market, Position
-    return State({m: Market(m, mk.mark * k, mk.im_ppm, mk.mm_ppm) for m, mk in state.markets.items()},
+    return State({m: Market(m, mk.mark * k, mk.im_ppm, mk.mm_ppm, mk.prev_mark * k) for m, mk in state.markets.items()},
                  {i: Account(a.collateral * k, a.net_deposit * k,
                              {m: Position(p.size, p.open_notional * k) for m, p in a.positions.items()})
                   for i, a in state.accounts.items()},
                  {n: v * k for n, v in state.layers.items()}, {n: v * k for n, v in state.default_fund.items()},
-                 state.bad_debt * k)
+                 state.bad_debt * k, **times_records(state, k))
 
 
 def scale_invariant(state: State, op: Liquidate, mech: Mechanism, k: object) -> bool | None:
@@ -390,7 +407,8 @@ def scale_invariant(state: State, op: Liquidate, mech: Mechanism, k: object) -> 
                        for m, p in a.positions.items())
                    for i, a in one.accounts.items())
     layers = all(near(v, many.layers.get(n, 0)) for n, v in one.layers.items())
-    return accounts and layers and near(one.bad_debt, many.bad_debt)
+    deferred = all(near(v, many.deferred.get(n, 0)) for n, v in one.deferred.items())
+    return accounts and layers and deferred and near(one.bad_debt, many.bad_debt)
 
 
 def split_state(state: State, aid: str) -> State | None:
@@ -400,7 +418,8 @@ def split_state(state: State, aid: str) -> State | None:
     from waterfall.model.state import Account, Position
     a = state.accounts[aid]
     contribution = state.default_fund.get(aid, 0)
-    values = [a.collateral, a.net_deposit, contribution] + [v for p in a.positions.values() for v in p]
+    base = state.window_base.get(aid)
+    values = [a.collateral, a.net_deposit, contribution, base or 0] + [v for p in a.positions.values() for v in p]
     if any(v % 2 for v in values):
         return None
     half = Account(a.collateral // 2, a.net_deposit // 2,
@@ -408,7 +427,11 @@ def split_state(state: State, aid: str) -> State | None:
     fund = dict(state.default_fund)
     if contribution:
         fund[aid] = fund[aid + "~2"] = contribution // 2
-    return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund)
+    window = dict(state.window_base)
+    if base is not None:
+        window[aid] = window[aid + "~2"] = base // 2
+    return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund,
+                   window_base=window)
 
 
 def doubled(state: State) -> State:
@@ -420,7 +443,7 @@ def doubled(state: State) -> State:
                              {m: Position(2 * p.size, 2 * p.open_notional) for m, p in a.positions.items()})
                   for i, a in state.accounts.items()},
                  {n: 2 * v for n, v in state.layers.items()}, {n: 2 * v for n, v in state.default_fund.items()},
-                 2 * state.bad_debt)
+                 2 * state.bad_debt, **times_records(state, 2))
 
 
 def sybil_proof(state: State, op: Liquidate, mech: Mechanism, aid: object) -> bool | None:

@@ -111,6 +111,7 @@ def replay_events(pre: State, events: list[Event]) -> State:
     """Apply transfer and trade events to a state (an independent reading of R-EVT-1)."""
     accounts = {i: [a.collateral, dict(a.positions)] for i, a in pre.accounts.items()}
     layers, fund, bad_debt = dict(pre.layers), dict(pre.default_fund), pre.bad_debt
+    deferred = dict(pre.deferred)
 
     def move(endpoint: str, delta: int) -> None:
         nonlocal bad_debt
@@ -123,12 +124,15 @@ def replay_events(pre: State, events: list[Event]) -> State:
             fund[name] += delta
         elif kind == "bad_debt":
             bad_debt -= delta
+        elif kind == "deferred":  # R-HC-7: a liability, like bad debt
+            deferred[name] = deferred.get(name, 0) - delta
         else:
             assert kind in ("external", "funding"), endpoint
 
     for e in events:
         if e.kind == "trade":
-            assert e.amount == e.size * e.price
+            # the amount is the quote; a fill priced by its quote (R-ADL-8) carries floor(quote / size)
+            assert e.amount == e.size * e.price or (e.rule == "R-ADL-1" and 0 <= e.amount - e.size * e.price < e.size)
             for name, sign in ((e.dst.split(":", 1)[1], 1), (e.src.split(":", 1)[1], -1)):
                 p = accounts[name][1].get(e.market, Position(0, 0))
                 accounts[name][1][e.market] = Position(p.size + sign * e.size, p.open_notional + sign * e.amount)
@@ -137,20 +141,23 @@ def replay_events(pre: State, events: list[Event]) -> State:
             move(e.src, -e.amount)
             move(e.dst, e.amount)
     return State(pre.markets, {i: Account(c, pre.accounts[i].net_deposit, {m: p for m, p in pos.items() if p != (0, 0)})
-                               for i, (c, pos) in accounts.items()}, layers, fund, bad_debt)
+                               for i, (c, pos) in accounts.items()}, layers, fund, bad_debt,
+                 deferred={k: v for k, v in deferred.items() if v})
 
 
 def strip(state: State) -> tuple:
-    """Balances and positions (net deposits and marks are not moved by events)."""
+    """Balances and positions (net deposits, marks and the time records are not moved by
+    events; deferred losses are, R-HC-7)."""
     return ({i: (a.collateral, {m: p for m, p in a.positions.items() if p != (0, 0)})
-             for i, a in state.accounts.items()}, state.layers, state.default_fund, state.bad_debt)
+             for i, a in state.accounts.items()}, state.layers, state.default_fund, state.bad_debt,
+            {k: v for k, v in state.deferred.items() if v})
 
 
 # R-EVT-1: the rule that made each event and the stage (`layer` field) it belongs to
 STAGE_OF_RULE = {"R-OP-1": "deposit", "R-OP-2": "withdraw", "R-OP-3": "trade", "R-OP-5": "funding",
                  "R-LIQ-3": "close", "R-LIQ-5": "surplus", "R-HC-2": "haircut", "R-HC-3": "haircut",
                  "R-HC-4": "residue", "R-LEVY-2": "levy", "R-LEVY-3": "levy", "R-ADL-1": "adl",
-                 "R-WF-5": "bad_debt"}
+                 "R-WF-5": "bad_debt", "R-HC-7": "deferred"}
 LAYER_RULES = ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")   # stage: the drawn layer's name
 TRADE_RULES = ("R-OP-3", "R-LIQ-3", "R-ADL-1")
 SPEC_RULES = frozenset(re.findall(r"^\| (R-[A-Z]+-\d+) \|", (SPEC_DIR / "rules.md").read_text(), re.M))

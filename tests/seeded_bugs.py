@@ -40,7 +40,7 @@ def _ranking_ignored(state, ranking, market, side, exclude, seed):
                        if i != exclude and market in a.positions and a.positions[market].size * side > 0))
 
 
-def _adl_overshoot(tx_, policy, aid, markets, seed):
+def _adl_overshoot(tx_, policy, aid, markets, seed, **_):
     for m in markets:
         pos = tx_.accounts[aid].positions.get(m)
         if not pos or not pos.size:

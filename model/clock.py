@@ -1,0 +1,32 @@
+"""Time (R-TIME-*): the clock and the windows that end as it moves."""
+from __future__ import annotations
+
+from .mechanism import Haircut, Mechanism
+from .ops import AdvanceTime
+from .settlement import settle_deferred
+from .state import State
+from .tx import Tx
+from .units import check_input
+
+
+def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
+    """R-TIME-1: the clock moves forward by `seconds` > 0 (the result within the input
+    bound). R-TIME-4: if it passes the end of the haircut window (a multiple of `window`
+    seconds), the window rolls: a settlement haircut runs first (R-HC-7), then each
+    account's gain is recorded as the new window's base (R-HC-6)."""
+    check_input(op.seconds, "seconds", positive=True)
+    tx = Tx(state)
+    tx.clock = check_input(state.clock + op.seconds, "clock")
+    policy = mech.final
+    if isinstance(policy, Haircut) and policy.window > 0 and state.clock // policy.window < tx.clock // policy.window:
+        if policy.timing == "settlement":
+            settle_deferred(tx, mech)
+        if policy.profit == "window_gain":
+            start_window(tx)
+    return tx
+
+
+def start_window(tx: Tx) -> None:
+    """R-HC-6: every account's gain now (equity - net deposits) is its new window base."""
+    for aid in sorted(tx.accounts):
+        tx.window_base[aid] = tx.equity(aid) - tx.accounts[aid].net_deposit
