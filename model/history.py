@@ -1,10 +1,12 @@
 """Layer balance history and its peak over a time window (R-TIME-3).
 
 A layer whose mechanism stops it after a drawdown from its peak (R-WF-8) keeps, per key,
-the balance points that can still be the peak of some later window: times increasing,
-balances strictly decreasing (a point is dropped once a later point is at least as high,
-since that later point stays in every window the earlier one is in). The first kept point
-may lie before the window: it is the balance in effect when the window began.
+the balance points that can still be the peak of some later window: start times
+increasing, balances strictly decreasing (a point is dropped once a later point is at
+least as high, since every later window meeting it reaches that later point; the later
+point takes over its start, so the point before it still ends where it did). A point
+holds from its start to the next point's start; the first kept point may start before the
+window: it is the balance in effect when the window began.
 """
 from __future__ import annotations
 
@@ -20,11 +22,15 @@ def windows(mech: Mechanism) -> dict[str, int]:
 
 
 def push(points: tuple[int, ...], t: int, balance: int) -> tuple[int, ...]:
-    """R-TIME-3: add the point (t, balance), dropping earlier points no higher than it."""
+    """R-TIME-3: add the point (t, balance), dropping earlier points no higher than it; the
+    new point starts when the first dropped one did (every window that meets a dropped
+    point reaches the new one, and the point before keeps its end)."""
     kept = list(points)
+    start = t
     while kept and kept[-1] <= balance:
+        start = kept[-2]
         del kept[-2:]
-    return tuple(kept) + (t, balance)
+    return tuple(kept) + (start, balance)
 
 
 def prune(points: tuple[int, ...], start: int) -> tuple[int, ...]:

@@ -137,9 +137,29 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             fund = {}
             if any(s.kind != "balance" for s in mech.layers):
                 fund = dict(zip(ids, self.many(data, rng, Ints(0, 3_000), n, "contributions")))
-            self.state = self.initial = State(markets, accounts, layers, fund)
+            history, paid = self.time_records(data, layers, sorted(markets))
+            self.state = self.initial = State(markets, accounts, layers, fund, history=history, layer_paid=paid)
             self.enabled = frozenset(data.draw(st.sets(st.sampled_from(RULES), min_size=1), label="swarm"))
             return multiple(*ids)
+
+        @staticmethod
+        def time_records(data: st.DataObject, layers: dict[str, int], markets: list[str]
+                         ) -> tuple[dict[str, tuple[int, ...]], dict[str, int]]:
+            """R-STATE-6: a drawdown layer starts below a drawn peak (a point at clock 0), and
+            a lifetime-capped layer with part of its allowance drawn as already spent, so
+            both rules bind from the first liquidation on."""
+            history, paid = {}, {}
+            for spec in mech.layers:
+                keys = [k for k in sorted(layers) if k == spec.name or k.startswith(spec.name + ":")]
+                if spec.drawdown_ppm:
+                    for k in keys:
+                        above = data.draw(st.integers(0, 5_000), label=f"peak above {k}")
+                        history[k] = (0, layers[k] + above, 0, layers[k]) if above else (0, layers[k])
+                if spec.lifetime_cap:
+                    for m in markets:
+                        left = data.draw(st.integers(0, 5_000), label=f"allowance left {spec.name}:{m}")
+                        paid[f"{spec.name}:{m}"] = max(0, spec.lifetime_cap - left)
+            return history, paid
 
         @staticmethod
         def many(data: st.DataObject, rng: random.Random | None, s: Ints | Pair, n: int, label: str) -> list:

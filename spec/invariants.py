@@ -155,13 +155,18 @@ def haircuts(ev: Sequence[Event]) -> dict[str, Num]:
 
 def base_of(post: State, policy: Haircut, aid: str, bankrupt_markets: set[str], paid: Num) -> Num:
     """R-HC-1 as the spec states it, on the state just before the haircut (the haircut only
-    moved `paid` out of collateral): max(0, min(profit, equity)), eligibility applied."""
+    moved `paid` out of collateral): max(0, min(profit, equity)), eligibility applied;
+    window gains count from the window's base (R-HC-6); exempt accounts have none (R-HC-8)."""
+    if aid in policy.exempt:
+        return 0
     a = post.accounts[aid]
     upnls = {m: p.size * post.markets[m].mark - p.open_notional for m, p in a.positions.items()}
     total = sum_(upnls.values())
     eq = a.collateral + paid + total
     if policy.profit == "total_gain":
         profit = eq - a.net_deposit
+    elif policy.profit == "window_gain":
+        profit = eq - a.net_deposit - post.window_base.get(aid, 0)
     elif policy.scope == "bankrupt_markets":
         profit = sum_(u for m, u in upnls.items() if m in bankrupt_markets)
     else:

@@ -8,7 +8,8 @@ import pytest
 from conftest import Adl, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
 from waterfall.model.adl import bankruptcy_price
 from waterfall.model.ops import Liquidate
-from waterfall.model.ranking import cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid
+from waterfall.model.ranking import (cyclic_order, ranked, score_binance, score_bitmex, score_hyperliquid,
+                                      score_hyperliquid_side)
 from waterfall.model.state import Position
 
 
@@ -532,3 +533,51 @@ def test_R_ADL_6_the_solvency_check_is_exact_integer_arithmetic() -> None:
     post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
     assert trades(ev) == [] and post.accounts["s"] == st.accounts["s"]
     assert post.bad_debt == loss
+
+
+# --------------------------------------------------------------------------- Hyperliquid
+
+def hl_shorts_state():
+    """B long 20 from 100 at mark 100 with -10 collateral; two shorts of 10 with equity 1,000:
+    w sold at 110 (winning 100), l at 90 (losing 100)."""
+    return mkstate([mkt("M", 100)], {"B": acct(-10, {"M": (20, 2_000)}),
+                                     "w": acct(900, {"M": (-10, -1_100)}), "l": acct(1_100, {"M": (-10, -900)})},
+                   {"insurance_fund": 0})
+
+
+def test_R_ADL_4d_literal_hyperliquid_formula_ranks_a_losing_short_first() -> None:
+    # hyperliquid docs (copy at docs.hyperodd.com/trading/adl): (mark / entry) x (notional /
+    # account value). For shorts: w 100/110 x 1,000/1,000 = 0.91, l 100/90 x 1 = 1.11:
+    # the short that is losing is deleveraged first.
+    st = hl_shorts_state()
+    assert list(ranked(st, "hyperliquid", "M", -1, "B", "0")) == ["l", "w"]
+
+
+def test_R_ADL_4e_side_aware_hyperliquid_ranks_the_winning_short_first() -> None:
+    # entry / mark for shorts: w 110/100 = 1.1, l 90/100 = 0.9 (times notional / value = 1)
+    st = hl_shorts_state()
+    assert list(ranked(st, "hyperliquid_side", "M", -1, "B", "0")) == ["w", "l"]
+    assert score_hyperliquid_side(st, st.accounts["w"], "M", st.accounts["w"].positions["M"]) == 11 * 10**17
+    # a long keeps the documented form: L long 10 from 80 at mark 100, equity 1,200:
+    # (100 / 80) x (1,000 / 1,200) = 1.0416...
+    long_st = mkstate([mkt("M", 100)], {"L": acct(1_000, {"M": (10, 800)}), "x": acct(0, {"M": (-10, -800)})})
+    assert score_hyperliquid_side(long_st, long_st.accounts["L"], "M", long_st.accounts["L"].positions["M"]) == \
+        10**18 * 100 * 100 * 10 * 10 // (800 * 1_200)
+
+
+def test_R_ADL_9_hyperliquid_closes_at_the_previous_mark() -> None:
+    # hyperliquid.gitbook.io/hyperliquid-docs/trading/auto-deleveraging: "Those traders'
+    # positions are closed at the previous oracle price against the now underwater user,
+    # ensuring that the platform has no bad debt." B long 10 from 100 with 50 collateral;
+    # the mark falls 100 -> 90: equity -50. Closed at the previous price 100, B realises
+    # nothing and keeps its 50; s, short from 100, gives up the 100 the fall earned it.
+    from waterfall.model.ops import SetMark
+    m = mech(final=Adl(ranking="hyperliquid_side", close_price="previous_mark"), layers=())
+    st = mkstate([mkt("M", 100)], {"B": acct(50, {"M": (10, 1_000)}), "s": acct(1_000, {"M": (-10, -1_000)})})
+    st = apply(st, SetMark("M", 90), m)[0]
+    post, ev = apply(st, Liquidate("B"), m)
+    assert trades(ev, "R-ADL-1") == [("account:B", "account:s", "M", 10, 100)]
+    assert eq_of(post, "B") == 50 and post.bad_debt == 0 and eq_of(post, "s") == 1_000
+    # at the current mark (the catalogue's reading before R-ADL-9) the 50 is bad debt
+    post, _ = apply(st, Liquidate("B"), mech(final=Adl(ranking="hyperliquid_side", close_price="mark"), layers=()))
+    assert post.bad_debt == 50 and eq_of(post, "s") == 1_100

@@ -44,18 +44,19 @@ def test_fund_short_by_one_generic() -> None:
 
 
 def test_fund_short_by_one_bitmex_adl() -> None:
-    """Fund 1999 < 2000: ADL at the bankruptcy price 880 + 2000/100 = 900; alice's 60 lots
-    cost 60 x 20 = 1200, bob's 40 lots 800: exactly pro rata to profit."""
+    """Fund first (R-ADL-7): selling a lot at 880 instead of deleveraging it at the bankruptcy
+    price 880 + 2000/100 = 900 costs the fund 20; 1999 pays for 99 lots (1980) and the last
+    lot is deleveraged against alice (first in BitMEX's ranking): she gives up 20."""
     c = runs("fund-short-by-one")["bitmex-adl"]
     a, b = c.accounts["alice"], c.accounts["bob"]
-    assert (a.adl_cost, a.adl_lots, b.adl_cost, b.adl_lots) == (1200, 60, 800, 40)
-    assert (a.equity_after, b.equity_after) == (16000, 14000)
-    assert c.layers == {} and c.socialised()["adl"] == 2000
+    assert (a.adl_cost, a.adl_lots, b.adl_cost, b.adl_lots) == (20, 1, 0, 0)
+    assert (a.equity_after, b.equity_after) == (17180, 14800)
+    assert c.layers == {"insurance_fund": 1980} and c.socialised()["adl"] == 20
     assert c.overshoot == 0 and c.overshoot_lots == 0 and c.deficit() == 2000
-    assert c.touched() == 2
-    assert c.max_share() == Fraction(3, 5)
-    assert c.ptsr_style() == 1
-    assert c.pmr_style() == Fraction(1, 6)
+    assert c.touched() == 1
+    assert c.max_share() == 1
+    assert c.ptsr_style() == Fraction(5, 3)   # alice pays all that is socialised with 3/5 of the gains
+    assert c.pmr_style() == Fraction(1, 360)
 
 
 def test_fund_short_by_one_drift_levy() -> None:
@@ -155,8 +156,8 @@ def test_cli_json(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
     generic, adl, drift = doc["comparisons"]
     assert generic["layers"] == {"insurance_fund": "1999"}
     assert generic["ptsr_style"] == {"fraction": "5/3", "decimal": "1.6667"}
-    assert adl["max_share"] == {"fraction": "3/5", "decimal": "0.6000"}
-    assert {a["account"]: a["adl_lots"] for a in adl["accounts"]} == {"alice": "60", "bob": "40", "loser": "0",
+    assert adl["max_share"] == {"fraction": "1/1", "decimal": "1.0000"}
+    assert {a["account"]: a["adl_lots"] for a in adl["accounts"]} == {"alice": "1", "bob": "0", "loser": "0",
                                                                       "mm": "0"}
     assert drift["pmr_style"] == {"fraction": "inf", "decimal": "inf"} and drift["bad_debt"] == "1"
 

@@ -77,7 +77,7 @@ def test_R_FUZZ_2_seeded_bugs_are_found_and_replay(monkeypatch: pytest.MonkeyPat
     assert not bug.catches & {f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}
 
 
-DOCUMENTED = [("drift-v2", "I-NONNEG"), ("mango-v4", "I-NONNEG")]
+DOCUMENTED = [("drift-v2", "I-NONNEG"), ("mango-v4", "I-NONNEG"), ("hyperliquid-adl", "I-NONNEG")]
 
 
 @pytest.mark.parametrize("mech_id, invariant", DOCUMENTED)

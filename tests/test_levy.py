@@ -132,3 +132,36 @@ def test_R_LEVY_3_shortfall_charged_to_a_per_market_residue_sink() -> None:
     assert levies(ev) == {"x": 1, "S": 4, "c": 3}
     assert transfers(ev, "R-HC-4") == [("layer:fund:M", "account:b", 1)]
     assert post.layers == {"fund:A": 50, "fund:M": 48} and post.bad_debt == 0 and eq_of(post, "b") == 0
+
+
+def test_R_LEVY_5_drift_amm_is_outside_the_open_interest_and_pays_nothing() -> None:
+    # Drift's socialised loss is spread over the users' base totals base_asset_amount_long +
+    # |base_asset_amount_short| (math/liquidation.rs calculate_funding_rate_deltas_to_resolve_bankruptcy);
+    # the AMM holds the users' net position and is not charged. b's short is bought back from
+    # the AMM at 200 (b: -100); users hold L +5 and S -4, the AMM -1. OI = 9: rate =
+    # ceil(100 x 1e9 / 9) = 11,111,111,112: L pays floor(5 x 11.11...) = 55, S 44; the unit
+    # the truncation misses is bad debt.
+    st = drift_state(0)
+    st = mkstate(list(st.markets.values()), {**st.accounts, "amm": acct(10_000)}, {"insurance_fund": 0})
+    drift = mech(final=Levy(exempt=("amm",)), layers=(LayerSpec("insurance_fund", reserve=1),))
+    post, ev = apply(st, Liquidate("b", "amm", {"M": 200}), drift)
+    assert levies(ev) == {"L": 55, "S": 44} and post.bad_debt == 1
+    # charged like any account (the catalogue's reading before R-LEVY-5): 10 per lot
+    post, ev = apply(st, Liquidate("b", "amm", {"M": 200}), mech(final=Levy(), layers=(LayerSpec("insurance_fund", reserve=1),)))
+    assert levies(ev) == {"L": 50, "S": 40, "amm": 10} and post.bad_debt == 0
+
+
+def test_R_WF_9_drift_insurance_pays_at_most_what_is_left_of_the_markets_lifetime_allowance() -> None:
+    # resolve_perp_bankruptcy: if_payment = min(loss, vault - 1, quote_max_insurance -
+    # quote_settled_insurance), then quote_settled_insurance += if_payment. Allowance 30 of
+    # which 10 is used: the fund pays 20 of the 100, 80 is socialised over OI 10 (8 per lot).
+    from dataclasses import replace
+    drift = mech(final=Levy(), layers=(LayerSpec("insurance_fund", reserve=1, lifetime_cap=30),))
+    st = replace(drift_state(1_000), layer_paid={"insurance_fund:M": 10})
+    post, ev = apply(st, Liquidate("b", "S", {"M": 200}), drift)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 20)]
+    assert levies(ev) == {"L": 40, "S": 40} and post.layer_paid == {"insurance_fund:M": 30}
+    # the allowance is spent: the next loss in M gets nothing from the fund
+    again = replace(drift_state(1_000), layer_paid=post.layer_paid)
+    post2, ev2 = apply(again, Liquidate("b", "S", {"M": 200}), drift)
+    assert transfers(ev2, "R-WF-3") == [] and levies(ev2) == {"L": 50, "S": 50}

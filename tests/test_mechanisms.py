@@ -22,21 +22,27 @@ EXPECTED = {
     # mechanism: (collateral after, equity of alice, equity of bob, bad debt)
     "generic-socialized-loss": (HAIRCUT, 16000, 14000, 0),
     "deribit": (HAIRCUT, 16000, 14000, 0),
-    "bitmex-2015-profit-equalisation": (HAIRCUT, 16000, 14000, 0),
-    "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # total_gain = equity - deposits: same
+    # the system loss waits for the weekly settlement (R-HC-7): nobody is haircut yet
+    "bitmex-2015-profit-equalisation": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # no window base yet: the whole gain = profit
     "capped-pro-rata": (HAIRCUT, 16000, 14000, 0),          # caps 3600 / 2400 not reached
     "clearing-house-vmgh": (HAIRCUT, 16000, 14000, 0),      # no contributions: straight to VMGH
     # ADL: alice and bob buy back 60 and 40 at 900: 120 - 20 = 100 per lot of profit kept
     "bitmex-adl": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),
     "binance-adl": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),
     "bybit-adl": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),
-    "dydx-v4-deleveraging": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),
-    # closing at mark moves no loss: the 2000 is written off
-    "hyperliquid-adl": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 2000),
+    "dydx-v4-deleveraging": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),  # per-fill quotes: 1200 + 800, exact
+    "okx-adl": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),  # the empty fund cannot pay at mark: bankruptcy price
+    # closed at the previous mark 1000, before the one-step gap to 880: alice and bob give up
+    # the whole move (120 a lot) and the loser keeps its 10000 (R-ADL-9)
+    "hyperliquid-adl": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 10000, 10000, 0),
     # per-lot levy on both sides, the liquidator mm included
     "drift-v2": (LEVY, 16600, 14400, 0),
     "mango-v4": (LEVY, 16600, 14400, 0),
 }
+
+
+LOSER_KEEPS = {"hyperliquid-adl": 10000}  # closed at the price before the gap (R-ADL-9)
 
 
 def test_every_catalogue_mechanism_has_a_worked_example() -> None:
@@ -52,7 +58,7 @@ def test_fund_empty_under_each_mechanism(mech_id: str) -> None:
     assert {i: post.accounts[i].collateral for i in collateral} == collateral
     assert (equity(post, post.accounts["alice"]), equity(post, post.accounts["bob"])) == (eq_alice, eq_bob)
     assert post.bad_debt == bad_debt
-    assert equity(post, post.accounts["loser"]) == 0
+    assert equity(post, post.accounts["loser"]) == LOSER_KEEPS.get(mech_id, 0)
 
 
 def ranking_state() -> State:
