@@ -77,14 +77,15 @@ def planned_prices(tx: Tx, policy: Adl, aid: str, markets: list[str], covered: b
 
 def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str,
                lots: Mapping[str, int] | None = None, prices: Mapping[str, int] | None = None,
-               covered: bool = False) -> None:
+               covered: bool = False, book: str | None = None) -> None:
     """R-ADL-1: market by market (id order), close the bankrupt's size (or `lots` of it,
     R-ADL-7) against the opposite side in ranking order, each taking min(remaining, its own
     size), the last partially, at `prices` or close_price (R-ADL-2, R-ADL-9); pricing
     'per_fill' prices each fill on its own (R-ADL-8).
     R-ADL-6: with `skip_insolvent` an account that fails the collateral check is skipped;
     size nobody can take stays open on the bankrupt account (dYdX retries in a later block)
-    and its equity is settled by R-WF-1."""
+    and its equity is settled by R-WF-1. The counterparty of a fund-first split (`book`)
+    takes no part in the deleveraging (R-ADL-7)."""
     start = tx.view()
     if len(markets) > 1:  # R-ADL-3: every market is ranked on the state before any ADL fill
         start = tx.snapshot()
@@ -96,7 +97,7 @@ def deleverage(tx: Tx, policy: Adl, aid: str, markets: list[str], seed: str,
         if remaining == 0:
             continue
         side = -1 if pos.size > 0 else 1
-        order = ranked(start, policy.ranking, m, side, aid, seed)
+        order = (j for j in ranked(start, policy.ranking, m, side, aid, seed) if j != book)
         if policy.pricing == "per_fill":
             deleverage_per_fill(tx, policy, aid, m, side, remaining, order)
             continue

@@ -92,7 +92,7 @@ def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str],
     book = book_lots(tx, op.account, markets, prices, fills, budget, takeover)
     deleverage(tx, policy, op.account, markets, op.seed,
                lots={m: abs(tx.accounts[op.account].positions[m].size) - book[m] for m in markets}, prices=prices,
-               covered=covered)
+               covered=covered, book=op.counterparty)
     for m in markets:
         if book[m] > 0:
             close_to(tx, op.account, op.counterparty or "", m, fills[m], book[m])

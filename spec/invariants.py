@@ -270,13 +270,15 @@ def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
 def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ADL-RANK: no account is deleveraged while an opposite account ranked above it (by
     the mechanism's score on the pre-state) keeps size it could have given. Cyclic
-    deleveraging has no ranking and is not checked."""
+    deleveraging has no ranking and is not checked; the counterparty of a fund-first split is
+    not deleveraged (R-ADL-7)."""
     if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or mech.final.ranking == "cyclic":
         return True
     conds = []
     for m in {mk for mk, _, _ in adl_trades(ev, op.account)}:
         side = -1 if pre.accounts[op.account].positions[m].size > 0 else 1
-        order = list(ranked(pre, mech.final.ranking, m, side, op.account, op.seed))
+        book = op.counterparty if mech.final.fund_first else None  # R-ADL-7: not deleveraged
+        order = [j for j in ranked(pre, mech.final.ranking, m, side, op.account, op.seed) if j != book]
         filled = [j for mk, j, _ in adl_trades(ev, op.account) if mk == m]
         last = max(order.index(j) for j in filled)
         for j in order[:last]:
