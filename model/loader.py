@@ -126,7 +126,8 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     a balance layer; a lifetime cap a balance layer; a haircut window needs profit
     'window_gain' or timing 'settlement' and they need it; the takeover cap needs
     `fund_first`, which needs balance layers only; collateral_check 'margin_ratio' needs
-    `skip_insolvent`; pricing 'per_fill' needs close price 'bankruptcy'."""
+    `skip_insolvent`; pricing 'per_fill' needs close price 'bankruptcy'; the step_* keys of
+    partial liquidation need `step_ppm`."""
     for i, spec in enumerate(mech.layers):
         key = f"layers[{i}]"
         if spec.kind != "balance":
@@ -139,6 +140,12 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
+    rule = mech.liquidation
+    if not rule.step_ppm:
+        for name in ("step_threshold", "step_min_notional", "step_max_notional", "step_markets",
+                     "step_min_margin_ppm", "step_cooldown"):
+            if getattr(rule, name):
+                refuse(origin, f"liquidation.{name}", f"{name} shapes partial liquidation steps: set liquidation.step_ppm")
     final = mech.final
     if isinstance(final, Haircut):
         needs_window = final.profit == "window_gain" or final.timing == "settlement"

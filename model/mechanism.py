@@ -13,11 +13,25 @@ from .units import PPM
 @dataclass(frozen=True)
 class Liquidation:
     """R-LIQ-5: what a liquidation that leaves equity >= 0 pays to `surplus_sink`:
-    'all' of it (BitMEX), a 'fee' of fee_ppm of closed notional capped by it, or 'none'."""
+    'all' of it (BitMEX), a 'fee' of fee_ppm of closed notional capped by it, or 'none'.
+
+    R-LIQ-6 (partial liquidation, Hyperliquid, dYdX): with `step_ppm` > 0 a position whose
+    notional at mark exceeds `step_threshold` is closed `step_ppm` of its notional at a
+    time (at least `step_min_notional`), the account's step within `step_max_notional`
+    (0: none) and `step_markets` positions (0: all), while its equity is at least
+    `step_min_margin_ppm` of its maintenance requirement and no partial step happened in
+    the last `step_cooldown` seconds; the step ends once maintenance margin is met."""
 
     surplus: str = "fee"
     fee_ppm: int = 0
     surplus_sink: str = "insurance_fund"
+    step_ppm: int = 0
+    step_threshold: int = 0
+    step_min_notional: int = 0
+    step_max_notional: int = 0
+    step_markets: int = 0
+    step_min_margin_ppm: int = 0
+    step_cooldown: int = 0
 
 
 @dataclass(frozen=True)

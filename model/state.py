@@ -55,7 +55,8 @@ class State:
     (R-TIME-3); `layer_paid` what a layer has paid for each market over its life, key
     LAYER:MARKET (R-WF-9); `window_base` each account's gain (equity - net deposits) when
     the current haircut window began (R-HC-6); `deferred` losses awaiting the settlement
-    haircut, by market (R-HC-7)."""
+    haircut, by market (R-HC-7); `partial_at` the clock of each account's last partial
+    liquidation step (R-LIQ-6)."""
 
     markets: Mapping[str, Market]
     accounts: Mapping[str, Account]
@@ -67,6 +68,7 @@ class State:
     layer_paid: Mapping[str, int] = field(default_factory=dict)
     window_base: Mapping[str, int] = field(default_factory=dict)
     deferred: Mapping[str, int] = field(default_factory=dict)
+    partial_at: Mapping[str, int] = field(default_factory=dict)
 
     def market(self, market_id: str) -> Market:
         """Look up a market or raise UnknownMarket naming it."""
@@ -185,7 +187,7 @@ def validate_state(state: State) -> State:
 def validate_time(state: State) -> None:
     """R-STATE-6: clock >= 0; a previous mark >= 0 (0: none); history points in time order,
     none after the clock, balances >= 0; lifetime payouts and deferred losses >= 0; window
-    bases name known accounts."""
+    bases and partial-liquidation times name known accounts (times <= clock)."""
     check_input(state.clock, "clock", nonneg=True)
     for m, mk in state.markets.items():
         check_input(mk.prev_mark, "prev_mark", nonneg=True, market=m)
@@ -210,3 +212,9 @@ def validate_time(state: State) -> None:
         if aid not in state.accounts:
             raise UnknownAccount(f"window base of unknown account {aid!r}", account=aid)
         check_balance(v, "window_base", account=aid)
+    for aid, t in state.partial_at.items():
+        if aid not in state.accounts:
+            raise UnknownAccount(f"partial liquidation time of unknown account {aid!r}", account=aid)
+        check_input(t, "partial_at", nonneg=True, account=aid)
+        if t > state.clock:
+            raise InvalidState(f"partial liquidation of {aid!r} at {t}, after the clock {state.clock}", account=aid)

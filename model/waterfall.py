@@ -9,6 +9,7 @@ from .layers import capacity, draw_layers, sink_key
 from .levy import levy
 from .mechanism import Adl, Haircut, Levy, Mechanism
 from .ops import Liquidate
+from .partial import partial_applies, partial_step
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
 from .units import PPM, check_input, div_floor, ppm_of
@@ -36,7 +37,8 @@ def check_liquidatable(state: State, op: Liquidate) -> None:
 
 
 def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
-    """R-LIQ-2: close the positions against the counterparty at the fill prices; for an ADL
+    """R-LIQ-2: close the positions against the counterparty at the fill prices (a partial
+    step first when R-LIQ-6 applies and leaves the account solvent); for an ADL
     mechanism, if there is no counterparty or the layers cannot cover the fill's deficit,
     deleverage instead (R-ADL-1), or with `fund_first` deleverage only what the layers
     cannot pay for (R-ADL-7). Then settle the rest through the waterfall (R-WF-1)."""
@@ -48,6 +50,10 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
     if op.counterparty is None and markets and not adl:
         raise MissingCounterparty(f"mechanism {mech.id!r} closes positions by sale to a "
                                   f"counterparty; liquidation of {aid!r} names none", account=aid)
+    if partial_applies(state, mech, op, markets):  # R-LIQ-6
+        step = partial_step(state, mech, op, markets)
+        if step is not None:
+            return step
     if op.counterparty is not None or not markets:
         tx = Tx(state)
         for m in markets:

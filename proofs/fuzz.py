@@ -63,7 +63,8 @@ class Pair:
         return tuple(rng.sample(self.ids, 2))  # type: ignore[return-value]
 
 
-RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "funding", "liquidate", "advance_time")
+RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "margin_call", "funding", "liquidate",
+         "advance_time")
 
 
 @dataclass
@@ -260,6 +261,24 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             price = zero - (1 if size > 0 else -1) * max(1, abs(zero) * beyond // 1000)
             self.apply("crash", SetMark(m, min(max(1, price), 10**12)))
 
+        @precondition(lambda self: "margin_call" in self.enabled)
+        @rule(victim=PICK, below=st.integers(1, 400))
+        def margin_call(self, victim: int, below: int) -> None:
+            """A move aimed at one account: its market moves until its equity is about
+            `below` per mille under its maintenance requirement, still positive, so that
+            partial liquidation steps (R-LIQ-6) have candidates."""
+            s = self.state
+            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items() if p.size)
+            if not held:
+                tally.no_candidate["margin_call"] += 1
+                return
+            aid, m = held[victim % len(held)]
+            a = s.accounts[aid]
+            size, mark = a.positions[m].size, s.markets[m].mark
+            target = margin_requirement(s, a, initial=False) * (1000 - below) // 1000
+            price = mark - (equity(s, a) - target) // size
+            self.apply("margin_call", SetMark(m, min(max(1, price), 10**12)))
+
         @precondition(lambda self: "funding" in self.enabled)
         @rule(rate=st.integers(-20, 20), m=PICK)
         def funding(self, rate: int, m: int) -> None:
@@ -276,7 +295,8 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
         @rule(who=PICK, book=st.integers(0, 3), cp=PICK, offs=st.tuples(FILL, FILL), seed=st.integers(0, 9))
         def liquidate(self, who: int, book: int, cp: int, offs: tuple[int, int], seed: int) -> None:
             """An unhealthy account, a counterparty (required unless ADL; with ADL a book
-            fill one time in four), fills within 10 % of mark."""
+            fill one time in four, or whenever the account is still solvent), fills within
+            10 % of mark."""
             s = self.state
             bust = sorted(i for i, a in s.accounts.items()
                           if equity(s, a) < margin_requirement(s, a, initial=False))
@@ -285,7 +305,8 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 return
             aid = bust[who % len(bust)]
             others = sorted(i for i in s.accounts if i != aid)
-            use_book = others and (not isinstance(mech.final, Adl) or book == 0)
+            solvent = equity(s, s.accounts[aid]) >= 0  # a solvent account goes to the book (R-LIQ-6 steps)
+            use_book = others and (not isinstance(mech.final, Adl) or book == 0 or solvent)
             held = sorted(p for p, pos in s.accounts[aid].positions.items() if pos.size)
             fills = {m: max(1, s.markets[m].mark + s.markets[m].mark * off // 1000)
                      for m, off in zip(held, offs)} if use_book else {}

@@ -271,7 +271,7 @@ def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mecha
     """I-ADL-RANK: no account is deleveraged while an opposite account ranked above it (by
     the mechanism's score on the pre-state) keeps size it could have given. Cyclic
     deleveraging has no ranking and is not checked; the counterparty of a fund-first split is
-    not deleveraged (R-ADL-7)."""
+    not in the queue (R-ADL-7), and an account deleveraged from outside the queue breaks it."""
     if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or mech.final.ranking == "cyclic":
         return True
     conds = []
@@ -280,6 +280,9 @@ def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mecha
         book = op.counterparty if mech.final.fund_first else None  # R-ADL-7: not deleveraged
         order = [j for j in ranked(pre, mech.final.ranking, m, side, op.account, op.seed) if j != book]
         filled = [j for mk, j, _ in adl_trades(ev, op.account) if mk == m]
+        if any(j not in order for j in filled):  # deleveraged from outside the queue
+            conds.append(False)
+            continue
         last = max(order.index(j) for j in filled)
         for j in order[:last]:
             left = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
@@ -385,7 +388,7 @@ def times_records(state: State, k: int) -> dict:
             "history": {n: tuple(v if i % 2 == 0 else v * k for i, v in enumerate(pts)) for n, pts in state.history.items()},
             "layer_paid": {n: v * k for n, v in state.layer_paid.items()},
             "window_base": {n: v * k for n, v in state.window_base.items()},
-            "deferred": {n: v * k for n, v in state.deferred.items()}}
+            "deferred": {n: v * k for n, v in state.deferred.items()}, "partial_at": dict(state.partial_at)}
 
 
 def scaled(state: State, k: int) -> State:
@@ -437,8 +440,11 @@ def split_state(state: State, aid: str) -> State | None:
     window = dict(state.window_base)
     if base is not None:
         window[aid] = window[aid + "~2"] = base // 2
+    stepped = dict(state.partial_at)
+    if aid in stepped:
+        stepped[aid + "~2"] = stepped[aid]
     return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund,
-                   window_base=window)
+                   window_base=window, partial_at=stepped)
 
 
 def doubled(state: State) -> State:

@@ -33,6 +33,44 @@ def test_R_FUZZ_1_claims_hold_under_random_sequences(mech_id: str) -> None:
     assert tally.ran["trade"] > 0 and tally.ran["gap_move"] > 0
 
 
+def in_usdc(mech):
+    """A catalogue mechanism whose amounts are in 1e-6 USDC, restated with 1 USDC as the unit
+    the fuzzer's venues use (marks 50-2,000, sizes up to 400), so that thresholds of
+    thousands of USDC bind there too: partial liquidation steps (R-LIQ-6), the per-event
+    insurance cap."""
+    from dataclasses import replace
+    rule = mech.liquidation
+    unit = 10**6
+    liq = replace(rule, step_threshold=rule.step_threshold // unit, step_min_notional=rule.step_min_notional // unit,
+                  step_max_notional=rule.step_max_notional // unit)
+    layers = tuple(replace(s, cap_per_event=s.cap_per_event // unit if s.cap_per_event else 0) for s in mech.layers)
+    return replace(mech, liquidation=liq, layers=layers)
+
+
+@pytest.mark.parametrize("mech_id", ["hyperliquid-adl", "dydx-v4-deleveraging"])
+def test_R_FUZZ_1_partial_liquidation_rules_hold_at_the_fuzzers_scale(mech_id: str) -> None:
+    """The partial steps (R-LIQ-6) of the catalogue's files, with their USDC thresholds in the
+    fuzzer's unit, keep every claim; the machine reaches partial steps."""
+    from waterfall.model import partial
+    mech = in_usdc(load_mechanism(catalogue()[mech_id]))
+    steps = []
+    original = partial.partial_step
+
+    def counted(*args):
+        out = original(*args)
+        steps.append(out is not None)
+        return out
+    partial.partial_step = counted
+    waterfall.partial_step = counted
+    try:
+        tally = search(mech, frozenset(mech.claims), settings(settings(), max_examples=100))
+    finally:
+        partial.partial_step = original
+        waterfall.partial_step = original
+    assert tally.failure is None, tally.failure and tally.failure["invariant"]
+    assert any(steps), f"no partial step reached ({len(steps)} tried, {dict(tally.ran)})"
+
+
 def drop_write_off(tx, aid, rest):  # an uncovered loss is dropped, not recorded (CLI test below)
     return tx
 

@@ -450,7 +450,7 @@ def test_R_MECH_2_error_location_is_exactly_file_and_key(tmp_path: Path, label: 
 
 
 @pytest.mark.parametrize("label,message", [
-    ("unknown liquidation key", "unknown key (allowed: fee_ppm, surplus, surplus_sink)"),
+    ("unknown liquidation key", "unknown key (allowed: fee_ppm, step_cooldown, step_markets, step_max_notional, step_min_margin_ppm, step_min_notional, step_ppm, step_threshold, surplus, surplus_sink)"),
     ("wrong type string", "wrong type: expected integer, got str"),
     ("wrong type table", "wrong type: expected array, got int"),
     ("out of range high", "value 2000000 out of range (maximum 1000000)"),
@@ -476,7 +476,8 @@ def test_R_MECH_2_two_unknown_keys_name_the_first_and_count_the_rest(tmp_path: P
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert info.value.where["key"] == "liquidation.bogus"
-    assert str(info.value).endswith("unknown key (allowed: fee_ppm, surplus, surplus_sink)")
+    assert str(info.value).endswith("unknown key (allowed: fee_ppm, step_cooldown, step_markets, step_max_notional, "
+                                    "step_min_margin_ppm, step_min_notional, step_ppm, step_threshold, surplus, surplus_sink)")
     p = write(tmp_path, MECH.replace("fee_ppm = 5000", "fee_ppm = 5000\nbogus = 1").replace("reserve = 1", "reserve = -1"))
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)

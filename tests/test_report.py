@@ -2,6 +2,7 @@
 mechanism sections, plots, and the CLI writing Markdown and HTML."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from waterfall.model.loader import catalogue, load_mechanism
@@ -10,7 +11,7 @@ from waterfall.proofs.cli import main
 from waterfall.proofs.fuzz import Tally
 from waterfall.proofs.prove import prove
 from waterfall.proofs.report import Evidence, build, cell
-from waterfall.spec import SCENARIOS_DIR
+from waterfall.spec import SCENARIOS_DIR, SPEC_DIR
 
 
 def mech(mid: str):
@@ -41,10 +42,13 @@ def test_R_REPORT_1_the_ladder_picks_the_strongest_evidence() -> None:
 
 
 def test_R_REPORT_1_fuzz_found_cells_show_the_run_as_a_ledger(tmp_path: Path) -> None:
-    from waterfall.proofs.report_cli import fuzz_evidence
-    m = mech("mango-v4")  # (drift-v2 reaches fewer liquidations in 40 runs since time and its allowance were added)
-    tally = fuzz_evidence(m, 40)
-    assert "I-NONNEG" in tally.first_seen  # levies charge losers: seen within 40 derandomized runs
+    # the run the fuzzer keeps (Tally.first_seen) is the committed finding it found (levies
+    # charge losers); a derandomized short run finds it or not depending on the test order,
+    # so the committed run stands in for it here (test_fuzz.py checks that it is found)
+    m = mech("mango-v4")
+    tally = Tally(examples=1)
+    tally.documented["I-NONNEG"] += 1
+    tally.first_seen["I-NONNEG"] = json.loads(next((SPEC_DIR / "findings").glob("mango-v4-I-NONNEG-*.json")).read_text())
     doc = build(Evidence([m], ["I-NONNEG"], [], [], {m.id: tally}, 3), tmp_path, SCENARIOS_DIR)
     md = doc.markdown()
     assert "CEX (Hypothesis, " in md and "mango-v4 I-NONNEG (found by the fuzzer" in md and "collateral before" in md
