@@ -17,7 +17,7 @@ def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iter
     without markets uses NAME)."""
     first = (markets or sorted(venue_markets) or [""])[0]
     for spec in mech.layers:
-        if spec.name == sink and spec.scope == "market" and first:
+        if spec.name == sink and (spec.scope == "market" or first in spec.isolated) and first:
             return f"{sink}:{first}"
     return sink
 
@@ -57,7 +57,7 @@ def plan_balance(tx: Tx, spec: LayerSpec, deficit: int, markets: list[str], trig
     room (R-WF-8), cap_per_event - paid so far, lifetime_cap - paid for the market (R-WF-9)),
     keys NAME or NAME:MARKET for the bankrupt's markets in id order."""
     paid = 0
-    keys = [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
+    keys = spec.keys(markets)
     left_for_life = spec.lifetime_cap - tx.layer_paid.get(paid_key(spec, markets), 0) if spec.lifetime_cap else 0
     plan = []
     for key in keys:

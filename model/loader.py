@@ -102,7 +102,8 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
         key, msg = problems[0]
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise MechanismError(f"{origin}: key {key}: {msg}{more}", file=origin, key=key)
-    layers = tuple(LayerSpec(**spec) for spec in doc.get("layers", []))
+    layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {})})
+                   for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
     if "exempt" in final_doc:
         final_doc["exempt"] = tuple(final_doc["exempt"])
@@ -131,9 +132,11 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     for i, spec in enumerate(mech.layers):
         key = f"layers[{i}]"
         if spec.kind != "balance":
-            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap"):
+            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated"):
                 if getattr(spec, name):
                     refuse(origin, f"{key}.{name}", f"only a balance layer can have {name} (kind {spec.kind!r})")
+        if spec.isolated and spec.scope == "market":
+            refuse(origin, f"{key}.isolated", "a per-market layer already keeps one balance per market")
         if spec.drawdown_ppm and not spec.drawdown_window:
             refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
         if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:

@@ -40,8 +40,14 @@ class LayerSpec:
 
     kind 'balance': a named balance (insurance fund, fee pool, backstop, house capital),
     keyed NAME or, with scope 'market', NAME:MARKET; `reserve` is kept back (Drift keeps 1),
-    `cap_per_event` bounds one draw. 'defaulter_contribution', 'default_fund' and
-    'assessment' are the clearing-house layers (R-CH-*)."""
+    `cap_per_event` bounds one draw; `drawdown_ppm` > 0 stops the layer once it has fallen
+    that share below its peak within the last `drawdown_window` seconds, while its balance
+    is above `drawdown_floor` (R-WF-8: Bybit), or with `drawdown_mode` 'trigger' only
+    decides how much goes to the book before ADL (R-ADL-7: OKX); `lifetime_cap` > 0 bounds
+    what it pays for one market over its life (R-WF-9: Drift); markets in `isolated` have
+    their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets).
+    'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
+    layers (R-CH-*)."""
 
     name: str
     kind: str = "balance"
@@ -55,6 +61,16 @@ class LayerSpec:
     drawdown_floor: int = 0
     drawdown_mode: str = "cap"
     lifetime_cap: int = 0
+    isolated: tuple[str, ...] = ()
+
+    def keys(self, markets: list[str]) -> list[str]:
+        """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in
+        `markets` (id order): NAME:MARKET per market for scope 'market'; else NAME:MARKET
+        for an isolated market and NAME (once) for the others."""
+        if self.scope == "market":
+            return [f"{self.name}:{m}" for m in markets]
+        own = [f"{self.name}:{m}" for m in markets if m in self.isolated]
+        return own + [self.name] if len(own) < len(markets) or not markets else own
 
 
 @dataclass(frozen=True)
@@ -133,7 +149,7 @@ class Mechanism:
         keys = []
         for spec in self.layers:
             if spec.kind == "balance":
-                keys += [f"{spec.name}:{m}" for m in markets] if spec.scope == "market" else [spec.name]
+                keys += spec.keys(markets)
         sinks = [getattr(self.final, "residue_sink", "bad_debt")]
         if self.liquidation.surplus != "none" or not isinstance(self.final, (Adl, BadDebtOnly)):
             sinks.append(self.liquidation.surplus_sink)

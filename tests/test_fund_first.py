@@ -162,3 +162,22 @@ def test_R_ADL_10_okx_deleverages_at_the_bankruptcy_price_when_the_fund_cannot_p
 def test_R_ADL_7_catalogue_adl_files_draw_the_fund_first() -> None:
     for mid in ("bitmex-adl", "binance-adl", "bybit-adl", "okx-adl", "dydx-v4-deleveraging"):
         assert load_mechanism(catalogue()[mid]).final.fund_first, mid
+
+
+def test_R_WF_10_an_isolated_market_has_its_own_fund() -> None:
+    # dydxprotocol/v4-chain protocol/x/perpetuals/keeper/perpetual.go GetInsuranceFundName:
+    # an isolated perpetual's fund is "insurance_fund:<id>", cross perpetuals share
+    # "insurance_fund". i is long 10 of ISO from 110 with 50 collateral at mark 100: -50;
+    # the book buys at 100: the ISO fund pays 50, the cross fund is untouched.
+    layer = LayerSpec("insurance_fund", isolated=("ISO",))
+    m = mech(final=Adl(ranking="cyclic", fund_first=True), layers=(layer,), surplus="fee", fee_ppm=15_000)
+    st = mkstate([mkt("ISO", 100), mkt("BTC", 100)],
+                 {"i": acct(50, {"ISO": (10, 1_100)}), "s": acct(5_000, {"ISO": (-10, -1_100)}), "book": acct(10**6)},
+                 {"insurance_fund": 1_000, "insurance_fund:ISO": 80})
+    post, ev = apply(st, Liquidate("i", "book", {"ISO": 100}), m)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund:ISO", "account:i", 50)]
+    assert post.layers == {"insurance_fund": 1_000, "insurance_fund:ISO": 30}
+    # a surplus goes to the isolated market's fund too (R-WF-6)
+    post, ev = apply(st, Liquidate("i", "book", {"ISO": 106}), m)
+    assert transfers(ev, "R-LIQ-5") == [("account:i", "layer:insurance_fund:ISO", 10)]
+    assert LayerSpec("f", isolated=("ISO",)).keys(["BTC", "ISO"]) == ["f:ISO", "f"]
