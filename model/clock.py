@@ -13,15 +13,17 @@ def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
     """R-TIME-1: the clock moves forward by `seconds` > 0 (the result within the input
     bound). R-TIME-4: if it passes the end of the haircut window (a multiple of `window`
     seconds), the window rolls: a settlement haircut runs first (R-HC-7), then each
-    account's gain is recorded as the new window's base (R-HC-6)."""
+    account's gain is recorded as the new window's base (R-HC-6; the warm-up window of a
+    withdrawal haircut too, R-WH-3)."""
     check_input(op.seconds, "seconds", positive=True)
     tx = Tx(state)
     tx.clock = check_input(state.clock + op.seconds, "clock")
     policy = mech.final
-    if isinstance(policy, Haircut) and policy.window > 0 and state.clock // policy.window < tx.clock // policy.window:
-        if policy.timing == "settlement":
+    window = getattr(policy, "window", 0)
+    if window > 0 and state.clock // window < tx.clock // window:
+        if isinstance(policy, Haircut) and policy.timing == "settlement":
             settle_deferred(tx, mech)
-        if policy.profit == "window_gain":
+        if not isinstance(policy, Haircut) or policy.profit == "window_gain":
             start_window(tx)
     return tx
 

@@ -19,11 +19,12 @@ from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
 from .errors import MechanismError, ScenarioError, WaterfallError
-from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism
+from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism, WithdrawalHaircut
 from .ops import Op
 from .state import State, validate_state
 
-FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "bad_debt": BadDebtOnly}
+FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "withdrawal_haircut": WithdrawalHaircut,
+          "bad_debt": BadDebtOnly}
 CLEARING_ORDER = ("defaulter_contribution", "default_fund", "assessment")
 
 

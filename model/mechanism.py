@@ -124,11 +124,22 @@ class Levy:
 
 
 @dataclass(frozen=True)
+class WithdrawalHaircut:
+    """R-WH: the shortfall left by the layers is recorded (R-WH-1) and recovered from
+    withdrawals: a charge on the whole amount ('amount', Paradex's socialised-loss factor)
+    or on the profit withdrawn ('profit', Percolator's haircut) (R-WH-2); with `window` > 0
+    profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up)."""
+
+    base: str = "amount"
+    window: int = 0
+
+
+@dataclass(frozen=True)
 class BadDebtOnly:
     """R-WF-5: no socialisation; what the layers leave is recorded as bad debt."""
 
 
-Final = Union[Haircut, Adl, Levy, BadDebtOnly]
+Final = Union[Haircut, Adl, Levy, WithdrawalHaircut, BadDebtOnly]
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,13 @@ from .clock import advance_time
 from .errors import InsufficientMargin, SelfTrade
 from .events import Event, acct
 from .history import record
-from .mechanism import Mechanism
+from .mechanism import Mechanism, WithdrawalHaircut
 from .ops import AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import State, equity, margin_requirement
 from .tx import Tx
 from .units import check_balance, check_input
 from .waterfall import liquidate
+from .withdrawal import repay, unmatured_gain, withdrawal_charge
 
 
 def step(state: State, op: Op, mech: Mechanism) -> tuple[State, list[Event]]:
@@ -40,18 +41,24 @@ def deposit(state: State, op: Deposit, mech: Mechanism) -> Tx:
 
 
 def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
-    """R-OP-2: a positive amount up to the collateral, leaving equity >= initial margin."""
+    """R-OP-2: a positive amount up to the collateral, leaving equity >= initial margin.
+    R-WH-2/3: under a withdrawal haircut a charge repays the outstanding shortfall and only
+    the rest leaves (net deposits fall by what left); profit still warming up stays."""
     a = state.account(op.account)
     check_input(op.amount, "amount", positive=True, account=op.account)
     if op.amount > a.collateral:
         raise InsufficientMargin(f"account {op.account!r}: withdrawal {op.amount} exceeds "
                                  f"collateral {a.collateral}", account=op.account)
     tx = Tx(state)
-    tx.pay("R-OP-2", acct(op.account), "external", op.amount, "withdraw")
+    policy = mech.final
+    charge = withdrawal_charge(tx, policy, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
+    warming = unmatured_gain(tx, policy, op.account) if isinstance(policy, WithdrawalHaircut) else 0
+    repay(tx, op.account, charge)
+    tx.pay("R-OP-2", acct(op.account), "external", op.amount - charge, "withdraw")
     a = tx.accounts[op.account]
-    nd = check_balance(a.net_deposit - op.amount, "net_deposit", account=op.account)
+    nd = check_balance(a.net_deposit - (op.amount - charge), "net_deposit", account=op.account)
     tx.accounts[op.account] = a._replace(net_deposit=nd)
-    require_initial_margin(tx, op.account, "withdrawal")
+    require_initial_margin(tx, op.account, "withdrawal", warming)
     return tx
 
 
@@ -103,14 +110,16 @@ def funding(state: State, op: Funding, mech: Mechanism) -> Tx:
     return tx
 
 
-def require_initial_margin(tx: Tx, aid: str, what: str) -> None:
-    """R-MARGIN-2: equity >= initial margin (>= 0 with no positions), else refuse."""
+def require_initial_margin(tx: Tx, aid: str, what: str, held: int = 0) -> None:
+    """R-MARGIN-2: equity >= initial margin (>= 0 with no positions), plus `held` (profit
+    still warming up, R-WH-3), else refuse."""
     view = tx.view()
     a = view.accounts[aid]
     eq, im = equity(view, a), margin_requirement(view, a, initial=True)
-    if eq < im:
+    if eq < im + held:
+        warm = f" plus {held} of profit still warming up" if held else ""
         raise InsufficientMargin(f"account {aid!r}: {what} leaves equity {eq} below initial "
-                                 f"margin {im}", account=aid)
+                                 f"margin {im}{warm}", account=aid)
 
 
 HANDLERS = {Deposit: deposit, Withdraw: withdraw, Trade: trade, SetMark: set_mark,

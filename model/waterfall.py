@@ -7,14 +7,15 @@ from .events import acct, layer
 from .haircut import haircut
 from .layers import capacity, draw_layers, sink_key
 from .levy import levy
-from .mechanism import Adl, Haircut, Levy, Mechanism
+from .mechanism import Adl, Haircut, Levy, Mechanism, WithdrawalHaircut
 from .ops import Liquidate
 from .partial import partial_applies, partial_step
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
 from .units import PPM, check_input, div_floor, ppm_of
+from .withdrawal import record_shortfall
 
-FINAL = {Haircut: haircut, Levy: levy}
+FINAL = {Haircut: haircut, Levy: levy, WithdrawalHaircut: record_shortfall}
 
 
 def check_liquidatable(state: State, op: Liquidate) -> None:

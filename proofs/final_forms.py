@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from waterfall.model.allocation import allocate, water_fill
-from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism
+from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism, WithdrawalHaircut
 from waterfall.model.units import PPM, div_ceil, div_floor
 
 Form = tuple[object, ...]
@@ -27,6 +27,8 @@ def final_form(mech: Mechanism) -> Form:
         return ("levy", f.rate_scale, f.rate_rounding, f.payment_rounding)
     if isinstance(f, Adl):
         return ("adl",)
+    if isinstance(f, WithdrawalHaircut):
+        return ("withdrawal_haircut", f.base)
     assert isinstance(f, BadDebtOnly)
     return ("bad_debt",)
 
@@ -39,6 +41,9 @@ def form_note(form: Form) -> str:
                 "depend on the whole state and are not compared")
     if form[0] == "bad_debt":
         return "no socialisation: nobody pays, the deficit is bad debt (R-WF-5)"
+    if form[0] == "withdrawal_haircut":
+        return ("nobody pays at the liquidation: the shortfall is recorded (R-WH-1) and recovered "
+                "from later withdrawals (R-WH-2), which depend on who withdraws when")
     return ""
 
 

@@ -34,18 +34,20 @@ class Invariant:
     holds: Predicate
 
 
-def external_flow(op: Op) -> int:
-    """Value that enters (deposit) or leaves (withdraw) the venue in one operation."""
+def external_flow(op: Op, ev: Sequence[Event] = ()) -> Num:
+    """Value that enters (deposit) or leaves (withdraw) the venue in one operation: what
+    the deposit brings in, what the withdrawal's events pay out (a withdrawal haircut keeps
+    its charge inside the venue, R-WH-2)."""
     if isinstance(op, Deposit):
         return op.amount
     if isinstance(op, Withdraw):
-        return -op.amount
+        return -sum_(e.amount for e in ev if e.dst == "external")
     return 0
 
 
 def conservation(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-CONS: value(post) = value(pre) + external flow."""
-    return value(post) == value(pre) + external_flow(op)
+    return value(post) == value(pre) + external_flow(op, ev)
 
 
 def zero_sum(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:

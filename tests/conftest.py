@@ -157,7 +157,7 @@ def strip(state: State) -> tuple:
 STAGE_OF_RULE = {"R-OP-1": "deposit", "R-OP-2": "withdraw", "R-OP-3": "trade", "R-OP-5": "funding",
                  "R-LIQ-3": "close", "R-LIQ-5": "surplus", "R-HC-2": "haircut", "R-HC-3": "haircut",
                  "R-HC-4": "residue", "R-LEVY-2": "levy", "R-LEVY-3": "levy", "R-ADL-1": "adl",
-                 "R-WF-5": "bad_debt", "R-HC-7": "deferred"}
+                 "R-WF-5": "bad_debt", "R-HC-7": "deferred", "R-WH-2": "withdrawal_haircut"}
 LAYER_RULES = ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")   # stage: the drawn layer's name
 TRADE_RULES = ("R-OP-3", "R-LIQ-3", "R-ADL-1")
 SPEC_RULES = frozenset(re.findall(r"^\| (R-[A-Z]+-\d+) \|", (SPEC_DIR / "rules.md").read_text(), re.M))
@@ -183,7 +183,7 @@ def check_event_vocabulary(events: list[Event], mechanism: Mechanism) -> None:
 def check_invariants(pre: State, op: Op, post: State, events: list[Event], mechanism: Mechanism) -> None:
     check_event_vocabulary(events, mechanism)
     # I-CONS
-    assert value(post) == value(pre) + external_flow(op), "I-CONS: value changed"
+    assert value(post) == value(pre) + external_flow(op, events), "I-CONS: value changed"
     # I-ZERO
     for m in post.markets:
         ps = [a.positions[m] for a in post.accounts.values() if m in a.positions]

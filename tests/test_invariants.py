@@ -18,6 +18,7 @@ import pytest
 
 from conftest import acct, mech, mkstate, mkt
 from waterfall.model.errors import InsufficientMargin
+from waterfall.model.events import transfer
 from waterfall.model.loader import load_scenario, resolve_mechanism
 from waterfall.model.ops import Deposit, Liquidate, SetMark, Withdraw
 from waterfall.model.replay import StepResult
@@ -61,8 +62,13 @@ def test_I_CONS_deposits_and_withdrawals_are_the_only_allowed_change() -> None:
     assert holds("I-CONS", pre, NOOP, venue()) is True
     # deposit 5: 205 = 200 + 5
     assert holds("I-CONS", pre, Deposit("a", 5), venue(a=105)) is True
-    # withdraw 3: 197 = 200 - 3 (the flow is negative)
-    assert holds("I-CONS", pre, Withdraw("a", 3), venue(a=97)) is True
+    # withdraw 3: 197 = 200 - 3 (the flow is negative: what the events pay out)
+    paid_out = [transfer("R-OP-2", "account:a", "external", 3, "withdraw")]
+    assert REGISTRY["I-CONS"].holds(pre, Withdraw("a", 3), venue(a=97), paid_out, MECH) is True
+    # a withdrawal haircut keeps 1 of the 3 in the venue (R-WH-2): only 2 leave
+    kept = [transfer("R-WH-2", "account:a", "deferred:M", 1, "withdrawal_haircut"),
+            transfer("R-OP-2", "account:a", "external", 2, "withdraw")]
+    assert REGISTRY["I-CONS"].holds(pre, Withdraw("a", 3), venue(a=97), kept, MECH) is False
     # value moved between accounts and a layer, total kept: 95 + 100 + 5 = 200
     assert holds("I-CONS", venue(layers={"f": 0}), NOOP, venue(a=95, layers={"f": 5})) is True
 

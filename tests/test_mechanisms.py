@@ -24,6 +24,9 @@ EXPECTED = {
     "deribit": (HAIRCUT, 16000, 14000, 0),
     # the system loss waits for the weekly settlement (R-HC-7): nobody is haircut yet
     "bitmex-2015-profit-equalisation": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    # the shortfall waits for withdrawals (R-WH-1): nobody pays at the liquidation
+    "paradex-withdrawal-haircut": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    "percolator-warmup": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
     "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # no window base yet: the whole gain = profit
     "capped-pro-rata": (HAIRCUT, 16000, 14000, 0),          # caps 3600 / 2400 not reached
     "clearing-house-vmgh": (HAIRCUT, 16000, 14000, 0),      # no contributions: straight to VMGH

@@ -38,7 +38,8 @@ def before_issue_11(mid: str) -> bool:
     final_old = (not isinstance(f, Adl) or (not f.fund_first and f.pricing == "uniform"
                                            and f.close_price in ("bankruptcy", "mark", "previous_mark")))
     haircut_old = not hasattr(f, "timing") or (f.timing == "liquidation" and f.profit != "window_gain")
-    return layers_old and final_old and haircut_old
+    known = type(f).__name__ in ("Haircut", "Adl", "Levy", "BadDebtOnly")
+    return layers_old and final_old and haircut_old and known and not m.liquidation.step_ppm
 
 
 ENCODED = [m for m in sorted(CAT) if m not in ("clearing-house-vmgh", "capped-pro-rata") and before_issue_11(m)]  # exactly

@@ -1,0 +1,108 @@
+"""R-WH-*: a shortfall recovered from withdrawals (Paradex), profit that warms up and is
+haircut when withdrawn (Percolator)."""
+from __future__ import annotations
+
+import pytest
+
+from conftest import LayerSpec, Mechanism, acct, apply, eq_of, mech, mkstate, mkt, transfers
+from waterfall.model.errors import InsufficientMargin
+from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.model.mechanism import WithdrawalHaircut
+from waterfall.model.ops import AdvanceTime, Liquidate, SetMark, Withdraw
+from waterfall.model.step import step
+
+
+def shortfall_venue() -> object:
+    """Alice long 10 from 100, Charlie short 10 from 100, Bob flat; 1,000 each; fund 400. The
+    mark rises to 260: Charlie is at 1,000 - 1,600 = -600 and buys back from Alice at 260."""
+    return mkstate([mkt("M", 100)], {"alice": acct(1_000, {"M": (10, 1_000)}), "bob": acct(1_000),
+                                     "charlie": acct(1_000, {"M": (-10, -1_000)})}, {"insurance_fund": 400})
+
+
+def after_default(policy: Mechanism) -> object:
+    st = apply(shortfall_venue(), SetMark("M", 260), policy)[0]
+    st, ev = apply(st, Liquidate("charlie", "alice", {"M": 260}), policy)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:charlie", 400)]
+    assert transfers(ev, "R-HC-7") == [("deferred:M", "account:charlie", 200)]  # R-WH-1
+    assert st.deferred == {"M": 200} and eq_of(st, "charlie") == 0 and st.bad_debt == 0
+    return settled(st)
+
+
+def settled(st) -> object:
+    """Every account's realised PnL (its flat positions' records) moved into collateral, as a
+    venue settles PnL to the wallet (equities and value unchanged, still zero-sum)."""
+    from dataclasses import replace
+    accounts = {}
+    for aid, a in st.accounts.items():
+        pnl = sum(-p.open_notional for p in a.positions.values() if p.size == 0)
+        keep = {m: p for m, p in a.positions.items() if p.size != 0}
+        accounts[aid] = a._replace(collateral=a.collateral + pnl, positions=keep)
+    return replace(st, accounts=accounts)
+
+
+def paradex() -> Mechanism:
+    return mech(final=WithdrawalHaircut(base="amount"), layers=(LayerSpec("insurance_fund"),))
+
+
+def test_R_WH_2_paradex_every_withdrawal_pays_the_socialised_loss_factor() -> None:
+    # docs.paradex.trade/risk/socialized-losses: during the shortfall every withdrawal is
+    # charged the socialised-loss factor; users who do not withdraw are not affected. The
+    # shortfall is 200; client balances 2,600 (alice) + 1,000 (bob). Alice withdraws 1,800:
+    # ceil(1,800 x 200 / 3,600) = 100 is kept, 1,700 leaves; shortfall 100. Bob then
+    # withdraws 1,000: ceil(1,000 x 100 / (800 + 1,000)) = 56, he receives 944.
+    st = after_default(paradex())
+    st, ev = apply(st, Withdraw("alice", 1_800), paradex())
+    assert transfers(ev) == [("account:alice", "deferred:M", 100), ("account:alice", "external", 1_700)]
+    assert st.deferred == {"M": 100} and st.accounts["alice"].net_deposit == 1_000 - 1_700
+    st, ev = apply(st, Withdraw("bob", 1_000), paradex())
+    assert transfers(ev) == [("account:bob", "deferred:M", 56), ("account:bob", "external", 944)]
+    assert st.deferred == {"M": 44}
+
+
+def test_R_WH_2_no_charge_without_a_shortfall_and_the_record_is_removed_once_repaid() -> None:
+    st, ev = apply(shortfall_venue(), Withdraw("bob", 100), paradex())
+    assert transfers(ev) == [("account:bob", "external", 100)]
+    st = after_default(paradex())
+    st, ev = apply(st, Withdraw("alice", 2_600), paradex())   # ceil(2,600 x 200 / 3,600) = 145
+    st, ev = apply(st, Withdraw("bob", 1_000), paradex())     # ceil(1,000 x 55 / 1,000) = 55: all of it
+    assert transfers(ev)[0] == ("account:bob", "deferred:M", 55) and st.deferred == {}
+    st, ev = apply(st, SetMark("M", 100), paradex())
+    assert st.deferred == {}
+
+
+def percolator(window: int = 0) -> Mechanism:
+    return mech(final=WithdrawalHaircut(base="profit", window=window), layers=(LayerSpec("insurance_fund"),),
+                surplus="all")
+
+
+def test_R_WH_2_percolator_only_withdrawn_profit_is_haircut() -> None:
+    # Percolator's haircut applies to released profit, never to principal: alice's gain is
+    # 1,600 and the only gain; withdrawing 1,800 releases 1,600 of profit, charged
+    # ceil(1,600 x 200 / 1,600) = 200. Bob withdraws principal only: no charge.
+    st = after_default(percolator())
+    st2, ev = apply(st, Withdraw("bob", 1_000), percolator())
+    assert transfers(ev) == [("account:bob", "external", 1_000)]
+    st, ev = apply(st, Withdraw("alice", 1_800), percolator())
+    assert transfers(ev) == [("account:alice", "deferred:M", 200), ("account:alice", "external", 1_600)]
+    assert st.deferred == {}
+
+
+def test_R_WH_3_profit_warms_up_before_it_can_be_withdrawn() -> None:
+    # crates/model_safety/src/warmup.rs: withdrawable PnL is capped by the warm-up. With a
+    # one-hour window, alice's 1,600 made in this window stays: she can take out 1,000 of
+    # her 2,600 (no position, no margin), and all of it once the window has ended.
+    policy = percolator(window=3_600)
+    st = after_default(policy)
+    with pytest.raises(InsufficientMargin, match="warming up"):
+        step(st, Withdraw("alice", 1_001), policy)
+    st1, _ = apply(st, Withdraw("alice", 1_000), policy)
+    assert eq_of(st1, "alice") == 1_600
+    later = apply(st, AdvanceTime(3_600), policy)[0]     # the window ends: the gain is matured
+    assert later.window_base["alice"] == 1_600
+    post, ev = apply(later, Withdraw("alice", 2_600), policy)
+    assert ("account:alice", "deferred:M", 200) in transfers(ev)
+
+
+def test_R_WH_catalogue_files() -> None:
+    assert load_mechanism(catalogue()["paradex-withdrawal-haircut"]).final == WithdrawalHaircut("amount", 0)
+    assert load_mechanism(catalogue()["percolator-warmup"]).final == WithdrawalHaircut("profit", 3_600)
