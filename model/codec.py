@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from .errors import InvalidState
-from .ops import OP_NAMES, AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from .ops import OP_NAMES, AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import Account, Market, Position, State
 
 NAME_TO_OP = {v: k for k, v in OP_NAMES.items()}
@@ -92,6 +92,8 @@ def op_from_json(doc: Mapping[str, Any], default_seed: str = "0") -> Op:
         return Funding(doc["market"], int(doc["rate"]))
     if kind is AdvanceTime:
         return AdvanceTime(int(doc["seconds"]))
+    if kind is Deleverage:
+        return Deleverage(doc["account"], doc["market"], int(doc["size"]))
     return Liquidate(doc["account"], doc.get("counterparty"),
                      {m: int(p) for m, p in doc.get("fill_prices", {}).items()},
                      doc.get("seed", default_seed))

@@ -62,6 +62,13 @@ class MissingCounterparty(WaterfallError):
     code = "E-NO-COUNTERPARTY"
 
 
+class AdlRefused(WaterfallError):
+    """A keeper's deleveraging order the pool's rules refuse (R-POOL-3): not required, or it
+    would not lower the PnL-to-pool factor, or would push it below its floor."""
+
+    code = "E-ADL"
+
+
 class InvalidState(WaterfallError):
     """A state that breaks a structural rule (R-STATE-*), e.g. positions not zero-sum."""
 

@@ -19,11 +19,11 @@ from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
 from .errors import MechanismError, ScenarioError, WaterfallError
-from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism, WithdrawalHaircut
+from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism, Pool, WithdrawalHaircut
 from .ops import Op
 from .state import State, validate_state
 
-FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "withdrawal_haircut": WithdrawalHaircut,
+FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "withdrawal_haircut": WithdrawalHaircut, "pool": Pool,
           "bad_debt": BadDebtOnly}
 CLEARING_ORDER = ("defaulter_contribution", "default_fund", "assessment")
 
@@ -157,6 +157,8 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.window", f"profit {final.profit!r} / timing {final.timing!r} needs a window (seconds)")
         if final.window and not needs_window:
             refuse(origin, "final.window", "a window needs profit 'window_gain' or timing 'settlement'")
+    if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
+        refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):
         if final.takeover_cap_ppm and not final.fund_first:
             refuse(origin, "final.takeover_cap_ppm", "the takeover cap limits fund_first: set fund_first = true")
@@ -204,7 +206,7 @@ def check_layers(mech: Mechanism, origin: str) -> None:
             raise MechanismError(f"{origin}: key {key}.name: 'bad_debt' names the bad-debt ledger, not a layer",
                                  file=origin, key=key + ".name")
     balances = {s.name for s in mech.layers if s.kind == "balance"}
-    over_collects = not isinstance(mech.final, (Adl, BadDebtOnly))
+    over_collects = not isinstance(mech.final, (Adl, BadDebtOnly, Pool, WithdrawalHaircut))
     sinks = [("liquidation.surplus_sink", mech.liquidation.surplus_sink, False)]
     if mech.liquidation.surplus == "none" and not over_collects:
         sinks = []

@@ -135,11 +135,25 @@ class WithdrawalHaircut:
 
 
 @dataclass(frozen=True)
+class Pool:
+    """R-POOL: a liquidity pool account is every trader's counterparty (GMX v2): it absorbs
+    what the layers leave (R-POOL-1); traders' PnL on a side is capped at
+    max_pnl_factor_ppm of the pool's value when the pool pays it (R-POOL-2); a keeper may
+    deleverage while the side's PnL exceeds adl_trigger_ppm of the pool, not below
+    adl_floor_ppm (R-POOL-3)."""
+
+    account: str = "pool"
+    max_pnl_factor_ppm: int = PPM
+    adl_trigger_ppm: int = PPM
+    adl_floor_ppm: int = 0
+
+
+@dataclass(frozen=True)
 class BadDebtOnly:
     """R-WF-5: no socialisation; what the layers leave is recorded as bad debt."""
 
 
-Final = Union[Haircut, Adl, Levy, WithdrawalHaircut, BadDebtOnly]
+Final = Union[Haircut, Adl, Levy, WithdrawalHaircut, Pool, BadDebtOnly]
 
 
 @dataclass(frozen=True)
@@ -162,7 +176,7 @@ class Mechanism:
             if spec.kind == "balance":
                 keys += spec.keys(markets)
         sinks = [getattr(self.final, "residue_sink", "bad_debt")]
-        if self.liquidation.surplus != "none" or not isinstance(self.final, (Adl, BadDebtOnly)):
+        if self.liquidation.surplus != "none" or not isinstance(self.final, (Adl, BadDebtOnly, Pool, WithdrawalHaircut)):
             sinks.append(self.liquidation.surplus_sink)
         for sink in sinks:
             if sink != "bad_debt" and sink not in keys and not any(k.startswith(sink + ":") for k in keys):

@@ -68,8 +68,18 @@ class AdvanceTime:
     seconds: int
 
 
-Op = Union[Deposit, Withdraw, Trade, SetMark, Funding, Liquidate, AdvanceTime]
+@dataclass(frozen=True)
+class Deleverage:
+    """R-POOL-3: a keeper closes `size` lots of `account`'s position in `market` against
+    the pool (GMX v2 ADL order)."""
+
+    account: str
+    market: str
+    size: int
+
+
+Op = Union[Deposit, Withdraw, Trade, SetMark, Funding, Liquidate, AdvanceTime, Deleverage]
 
 OP_NAMES: dict[type, str] = {Deposit: "deposit", Withdraw: "withdraw", Trade: "trade",
                              SetMark: "set_mark", Funding: "funding", Liquidate: "liquidate",
-                             AdvanceTime: "advance_time"}
+                             AdvanceTime: "advance_time", Deleverage: "deleverage"}

@@ -8,7 +8,7 @@ from .events import Event
 from .loader import Scenario
 from .mechanism import Mechanism
 from .ops import Op
-from .state import State
+from .state import Account, State
 from .step import step
 
 
@@ -28,7 +28,8 @@ def prepare(state: State, mech: Mechanism) -> State:
     """R-RUN-1: fit a scenario's layers to the mechanism. A layer the mechanism keeps per
     market (NAME:MARKET) that the scenario gives as one NAME balance is assigned to the
     first market in id order; any balance the mechanism names but the state lacks starts
-    at 0. Value is unchanged (I-CONS)."""
+    at 0, and so does a pool account the mechanism names (R-POOL-1). Value is unchanged
+    (I-CONS)."""
     layers = dict(state.layers)
     markets = sorted(state.markets)
     for spec in mech.layers:
@@ -37,6 +38,9 @@ def prepare(state: State, mech: Mechanism) -> State:
             layers[f"{spec.name}:{markets[0]}"] = layers.pop(spec.name)
     for key in mech.layer_keys(markets):
         layers.setdefault(key, 0)
+    pool = getattr(mech.final, "account", None)  # R-POOL-1: the pool account a mechanism names
+    if pool is not None and pool not in state.accounts:
+        state = replace(state, accounts={**state.accounts, pool: Account(0, 0, {})})
     return replace(state, layers=layers) if layers != dict(state.layers) else state
 
 

@@ -10,10 +10,11 @@ from .errors import InsufficientMargin, SelfTrade
 from .events import Event, acct
 from .history import record
 from .mechanism import Mechanism, WithdrawalHaircut
-from .ops import AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from .ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import State, equity, margin_requirement
 from .tx import Tx
 from .units import check_balance, check_input
+from .pool import deleverage_against_pool
 from .waterfall import liquidate
 from .withdrawal import repay, unmatured_gain, withdrawal_charge
 
@@ -123,4 +124,5 @@ def require_initial_margin(tx: Tx, aid: str, what: str, held: int = 0) -> None:
 
 
 HANDLERS = {Deposit: deposit, Withdraw: withdraw, Trade: trade, SetMark: set_mark,
-            Funding: funding, Liquidate: lambda s, op, m: liquidate(s, m, op), AdvanceTime: advance_time}
+            Funding: funding, Liquidate: lambda s, op, m: liquidate(s, m, op), AdvanceTime: advance_time,
+            Deleverage: deleverage_against_pool}

@@ -1,21 +1,24 @@
 """The liquidation and its loss waterfall (R-LIQ-*, R-WF-*)."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .adl import deleverage, planned_prices
 from .errors import HealthyAccount, MissingCounterparty, SelfTrade
 from .events import acct, layer
 from .haircut import haircut
 from .layers import capacity, draw_layers, sink_key
 from .levy import levy
-from .mechanism import Adl, Haircut, Levy, Mechanism, WithdrawalHaircut
+from .mechanism import Adl, Haircut, Levy, Mechanism, Pool, WithdrawalHaircut
 from .ops import Liquidate
 from .partial import partial_applies, partial_step
+from .pool import pool_absorbs
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
 from .units import PPM, check_input, div_floor, ppm_of
 from .withdrawal import record_shortfall
 
-FINAL = {Haircut: haircut, Levy: levy, WithdrawalHaircut: record_shortfall}
+FINAL = {Haircut: haircut, Levy: levy, WithdrawalHaircut: record_shortfall, Pool: pool_absorbs}
 
 
 def check_liquidatable(state: State, op: Liquidate) -> None:
@@ -43,6 +46,8 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
     mechanism, if there is no counterparty or the layers cannot cover the fill's deficit,
     deleverage instead (R-ADL-1), or with `fund_first` deleverage only what the layers
     cannot pay for (R-ADL-7). Then settle the rest through the waterfall (R-WF-1)."""
+    if op.counterparty is None and isinstance(mech.final, Pool):  # R-POOL-1: the pool takes the position
+        op = replace(op, counterparty=mech.final.account)
     check_liquidatable(state, op)
     aid = op.account
     markets = sorted(m for m, p in state.accounts[aid].positions.items() if p.size != 0)
@@ -134,11 +139,13 @@ def book_lots(tx: Tx, aid: str, markets: list[str], prices: dict[str, int], fill
 
 
 def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int, lots: int | None = None) -> None:
-    """R-LIQ-3: the counterparty takes the whole position (or `lots` of it) at `price`
-    (no margin check)."""
-    size = tx.accounts[aid].positions[market].size
-    buyer, seller = (counterparty, aid) if size > 0 else (aid, counterparty)
-    tx.trade("R-LIQ-3", buyer, seller, market, abs(size) if lots is None else lots, price, "close")
+    """R-LIQ-3: the counterparty takes the whole position (or `lots` of it, at most what is
+    left) at `price` (no margin check)."""
+    pos = tx.accounts[aid].positions.get(market)
+    if pos is None or pos.size == 0:
+        return
+    buyer, seller = (counterparty, aid) if pos.size > 0 else (aid, counterparty)
+    tx.trade("R-LIQ-3", buyer, seller, market, abs(pos.size) if lots is None else min(lots, abs(pos.size)), price, "close")
 
 
 def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool) -> int:

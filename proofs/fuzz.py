@@ -24,8 +24,8 @@ from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, mult
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
-from waterfall.model.mechanism import Adl, Mechanism
-from waterfall.model.ops import AdvanceTime, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.mechanism import Adl, Mechanism, Pool
+from waterfall.model.ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement
 from waterfall.model.step import step
@@ -64,7 +64,7 @@ class Pair:
 
 
 RULES = ("deposit", "withdraw", "trade", "small_move", "gap_move", "crash", "margin_call", "funding", "liquidate",
-         "advance_time")
+         "advance_time", "pool_adl")
 
 
 @dataclass
@@ -131,6 +131,9 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                         positions[who][m] = Position(old.size + sz, old.open_notional + sz * mk.mark)
             accounts = {i: Account(collateral[i], collateral[i],
                                    {m: p for m, p in positions[i].items() if p != (0, 0)}) for i in ids}
+            if isinstance(mech.final, Pool):  # R-POOL-1: the pool holds the other side of every position
+                accounts = self.with_pool(data, accounts, markets)
+                ids = sorted(accounts)
             state = prepare(State(markets, accounts), mech)
             names = sorted(state.layers)
             layers = dict(zip(names, data.draw(st.lists(st.integers(0, 5_000), min_size=len(names),
@@ -140,8 +143,21 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 fund = dict(zip(ids, self.many(data, rng, Ints(0, 3_000), n, "contributions")))
             history, paid = self.time_records(data, layers, sorted(markets))
             self.state = self.initial = State(markets, accounts, layers, fund, history=history, layer_paid=paid)
-            self.enabled = frozenset(data.draw(st.sets(st.sampled_from(RULES), min_size=1), label="swarm"))
+            usable = [r for r in RULES if r != "pool_adl" or isinstance(mech.final, Pool)]
+            self.enabled = frozenset(data.draw(st.sets(st.sampled_from(usable), min_size=1), label="swarm"))
             return multiple(*ids)
+
+        @staticmethod
+        def with_pool(data: st.DataObject, accounts: dict[str, Account], markets: dict[str, Market]
+                      ) -> dict[str, Account]:
+            """The traders' positions turned to face the pool account: each trader keeps its
+            net size, the pool holds minus the total, with a drawn amount of LP collateral."""
+            pool = mech.final.account  # type: ignore[union-attr]
+            lp = data.draw(st.integers(0, 50_000), label="pool collateral")
+            totals = {m: Position(-sum(a.positions[m].size for a in accounts.values() if m in a.positions),
+                                  -sum(a.positions[m].open_notional for a in accounts.values() if m in a.positions))
+                      for m in markets}
+            return {**accounts, pool: Account(lp, lp, {m: p for m, p in totals.items() if p != (0, 0)})}
 
         @staticmethod
         def time_records(data: st.DataObject, layers: dict[str, int], markets: list[str]
@@ -290,6 +306,20 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             """R-TIME-1: minutes to more than a week, so drawdown windows (hours) and
             haircut windows (a day, a week) both end within a run."""
             self.apply("advance_time", AdvanceTime(seconds))
+
+        @precondition(lambda self: "pool_adl" in self.enabled and isinstance(mech.final, Pool))
+        @rule(who=PICK, part=st.integers(1, 1000))
+        def pool_adl(self, who: int, part: int) -> None:
+            """R-POOL-3: a keeper's ADL order on a trader's position, a drawn part of it."""
+            s = self.state
+            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items()
+                          if p.size and i != mech.final.account)  # type: ignore[union-attr]
+            if not held:
+                tally.no_candidate["pool_adl"] += 1
+                return
+            aid, m = held[who % len(held)]
+            size = abs(s.accounts[aid].positions[m].size)
+            self.apply("pool_adl", Deleverage(aid, m, max(1, size * part // 1000)))
 
         @precondition(lambda self: "liquidate" in self.enabled)
         @rule(who=PICK, book=st.integers(0, 3), cp=PICK, offs=st.tuples(FILL, FILL), seed=st.integers(0, 9))

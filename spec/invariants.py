@@ -67,7 +67,7 @@ def no_negative(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
     counterparty with negative equity if it had equity >= 0 before."""
     if not isinstance(op, Liquidate):
         return True
-    spared = {op.account, op.counterparty}
+    spared = {op.account, op.counterparty, getattr(mech.final, "account", None)}  # R-POOL-1: the pool is the counterparty
     return all_(implies(equity(pre, pre.accounts[i]) >= 0, equity(post, a) >= 0)
                 for i, a in post.accounts.items() if i not in spared)
 

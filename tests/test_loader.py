@@ -455,7 +455,7 @@ def test_R_MECH_2_error_location_is_exactly_file_and_key(tmp_path: Path, label: 
     ("wrong type table", "wrong type: expected array, got int"),
     ("out of range high", "value 2000000 out of range (maximum 1000000)"),
     ("out of range negative", "value -1 out of range (minimum 0)"),
-    ("not in enum", "'magic' is not one of haircut, adl, levy, withdrawal_haircut, bad_debt"),
+    ("not in enum", "'magic' is not one of haircut, adl, levy, withdrawal_haircut, pool, bad_debt"),
     ("missing required", "required key is missing"),
     ("duplicate layer", "layer 'insurance_fund' is listed twice"),
     ("assessment without cap", "an assessment layer needs a positive cap"),

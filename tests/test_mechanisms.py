@@ -27,6 +27,8 @@ EXPECTED = {
     # the shortfall waits for withdrawals (R-WH-1): nobody pays at the liquidation
     "paradex-withdrawal-haircut": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
     "percolator-warmup": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    # the pool (added empty, R-RUN-1) absorbs the deficit: its liquidity providers lose 2000
+    "gmx-v2": ({"alice": 10000, "bob": 10000, "mm": 1000000, "pool": -2000}, 17200, 14800, 0),
     "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # no window base yet: the whole gain = profit
     "capped-pro-rata": (HAIRCUT, 16000, 14000, 0),          # caps 3600 / 2400 not reached
     "clearing-house-vmgh": (HAIRCUT, 16000, 14000, 0),      # no contributions: straight to VMGH
