@@ -18,6 +18,10 @@ def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
     check_input(op.seconds, "seconds", positive=True)
     tx = Tx(state)
     tx.clock = check_input(state.clock + op.seconds, "clock")
+    for spec in mech.layers:  # R-CH-4: a new assessment period starts afresh
+        span = spec.assessment_period
+        if span > 0 and state.clock // span < tx.clock // span:
+            tx.assessed.clear()
     policy = mech.final
     window = getattr(policy, "window", 0)
     if window > 0 and state.clock // window < tx.clock // window:

@@ -135,12 +135,17 @@ def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: 
 def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-3: non-defaulters are assessed pro rata to their original contribution, each
     capped at multiple x contribution and at its own non-negative equity (R-ALLOC-4); never
-    more than the deficit in all."""
+    more than the deficit in all. R-CH-4: with an assessment period the cap is what is left
+    of multiple x contribution after the member's assessments of the period so far."""
     ids, contrib = _members(tx, aid)
-    caps = [min(c * spec.assessment_multiple_ppm // PPM, max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
+    period = spec.assessment_period > 0
+    caps = [min(max(0, c * spec.assessment_multiple_ppm // PPM - (tx.assessed.get(m, 0) if period else 0)),
+                max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
     shares = clip(water_fill(deficit, contrib, caps, ids, spec.rounding), deficit)
     for m, share in zip(ids, shares):
         tx.pay("R-CH-3", acct(m), acct(aid), share, spec.name)
+        if period and share > 0:
+            tx.assessed[m] = tx.assessed.get(m, 0) + share
     return sum(shares)
 
 

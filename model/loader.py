@@ -136,6 +136,8 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated"):
                 if getattr(spec, name):
                     refuse(origin, f"{key}.{name}", f"only a balance layer can have {name} (kind {spec.kind!r})")
+        if spec.assessment_period and spec.kind != "assessment":
+            refuse(origin, f"{key}.assessment_period", f"only an assessment layer has an assessment period (kind {spec.kind!r})")
         if spec.isolated and spec.scope == "market":
             refuse(origin, f"{key}.isolated", "a per-market layer already keeps one balance per market")
         if spec.drawdown_ppm and not spec.drawdown_window:

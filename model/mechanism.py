@@ -45,7 +45,9 @@ class LayerSpec:
     is above `drawdown_floor` (R-WF-8: Bybit), or with `drawdown_mode` 'trigger' only
     decides how much goes to the book before ADL (R-ADL-7: OKX); `lifetime_cap` > 0 bounds
     what it pays for one market over its life (R-WF-9: Drift); markets in `isolated` have
-    their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets).
+    their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets); an assessment with
+    `assessment_period` > 0 caps what each member pays over all defaults of one period
+    (R-CH-4: Eurex's capped period).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -62,6 +64,7 @@ class LayerSpec:
     drawdown_mode: str = "cap"
     lifetime_cap: int = 0
     isolated: tuple[str, ...] = ()
+    assessment_period: int = 0
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in

@@ -390,7 +390,8 @@ def times_records(state: State, k: int) -> dict:
             "history": {n: tuple(v if i % 2 == 0 else v * k for i, v in enumerate(pts)) for n, pts in state.history.items()},
             "layer_paid": {n: v * k for n, v in state.layer_paid.items()},
             "window_base": {n: v * k for n, v in state.window_base.items()},
-            "deferred": {n: v * k for n, v in state.deferred.items()}, "partial_at": dict(state.partial_at)}
+            "deferred": {n: v * k for n, v in state.deferred.items()}, "partial_at": dict(state.partial_at),
+            "assessed": {n: v * k for n, v in state.assessed.items()}}
 
 
 def scaled(state: State, k: int) -> State:
@@ -431,7 +432,8 @@ def split_state(state: State, aid: str) -> State | None:
     a = state.accounts[aid]
     contribution = state.default_fund.get(aid, 0)
     base = state.window_base.get(aid)
-    values = [a.collateral, a.net_deposit, contribution, base or 0] + [v for p in a.positions.values() for v in p]
+    charged = state.assessed.get(aid)
+    values = [a.collateral, a.net_deposit, contribution, base or 0, charged or 0] + [v for p in a.positions.values() for v in p]
     if any(v % 2 for v in values):
         return None
     half = Account(a.collateral // 2, a.net_deposit // 2,
@@ -445,8 +447,11 @@ def split_state(state: State, aid: str) -> State | None:
     stepped = dict(state.partial_at)
     if aid in stepped:
         stepped[aid + "~2"] = stepped[aid]
+    assessed = dict(state.assessed)
+    if charged is not None:
+        assessed[aid] = assessed[aid + "~2"] = charged // 2
     return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund,
-                   window_base=window, partial_at=stepped)
+                   window_base=window, partial_at=stepped, assessed=assessed)
 
 
 def doubled(state: State) -> State:
