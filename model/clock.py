@@ -21,7 +21,7 @@ def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
     for spec in mech.layers:  # R-CH-4: a new assessment period starts afresh
         span = spec.assessment_period
         if span > 0 and state.clock // span < tx.clock // span:
-            tx.assessed.clear()
+            tx.assessable.clear()
     policy = mech.final
     window = getattr(policy, "window", 0)
     if window > 0 and state.clock // window < tx.clock // window:

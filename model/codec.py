@@ -39,7 +39,7 @@ def state_from_json(doc: Mapping[str, Any]) -> State:
                  {k: int(v) for k, v in doc.get("window_base", {}).items()},
                  {k: int(v) for k, v in doc.get("deferred", {}).items()},
                  {k: int(v) for k, v in doc.get("partial_at", {}).items()},
-                 {k: int(v) for k, v in doc.get("assessed", {}).items()})
+                 {k: int(v) for k, v in doc.get("assessable", {}).items()})
 
 
 def market_to_json(m: Market) -> dict[str, str]:
@@ -58,7 +58,7 @@ def time_to_json(state: State) -> dict[str, Any]:
     if state.history:
         doc["layer_history"] = {k: [[str(v[i]), str(v[i + 1])] for i in range(0, len(v), 2)]
                                 for k, v in sorted(state.history.items())}
-    for key in ("layer_paid", "window_base", "deferred", "partial_at", "assessed"):
+    for key in ("layer_paid", "window_base", "deferred", "partial_at", "assessable"):
         values = getattr(state, key)
         if values:
             doc[key] = {k: str(v) for k, v in sorted(values.items())}

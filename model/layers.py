@@ -135,18 +135,33 @@ def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: 
 def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-3: non-defaulters are assessed pro rata to their original contribution, each
     capped at multiple x contribution and at its own non-negative equity (R-ALLOC-4); never
-    more than the deficit in all. R-CH-4: with an assessment period the cap is what is left
-    of multiple x contribution after the member's assessments of the period so far."""
-    ids, contrib = _members(tx, aid)
-    period = spec.assessment_period > 0
-    caps = [min(max(0, c * spec.assessment_multiple_ppm // PPM - (tx.assessed.get(m, 0) if period else 0)),
-                max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
-    shares = clip(water_fill(deficit, contrib, caps, ids, spec.rounding), deficit)
-    for m, share in zip(ids, shares):
+    more than the deficit in all. R-CH-4: with an assessment period, a member's allowance
+    is set at its first assessment of the period (multiple x its contribution before that
+    default) and what it pays comes off it; later defaults of the period are split pro
+    rata to the allowances left."""
+    if spec.assessment_period == 0:
+        ids, contrib = _members(tx, aid)
+        caps = [min(c * spec.assessment_multiple_ppm // PPM, max(0, tx.equity(m))) for m, c in zip(ids, contrib)]
+        weights = contrib
+    else:
+        ids, allowance = allowances(tx, spec, aid)
+        caps = [min(left, max(0, tx.equity(m))) for m, left in zip(ids, allowance)]
+        weights = allowance
+    shares = clip(water_fill(deficit, weights, caps, ids, spec.rounding), deficit)
+    for m, share, left in zip(ids, shares, weights):
         tx.pay("R-CH-3", acct(m), acct(aid), share, spec.name)
-        if period and share > 0:
-            tx.assessed[m] = tx.assessed.get(m, 0) + share
+        if spec.assessment_period:
+            tx.assessable[m] = left - share
     return sum(shares)
+
+
+def allowances(tx: Tx, spec: LayerSpec, aid: str) -> tuple[list[str], list[int]]:
+    """R-CH-4: non-defaulters with an allowance left this period: the recorded one, else
+    multiple x their contribution before this default."""
+    ids = sorted({m for m, c in tx.base.default_fund.items() if m != aid and c > 0} |
+                 {m for m, v in tx.assessable.items() if m != aid and v > 0})
+    full = {m: tx.base.default_fund.get(m, 0) * spec.assessment_multiple_ppm // PPM for m in ids}
+    return ids, [tx.assessable.get(m, full[m]) for m in ids]
 
 
 DRAW = {"balance": draw_balance, "defaulter_contribution": draw_defaulter_contribution,

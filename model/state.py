@@ -56,8 +56,8 @@ class State:
     LAYER:MARKET (R-WF-9); `window_base` each account's gain (equity - net deposits) when
     the current haircut window began (R-HC-6); `deferred` losses awaiting the settlement
     haircut, by market (R-HC-7); `partial_at` the clock of each account's last partial
-    liquidation step (R-LIQ-6); `assessed` what each clearing member has been assessed in
-    the current assessment period (R-CH-4)."""
+    liquidation step (R-LIQ-6); `assessable` what each clearing member can still be assessed
+    in the current assessment period (R-CH-4)."""
 
     markets: Mapping[str, Market]
     accounts: Mapping[str, Account]
@@ -70,7 +70,7 @@ class State:
     window_base: Mapping[str, int] = field(default_factory=dict)
     deferred: Mapping[str, int] = field(default_factory=dict)
     partial_at: Mapping[str, int] = field(default_factory=dict)
-    assessed: Mapping[str, int] = field(default_factory=dict)
+    assessable: Mapping[str, int] = field(default_factory=dict)
 
     def market(self, market_id: str) -> Market:
         """Look up a market or raise UnknownMarket naming it."""
@@ -214,10 +214,10 @@ def validate_time(state: State) -> None:
         if aid not in state.accounts:
             raise UnknownAccount(f"window base of unknown account {aid!r}", account=aid)
         check_balance(v, "window_base", account=aid)
-    for aid, v in state.assessed.items():
+    for aid, v in state.assessable.items():
         if aid not in state.accounts:
             raise UnknownAccount(f"assessment of unknown account {aid!r}", account=aid)
-        check_balance(v, "assessed", account=aid)
+        check_balance(v, "assessable", account=aid)
         if v < 0:
             raise InvalidState(f"assessment of {aid!r} is negative", account=aid)
     for aid, t in state.partial_at.items():

@@ -29,20 +29,20 @@ class Tx:
         self.window_base: dict[str, int] = dict(state.window_base)
         self.deferred: dict[str, int] = dict(state.deferred)
         self.partial_at: dict[str, int] = dict(state.partial_at)
-        self.assessed: dict[str, int] = dict(state.assessed)
+        self.assessable: dict[str, int] = dict(state.assessable)
         self.events: list[Event] = []
 
     def view(self) -> State:
         """The current working state (shares the working maps; do not keep it)."""
         return State(self.markets, self.accounts, self.layers, self.default_fund, self.bad_debt,
                      self.clock, self.history, self.layer_paid, self.window_base, self.deferred, self.partial_at,
-                     self.assessed)
+                     self.assessable)
 
     def snapshot(self) -> State:
         """A copy of the current working state that later edits do not change."""
         return State(dict(self.markets), dict(self.accounts), dict(self.layers), dict(self.default_fund),
                      self.bad_debt, self.clock, dict(self.history), dict(self.layer_paid),
-                     dict(self.window_base), dict(self.deferred), dict(self.partial_at), dict(self.assessed))
+                     dict(self.window_base), dict(self.deferred), dict(self.partial_at), dict(self.assessable))
 
     def freeze(self) -> tuple[State, list[Event]]:
         """The new state and the events that led to it."""

@@ -391,7 +391,7 @@ def times_records(state: State, k: int) -> dict:
             "layer_paid": {n: v * k for n, v in state.layer_paid.items()},
             "window_base": {n: v * k for n, v in state.window_base.items()},
             "deferred": {n: v * k for n, v in state.deferred.items()}, "partial_at": dict(state.partial_at),
-            "assessed": {n: v * k for n, v in state.assessed.items()}}
+            "assessable": {n: v * k for n, v in state.assessable.items()}}
 
 
 def scaled(state: State, k: int) -> State:
@@ -432,7 +432,7 @@ def split_state(state: State, aid: str) -> State | None:
     a = state.accounts[aid]
     contribution = state.default_fund.get(aid, 0)
     base = state.window_base.get(aid)
-    charged = state.assessed.get(aid)
+    charged = state.assessable.get(aid)
     values = [a.collateral, a.net_deposit, contribution, base or 0, charged or 0] + [v for p in a.positions.values() for v in p]
     if any(v % 2 for v in values):
         return None
@@ -447,11 +447,11 @@ def split_state(state: State, aid: str) -> State | None:
     stepped = dict(state.partial_at)
     if aid in stepped:
         stepped[aid + "~2"] = stepped[aid]
-    assessed = dict(state.assessed)
+    assessable = dict(state.assessable)
     if charged is not None:
-        assessed[aid] = assessed[aid + "~2"] = charged // 2
+        assessable[aid] = assessable[aid + "~2"] = charged // 2
     return replace(state, accounts={**state.accounts, aid: half, aid + "~2": half}, default_fund=fund,
-                   window_base=window, partial_at=stepped, assessed=assessed)
+                   window_base=window, partial_at=stepped, assessable=assessable)
 
 
 def doubled(state: State) -> State:

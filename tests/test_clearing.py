@@ -170,7 +170,7 @@ def test_R_CH_2_a_contribution_of_one_unit_shares_with_largest_remainder_ties_to
 
 
 def test_R_CH_3_a_contribution_of_one_unit_is_assessed() -> None:
-    # assessed pro rata to contributions 1 : 9 (caps 1x: 1 and 9): 0.5 and 4.5 -> m1 1, m2 4
+    # assessable pro rata to contributions 1 : 9 (caps 1x: 1 and 9): 0.5 and 4.5 -> m1 1, m2 4
     from waterfall.model.layers import draw_assessment
     from waterfall.model.tx import Tx
     tx = Tx(members_state())
@@ -182,23 +182,23 @@ def test_R_CH_3_a_contribution_of_one_unit_is_assessed() -> None:
 def test_R_CH_4_assessment_caps_hold_across_defaults_in_one_period() -> None:
     # eurexchange.com default-waterfall/assessments-and-replenishment: a member is assessed at
     # most twice its contribution within a capped period, whatever the number of defaults.
-    # m contributes 100 (cap 200); two defaulters of 150 each (no other layer): the first is
-    # covered by m (150, 50 left of the cap), the second gets 50 and leaves 100 as bad debt.
-    # After the period the cap is whole again.
+    # m contributes 100 (allowance 200); two defaulters of 150 each (assessments only): the
+    # first is covered by m (150, 50 left), the second gets 50 and leaves 100 as bad debt.
+    # After the period the allowance is whole again.
     from dataclasses import replace as _replace
     from waterfall.model.ops import AdvanceTime
     spec = LayerSpec("assessment", kind="assessment", assessment_multiple_ppm=2_000_000, assessment_period=100)
     ccp = mech(layers=(spec,))
     st = mkstate([mkt("M", 100)], {"d1": acct(-150), "d2": acct(-150), "m": acct(10_000)}, {}, {"m": 100})
     st, ev = apply(st, Liquidate("d1", "m"), ccp)
-    assert transfers(ev, "R-CH-3") == [("account:m", "account:d1", 150)] and st.assessed == {"m": 150}
+    assert transfers(ev, "R-CH-3") == [("account:m", "account:d1", 150)] and st.assessable == {"m": 50}
     st2, ev = apply(st, Liquidate("d2", "m"), ccp)
     assert transfers(ev, "R-CH-3") == [("account:m", "account:d2", 50)] and st2.bad_debt == 100
     later = apply(st, AdvanceTime(100), ccp)[0]
-    assert later.assessed == {}
+    assert later.assessable == {}
     st3, ev = apply(later, Liquidate("d2", "m"), ccp)
     assert transfers(ev, "R-CH-3") == [("account:m", "account:d2", 150)]
     # without a period the cap restarts at every default (the model before R-CH-4)
     no_period = mech(layers=(_replace(spec, assessment_period=0),))
-    st4, ev = apply(_replace(st, assessed={}), Liquidate("d2", "m"), no_period)
-    assert transfers(ev, "R-CH-3") == [("account:m", "account:d2", 150)] and st4.assessed == {}
+    st4, ev = apply(_replace(st, assessable={}), Liquidate("d2", "m"), no_period)
+    assert transfers(ev, "R-CH-3") == [("account:m", "account:d2", 150)] and st4.assessable == {}
