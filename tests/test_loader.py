@@ -659,3 +659,58 @@ def test_R_MECH_1_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> 
             "sys.exit(0 if load_mechanism(sys.argv[1]).name == 'm\\u00e9canisme' else 1)")
     r = subprocess.run([sys.executable, "-c", code, str(p)], env=env, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+ADL_FINAL = '[final]\npolicy = "adl"\nranking = "profit"\n'
+REFINEMENTS = [
+    # (label, edit of the valid text, key the error must name, words of the message) - R-MECH-3
+    ("drawdown without window", lambda t: t.replace("reserve = 1", "reserve = 1\ndrawdown_ppm = 300000"),
+     "layers[0].drawdown_window", "positive window"),
+    ("window without drawdown", lambda t: t.replace("reserve = 1", "reserve = 1\ndrawdown_window = 60"),
+     "layers[0].drawdown_ppm", "without drawdown_ppm"),
+    ("drawdown trigger without ADL", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_mode = "trigger"'),
+     "layers[0].drawdown_mode", "final resort must be 'adl'"),
+    ("lifetime cap on a clearing layer", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nlifetime_cap = 5\n\n[final]'),
+     "layers[1].lifetime_cap", "only a balance layer"),
+    ("isolated on a per-market layer", lambda t: t.replace("reserve = 1", 'reserve = 1\nscope = "market"\nisolated = ["X"]'),
+     "layers[0].isolated", "per-market layer"),
+    ("assessment period on a balance layer", lambda t: t.replace("reserve = 1", "reserve = 1\nassessment_period = 5"),
+     "layers[0].assessment_period", "only an assessment layer"),
+    ("window gain without window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nprofit = "window_gain"'),
+     "final.window", "needs a window"),
+    ("window without its use", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = 60'),
+     "final.window", "needs profit 'window_gain'"),
+    ("takeover cap without fund first", lambda t: t[:t.index("[final]")] + ADL_FINAL + "takeover_cap_ppm = 1\n",
+     "final.takeover_cap_ppm", "fund_first"),
+    ("margin-ratio check without skipping", lambda t: t[:t.index("[final]")] + ADL_FINAL + 'collateral_check = "margin_ratio"\n',
+     "final.collateral_check", "skip_insolvent"),
+    ("per-fill pricing at mark", lambda t: t[:t.index("[final]")] + ADL_FINAL + 'pricing = "per_fill"\nclose_price = "mark"\n',
+     "final.pricing", "bankruptcy"),
+    ("step key without step_ppm", lambda t: t.replace("fee_ppm = 5000", "fee_ppm = 5000\nstep_cooldown = 30"),
+     "liquidation.step_cooldown", "step_ppm"),
+    ("pool floor above trigger", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "pool"\nadl_trigger_ppm = 5\nadl_floor_ppm = 6\n',
+     "final.adl_floor_ppm", "must not exceed"),
+    ("unknown drawdown mode", lambda t: t.replace("reserve = 1", 'reserve = 1\ndrawdown_mode = "sometimes"'),
+     "layers[0].drawdown_mode", "is not one of"),
+    ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
+     "final.window", "out of range"),
+]
+
+
+@pytest.mark.parametrize("label, edit, key, words", REFINEMENTS, ids=[r[0] for r in REFINEMENTS])
+def test_R_MECH_3_keys_that_only_mean_something_together_name_file_and_key(tmp_path: Path, label: str, edit, key: str,
+                                                                           words: str) -> None:
+    p = write(tmp_path, edit(MECH))
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert info.value.where["key"] == key, (label, str(info.value))
+    assert str(p) in str(info.value) and words in str(info.value), (label, str(info.value))
+
+
+def test_R_MECH_3_the_refinements_load_when_complete(tmp_path: Path) -> None:
+    text = MECH.replace("reserve = 1", "reserve = 1\ndrawdown_ppm = 300000\ndrawdown_window = 28800\nlifetime_cap = 9")
+    text = text.replace('policy = "haircut"', 'policy = "haircut"\nprofit = "window_gain"\nwindow = 86400\nexempt = ["amm"]')
+    m = load_mechanism(write(tmp_path, text))
+    assert m.layers[0].drawdown_ppm == 300_000 and m.final.window == 86_400 and m.final.exempt == ("amm",)
