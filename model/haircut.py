@@ -6,7 +6,7 @@ from .events import acct, layer
 from .layers import sink_key
 from .mechanism import Haircut, Mechanism
 from .tx import Tx
-from .units import PPM
+from .units import PPM, div_floor
 
 
 def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple[list[str], list[int]]:
@@ -50,14 +50,30 @@ def haircut_shares(tx: Tx, policy: Haircut, aid: str, deficit: int, markets: lis
                    ) -> tuple[list[str], list[int], int]:
     """R-HC-2: (payers, shares, target): R = min(deficit, sum of bases) pro rata with the
     policy's rounding (with caps at cap_ppm of each base, R = min(deficit, sum of caps),
-    R-ALLOC-4)."""
+    R-ALLOC-4); R-HC-9: only floor(deficit x severity_ppm / 10^6) is socialised, and the
+    queue order takes it greedily instead of pro rata."""
     ids, weights = haircut_base(tx, policy, aid, markets)
+    deficit = div_floor(deficit * policy.severity_ppm, PPM) if policy.severity_ppm < PPM else deficit
+    if policy.order == "queue":
+        return ids, queue_shares(deficit, weights, ids), min(deficit, sum(weights))
     if policy.cap_ppm < PPM:
         caps = [w * policy.cap_ppm // PPM for w in weights]
         target = min(deficit, sum(caps))
         return ids, water_fill(target, weights, caps, ids, policy.rounding), target
     target = min(deficit, sum(weights))
     return ids, allocate(target, weights, ids, policy.rounding), target
+
+
+def queue_shares(target: int, weights: list[int], ids: list[str]) -> list[int]:
+    """R-HC-9: the queue: accounts by base, largest first (ties to the smaller id), each
+    pays min(what is left of the target, its base), the last partially."""
+    order = sorted(range(len(ids)), key=lambda k: (-weights[k], ids[k]))
+    shares = [0] * len(ids)
+    left = target
+    for k in order:
+        shares[k] = min(left, weights[k])
+        left -= shares[k]
+    return shares
 
 
 def haircut(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], surplus_key: str) -> int:

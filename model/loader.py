@@ -22,6 +22,7 @@ from .errors import MechanismError, ScenarioError, WaterfallError
 from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism, Pool, WithdrawalHaircut
 from .ops import Op
 from .state import State, validate_state
+from .units import PPM
 
 FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "withdrawal_haircut": WithdrawalHaircut, "pool": Pool,
           "bad_debt": BadDebtOnly}
@@ -159,6 +160,8 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.window", f"profit {final.profit!r} / timing {final.timing!r} needs a window (seconds)")
         if final.window and not needs_window:
             refuse(origin, "final.window", "a window needs profit 'window_gain' or timing 'settlement'")
+        if final.order == "queue" and final.cap_ppm < PPM:
+            refuse(origin, "final.order", "a queue takes each base in full: it has no per-account cap (cap_ppm)")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):

@@ -81,7 +81,9 @@ class Haircut:
     """R-HC: pro-rata haircut of profit (socialised loss, clawback, VMGH). Profit
     'window_gain' counts the gain since the current `window` (seconds) began (R-HC-6);
     timing 'settlement' defers the loss to the end of the window (R-HC-7); `exempt`
-    accounts are never charged (R-HC-8)."""
+    accounts are never charged (R-HC-8); `severity_ppm` is the share theta of the deficit
+    socialised at all and `order` 'queue' takes it greedily, largest base first (R-HC-9,
+    Chitra's severity and queue)."""
 
     profit: str = "upnl"
     scope: str = "all_markets"
@@ -92,6 +94,8 @@ class Haircut:
     window: int = 0
     timing: str = "liquidation"
     exempt: tuple[str, ...] = ()
+    severity_ppm: int = PPM
+    order: str = "pro_rata"
 
 
 @dataclass(frozen=True)

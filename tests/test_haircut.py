@@ -297,3 +297,20 @@ def test_R_HC_4_residue_sink_bad_debt_is_the_ledger_even_beside_a_layer_of_that_
     post, ev = apply(st, Liquidate("b", "c"), m)
     assert transfers(ev, "R-HC-4") == []
     assert post.layers == {"bad_debt": 99} and post.bad_debt == 2
+
+
+def test_R_HC_9_queue_takes_the_largest_base_first_and_severity_limits_the_total() -> None:
+    # fund-empty: deficit 2000 over alice 7200 and bob 4800. Chitra's queue takes it all from
+    # alice (largest first); with severity theta = 1/2 only 1000 is socialised, from alice,
+    # and 1000 is bad debt. Pro rata (generic) would take 1200 / 800.
+    from waterfall.model.loader import catalogue, load_mechanism, load_scenario
+    from waterfall.model.replay import run
+    from waterfall.spec import SCENARIOS_DIR
+    from dataclasses import replace
+    sc = load_scenario(SCENARIOS_DIR / "fund-empty.json")
+    queue = load_mechanism(catalogue()["chitra-queue"])
+    post = run(sc, queue)[-1].post
+    assert (post.accounts["alice"].collateral, post.accounts["bob"].collateral, post.bad_debt) == (8000, 10000, 0)
+    half = replace(queue, final=replace(queue.final, severity_ppm=500_000))
+    post = run(sc, half)[-1].post
+    assert (post.accounts["alice"].collateral, post.accounts["bob"].collateral, post.bad_debt) == (9000, 10000, 1000)

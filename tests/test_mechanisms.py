@@ -31,6 +31,7 @@ EXPECTED = {
     "gmx-v2": ({"alice": 10000, "bob": 10000, "mm": 1000000, "pool": -2000}, 17200, 14800, 0),
     "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # no window base yet: the whole gain = profit
     "capped-pro-rata": (HAIRCUT, 16000, 14000, 0),          # caps 3600 / 2400 not reached
+    "chitra-queue": ({"alice": 8000, "bob": 10000, "mm": 1000000}, 15200, 14800, 0),  # all from the largest
     "clearing-house-vmgh": (HAIRCUT, 16000, 14000, 0),      # no contributions: straight to VMGH
     # ADL: alice and bob buy back 60 and 40 at 900: 120 - 20 = 100 per lot of profit kept
     "bitmex-adl": (ADL_AT_BANKRUPTCY, 16000, 14000, 0),

@@ -37,7 +37,8 @@ def before_issue_11(mid: str) -> bool:
     f = m.final
     final_old = (not isinstance(f, Adl) or (not f.fund_first and f.pricing == "uniform"
                                            and f.close_price in ("bankruptcy", "mark", "previous_mark")))
-    haircut_old = not hasattr(f, "timing") or (f.timing == "liquidation" and f.profit != "window_gain")
+    haircut_old = not hasattr(f, "timing") or (f.timing == "liquidation" and f.profit != "window_gain"
+                                                and f.order == "pro_rata" and f.severity_ppm == 1_000_000)
     known = type(f).__name__ in ("Haircut", "Adl", "Levy", "BadDebtOnly")
     return layers_old and final_old and haircut_old and known and not m.liquidation.step_ppm
 
