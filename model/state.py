@@ -173,17 +173,23 @@ def validate_state(state: State) -> State:
         check_balance(bal, "layer", layer=name)
         if bal < 0:
             raise InvalidState(f"layer {name!r} has negative balance {bal}", layer=name)
-    for aid, bal in state.default_fund.items():
-        if aid not in state.accounts:
-            raise UnknownAccount(f"default fund contribution of unknown account {aid!r}", account=aid)
-        check_balance(bal, "default_fund", account=aid)
-        if bal < 0:
-            raise InvalidState(f"default fund contribution of {aid!r} is negative", account=aid)
+    check_per_account(state, state.default_fund, "default_fund", "default fund contribution", nonneg=True)
     check_balance(state.bad_debt, "bad_debt")
     if state.bad_debt < 0:
         raise InvalidState("bad_debt must not be negative", field="bad_debt")
     validate_time(state)
     return state
+
+
+def check_per_account(state: State, values: Mapping[str, int], name: str, label: str, *, nonneg: bool) -> None:
+    """R-STATE-5/6: amounts kept per account name known accounts, lie within the balance
+    bound and, where `nonneg`, are >= 0."""
+    for aid, v in values.items():
+        if aid not in state.accounts:
+            raise UnknownAccount(f"{label} of unknown account {aid!r}", account=aid)
+        check_balance(v, name, account=aid)
+        if nonneg and v < 0:
+            raise InvalidState(f"{label} of {aid!r} is negative", account=aid)
 
 
 def validate_time(state: State) -> None:
@@ -210,16 +216,8 @@ def validate_time(state: State) -> None:
             check_balance(v, name, layer=key)
             if v < 0:
                 raise InvalidState(f"{name} of {key!r} is negative", layer=key)
-    for aid, v in state.window_base.items():
-        if aid not in state.accounts:
-            raise UnknownAccount(f"window base of unknown account {aid!r}", account=aid)
-        check_balance(v, "window_base", account=aid)
-    for aid, v in state.assessable.items():
-        if aid not in state.accounts:
-            raise UnknownAccount(f"assessment of unknown account {aid!r}", account=aid)
-        check_balance(v, "assessable", account=aid)
-        if v < 0:
-            raise InvalidState(f"assessment of {aid!r} is negative", account=aid)
+    check_per_account(state, state.window_base, "window_base", "window base", nonneg=False)
+    check_per_account(state, state.assessable, "assessable", "assessment allowance", nonneg=True)
     for aid, t in state.partial_at.items():
         if aid not in state.accounts:
             raise UnknownAccount(f"partial liquidation time of unknown account {aid!r}", account=aid)

@@ -1,11 +1,11 @@
 """Hypothesis state machines over the reference model (R-FUZZ-*).
 
 One machine class per mechanism: an initial venue of 1-2 markets and 2-6 accounts, then
-rules for deposit, withdraw, trade, small and gap price moves, funding and liquidation.
+rules for deposit, withdraw, trade, small and gap price moves, funding, time and liquidation.
 After every applied step every registered invariant is evaluated: a violated invariant the
 mechanism claims fails the run (Hypothesis shrinks it to a minimal sequence, which is kept
 as a scenario); one it does not claim is tallied as a documented property. Swarm testing:
-each run enables a random subset of the rules.
+each run enables a random subset of the rules, liquidation and trading always among them.
 """
 from __future__ import annotations
 
@@ -143,8 +143,12 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 fund = dict(zip(ids, self.many(data, rng, Ints(0, 3_000), n, "contributions")))
             history, paid = self.time_records(data, layers, sorted(markets))
             self.state = self.initial = State(markets, accounts, layers, fund, history=history, layer_paid=paid)
-            usable = [r for r in RULES if r != "pool_adl" or isinstance(mech.final, Pool)]
-            self.enabled = frozenset(data.draw(st.sets(st.sampled_from(usable), min_size=1), label="swarm"))
+            # swarm testing over the moves; liquidation, what the machine is for, and trading,
+            # without which nobody holds a position to liquidate, are always on
+            always = {"liquidate", "trade"} & set(RULES)
+            usable = [r for r in RULES if r not in always and (r != "pool_adl" or isinstance(mech.final, Pool))]
+            drawn = data.draw(st.sets(st.sampled_from(usable), min_size=1), label="swarm")
+            self.enabled = frozenset(drawn) | always
             return multiple(*ids)
 
         @staticmethod
@@ -221,6 +225,15 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 tally.first_seen[iid] = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-{iid}",
                                                      f"first sequence seen violating {iid} (not shrunk)")
 
+        def holder(self, pick: int, rule_name: str) -> tuple[str, str] | None:
+            """The pick-th (account, market) with an open position, or None (tallied)."""
+            s = self.state
+            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items() if p.size)
+            if not held:
+                tally.no_candidate[rule_name] += 1
+                return None
+            return held[pick % len(held)]
+
         def market(self, pick: int) -> Market:
             """The pick-th market (modulo their number)."""
             ids = sorted(self.state.markets)
@@ -267,11 +280,10 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             """A gap aimed at one account: its market moves past the price at which its
             equity is zero (the other markets held at mark), by `beyond` per mille."""
             s = self.state
-            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items() if p.size)
-            if not held:
-                tally.no_candidate["crash"] += 1
+            picked = self.holder(victim, "crash")
+            if picked is None:
                 return
-            aid, m = held[victim % len(held)]
+            aid, m = picked
             size, mark = s.accounts[aid].positions[m].size, s.markets[m].mark
             zero = mark - equity(s, s.accounts[aid]) // size  # about where its equity is 0
             price = zero - (1 if size > 0 else -1) * max(1, abs(zero) * beyond // 1000)
@@ -284,11 +296,10 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             `below` per mille under its maintenance requirement, still positive, so that
             partial liquidation steps (R-LIQ-6) have candidates."""
             s = self.state
-            held = sorted((i, m) for i, a in s.accounts.items() for m, p in a.positions.items() if p.size)
-            if not held:
-                tally.no_candidate["margin_call"] += 1
+            picked = self.holder(victim, "margin_call")
+            if picked is None:
                 return
-            aid, m = held[victim % len(held)]
+            aid, m = picked
             a = s.accounts[aid]
             size, mark = a.positions[m].size, s.markets[m].mark
             target = margin_requirement(s, a, initial=False) * (1000 - below) // 1000

@@ -29,8 +29,9 @@ def test_R_FUZZ_1_claims_hold_under_random_sequences(mech_id: str) -> None:
         saved = save_scenario(tally.failure["scenario"], REGRESSIONS_DIR)
         pytest.fail(f"{tally.failure['invariant']} violated; minimal sequence saved to {saved} "
                     f"(replay: waterfall run {saved}); add an `expect` block once fixed")
-    assert tally.ran["liquidate"] > 0, "the machine must reach liquidations to test anything"
-    assert tally.ran["trade"] > 0 and tally.ran["gap_move"] > 0
+    seen = (dict(tally.ran), dict(tally.refused), dict(tally.no_candidate))
+    assert tally.ran["liquidate"] > 0, ("the machine must reach liquidations to test anything", seen)
+    assert tally.ran["trade"] > 0 and tally.ran["gap_move"] > 0, seen
 
 
 def in_usdc(mech):
