@@ -1,5 +1,6 @@
 # waterfall: `make verify` (set-up + main job) and `make test` (set-up + full suite).
-# Both create .venv from PyPI when it is missing or pyproject.toml changed.
+# Both create .venv from PyPI when it is missing or pyproject.toml / constraints.txt changed,
+# with the exact pins of constraints.txt (pyproject.toml itself states compatible ranges).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -7,9 +8,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup verify test browser fuzz mutate bench docs clean
 
-$(STAMP): pyproject.toml
+PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PIP) -e '.[dev]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -37,7 +40,7 @@ fuzz: setup
 # mutation testing of model/ (mutmut, unit tests + short Hypothesis profile "mutate");
 # score, timing and every survivor with its reason: docs/mutation.md
 mutate: setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,mutate]'
+	$(PIP) -e '.[dev,mutate]'
 	HYPOTHESIS_PROFILE=mutate $(VENV)/bin/mutmut run --max-children 2; $(VENV)/bin/mutmut results
 
 bench: setup
@@ -50,7 +53,7 @@ bench: setup
 # site/ with --strict (a broken link fails), then the site tests (tests/test_docs_site.py:
 # builds into a temporary directory, no external fonts or scripts, registry page complete)
 docs: setup
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,docs]'
+	$(PIP) -e '.[dev,docs]'
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 	NO_MKDOCS_2_WARNING=1 $(PY) -m pytest tests/test_docs_site.py
 

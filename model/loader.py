@@ -15,10 +15,10 @@ from typing import Any, Callable, Iterable
 import jsonschema
 import referencing
 
-from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
+from waterfall.spec import FINDINGS_DIR, MECHANISMS_DIR, REGRESSIONS_DIR, SCENARIOS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
-from .errors import MechanismError, ScenarioError, WaterfallError
+from .errors import MechanismError, ScenarioError, WaterfallError, closest
 from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism
 from .ops import Op
 from .state import State, validate_state
@@ -172,7 +172,26 @@ def scenario_mechanism(sc: "Scenario") -> Mechanism:
     if not sc.mechanism:
         raise ScenarioError(f"{sc.path}: key mechanism: the scenario names no mechanism; pass --mechanism",
                             file=sc.path, key="mechanism")
-    return resolve_mechanism(sc.mechanism)
+    name = sc.mechanism
+    if name not in catalogue() and not Path(name).is_absolute() and sc.path and Path(sc.path).is_file():
+        beside = Path(sc.path).parent / name  # a relative path is relative to the scenario's folder
+        if beside.exists():
+            name = str(beside)
+    return resolve_mechanism(name)
+
+
+def names_mechanism(sc: "Scenario", mech: Mechanism) -> bool:
+    """R-RUN-3: whether the scenario was written for `mech`: it names its id, or a catalogue
+    entry or file of that id (a scenario saved from a mechanism file names the file's id,
+    which only that file resolves)."""
+    if not sc.mechanism:
+        return False
+    if sc.mechanism == mech.id:
+        return True
+    try:
+        return scenario_mechanism(sc).id == mech.id
+    except MechanismError:
+        return False
 
 
 def resolve_mechanism(name: str) -> Mechanism:
@@ -182,7 +201,7 @@ def resolve_mechanism(name: str) -> Mechanism:
         return load_mechanism(cat[name])
     if name.endswith(".toml") or Path(name).exists():
         return load_mechanism(name)
-    raise MechanismError(f"no mechanism {name!r}: not a catalogue id ({', '.join(cat)}) nor a file",
+    raise MechanismError(f"no mechanism {name!r}: not a catalogue id nor a file{closest(name, list(cat))}",
                          key=name)
 
 
@@ -198,6 +217,28 @@ class Scenario:
     description: str = ""
     expect: dict[str, Any] = field(default_factory=dict)
     path: str = ""
+
+
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenarios shipped with the package by name (file stem): stress scenarios, then
+    documented findings and regressions (spec/scenarios, spec/findings, spec/regressions)."""
+    found: dict[str, Path] = {}
+    for directory in (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR):
+        for p in sorted(directory.glob("*.json")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def resolve_scenario(name: str) -> Scenario:
+    """A scenario file, or the name of a bundled one (`fund-empty`); E-SCENARIO with the
+    closest name otherwise."""
+    if name.endswith(".json") or Path(name).exists():
+        return load_scenario(name)
+    known = bundled_scenarios()
+    if name in known:
+        return load_scenario(known[name])
+    raise ScenarioError(f"no scenario {name!r}: not a file nor a bundled scenario{closest(name, list(known))}",
+                        file=name)
 
 
 def load_scenario(path: str | Path) -> Scenario:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from waterfall.model.errors import ScenarioError, WaterfallError
-from waterfall.model.loader import Scenario, load_scenario, scenario_mechanism
+from waterfall.model.loader import Scenario, load_scenario, names_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import StepResult, run
 from waterfall.spec import SCENARIOS_DIR
@@ -102,7 +102,7 @@ def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
         out.steps += len(results)
         out.refused += sum(r.error is not None for r in results)
         out.findings += check_steps(results, mech, sc.name)
-        if sc.mechanism and scenario_mechanism(sc).id == mech.id:
+        if names_mechanism(sc, mech):
             out.misses += [f"{sc.name}: {m}" for m in expectation_misses(sc, results)]
     return out
 

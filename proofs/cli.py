@@ -13,11 +13,13 @@ from typing import Any, Sequence
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
-from waterfall.model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
+from waterfall.model.loader import (catalogue, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
+                                   scenario_mechanism)
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
+from .about import missing_extra, version_text
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
 from .ledger import event_lines, ledger, table
 
@@ -27,6 +29,10 @@ EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
+    why = missing_extra(args.command)
+    if why:
+        print(f"waterfall: error [E-EXTRA]: {why}", file=sys.stderr)
+        return EXIT_INPUT
     try:
         return args.func(args)
     except WaterfallError as e:
@@ -37,10 +43,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
 
 
+class VersionAction(argparse.Action):
+    """`--version`: one unwrapped line on stdout, exit 0."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="waterfall", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    p.add_argument("--version", action=VersionAction, help="print the versions of waterfall and of its engines, and exit")
+    sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
     r = sub.add_parser("run", help="run a scenario and print the before/after ledger")
     r.add_argument("scenario")
     r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
@@ -66,15 +84,12 @@ def parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
-    sc = load_scenario(args.scenario)
+    sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
-    # the scenario's expectations apply when it is run under its own mechanism; a scenario
-    # saved from a mechanism file names that file's id, which only --mechanism FILE resolves
-    own = bool(sc.mechanism) and (not args.mechanism or sc.mechanism == mech.id
-                                  or (sc.mechanism in catalogue() and scenario_mechanism(sc).id == mech.id))
-    misses = expectation_misses(sc, results) if own else []
+    # the scenario's expectations apply when it is run under its own mechanism
+    misses = expectation_misses(sc, results) if names_mechanism(sc, mech) else []
     bad = [f for f in findings if f.claimed]
     if args.json:
         print(json.dumps({

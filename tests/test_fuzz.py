@@ -14,10 +14,8 @@ from waterfall.model.replay import run
 from waterfall.proofs.checks import check_steps, expectation_misses
 from waterfall.proofs.fuzz import save_scenario, search
 from seeded_bugs import SEEDED_BUGS, SeededBug, apply
-from waterfall.spec import SPEC_DIR
+from waterfall.spec import FINDINGS_DIR, REGRESSIONS_DIR
 
-FINDINGS_DIR = SPEC_DIR / "findings"
-REGRESSIONS_DIR = Path(__file__).parent / "regressions"
 MECHANISMS = sorted(catalogue())
 
 

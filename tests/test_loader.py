@@ -557,7 +557,31 @@ def test_R_MECH_1_resolve_by_path_or_catalogue_id(tmp_path: Path) -> None:
         resolve_mechanism("no-such-mechanism")
     from waterfall.model.loader import catalogue
     assert info.value.where == {"key": "no-such-mechanism"}
-    assert f"({', '.join(catalogue())}) nor a file" in str(info.value)
+    assert f"nor a file (known: {', '.join(sorted(catalogue()))})" in str(info.value)
+    with pytest.raises(MechanismError, match=r"no mechanism 'Drift-V3'.* \(did you mean 'drift-v2'\?\)"):
+        resolve_mechanism("Drift-V3")  # a mistyped id gets the closest one
+
+
+def test_R_RUN_2_scenarios_resolve_by_path_or_bundled_name(tmp_path: Path) -> None:
+    from waterfall.model.loader import resolve_scenario
+    from waterfall.spec import SCENARIOS_DIR
+    assert resolve_scenario("fund-empty").path == str(SCENARIOS_DIR / "fund-empty.json")
+    assert resolve_scenario("no-markets-per-market-sink").mechanism  # a regression, by name
+    with pytest.raises(ScenarioError, match=r"no scenario 'fund-emty'.*did you mean 'fund-empty'"):
+        resolve_scenario("fund-emty")
+    with pytest.raises(ScenarioError, match="cannot read"):
+        resolve_scenario(str(tmp_path / "missing.json"))
+
+
+def test_R_RUN_3_a_relative_mechanism_path_is_relative_to_the_scenario(tmp_path: Path, monkeypatch) -> None:
+    from waterfall.model.loader import load_scenario, scenario_mechanism
+    (tmp_path / "venue").mkdir()
+    write(tmp_path / "venue", MECH, "mine.toml")
+    doc = json.loads(json.dumps(SCENARIO))
+    doc["mechanism"] = "mine.toml"
+    path = write_json(tmp_path / "venue", doc)
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    assert scenario_mechanism(load_scenario(path)).id == "t"
 
 
 @pytest.mark.parametrize("label,edit,name", BAD_SCENARIOS, ids=[b[0] for b in BAD_SCENARIOS])
