@@ -20,7 +20,7 @@ from waterfall.model.replay import run
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from .about import missing_extra, version_text
-from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
+from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
@@ -78,6 +78,7 @@ def parser() -> argparse.ArgumentParser:
     crosshair_cli.add_parser(sub)
     conform_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    replay_cli.add_parser(sub)
     compare_cli.add_parser(sub)
     return p
 
