@@ -36,6 +36,12 @@ class Cell:
     seconds: float = 0.0
 
 
+def verdict_cells(verdicts: Iterable[Any]) -> list[Cell]:
+    """Prover verdicts (proofs/verdict.py) as cells; an all-N verdict's mechanism is its family."""
+    return [Cell(v.mechanism if v.accounts is not None or v.mechanism != "*" else "all N", v.invariant, v.claimed,
+                 C.of_verdict(v), v.short(), v.reason, v.seconds) for v in verdicts]
+
+
 def junit(cells: Iterable[Cell], name: str, extra_failures: Iterable[tuple[str, str, str]] = ()) -> str:
     """JUnit XML: a testsuite per mechanism, a testcase per invariant. A claimed invariant
     refuted or a sanity failure is a <failure>, a claimed one left undecided an <error>,

@@ -18,8 +18,10 @@ from waterfall.model.loader import (catalogue, load_mechanism, names_mechanism, 
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
-from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
+from .checks import ALL_IDS, CLAIMED_VIOLATED, DOCUMENTED_VIOLATION, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from .about import missing_extra, version_text
+from . import categories as C
+from . import ci_outputs
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
 
@@ -72,6 +74,8 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--mechanism", action="append", help="restrict to these (repeatable)")
     v.add_argument("--scenarios", metavar="DIR", help="run the scenarios of DIR instead of the bundled ones")
     v.add_argument("--json", action="store_true")
+    v.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
+    v.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants violated)")
     v.set_defaults(func=cmd_verify)
     fuzz_cli.add_parser(sub)
     prove_cli.add_parser(sub)
@@ -169,6 +173,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ids = ALL_IDS
     failed = any(o.crashes or o.misses or any(o.verdict(i, i in m.claims) == CLAIMED_VIOLATED for i in ids)
                  for m, o in outcomes)
+    ci_outputs.write(args, verify_cells(outcomes), mechs, "waterfall verify",
+                     [(m.id, "crash", c) for m, o in outcomes for c in o.crashes]
+                     + [(m.id, "expectation", x) for m, o in outcomes for x in o.misses])
     if args.json:
         print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [
             {"id": m.id, "steps": o.steps, "refused": o.refused, "crashes": o.crashes, "misses": o.misses,
@@ -191,6 +198,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for miss in o.misses:
             print(f"  EXPECTATION MISSED {m.id}: {miss}")
     return EXIT_FINDING if failed else EXIT_OK
+
+
+def verify_cells(outcomes: list[tuple[Mechanism, Any]]) -> list[ci_outputs.Cell]:
+    """verify's verdicts for JUnit and SARIF: held on every step checked, claimed and violated
+    (with the first scenario and step), or an unclaimed property."""
+    cat = {HOLDS: C.CHECKED, CLAIMED_VIOLATED: C.BROKEN, DOCUMENTED_VIOLATION: C.PROPERTY}
+    cells = []
+    for m, o in outcomes:
+        for i in ALL_IDS:
+            verdict = o.verdict(i, i in m.claims)
+            first = next((f for f in o.findings if f.invariant == i), None)
+            where = f"scenario {first.scenario} step {first.step}" if first else f"{o.steps} steps checked"
+            cells.append(ci_outputs.Cell(m.id, i, i in m.claims, cat[verdict], verdict, where))
+    return cells
 
 
 if __name__ == "__main__":
