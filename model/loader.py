@@ -77,6 +77,14 @@ def describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     return key_path(where), err.message
 
 
+def listed(origin: str, problems: list[tuple[str, str]], prefix: str = "") -> str:
+    """Every schema problem of a file: the first on the message's line, each further one on
+    a line of its own (R-CLI-3: all of them, not a count)."""
+    (key, msg), rest = problems[0], problems[1:]
+    more = f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''}:)" if rest else ""
+    return f"{origin}: {prefix}{key}: {msg}{more}" + "".join(f"\n  {prefix}{k}: {m}" for k, m in rest)
+
+
 def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Callable[[str], Any]) -> Any:
     """Read and parse a file; an unreadable or unparsable one raises `error` naming it."""
     p = Path(path)
@@ -99,9 +107,7 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     """R-MECH-1/2: schema check, then semantic checks, then the Mechanism value."""
     problems = schema_errors(schema("mechanism"), doc)
     if problems:
-        key, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise MechanismError(f"{origin}: key {key}: {msg}{more}", file=origin, key=key)
+        raise MechanismError(listed(origin, problems, "key "), file=origin, key=problems[0][0])
     layers = tuple(LayerSpec(**spec) for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
     final = FINALS[final_doc.pop("policy")](**final_doc)
@@ -119,8 +125,8 @@ def check_claims(mech: Mechanism, origin: str) -> None:
     known = list(REGISTRY) + list(RELATIONS)
     for i, claim in enumerate(mech.claims):
         if claim not in known:
-            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant "
-                                 f"({', '.join(known)})", file=origin, key=f"claims[{i}]")
+            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant"
+                                 f"{closest(claim, known)}", file=origin, key=f"claims[{i}]")
 
 
 def check_layers(mech: Mechanism, origin: str) -> None:
@@ -250,9 +256,7 @@ def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
     """R-FMT-4: schema check, then state checks (R-STATE-5), then `expect` names known accounts."""
     problems = schema_errors(schema("scenario"), doc)
     if problems:
-        key, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise ScenarioError(f"{origin}: {key}: {msg}{more}", file=origin, key=key)
+        raise ScenarioError(listed(origin, problems), file=origin, key=problems[0][0])
     try:
         state = validate_state(state_from_json(doc["state"]))
     except WaterfallError as e:

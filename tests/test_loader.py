@@ -471,7 +471,7 @@ def test_R_MECH_2_schema_and_semantic_messages_in_plain_words(tmp_path: Path, la
 
 def test_R_MECH_2_two_unknown_keys_name_the_first_and_count_the_rest(tmp_path: Path) -> None:
     # one table with two unknown keys is one problem naming the first; a second problem
-    # elsewhere is counted, not listed
+    # elsewhere is listed on a line of its own
     p = write(tmp_path, MECH.replace("fee_ppm = 5000", "fee_ppm = 5000\nbogus = 1\nzzz = 2"))
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
@@ -481,7 +481,8 @@ def test_R_MECH_2_two_unknown_keys_name_the_first_and_count_the_rest(tmp_path: P
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert str(info.value) == (f"{p}: key layers[0].reserve: value -1 out of range (minimum 0) "
-                               "(and 1 more problem(s))")
+                               "(and 1 more problem:)\n  key liquidation.bogus: unknown key "
+                               "(allowed: fee_ppm, surplus, surplus_sink)")
 
 
 def test_R_MECH_2_sink_errors_list_the_balance_layers_or_none(tmp_path: Path) -> None:
@@ -605,7 +606,8 @@ def test_R_FMT_4_messages_count_further_problems_and_say_top_level() -> None:
     del doc["name"], doc["ops"]
     with pytest.raises(ScenarioError) as info:
         scenario_from_doc(doc, "s.json")
-    assert str(info.value) == "s.json: name: required key is missing (and 1 more problem(s))"
+    assert str(info.value) == ("s.json: name: required key is missing (and 1 more problem:)\n"
+                               "  ops: required key is missing")
     del doc["state"]["accounts"][0]["collateral"]
     doc["name"], doc["ops"] = "t", []
     with pytest.raises(ScenarioError) as info:
