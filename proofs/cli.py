@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
@@ -20,10 +21,12 @@ from waterfall.model.replay import run
 
 from .checks import ALL_IDS, CLAIMED_VIOLATED, DOCUMENTED_VIOLATION, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from .about import missing_extra, version_text
+from .ids import resolve_invariants
 from . import categories as C
 from . import ci_outputs
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
+from .trace import describe_op
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 
@@ -31,12 +34,17 @@ EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
-    why = missing_extra(args.command)
+    why = missing_extra(getattr(args, "command", ""))
     if why:
         print(f"waterfall: error [E-EXTRA]: {why}", file=sys.stderr)
         return EXIT_INPUT
     try:
+        if getattr(args, "invariant", None):  # ids are case-insensitive; an unknown one gets the closest
+            args.invariant = resolve_invariants(args.invariant)
         return args.func(args)
+    except BrokenPipeError:  # `waterfall ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except WaterfallError as e:
         if getattr(args, "json", False):
             print(json.dumps({"error": e.to_json()}, indent=2))
@@ -62,7 +70,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action=VersionAction, help="print the versions of waterfall and of its engines, and exit")
     sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
     r = sub.add_parser("run", help="run a scenario and print the before/after ledger")
-    r.add_argument("scenario")
+    r.add_argument("scenario", help="scenario JSON file, or the name of a bundled one (fund-empty)")
     r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
     r.add_argument("--json", action="store_true", help="print post-state and events as JSON")
     r.set_defaults(func=cmd_run)
@@ -123,12 +131,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not findings and not misses:
             print(f"  all {len(ALL_IDS)} invariants hold at every step")
     return EXIT_FINDING if bad or misses else EXIT_OK
-
-
-def describe_op(op: Any) -> str:
-    """One-line form of an operation."""
-    doc = op_to_json(op)
-    return doc.pop("op") + " " + " ".join(f"{k}={v}" for k, v in doc.items())
 
 
 def mechanism_summary(mech: Mechanism) -> dict[str, Any]:
