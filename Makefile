@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test browser fuzz mutate bench docs clean
+.PHONY: setup verify test browser fuzz fuzz-campaign mutate bench docs clean
 
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
@@ -33,9 +33,19 @@ browser:
 		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
 		|| echo "chromium could not be installed: tests/test_report_browser.py will skip"
 
-# long Hypothesis campaign (profile "fuzz" in proofs/fuzz.py); CI runs the short "ci" profile
+# long Hypothesis campaign (profile "fuzz" in proofs/fuzz.py); CI runs the short "ci" profile.
+# Found examples are kept in $(WATERFALL_FUZZ_DB) (default .waterfall/examples) and replayed
+# first next time, by this, `waterfall fuzz` and the HypoFuzz campaign alike.
 fuzz: setup
 	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py
+
+# a campaign over every core (HypoFuzz, extra 'fuzz'; its dashboard on localhost:9999) of one
+# machine or several: give each the same WATERFALL_FUZZ_DB (a shared folder), or merge their
+# .waterfall/examples folders with rsync; docs/fuzzing.md
+FUZZ_CORES ?= $(shell nproc)
+fuzz-campaign: setup
+	$(PIP) -e '.[dev,fuzz]'
+	HYPOTHESIS_PROFILE=fuzz $(VENV)/bin/hypothesis fuzz -n $(FUZZ_CORES) -- tests/fuzz_targets.py
 
 # mutation testing of model/ (mutmut, unit tests + short Hypothesis profile "mutate");
 # score, timing and every survivor with its reason: docs/mutation.md
@@ -58,4 +68,4 @@ docs: setup
 	NO_MKDOCS_2_WARNING=1 $(PY) -m pytest tests/test_docs_site.py
 
 clean:
-	rm -rf $(VENV) site build *.egg-info .pytest_cache .hypothesis mutants
+	rm -rf $(VENV) site build *.egg-info .pytest_cache .hypothesis mutants  # .waterfall/ (found examples) is kept

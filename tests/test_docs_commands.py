@@ -32,7 +32,7 @@ NODE_IMPL = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
 SKIP = [
     ("make verify", "the whole catalogue at N = 8 (minutes); its parts run here shortened"),
     ("make test", "the whole suite, which contains this test"),
-    ("make fuzz", "the long Hypothesis campaign"),
+    ("make fuzz", "the long Hypothesis campaigns (make fuzz, make fuzz-campaign: run forever)"),
     ("make bench", "benchmarks, ~5 minutes and ~1 GB"),
     ("make docs", "the site build: tests/test_docs_site.py, run by `make docs`"),
     ("make setup", "the venv this test runs in already exists"),
