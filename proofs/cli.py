@@ -24,7 +24,7 @@ from .about import missing_extra, version_text
 from .ids import resolve_invariants
 from . import categories as C
 from . import ci_outputs
-from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, replay_cli, report_cli
+from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, init_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
 from .trace import describe_op
 
@@ -91,6 +91,7 @@ def parser() -> argparse.ArgumentParser:
     conform_cli.add_parser(sub)
     report_cli.add_parser(sub)
     replay_cli.add_parser(sub)
+    init_cli.add_parser(sub)
     compare_cli.add_parser(sub)
     return p
 

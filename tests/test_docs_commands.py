@@ -125,7 +125,8 @@ def designer_files(ws: Path) -> None:
             .replace('residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'))
     assert mine.count("my-venue") == 1 and "fee_ppm = 10000" in mine and '"insurance_fund"\n' in mine
     (ws / "my-venue.toml").write_text(mine, encoding="utf-8")
-    final = blocks((ROOT / "docs/guide-designer.md").read_text(encoding="utf-8"), "toml")[0]
+    final = next(b for b in blocks((ROOT / "docs/guide-designer.md").read_text(encoding="utf-8"), "toml")
+                 if b.startswith("[final]"))
     adl = (mine[:mine.index("[final]")] + final).replace('id = "my-venue"', 'id = "my-venue-adl"')
     (ws / "my-venue-adl.toml").write_text(adl.replace('"I-PROP", "I-BOUND", ', ""), encoding="utf-8")
 

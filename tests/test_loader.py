@@ -518,14 +518,18 @@ def test_R_MECH_2_clearing_kind_twice_says_listed_twice(tmp_path: Path) -> None:
     assert info.value.where == {"file": str(p), "key": "layers[2].kind"}
 
 
-def test_R_MECH_2_unknown_claim_lists_the_registered_ids(tmp_path: Path) -> None:
+def test_R_MECH_2_unknown_claim_names_the_closest_or_lists_the_registered_ids(tmp_path: Path) -> None:
     from waterfall.spec.invariants import REGISTRY, RELATIONS
     header = 'name = "test mechanism"\n'
     p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-NON-NEG"]\n'))
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert info.value.where == {"file": str(p), "key": "claims[0]"}
-    assert str(info.value).endswith(f"({', '.join(list(REGISTRY) + list(RELATIONS))})")
+    assert str(info.value).endswith("'I-NON-NEG' is not a registered invariant (did you mean 'I-NONNEG'?)")
+    p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-WHATEVER-X"]\n'))
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert str(info.value).endswith(f"(known: {', '.join(sorted(list(REGISTRY) + list(RELATIONS)))})")
 
 
 def test_R_MECH_1_loaded_mechanism_keeps_its_source_and_path(tmp_path: Path) -> None:
