@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -40,7 +41,14 @@ def sh(args: list[str], cwd: Path, ok: bool = True, timeout: float = 600) -> sub
 def venv(tmp_path_factory) -> tuple[Path, Path, Path]:
     """(work folder, venv's bin, wheel): the wheel built and installed without extras."""
     work = tmp_path_factory.mktemp("user")
-    sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(ROOT)], work)
+    src = work / "src"  # the files git tracks or would track, so the build sees what a clone has
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
+    sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)], work)
     (wheel,) = (work / "dist").glob("waterfall-*.whl")
     sh([sys.executable, "-m", "venv", str(work / "venv")], work)
     bin_ = work / "venv" / "bin"
