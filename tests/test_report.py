@@ -19,8 +19,9 @@ from waterfall.proofs.fuzz import Tally
 from waterfall.proofs.prove import prove
 from waterfall.proofs.report import Evidence, build, cell
 from waterfall.proofs.report_render import markdown, page
-from waterfall.spec import SCENARIOS_DIR, SCHEMAS_DIR
+from waterfall.spec import FINDINGS_DIR, SCENARIOS_DIR, SCHEMAS_DIR
 
+FINDING = FINDINGS_DIR / "drift-v2-I-NONNEG-2aa24cb7.json"
 SCHEMA = json.loads((SCHEMAS_DIR / "report.schema.json").read_text())
 
 
@@ -73,16 +74,14 @@ def test_R_REPORT_2_a_sanity_failure_is_not_hidden_behind_fuzzing() -> None:
 @pytest.mark.parametrize("kind", V.KINDS)
 @pytest.mark.parametrize("claimed", [True, False])
 def test_R_REPORT_2_every_verdict_kind_has_a_category_with_a_colour(kind: str, claimed: bool, tmp_path: Path) -> None:
-    m = mech("generic-socialized-loss")
-    cex = prove(m, "I-CONS", 2).witness if kind == V.COUNTEREXAMPLE else None
-    doc = {"format": "waterfall-scenario", "version": 1, "name": "w", "state": cex,
-           "ops": [{"op": "deposit", "account": next(iter(cex["accounts"]))["id"], "amount": "1"}]} if cex else None
-    v = V.Verdict(m.id, "I-CONS", kind, 2, reason="r", counterexample=doc, claimed=claimed)
+    m = mech("drift-v2")
+    doc = json.loads(FINDING.read_text()) if kind == V.COUNTEREXAMPLE else None
+    v = V.Verdict(m.id, "I-NONNEG", kind, 2, reason="r", counterexample=doc, claimed=claimed)
     category = C.of_verdict(v)
     assert category in C.LEGEND
     if kind == V.COUNTEREXAMPLE:
         assert category == (C.BROKEN if claimed else C.PROPERTY)
-    report = build(Evidence([m], ["I-CONS"], [v], [], {}, 2), tmp_path, SCENARIOS_DIR)
+    report = build(Evidence([m], ["I-NONNEG"], [v], [], {}, 2), tmp_path, SCENARIOS_DIR)
     assert f'class="c-{report["cells"][0]["category"]}"' in page(report)
 
 
