@@ -248,6 +248,11 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path, command: str = "waterfal
     order = {C.BROKEN: 0, C.PROPERTY: 1}
     cexes = [counterexample(ev, c, by_id[c.mechanism], out)
              for c in sorted((c for c in cells if c.counterexample), key=lambda c: order.get(c.category, 2))]
+    shrunk = {x["id"]: x["trace"]["shrunk"]["to"] for x in cexes if x["trace"].get("shrunk")}
+    for c in cells:  # a fuzzer's cell counts the steps of the sequence shown, after shrinking
+        if c.counterexample in shrunk:
+            n = shrunk[c.counterexample]
+            c.text = f"{'*' if c.claimed else ''}CEX (Hypothesis, {plural(n, 'step')})"
     scenarios = sorted(scenarios_dir.glob("*.json"))
     comparison = [summary_row(c) for p in scenarios for c in compare(load_scenario(p), ev.mechanisms)]
     plots = {m.id: loss_plot(out, scenarios_dir, m) for m in ev.mechanisms}
