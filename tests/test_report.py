@@ -103,6 +103,9 @@ def test_R_REPORT_3_fuzz_counterexamples_are_shrunk_sequences(tmp_path: Path) ->
     saved = json.loads((tmp_path / x["file"]).read_text())
     assert len(saved["ops"]) == x["trace"]["shrunk"]["to"]
     assert "[Sequence]" in x["text"] and "[Violation] I-NONNEG" in x["text"]
+    (c,) = doc["cells"]
+    to = x["trace"]["shrunk"]["to"]
+    assert c["text"] == f"CEX (Hypothesis, {to} step{'s' if to != 1 else ''})" and c["href"] == f"#{x['id']}"
 
 
 def test_R_REPORT_3_z3_counterexamples_read_like_a_failing_sequence(tmp_path: Path) -> None:
