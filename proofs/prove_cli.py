@@ -25,6 +25,7 @@ from waterfall.model.mechanism import Mechanism
 from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
+from . import ci_outputs
 from . import verdict as V
 from .ledger import ledger, table
 from .verdict import Verdict
@@ -43,6 +44,8 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--no-all-n", action="store_true", help="skip the all-N proofs")
     p.add_argument("--save", metavar="DIR", help="save every counterexample as a scenario file in DIR")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
+    p.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants refuted)")
     p.set_defaults(func=cmd_prove)
 
 
@@ -152,6 +155,7 @@ def cmd_prove(args: Any) -> int:
     saved_by = [(str(save(v, args.save)), v.mechanism) for v in verdicts if v.counterexample and args.save]
     saved = [p for p, _ in saved_by]
     code = exit_code(verdicts + all_n)
+    ci_outputs.write(args, ci_outputs.verdict_cells(verdicts + all_n), mechs, "waterfall prove")  # --junit, --sarif
     if args.json:
         print(json.dumps({"accounts": args.accounts, "encoding": args.encoding, "exit": code, "saved": saved,
                           "verdicts": [v.to_json() for v in verdicts],
