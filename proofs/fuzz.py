@@ -302,8 +302,10 @@ def example_database(path: str | Path | None) -> ExampleDatabase | None:
 # and HypoFuzz (`make fuzz-campaign`) are long and keep found examples (R-FUZZ-7).
 settings.register_profile("ci", derandomize=True, database=None, max_examples=40, stateful_step_count=25,
                           deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
-# (HypoFuzz skips a test that suppresses the nested_given check, so that one stays on)
-settings.register_profile("fuzz", max_examples=2_000, stateful_step_count=60, deadline=None,
+# (HypoFuzz skips a test that suppresses the nested_given check, so that one stays on; the
+# profile names derandomize=False itself, since under CI=1 Hypothesis' own default is derandomized
+# and a profile inherits from the default)
+settings.register_profile("fuzz", derandomize=False, max_examples=2_000, stateful_step_count=60, deadline=None,
                           suppress_health_check=[h for h in HealthCheck if h != HealthCheck.nested_given],
                           print_blob=True, database=example_database(database_path()))
 
