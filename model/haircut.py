@@ -23,6 +23,8 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
     gain = policy.profit == "total_gain"
     net = policy.eligibility == "net_profitable"
     for i, a in tx.accounts.items():
+        if i == aid:
+            continue
         total = 0
         scoped = 0
         for m, p in a.positions.items():
@@ -35,7 +37,7 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
         if profit <= 0 or (net and total <= 0):
             continue
         w = profit if profit < eq else eq
-        if w > 0 and i != aid:
+        if w > 0:
             ids.append(i)
             weights.append(w)
     return ids, weights
