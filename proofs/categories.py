@@ -14,7 +14,8 @@ PROVED, BROKEN, PROPERTY, UNDECIDED, NA, SANITY = (
 
 # category -> (label, colour, what it means); the order is the legend's
 LEGEND: dict[str, tuple[str, str, str]] = {
-    PROVED: ("proved", "#cdeccd", "proved for all N, or for every venue of up to k accounts (Z3)"),
+    PROVED: ("proved", "#cdeccd", "every path of model.step over every valid venue of up to k accounts and "
+                                  "m markets satisfies it, and a witness path exercises it"),
     BROKEN: ("claimed and broken", "#f4b6b6", "the mechanism claims the invariant and a counterexample, "
                                               "replayed through the model, refutes it: a bug"),
     PROPERTY: ("unclaimed property", "#d9e2ef", "violated, but the mechanism does not claim it: a documented "
@@ -22,8 +23,10 @@ LEGEND: dict[str, tuple[str, str, str]] = {
     UNDECIDED: ("undecided", "#f6e7b0", "no proof and no counterexample: solver UNKNOWN or TIMEOUT, or "
                                         "only searched (fuzzed) without finding a violation"),
     NA: ("not applicable", "#eeeeee", "the invariant does not apply to this family of mechanism"),
-    SANITY: ("sanity failure", "#e0b3f0", "the check itself failed: vacuous assumptions, an encoding the "
-                                          "model disagrees with, an unreached trigger, a prover error"),
+    SANITY: ("sanity failure", "#e0b3f0", "not honestly proved: a case where no path applies its operation "
+                                          "(VACUOUS), no path exercising it (UNREACHED), a check that holds "
+                                          "whatever the step does (TRIVIAL), a result the model does not "
+                                          "replay, a prover error"),
 }
 
 # not a report category: a concrete check (waterfall verify) found no violation on the steps
@@ -31,10 +34,10 @@ LEGEND: dict[str, tuple[str, str, str]] = {
 CHECKED = "checked"
 
 BY_KIND = {
-    V.PROVED_ALL_N: PROVED, V.PROVED_UP_TO: PROVED, "TRIVIAL": PROVED,
+    V.PROVED_ALL_N: PROVED, V.PROVED_UP_TO: PROVED,
     V.UNKNOWN: UNDECIDED, V.TIMEOUT: UNDECIDED, V.NO_COUNTEREXAMPLE_IN: UNDECIDED,
     V.NOT_APPLICABLE: NA,
-    V.VACUOUS: SANITY, V.ENCODING_MISMATCH: SANITY, "UNREACHED": SANITY,
+    V.VACUOUS: SANITY, V.ENCODING_MISMATCH: SANITY, V.UNREACHED: SANITY, V.TRIVIAL: SANITY,
 }
 
 

@@ -45,7 +45,7 @@ def test_R_CLI_2_a_mistyped_id_gets_the_closest_one(argv: list[str], expected: s
 
 def test_R_CLI_2_invariant_ids_are_case_insensitive(capsys) -> None:
     assert main(["prove", "--mechanism", "generic-socialized-loss", "--invariant", "i-cons", "--accounts", "2",
-                 "--no-all-n", "--jobs", "1", "--json"]) == 0
+                 "--markets", "1", "--operation", "deposit", "--no-all-n", "--jobs", "1", "--json"]) == 0
     (v,) = json.loads(capsys.readouterr().out)["verdicts"]
     assert v["invariant"] == "I-CONS" and v["kind"] == "PROVED N<=k"
 
@@ -90,7 +90,8 @@ JSON_COMMANDS = {  # every subcommand offering --json, shortened
     "mechanisms": ["mechanisms"],
     "verify": ["verify", "--mechanism", "deribit"],
     "fuzz": ["fuzz", "--mechanism", "generic-socialized-loss", "--examples", "3"],
-    "prove": ["prove", "--mechanism", "deribit", "--invariant", "I-CONS", "--accounts", "2", "--no-all-n", "--jobs", "1"],
+    "prove": ["prove", "--mechanism", "deribit", "--invariant", "I-CONS", "--accounts", "2", "--markets", "1",
+              "--operation", "deposit", "--no-all-n", "--jobs", "1"],
     "crosshair": ["crosshair", "--function", "waterfall.model.layers.clip", "--per-condition-timeout", "1"],
     "diff": ["diff", "deribit", "capped-pro-rata", "--seconds", "2"],
     "conform": ["conform", "--impl", ADAPTER, "--mechanism", "deribit", "--filter", "op-deposit"],
@@ -130,7 +131,8 @@ def test_R_CLI_5_verify_and_prove_write_junit_and_sarif(tmp_path: Path) -> None:
     (result,) = json.loads((tmp_path / "v.sarif").read_text())["runs"][0]["results"]
     assert result["ruleId"] == "I-NONNEG" and "scenario " in result["message"]["text"]
     assert main(["prove", "--mechanism", str(mech), "--invariant", "I-NONNEG", "--invariant", "I-CONS",
-                 "--accounts", "3", "--no-all-n", "--jobs", "1", "--junit", str(tmp_path / "p.xml"),
+                 "--accounts", "2", "--markets", "1", "--operation", "liquidate", "--no-all-n", "--jobs", "1",
+                 "--junit", str(tmp_path / "p.xml"),
                  "--sarif", str(tmp_path / "p.sarif")]) == 1
     cases = list(ET.parse(tmp_path / "p.xml").getroot().iter("testcase"))
     assert {c.get("name"): c.find("failure") is not None for c in cases} == {"I-NONNEG": True, "I-CONS": False}
