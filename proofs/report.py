@@ -2,9 +2,10 @@
 rendered as Markdown and as static HTML (proofs/report_render.py).
 
 Per (mechanism, invariant) the strongest evidence on the ladder of docs/proofs.md:
-COUNTEREXAMPLE (Z3, then the fuzzer; replayed by the model) > a sanity failure of the
-check > PROVED all N > PROVED N<=k (Z3, with k and time) > no violation found by Hypothesis
-(runs, steps) > the verdict itself. Each cell has a category (proofs/categories.py: proved,
+COUNTEREXAMPLE (prove, then the fuzzer; replayed by the model) > a sanity failure of the
+proof > PROVED N<=k M<=m (model.step, every path) > no violation found by Hypothesis (runs,
+steps) > the verdict itself. The all-N results are statements about the rules, not about the
+code: they are listed apart and are never a cell's evidence. Each cell has a category (proofs/categories.py: proved,
 claimed and broken, unclaimed property, undecided, not applicable, sanity failure) and a
 link to its evidence; each counterexample is shown as a sequence (proofs/trace.py), the
 fuzzer's shrunk first within a time budget (proofs/shrink.py), and saved as a scenario that
@@ -36,7 +37,6 @@ from .fuzz import Tally
 from .shrink import shrink
 from .verdict import Verdict
 
-ALL_N_FOR_EVERY_MECHANISM = ("I-CONS", "I-ZERO")  # sum identities of any step (P-CONS, P-ZERO)
 FORMAT = "waterfall-report"
 
 
@@ -50,9 +50,11 @@ class Evidence:
     all_n: list[Verdict]
     fuzz: dict[str, Tally]
     accounts: int
+    markets: int = 1
     time_n: dict[str, list[tuple[int, float, str]]] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)  # timeout, fuzz runs, seeds, shrink budget
     shrink_seconds: float = 5.0
+    operations: dict[str, Any] = field(default_factory=dict)  # paths explored per mechanism and operation
 
 
 @dataclass
@@ -104,7 +106,6 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> CellView:
     claimed = inv in mech.claims
     star = "*" if claimed else ""
     tally = ev.fuzz.get(mech.id)
-    all_n = [a for a in ev.all_n if a.invariant == inv and a.kind == V.PROVED_ALL_N]
     evidence: dict[str, Any] = {"z3": slim(v) if v else None,  # all_n: indices into the report's all_n
                                 "all_n": [k for k, a in enumerate(ev.all_n) if a.invariant == inv],
                                 "fuzz": fuzz_summary(tally, inv)}
@@ -116,7 +117,7 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> CellView:
     if v and v.kind == V.NOT_APPLICABLE and v.reason.startswith("applies only to"):
         return made(C.NA, "n/a", "z3")
     if v and v.kind == V.COUNTEREXAMPLE:
-        return made(C.of_kind(v.kind, claimed), f"CEX (Z3, {len(v.counterexample['state']['accounts'])} accounts)",
+        return made(C.of_kind(v.kind, claimed), f"CEX (prove, {len(v.counterexample['state']['accounts'])} accounts)",
                     "z3", cex_id)
     if fuzz_found(tally, inv):
         ops = (seen_doc(tally, inv) or {}).get("ops")
@@ -125,12 +126,8 @@ def cell(ev: Evidence, mech: Mechanism, inv: str) -> CellView:
                     "hypothesis", cex_id if ops else None)
     if v and C.of_verdict(v) == C.SANITY:
         return made(C.SANITY, v.kind if not v.stats.get("error") else "prover error", "z3")
-    if inv in ALL_N_FOR_EVERY_MECHANISM and all_n:
-        return made(C.PROVED, "PROVED all N", "all-n")
     if v and C.of_verdict(v) == C.PROVED:
-        n = f" N<={v.accounts}" if v.kind == V.PROVED_UP_TO else ""
-        label = "PROVED" if v.kind in (V.PROVED_UP_TO, V.PROVED_ALL_N) else v.kind
-        return made(C.PROVED, f"{label}{n} ({v.seconds:.1f}s)", "z3")
+        return made(C.PROVED, f"PROVED N<={v.accounts}" + (f" M<={v.markets}" if v.markets else ""), "z3")
     if tally is not None and tally.examples:
         steps = sum(tally.ran.values())
         note = f" + Z3 {v.kind}" if v and C.of_verdict(v) == C.UNDECIDED else ""
@@ -158,7 +155,7 @@ def provenance(ev: Evidence, command: str) -> dict[str, Any]:
     """What produced this report: versions, command, settings and seeds, input hashes, date."""
     return {"date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
             "command": command, "versions": versions(), "platform": platform.platform(),
-            "settings": {"accounts": ev.accounts, "shrink_seconds": ev.shrink_seconds, **ev.settings},
+            "settings": {"accounts": ev.accounts, "markets": ev.markets, "shrink_seconds": ev.shrink_seconds, **ev.settings},
             "mechanisms": [mechanism_file(m) for m in ev.mechanisms]}
 
 
@@ -174,7 +171,7 @@ def counterexample(ev: Evidence, c: CellView, mech: Mechanism, out: Path) -> dic
     v = next((x for x in ev.proofs if x.mechanism == mech.id and x.invariant == c.invariant), None)
     shrunk = None
     if c.source == "z3" and v is not None and v.counterexample:
-        doc, found = v.counterexample, f"Z3 at N={v.accounts} ({v.seconds:.1f}s)"
+        doc, found = v.counterexample, f"waterfall prove, venues of up to {v.accounts} accounts and {v.markets} markets"
     else:
         doc = seen_doc(ev.fuzz.get(mech.id), c.invariant)
         assert doc is not None
@@ -269,6 +266,7 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path, command: str = "waterfal
                    "text": c.text, "source": c.source, "anchor": c.anchor, "href": c.href,
                    "counterexample": c.counterexample, "evidence": c.evidence} for c in cells],
         "counterexamples": cexes,
+        "operations": ev.operations,
         "all_n": [slim(v) for v in ev.all_n],
         "comparison": {"header": list(SUMMARY_HEADER), "rows": comparison, "definitions": DEFINITIONS},
         "proof_time": ({"plot": proof_time_plot(out, ev.time_n).name,

@@ -10,8 +10,9 @@ from __future__ import annotations
 import html
 from typing import Any
 
-SECTIONS = [("summary", "Summary"), ("matrix", "Matrix"), ("counterexamples", "Counterexamples"),
-            ("evidence", "Evidence per cell"), ("all-n", "For every number of accounts"),
+SECTIONS = [("summary", "Summary"), ("matrix", "Matrix"), ("operations", "Operations explored"),
+            ("counterexamples", "Counterexamples"),
+            ("evidence", "Evidence per cell"), ("all-n", "Statements about the rules for every N (not about the code)"),
             ("comparison", "Mechanism comparison"), ("proof-time", "Proof time"), ("mechanisms", "Mechanisms"),
             ("provenance", "Provenance")]
 STEP_PARTS = ("prices", "positions", "balances", "transfers")
@@ -27,7 +28,28 @@ def matrix(doc: dict[str, Any]) -> tuple[list[str], list[list[dict[str, Any]]]]:
 
 
 def sections(doc: dict[str, Any]) -> list[tuple[str, str]]:
-    return [(a, t) for a, t in SECTIONS if a != "proof-time" or doc.get("proof_time")]
+    return [(a, t) for a, t in SECTIONS if (a != "proof-time" or doc.get("proof_time"))
+            and (a != "operations" or doc.get("operations"))]
+
+
+def operations(doc: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """waterfall prove's exploration: mechanisms down, operations across, paths explored."""
+    ops = list(dict.fromkeys(op for per in doc.get("operations", {}).values() for op in per))
+    rows = []
+    for mid, per in doc.get("operations", {}).items():
+        row = [mid]
+        for op in ops:
+            d = per.get(op, {})
+            row.append("prover error" if "error" in d else
+                       f"{d.get('paths', 0)} paths ({d.get('applied', 0)} applied), "
+                       + ("every path" if d.get("complete") else "INCOMPLETE") + f", {d.get('seconds', 0):.0f}s")
+        rows.append(row)
+    return ["mechanism"] + ops, rows
+
+
+OPERATIONS_NOTE = ("Every path of model.step that waterfall prove explored, per mechanism and operation kind, over "
+                   "every case (the operated account's markets, with and without a counterparty) and every venue "
+                   "size proved; 'every path' means the exploration was exhaustive.")
 
 
 # ---- Markdown -------------------------------------------------------------------------
@@ -47,6 +69,8 @@ def markdown(doc: dict[str, Any]) -> str:
     invs, rows = matrix(doc)
     out += ["## Matrix", md_table(["mechanism"] + invs,
                                   [[r[0]["mechanism"]] + [f"[{c['text']}]({c['href']})" for c in r] for r in rows])]
+    if doc.get("operations"):
+        out += ["## Operations explored", OPERATIONS_NOTE, md_table(*operations(doc))]
     out.append("## Counterexamples")
     for x in doc["counterexamples"]:
         out += [f'### {x["mechanism"]} {x["invariant"]} '
@@ -59,7 +83,7 @@ def markdown(doc: dict[str, Any]) -> str:
         out += [f"### {r[0]['mechanism']}", md_table(["invariant", "claimed", "category", "verdict", "details"],
                                                      [[c["invariant"], "yes" if c["claimed"] else "no", c["category"],
                                                        c["text"], details(c, doc["all_n"])] for c in r])]
-    out += ["## For every number of accounts",
+    out += ["## Statements about the rules for every N (not about the code)",
             md_table(["invariant", "family", "verdict", "argument"],
                      [[v["invariant"], v["mechanism"], v["kind"], v["reason"][:160]] for v in doc["all_n"]])]
     comp = doc["comparison"]
@@ -68,8 +92,8 @@ def markdown(doc: dict[str, Any]) -> str:
     if doc.get("proof_time"):
         pt = doc["proof_time"]
         ns = [p["n"] for p in next(iter(pt["series"].values()))]
-        out += ["## Proof time", f"![Z3 proof time of the core invariants against N]({pt['plot']})",
-                md_table(["query"] + [f"N={n}" for n in ns],
+        out += ["## Proof time", f"![time to prove every invariant on the liquidation against k]({pt['plot']})",
+                md_table(["mechanism, operation"] + [f"k={n}" for n in ns],
                          [[k] + [f"{p['seconds']:.2f}s" if p["kind"] == "PROVED N<=k" else p["kind"] for p in pts]
                           for k, pts in pt["series"].items()])]
     out.append("## Mechanisms")
@@ -93,7 +117,7 @@ def details(c: dict[str, Any], all_n: list[dict[str, Any]]) -> str:
     z3 = c["evidence"].get("z3")
     if z3:
         extra = "".join(f", {k} {z3[k]}" for k in ("markets", "trigger") if z3.get(k) is not None)
-        parts.append(f"Z3: {z3['kind']}" + (f" at N={z3['accounts']}" if z3.get("accounts") else "")
+        parts.append(f"prove: {z3['kind']}" + (f" at N<={z3['accounts']} M<={z3.get('markets')}" if z3.get("accounts") else "")
                      + f" in {z3['seconds']:.1f}s{extra}" + (f" ({z3['reason'][:120]})" if z3.get("reason") else ""))
     for a in (all_n[k] for k in c["evidence"].get("all_n") or []):
         parts.append(f"all N ({a['mechanism']}): {a['kind']}")
@@ -188,6 +212,10 @@ def page(doc: dict[str, Any]) -> str:
                   + "".join(f'<td class="c-{e(c["category"])}"><a href="{e(c["href"])}">{e(c["text"])}</a></td>' for c in r)
                   + "</tr>" for r in rows)
     body.append(f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>')
+    if doc.get("operations"):
+        oh, orows = operations(doc)
+        body += ['<h2 id="operations">Operations explored</h2>', f"<p>{e(OPERATIONS_NOTE)}</p>",
+                 html_table([e(h) for h in oh], [[e(c) for c in r] for r in orows])]
     body.append('<h2 id="counterexamples">Counterexamples</h2>')
     body += [counterexample_html(x) for x in doc["counterexamples"]] or ["<p>None.</p>"]
     body.append('<h2 id="evidence">Evidence per cell</h2>')
@@ -198,7 +226,7 @@ def page(doc: dict[str, Any]) -> str:
                       + "</td></tr>" for c in r)
         body.append(f"<h3>{e(r[0]['mechanism'])}</h3><table><thead><tr><th>invariant</th><th>claimed</th><th>category</th>"
                     f"<th>verdict</th><th>details</th></tr></thead><tbody>{trs}</tbody></table>")
-    body.append('<h2 id="all-n">For every number of accounts</h2>')
+    body.append('<h2 id="all-n">Statements about the rules for every N (not about the code)</h2>')
     body.append(html_table(["invariant", "family", "verdict", "argument"],
                            [[e(v["invariant"]), e(v["mechanism"]), e(v["kind"]), e(v["reason"][:200])] for v in doc["all_n"]]))
     comp = doc["comparison"]
@@ -208,8 +236,8 @@ def page(doc: dict[str, Any]) -> str:
     if doc.get("proof_time"):
         pt = doc["proof_time"]
         ns = [p["n"] for p in next(iter(pt["series"].values()))]
-        body += ['<h2 id="proof-time">Proof time</h2>', f'<img src="{e(pt["plot"])}" alt="Z3 proof time against N">',
-                 html_table(["query"] + [f"N={n}" for n in ns],
+        body += ['<h2 id="proof-time">Proof time</h2>', f'<img src="{e(pt["plot"])}" alt="proof time against k">',
+                 html_table(["mechanism, operation"] + [f"k={n}" for n in ns],
                             [[e(k)] + [f"{p['seconds']:.2f}s" if p["kind"] == "PROVED N<=k" else e(p["kind"]) for p in pts]
                              for k, pts in pt["series"].items()])]
     body.append('<h2 id="mechanisms">Mechanisms</h2>')

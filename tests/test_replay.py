@@ -79,7 +79,7 @@ def test_R_REPLAY_2_nothing_to_emit_is_bad_input(tmp_path: Path, capsys) -> None
 @pytest.mark.parametrize("mid", ["drift-v2"])
 def test_R_REPLAY_1_prove_save_then_replay(tmp_path: Path, mid: str, capsys) -> None:
     from waterfall.proofs.prove import prove
-    v = prove(load_mechanism(catalogue()[mid]), "I-NONNEG", 3)
+    v = prove(load_mechanism(catalogue()[mid]), "I-NONNEG", 3, operations=["liquidate"])
     path = tmp_path / "cex.json"
     path.write_text(json.dumps(v.counterexample))
     assert main(["replay", str(path), "--invariant", "I-NONNEG"]) == 0

@@ -39,7 +39,7 @@ def page_path(tmp_path_factory) -> Path:
     (out / "drift-claims-nonneg.toml").write_text(text)
     claiming = load_mechanism(out / "drift-claims-nonneg.toml")
     mechs = [claiming, drift]
-    proofs = [prove(m, inv, 3) for m in mechs for inv in ("I-CONS", "I-NONNEG")]
+    proofs = [prove(m, inv, 2, operations=["liquidate"]) for m in mechs for inv in ("I-CONS", "I-NONNEG")]
     doc = build(Evidence(mechs, ["I-CONS", "I-NONNEG"], proofs, [], {}, 3), out, SCENARIOS_DIR)
     (out / "index.html").write_text(page(doc), encoding="utf-8")
     return out / "index.html"
