@@ -30,7 +30,7 @@ NODE_IMPL = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
 
 # (command prefix, reason): shown in the docs, not run here
 SKIP = [
-    ("make verify", "the whole catalogue at N = 8 (minutes); its parts run here shortened"),
+    ("make verify", "the whole catalogue (minutes); its parts run here shortened"),
     ("make test", "the whole suite, which contains this test"),
     ("make fuzz", "the long Hypothesis campaigns (make fuzz, make fuzz-campaign: run forever)"),
     ("make bench", "benchmarks, ~5 minutes and ~1 GB"),
@@ -88,6 +88,7 @@ def shorten(args: list[str]) -> list[str]:
     sub = args[1] if len(args) > 1 else ""
     if sub == "prove":
         args = set_option(args, "--accounts", "2")
+        args = set_option(args, "--markets", "1")
         args = set_option(args, "--timeout", "20")
         args = set_option(args, "--jobs", "2")
         args = set_option(args, "--no-all-n", None)
@@ -101,8 +102,8 @@ def shorten(args: list[str]) -> list[str]:
     elif sub == "diff":
         args = set_option(args, "--seconds", "2")
     elif sub == "report":
-        for opt, val in (("--accounts", "2"), ("--fuzz-examples", "2"), ("--jobs", "2"), ("--timeout", "20"),
-                         ("--time-n", "2")):
+        for opt, val in (("--accounts", "2"), ("--markets", "1"), ("--fuzz-examples", "2"), ("--jobs", "2"),
+                         ("--timeout", "20"), ("--time-n", "")):
             args = set_option(args, opt, val)
         if "--mechanism" not in args:
             args += ["--mechanism", "generic-socialized-loss"]
