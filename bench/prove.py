@@ -1,11 +1,13 @@
-"""Proof-time benchmark (issue 4 §7): seconds per (mechanism, invariant) for N = 2 .. 64
-with the allocation encodings compared (proofs/symbolic.py: 'lemmas' = shares constrained
-by the all-N facts, 'named' = exact fresh quotients, 'div' = Z3's own division) and the
-long/short case split switched off ('lemmas-nosplit').
+"""Proof-time benchmark (issue 10 §7): seconds to prove every invariant of a mechanism on
+model.step itself, per operation, against k = 2 .. 6 accounts (one market), and the largest k
+each reaches within the time limit; the path counts show where path explosion caps k.
 
-    .venv/bin/python bench/prove.py [--timeout 60] [--ns 2,4,8,16,32,64] [--encodings lemmas,named]
+    .venv/bin/python bench/prove.py [--timeout 60] [--ks 2,3,4,5,6] [--operation liquidate ...]
+                                    [--mechanism generic-socialized-loss ...] [--markets 1]
 
-Once an encoding times out at some N for an invariant, larger N are not tried (marked >).
+A cell is the wall time of every case of that operation on venues of exactly k accounts (no
+smaller sizes, no small-scope search), with the verdicts' worst kind when not every claimed
+invariant came out PROVED; once a k times out, larger k are not tried (marked >).
 Results: bench/results/prove.json.
 """
 from __future__ import annotations
@@ -13,43 +15,57 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from waterfall.model.loader import catalogue, load_mechanism  # noqa: E402
-from waterfall.proofs.prove import prove  # noqa: E402
+from waterfall.proofs import verdict as V  # noqa: E402
+from waterfall.proofs.harness import OPERATIONS, Sizes  # noqa: E402
+from waterfall.proofs.prove import prove_mechanism  # noqa: E402
+from waterfall.spec.invariants import REGISTRY  # noqa: E402
 
-CORE = [("generic-socialized-loss", "I-CONS"), ("generic-socialized-loss", "I-NONNEG"),
-        ("generic-socialized-loss", "I-PROP"), ("bitmex-adl", "I-ADL-BOUND"), ("bitmex-adl", "I-CONS"),
-        ("drift-v2", "I-BUDGET")]
+CORE = ("generic-socialized-loss", "drift-v2", "bitmex-adl")  # haircut, levy, ADL with a ratio ranking
+
+
+def cell(mech_id: str, op: str, k: int, m: int, timeout: float) -> dict[str, object]:
+    """Every invariant, every case of one operation, venues of exactly k accounts and m markets."""
+    mech = load_mechanism(catalogue()[mech_id])
+    t0 = time.perf_counter()
+    vs, cases = prove_mechanism(mech, list(REGISTRY), Sizes(k, m, smaller=False), [op], timeout, samples=0)
+    claimed = [v for v in vs if v.claimed and v.kind != V.NOT_APPLICABLE]
+    worst = next((v.kind for v in claimed if v.kind != V.PROVED_UP_TO), V.PROVED_UP_TO)
+    return {"mechanism": mech_id, "operation": op, "accounts": k, "markets": m, "kind": worst,
+            "seconds": round(time.perf_counter() - t0, 2), "paths": sum(c.paths for c in cases),
+            "solver_calls": sum(c.solver_calls for c in cases)}
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--timeout", type=float, default=60.0)
-    ap.add_argument("--ns", default="2,4,8,16,32,64")
-    ap.add_argument("--encodings", default="lemmas,named,lemmas-nosplit",
-                    help="lemmas, named, div; '-nosplit' = without the long/short case split")
+    ap.add_argument("--timeout", type=float, default=60.0, help="seconds per cell (default 60)")
+    ap.add_argument("--ks", default="2,3,4,5,6")
+    ap.add_argument("--markets", type=int, default=1)
+    ap.add_argument("--mechanism", action="append")
+    ap.add_argument("--operation", action="append", choices=OPERATIONS)
     args = ap.parse_args()
-    ns = [int(x) for x in args.ns.split(",")]
-    cat, rows = catalogue(), []
-    print(f"{'mechanism':<24} {'invariant':<12} {'encoding':<14} " + " ".join(f"{'N=' + str(n):>8}" for n in ns))
-    for mid, inv in CORE:
-        mech = load_mechanism(cat[mid])
-        for enc in args.encodings.split(","):
-            cells, stop = [], False
-            for n in ns:
+    ks = [int(x) for x in args.ks.split(",")]
+    rows = []
+    print(f"{'mechanism':<24} {'operation':<10} " + " ".join(f"{'k=' + str(k):>18}" for k in ks) + "   largest k")
+    for mid in args.mechanism or CORE:
+        for op in args.operation or ["deposit", "trade", "liquidate"]:
+            cells, best, stop = [], None, False
+            for k in ks:
                 if stop:
                     cells.append(">")
                     continue
-                v = prove(mech, inv, n, args.timeout, enc.split("-")[0], minimise=False, split="nosplit" not in enc)
-                rows.append({"mechanism": mid, "invariant": inv, "encoding": enc, "accounts": n,
-                             "kind": v.kind, "seconds": v.seconds})
-                cells.append(f"{v.seconds:.2f}" if v.kind.startswith("PROVED") else v.kind[:7])
-                stop = not v.kind.startswith("PROVED")
-            print(f"{mid:<24} {inv:<12} {enc:<14} " + " ".join(f"{c:>8}" for c in cells), flush=True)
+                r = cell(mid, op, k, args.markets, args.timeout)
+                rows.append(r)
+                ok = r["kind"] == V.PROVED_UP_TO
+                best = k if ok else best
+                cells.append(f"{r['seconds']:.1f}s/{r['paths']}p" if ok else f"{str(r['kind'])[:7]}/{r['paths']}p")
+                stop = r["kind"] in (V.TIMEOUT, V.UNKNOWN)
+            print(f"{mid:<24} {op:<10} " + " ".join(f"{c:>18}" for c in cells) + f"   {best}", flush=True)
     dest = ROOT / "bench" / "results"
     dest.mkdir(parents=True, exist_ok=True)
     (dest / "prove.json").write_text(json.dumps(rows, indent=2) + "\n")
@@ -57,4 +73,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

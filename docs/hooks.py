@@ -8,7 +8,8 @@ read on disk (docs/proofs.md -> ../spec/rules.md) works in the built site too:
 - spec/*.md            -> spec/...   (read in place: code reads these files, they do not move)
 - bench/README.md      -> bench/index.html
 - docs/invariant-registry.md is generated at build time from spec/invariants.py (REGISTRY,
-  RELATIONS) and the catalogue (model.loader.catalogue / load_mechanism).
+  RELATIONS) and the catalogue (model.loader.catalogue / load_mechanism);
+- docs/cli.md, the command-line reference, from the argument parser (proofs/cli_reference.py).
 
 Non-Markdown files the pages link to (spec/invariants.py, proofs/alln.py, the scenario
 schema, the findings) are copied as plain files so `mkdocs build --strict` can check those
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PAGES = ["README.md", "docs/*.md", "docs/examples/*/*.md", "spec/*.md", "bench/README.md"]
 ASSETS = ["spec/invariants.py", "proofs/alln.py", "spec/schemas/*.json", "spec/findings/*.json"]
 REGISTRY_PAGE = "docs/invariant-registry.md"
+CLI_PAGE = "docs/cli.md"
 
 
 def _file(rel: str, config) -> File:
@@ -48,6 +50,7 @@ def on_files(files: Files, config) -> Files:
     # a directory link (spec/invariants.md -> findings) needs an index to land on
     out.append(File.generated(config, "spec/findings/index.md", content=findings_page()))
     out.append(File.generated(config, REGISTRY_PAGE, content=registry_page()))
+    out.append(File.generated(config, CLI_PAGE, content=cli_page()))
     # keep what the theme and plugins added (CSS, JS, icons); drop what MkDocs found in docs_dir
     docs_dir = Path(config["docs_dir"]).resolve()
     for f in files:
@@ -65,6 +68,14 @@ def findings_page() -> str:
 
 def _cell(text: str) -> str:
     return " ".join(text.split()).replace("|", "\\|")
+
+
+def cli_page() -> str:
+    """The command-line reference, from the argument parser (proofs/cli_reference.py)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from waterfall.proofs.cli_reference import markdown
+    return markdown()
 
 
 def registry_page() -> str:

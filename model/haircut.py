@@ -26,7 +26,7 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
     since = tx.window_base if policy.profit == "window_gain" else {}
     net = policy.eligibility == "net_profitable"
     for i, a in tx.accounts.items():
-        if i in policy.exempt:
+        if i == aid or i in policy.exempt:
             continue
         total = 0
         scoped = 0
@@ -40,7 +40,7 @@ def haircut_base(tx: Tx, policy: Haircut, aid: str, markets: list[str]) -> tuple
         if profit <= 0 or (net and total <= 0):
             continue
         w = profit if profit < eq else eq
-        if w > 0 and i != aid:
+        if w > 0:
             ids.append(i)
             weights.append(w)
     return ids, weights

@@ -15,10 +15,10 @@ from typing import Any, Callable, Iterable
 import jsonschema
 import referencing
 
-from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
+from waterfall.spec import FINDINGS_DIR, MECHANISMS_DIR, REGRESSIONS_DIR, SCENARIOS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
-from .errors import MechanismError, ScenarioError, WaterfallError
+from .errors import MechanismError, ScenarioError, WaterfallError, closest
 from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism, Pool, WithdrawalHaircut
 from .ops import Op
 from .state import State, validate_state
@@ -79,6 +79,14 @@ def describe(err: jsonschema.ValidationError) -> tuple[str, str]:
     return key_path(where), err.message
 
 
+def listed(origin: str, problems: list[tuple[str, str]], prefix: str = "") -> str:
+    """Every schema problem of a file: the first on the message's line, each further one on
+    a line of its own (R-CLI-3: all of them, not a count)."""
+    (key, msg), rest = problems[0], problems[1:]
+    more = f" (and {len(rest)} more problem{'s' if len(rest) > 1 else ''}:)" if rest else ""
+    return f"{origin}: {prefix}{key}: {msg}{more}" + "".join(f"\n  {prefix}{k}: {m}" for k, m in rest)
+
+
 def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Callable[[str], Any]) -> Any:
     """Read and parse a file; an unreadable or unparsable one raises `error` naming it."""
     p = Path(path)
@@ -101,9 +109,7 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     """R-MECH-1/2: schema check, then semantic checks, then the Mechanism value."""
     problems = schema_errors(schema("mechanism"), doc)
     if problems:
-        key, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise MechanismError(f"{origin}: key {key}: {msg}{more}", file=origin, key=key)
+        raise MechanismError(listed(origin, problems, "key "), file=origin, key=problems[0][0])
     layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {})})
                    for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
@@ -181,8 +187,8 @@ def check_claims(mech: Mechanism, origin: str) -> None:
     known = list(REGISTRY) + list(RELATIONS)
     for i, claim in enumerate(mech.claims):
         if claim not in known:
-            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant "
-                                 f"({', '.join(known)})", file=origin, key=f"claims[{i}]")
+            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant"
+                                 f"{closest(claim, known)}", file=origin, key=f"claims[{i}]")
 
 
 def check_layers(mech: Mechanism, origin: str) -> None:
@@ -234,7 +240,26 @@ def scenario_mechanism(sc: "Scenario") -> Mechanism:
     if not sc.mechanism:
         raise ScenarioError(f"{sc.path}: key mechanism: the scenario names no mechanism; pass --mechanism",
                             file=sc.path, key="mechanism")
-    return resolve_mechanism(sc.mechanism)
+    name = sc.mechanism
+    if name not in catalogue() and not Path(name).is_absolute() and sc.path and Path(sc.path).is_file():
+        beside = Path(sc.path).parent / name  # a relative path is relative to the scenario's folder
+        if beside.exists():
+            name = str(beside)
+    return resolve_mechanism(name)
+
+
+def names_mechanism(sc: "Scenario", mech: Mechanism) -> bool:
+    """R-RUN-3: whether the scenario was written for `mech`: it names its id, or a catalogue
+    entry or file of that id (a scenario saved from a mechanism file names the file's id,
+    which only that file resolves)."""
+    if not sc.mechanism:
+        return False
+    if sc.mechanism == mech.id:
+        return True
+    try:
+        return scenario_mechanism(sc).id == mech.id
+    except MechanismError:
+        return False
 
 
 def resolve_mechanism(name: str) -> Mechanism:
@@ -244,7 +269,7 @@ def resolve_mechanism(name: str) -> Mechanism:
         return load_mechanism(cat[name])
     if name.endswith(".toml") or Path(name).exists():
         return load_mechanism(name)
-    raise MechanismError(f"no mechanism {name!r}: not a catalogue id ({', '.join(cat)}) nor a file",
+    raise MechanismError(f"no mechanism {name!r}: not a catalogue id nor a file{closest(name, list(cat))}",
                          key=name)
 
 
@@ -262,6 +287,28 @@ class Scenario:
     path: str = ""
 
 
+def bundled_scenarios() -> dict[str, Path]:
+    """The scenarios shipped with the package by name (file stem): stress scenarios, then
+    documented findings and regressions (spec/scenarios, spec/findings, spec/regressions)."""
+    found: dict[str, Path] = {}
+    for directory in (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR):
+        for p in sorted(directory.glob("*.json")):
+            found.setdefault(p.stem, p)
+    return found
+
+
+def resolve_scenario(name: str) -> Scenario:
+    """A scenario file, or the name of a bundled one (`fund-empty`); E-SCENARIO with the
+    closest name otherwise."""
+    if name.endswith(".json") or Path(name).exists():
+        return load_scenario(name)
+    known = bundled_scenarios()
+    if name in known:
+        return load_scenario(known[name])
+    raise ScenarioError(f"no scenario {name!r}: not a file nor a bundled scenario{closest(name, list(known))}",
+                        file=name)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
     return scenario_from_doc(read_doc(path, ScenarioError, "JSON", json.loads), str(path))
@@ -271,9 +318,7 @@ def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
     """R-FMT-4: schema check, then state checks (R-STATE-5), then `expect` names known accounts."""
     problems = schema_errors(schema("scenario"), doc)
     if problems:
-        key, msg = problems[0]
-        more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
-        raise ScenarioError(f"{origin}: {key}: {msg}{more}", file=origin, key=key)
+        raise ScenarioError(listed(origin, problems), file=origin, key=problems[0][0])
     try:
         state = validate_state(state_from_json(doc["state"]))
     except WaterfallError as e:

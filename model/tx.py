@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .events import Event, acct, transfer
 from .state import Account, Market, Position, State, equity
-from .units import MAX_BALANCE, check_balance
+from .units import MAX_BALANCE, MAX_INPUT, check_balance, check_input
 
 _new = tuple.__new__  # builds a NamedTuple from a tuple without its Python-level __new__ (hot loops)
 
@@ -78,7 +78,7 @@ class Tx:
             if amount:
                 a = accounts[i]
                 c = a.collateral - amount
-                if c < -MAX_BALANCE:
+                if c < -MAX_BALANCE:  # refusal guard: check_balance raises E-BOUND
                     check_balance(c, "collateral", account=i)
                 accounts[i] = _new(Account, (c, a.net_deposit, a.positions))
                 events.append(_new(Event, (rule, "transfer", "account:" + i, dst, amount, stage, "", 0, 0)))
@@ -138,7 +138,9 @@ class Tx:
         old = a.positions.get(market)
         size = dsize + (old.size if old else 0)
         on = dnotional + (old.open_notional if old else 0)
-        if abs(on) > MAX_BALANCE:
+        if abs(size) > MAX_INPUT:  # refusal guard (R-UNIT-3: a position stays a valid size; found by I-VALID)
+            check_input(size, "size", account=aid, market=market)
+        if abs(on) > MAX_BALANCE:  # refusal guard: check_balance raises E-BOUND
             check_balance(on, "open_notional", account=aid, market=market)
         positions = dict(a.positions)
         if size == 0 and on == 0:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from waterfall.model.errors import ScenarioError, WaterfallError
 from waterfall.model.events import Event
-from waterfall.model.loader import Scenario, load_scenario, scenario_mechanism
+from waterfall.model.loader import Scenario, load_scenario, names_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import StepResult, run
 from waterfall.spec import SCENARIOS_DIR
@@ -48,20 +48,29 @@ class Outcome:
         return HOLDS
 
 
-def relation_failures(pre: State, op: Op, mech: Mechanism) -> list[str]:
-    """R-VERIFY-3: the relational invariants on a liquidation step: I-SCALE with k = 3,
-    I-SPLIT for other accounts holding a position (not the counterparty), I-PATH with other
-    accounts liquidatable in the same pre-state; at most RELATION_PEERS of each, in id
-    order (each check reruns the model, so all of them would be quadratic)."""
-    if not isinstance(op, Liquidate):
-        return []
+def relation_params(pre: State, op: Liquidate) -> dict[str, list[object]]:
+    """R-VERIFY-3: the parameters each relational invariant is checked with on a liquidation
+    step: I-SCALE with k = 3, I-SPLIT for other accounts holding a position (not the
+    counterparty), I-PATH with other accounts liquidatable in the same pre-state; at most
+    RELATION_PEERS of each, in id order (each check reruns the model, so all of them would be
+    quadratic)."""
     others = [i for i in sorted(pre.accounts) if i not in (op.account, op.counterparty)]
-    params = {"I-SCALE": [3],
-              "I-SPLIT": [i for i in others if pre.accounts[i].positions][:RELATION_PEERS],
-              "I-PATH": [i for i in others if equity(pre, pre.accounts[i])
-                         < margin_requirement(pre, pre.accounts[i], initial=False)][:RELATION_PEERS]}
-    return [rid for rid, values in params.items()
-            if any(RELATIONS[rid].holds(pre, op, mech, v) is False for v in values)]
+    return {"I-SCALE": [3],
+            "I-SPLIT": [i for i in others if pre.accounts[i].positions][:RELATION_PEERS],
+            "I-PATH": [i for i in others if equity(pre, pre.accounts[i])
+                       < margin_requirement(pre, pre.accounts[i], initial=False)][:RELATION_PEERS]}
+
+
+def failing_param(rid: str, pre: State, op: Op, mech: Mechanism) -> object | None:
+    """The first parameter with which relational invariant `rid` fails on this step, if any."""
+    if not isinstance(op, Liquidate):
+        return None
+    return next((v for v in relation_params(pre, op)[rid] if RELATIONS[rid].holds(pre, op, mech, v) is False), None)
+
+
+def relation_failures(pre: State, op: Op, mech: Mechanism) -> list[str]:
+    """R-VERIFY-3: the relational invariants that fail on this step (relation_params)."""
+    return [rid for rid in RELATIONS if failing_param(rid, pre, op, mech) is not None]
 
 
 def check_steps(results: list[StepResult], mech: Mechanism, scenario: str) -> list[Finding]:
@@ -103,7 +112,7 @@ def verify_mechanism(mech: Mechanism, scenarios: list[Scenario]) -> Outcome:
         out.steps += len(results)
         out.refused += sum(r.error is not None for r in results)
         out.findings += check_steps(results, mech, sc.name)
-        if sc.mechanism and scenario_mechanism(sc).id == mech.id:
+        if names_mechanism(sc, mech):
             out.misses += [f"{sc.name}: {m}" for m in expectation_misses(sc, results)]
     return out
 

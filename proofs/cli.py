@@ -8,18 +8,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any, Sequence
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
-from waterfall.model.loader import catalogue, load_mechanism, load_scenario, resolve_mechanism, scenario_mechanism
+from waterfall.model.loader import (catalogue, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
+                                   scenario_mechanism)
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
-from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
-from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
+from .checks import ALL_IDS, CLAIMED_VIOLATED, DOCUMENTED_VIOLATION, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
+from .about import missing_extra, version_text
+from .ids import resolve_invariants
+from . import categories as C
+from . import ci_outputs
+from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, init_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
+from .trace import describe_op
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 
@@ -27,8 +34,17 @@ EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script."""
     args = parser().parse_args(argv)
+    why = missing_extra(getattr(args, "command", ""))
+    if why:
+        print(f"waterfall: error [E-EXTRA]: {why}", file=sys.stderr)
+        return EXIT_INPUT
     try:
+        if getattr(args, "invariant", None):  # ids are case-insensitive; an unknown one gets the closest
+            args.invariant = resolve_invariants(args.invariant)
         return args.func(args)
+    except BrokenPipeError:  # `waterfall ... | head`: the reader left; not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except WaterfallError as e:
         if getattr(args, "json", False):
             print(json.dumps({"error": e.to_json()}, indent=2))
@@ -37,12 +53,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INPUT
 
 
+class VersionAction(argparse.Action):
+    """`--version`: one unwrapped line on stdout, exit 0."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kw: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kw)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
+        print(version_text())
+        parser.exit()
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="waterfall", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(required=True, metavar="COMMAND")
+    p.add_argument("--version", action=VersionAction, help="print the versions of waterfall and of its engines, and exit")
+    sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
     r = sub.add_parser("run", help="run a scenario and print the before/after ledger")
-    r.add_argument("scenario")
+    r.add_argument("scenario", help="scenario JSON file, or the name of a bundled one (fund-empty)")
     r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
     r.add_argument("--json", action="store_true", help="print post-state and events as JSON")
     r.set_defaults(func=cmd_run)
@@ -54,27 +82,28 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--mechanism", action="append", help="restrict to these (repeatable)")
     v.add_argument("--scenarios", metavar="DIR", help="run the scenarios of DIR instead of the bundled ones")
     v.add_argument("--json", action="store_true")
+    v.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
+    v.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants violated)")
     v.set_defaults(func=cmd_verify)
     fuzz_cli.add_parser(sub)
     prove_cli.add_parser(sub)
     crosshair_cli.add_parser(sub)
     conform_cli.add_parser(sub)
     report_cli.add_parser(sub)
+    replay_cli.add_parser(sub)
+    init_cli.add_parser(sub)
     compare_cli.add_parser(sub)
     return p
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
-    sc = load_scenario(args.scenario)
+    sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
-    # the scenario's expectations apply when it is run under its own mechanism; a scenario
-    # saved from a mechanism file names that file's id, which only --mechanism FILE resolves
-    own = bool(sc.mechanism) and (not args.mechanism or sc.mechanism == mech.id
-                                  or (sc.mechanism in catalogue() and scenario_mechanism(sc).id == mech.id))
-    misses = expectation_misses(sc, results) if own else []
+    # the scenario's expectations apply when it is run under its own mechanism
+    misses = expectation_misses(sc, results) if names_mechanism(sc, mech) else []
     bad = [f for f in findings if f.claimed]
     if args.json:
         print(json.dumps({
@@ -103,12 +132,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not findings and not misses:
             print(f"  all {len(ALL_IDS)} invariants hold at every step")
     return EXIT_FINDING if bad or misses else EXIT_OK
-
-
-def describe_op(op: Any) -> str:
-    """One-line form of an operation."""
-    doc = op_to_json(op)
-    return doc.pop("op") + " " + " ".join(f"{k}={v}" for k, v in doc.items())
 
 
 def mechanism_summary(mech: Mechanism) -> dict[str, Any]:
@@ -153,6 +176,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
     ids = ALL_IDS
     failed = any(o.crashes or o.misses or any(o.verdict(i, i in m.claims) == CLAIMED_VIOLATED for i in ids)
                  for m, o in outcomes)
+    ci_outputs.write(args, verify_cells(outcomes), mechs, "waterfall verify",
+                     [(m.id, "crash", c) for m, o in outcomes for c in o.crashes]
+                     + [(m.id, "expectation", x) for m, o in outcomes for x in o.misses])
     if args.json:
         print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [
             {"id": m.id, "steps": o.steps, "refused": o.refused, "crashes": o.crashes, "misses": o.misses,
@@ -175,6 +201,20 @@ def cmd_verify(args: argparse.Namespace) -> int:
         for miss in o.misses:
             print(f"  EXPECTATION MISSED {m.id}: {miss}")
     return EXIT_FINDING if failed else EXIT_OK
+
+
+def verify_cells(outcomes: list[tuple[Mechanism, Any]]) -> list[ci_outputs.Cell]:
+    """verify's verdicts for JUnit and SARIF: held on every step checked, claimed and violated
+    (with the first scenario and step), or an unclaimed property."""
+    cat = {HOLDS: C.CHECKED, CLAIMED_VIOLATED: C.BROKEN, DOCUMENTED_VIOLATION: C.PROPERTY}
+    cells = []
+    for m, o in outcomes:
+        for i in ALL_IDS:
+            verdict = o.verdict(i, i in m.claims)
+            first = next((f for f in o.findings if f.invariant == i), None)
+            where = f"scenario {first.scenario} step {first.step}" if first else f"{o.steps} steps checked"
+            cells.append(ci_outputs.Cell(m.id, i, i in m.claims, cat[verdict], verdict, where))
+    return cells
 
 
 if __name__ == "__main__":

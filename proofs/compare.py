@@ -19,9 +19,11 @@ Figures per mechanism (definitions repeated in `DEFINITIONS`, printed with the t
 * accounts touched: paid > 0 or deleveraged (ADL lots > 0);
 * PTSR-style and PMR-style ratios: the exact definitions of Chitra, "Autodeleveraging:
   Impossibilities and Optimization" (arXiv 2512.01112), could not be retrieved here, so these
-  are our own ratios in the spirit of that paper, on its haircutable endowment
-  w_i = max(PnL_i, 0) (unrealised PnL at mark on the pre-state of the first liquidation,
-  bankrupt accounts excluded):
+  are our own ratios in the spirit of that paper, on its haircutable endowment, the haircut
+  base of R-HC-1: w_i = max(0, min(PnL_i, equity_i)) (unrealised PnL at mark, capped at the
+  account's equity, on the pre-state of the first liquidation, bankrupt accounts excluded):
+  profit an account cannot pay out of its equity is not haircutable, so an account whose
+  base is 0 adds nothing to W;
   PTSR-style = max over paying accounts of (paid_i / P) / (w_i / W), the worst share of the
   socialised loss P relative to the share of profit W (1 = exact wealth pro-rata);
   PMR-style = max over paying accounts of paid_i / w_i, the largest fraction of its own
@@ -53,7 +55,8 @@ DEFINITIONS = (
     "paid = haircut (R-HC-2) + levy (R-LEVY-2) + assessment (R-CH-3) + ADL cost (R-ADL-1: lots x "
     "(fill - mark) against the account); socialised = total paid; largest share = max paid / "
     "socialised; touched = paid > 0 or deleveraged; overshoot = R-HC-3/R-LEVY-3 over-collection + "
-    "ADL cost beyond the bankrupt's deficit at mark; w = max(0, uPnL) before the first liquidation; "
+    "ADL cost beyond the bankrupt's deficit at mark; w = haircut base max(0, min(uPnL, equity)) before the "
+    "first liquidation (R-HC-1); "
     "PTSR-style = max over payers of (paid/socialised) / (w/sum w) (1 = wealth pro-rata); "
     "PMR-style = max over payers of paid / w; 'inf' = an account without profit paid. "
     "PTSR/PMR are '-style' ratios of our own definition: Chitra (arXiv 2512.01112) names them, "
@@ -175,7 +178,8 @@ def measure(name: str, mech_id: str, results: list[StepResult]) -> Comparison:
         base = liquidations[0].pre
         for aid, a in out.accounts.items():
             if aid not in out.bankrupts and aid in base.accounts:
-                a.profit = max(0, account_upnl(base, base.accounts[aid]))
+                acct = base.accounts[aid]
+                a.profit = max(0, min(account_upnl(base, acct), equity(base, acct)))  # R-HC-1 base
     for r in results:
         for e in r.events:
             book_transfer(out, e)

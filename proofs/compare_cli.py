@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from waterfall.model.errors import MechanismError, ScenarioError
-from waterfall.model.loader import catalogue, load_scenario, resolve_mechanism
+from waterfall.model.loader import catalogue, resolve_mechanism, resolve_scenario
 from waterfall.model.mechanism import Mechanism
 
 from .checks import stress_scenarios
@@ -23,7 +23,7 @@ from .ledger import table
 def add_parser(sub: Any) -> None:
     """Register the `compare` subcommand."""
     c = sub.add_parser("compare", help="run one scenario under several mechanisms and compare who bears the loss")
-    c.add_argument("scenario", nargs="?", help="scenario JSON file (omit with --all-scenarios)")
+    c.add_argument("scenario", nargs="?", help="scenario JSON file or bundled scenario name (omit with --all-scenarios)")
     c.add_argument("--mechanisms", help="comma-separated catalogue ids or TOML files (default: the whole catalogue)")
     c.add_argument("--all-scenarios", action="store_true",
                    help="every bundled stress scenario (spec/scenarios) as one summary table")
@@ -46,7 +46,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if args.all_scenarios == (args.scenario is not None):
         raise ScenarioError("give either a SCENARIO file or --all-scenarios", key="scenario")
     mechs = mechanisms_arg(args.mechanisms)
-    scenarios = stress_scenarios() if args.all_scenarios else [load_scenario(args.scenario)]
+    scenarios = stress_scenarios() if args.all_scenarios else [resolve_scenario(args.scenario)]
     results = [c for sc in scenarios for c in compare(sc, mechs)]
     if args.json:
         print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [m.id for m in mechs],

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import asdict
 import time
 from pathlib import Path
 from typing import Any
@@ -51,10 +52,14 @@ def cmd_fuzz(args: Any) -> int:
     from .conform_fuzz import differential, save
     names = args.mechanism or sorted(catalogue())
     out = differential(args.impl, [resolve_mechanism(m) for m in names], args.fuzz, args.timeout, args.seed)
+    path = save(out.vector, Path(args.save)) if out.failure else None
+    if args.json:  # --json is JSON here too (R-CLI-5)
+        print(json.dumps({"scenarios": out.examples, "disagreements": [asdict(r) for r in out.failure],
+                          "saved": str(path) if path else None}, indent=2))
+        return 1 if out.failure else 0
     if not out.failure:
         print(f"{out.examples} scenarios, no disagreement with the reference model")
         return 0
-    path = save(out.vector, Path(args.save))
     for r in out.failure:
         print(f"DISAGREE step {r.step}: {r.reason}\n    " + r.detail.replace("\n", "\n    "))
     print(f"minimal scenario saved as {path} (replay: waterfall conform --impl ... --vectors {args.save})")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import random
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 from hypothesis import strategies as st
 from hypothesis.stateful import (Bundle, RuleBasedStateMachine, initialize, multiple, precondition, rule,
                                  run_state_machine_as_test)
@@ -354,6 +356,9 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             self.apply("liquidate", Liquidate(aid, others[cp % len(others)] if use_book else None, fills, str(seed)))
 
     Machine.__name__ = f"Machine_{mech.id.replace('-', '_')}"
+    # the example database keys a run by the machine's source, which every mechanism shares:
+    # add what differs, so each mechanism (and set of failing invariants) replays its own
+    Machine._hypothesis_internal_add_digest = f"{mech.id}|{','.join(sorted(fail_on))}".encode()
     return Machine
 
 
@@ -366,11 +371,32 @@ def save_scenario(doc: dict[str, Any], directory: Path) -> Path:
     return path
 
 
-# R-FUZZ-4: settings profiles. CI is derandomized and short; `make fuzz` is long.
+DEFAULT_DATABASE = Path(".waterfall") / "examples"
+
+
+def database_path() -> Path:
+    """R-FUZZ-7: where found examples are kept: $WATERFALL_FUZZ_DB, else .waterfall/examples
+    under the working directory."""
+    return Path(os.environ.get("WATERFALL_FUZZ_DB") or DEFAULT_DATABASE)
+
+
+def example_database(path: str | Path | None) -> ExampleDatabase | None:
+    """Hypothesis' directory database at `path` (None: no database). Entries are files named
+    by content under folders named by key, so copies kept on several machines merge by
+    copying (rsync) and one folder on a shared file system serves them all at once."""
+    return DirectoryBasedExampleDatabase(str(path)) if path is not None else None
+
+
+# R-FUZZ-4: settings profiles. CI is derandomized and short, without a database; `make fuzz`
+# and HypoFuzz (`make fuzz-campaign`) are long and keep found examples (R-FUZZ-7).
 settings.register_profile("ci", derandomize=True, database=None, max_examples=40, stateful_step_count=25,
                           deadline=None, suppress_health_check=list(HealthCheck), print_blob=True)
-settings.register_profile("fuzz", max_examples=2_000, stateful_step_count=60, deadline=None,
-                          suppress_health_check=list(HealthCheck), print_blob=True)
+# (HypoFuzz skips a test that suppresses the nested_given check, so that one stays on; the
+# profile names derandomize=False itself, since under CI=1 Hypothesis' own default is derandomized
+# and a profile inherits from the default)
+settings.register_profile("fuzz", derandomize=False, max_examples=2_000, stateful_step_count=60, deadline=None,
+                          suppress_health_check=[h for h in HealthCheck if h != HealthCheck.nested_given],
+                          print_blob=True, database=example_database(database_path()))
 
 
 def search(mech: Mechanism, fail_on: frozenset[str], config: settings | None = None,

@@ -19,10 +19,10 @@ from hypothesis import Phase, settings
 from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.model.mechanism import Mechanism
 
-from .fuzz import Tally, save_scenario, search
+from .fuzz import DEFAULT_DATABASE, Tally, database_path, example_database, save_scenario, search
 from .ledger import table
 
-REGRESSIONS = Path("tests/regressions")
+FOUND = Path(".waterfall") / "found"  # copy a fixed one into spec/regressions to keep it
 
 
 def add_parser(sub: Any) -> None:
@@ -32,23 +32,29 @@ def add_parser(sub: Any) -> None:
     f.add_argument("--steps", type=int, default=40, help="operations per sequence (default 40)")
     f.add_argument("--examples", type=int, default=0, help="sequences per mechanism (default: until --seconds)")
     f.add_argument("--seconds", type=float, default=20.0, help="time budget per mechanism (default 20)")
-    f.add_argument("--save", default=str(REGRESSIONS), help="where failing sequences are saved")
+    f.add_argument("--save", default=str(FOUND), help=f"where failing sequences are saved (default {FOUND})")
+    f.add_argument("--database", metavar="DIR", default=None,
+                   help=f"Hypothesis example database: failures found before are replayed first (default "
+                        f"$WATERFALL_FUZZ_DB or {DEFAULT_DATABASE}; a shared folder serves several machines)")
+    f.add_argument("--no-database", action="store_true", help="keep no examples (each run starts afresh)")
     f.add_argument("--no-shrink", action="store_true", help="report the first failing sequence unshrunk (fast)")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=cmd_fuzz)
 
 
 def fuzz_one(mech: Mechanism, steps: int, examples: int, seconds: float,
-             shrink: bool = True) -> tuple[Tally, float]:
+             shrink: bool = True, database: Path | None = None) -> tuple[Tally, float]:
     """Batches of 25 random sequences until the example or time budget is spent or a
-    claim fails (then Hypothesis shrinks it)."""
+    claim fails (then Hypothesis shrinks it). With a database, examples that failed before
+    are replayed first (R-FUZZ-7)."""
     tally = Tally()
     start = time.monotonic()
+    db = example_database(database)
     while True:
         left = examples - tally.examples if examples else 25
         config = settings(settings.get_profile("fuzz"), max_examples=max(1, min(25, left)),
-                          stateful_step_count=steps, derandomize=False, database=None,
-                          phases=list(Phase) if shrink else [Phase.explicit, Phase.generate])
+                          stateful_step_count=steps, derandomize=False, database=db,
+                          phases=list(Phase) if shrink else [Phase.explicit, Phase.reuse, Phase.generate])
         search(mech, frozenset(mech.claims), config, tally)
         spent = time.monotonic() - start
         progress(mech.id, tally, spent, seconds, examples)
@@ -70,9 +76,10 @@ def progress(name: str, tally: Tally, spent: float, seconds: float, examples: in
 def cmd_fuzz(args: argparse.Namespace) -> int:
     """`waterfall fuzz`."""
     mechs = [resolve_mechanism(n) for n in (args.mechanism or list(catalogue()))]
+    database = None if args.no_database else Path(args.database) if args.database else database_path()
     report = []
     for mech in mechs:
-        tally, spent = fuzz_one(mech, args.steps, args.examples, args.seconds, not args.no_shrink)
+        tally, spent = fuzz_one(mech, args.steps, args.examples, args.seconds, not args.no_shrink, database)
         entry: dict[str, Any] = {"mechanism": mech.id, "seconds": round(spent, 2), **tally.to_json(),
                                  "violated": None}
         if tally.failure:
@@ -82,8 +89,9 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         report.append(entry)
     failed = any(e["violated"] for e in report)
     if args.json:
-        print(json.dumps({"mechanisms": report}, indent=2))
+        print(json.dumps({"database": str(database) if database else None, "mechanisms": report}, indent=2))
         return 1 if failed else 0
+    print(f"example database: {database or 'none'} (failures found before are replayed first)")
     for e in report:
         print(f"\n{e['mechanism']}: {e['examples']} sequences in {e['seconds']} s")
         rules = sorted(set(e["ran"]) | {r.split(':')[0] for r in e["refused"]} | set(e["no_candidate"]))

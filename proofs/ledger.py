@@ -1,18 +1,42 @@
 """Readable before/after ledgers per account and per layer (used by `waterfall run`)."""
 from __future__ import annotations
 
+import os
+import shutil
+import sys
+
 from waterfall.model.events import Event
 from waterfall.model.state import State, account_upnl, equity
 
 
-def table(rows: list[list[str]], header: list[str]) -> str:
-    """A plain text table: numeric columns right-aligned, text columns left-aligned."""
+def terminal_width() -> int | None:
+    """The width to fit tables to: the terminal's when stdout is one, else $COLUMNS if set,
+    else None (a pipe or a file keeps whole lines for the tools reading it)."""
+    if sys.stdout.isatty():
+        return shutil.get_terminal_size().columns
+    cols = os.environ.get("COLUMNS", "")
+    return int(cols) if cols.isdigit() and int(cols) > 0 else None
+
+
+def table(rows: list[list[str]], header: list[str], width: int | None = -1) -> str:
+    """A plain text table: numeric columns right-aligned, text columns left-aligned. Wider
+    than `width` (default: terminal_width()), its columns are split into blocks that fit,
+    each repeating the first column (R-CLI-4)."""
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     numeric = [all(r[i].lstrip("+-").isdigit() or r[i] == "" for r in rows) for i in range(len(header))]
+    limit = terminal_width() if width == -1 else width
+    blocks, cols = [], list(range(1, len(header)))
+    while cols:
+        block = [0]
+        while cols and (len(block) == 1 or limit is None
+                        or sum(widths[i] + 2 for i in block) + widths[cols[0]] <= limit):
+            block.append(cols.pop(0))
+        blocks.append(block)
 
-    def fmt(r: list[str]) -> str:
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(r, widths, numeric)).rstrip()
-    return "\n".join([fmt(header), "  ".join("-" * w for w in widths)] + [fmt(r) for r in rows])
+    def fmt(r: list[str], block: list[int]) -> str:
+        return "  ".join(r[i].rjust(widths[i]) if numeric[i] else r[i].ljust(widths[i]) for i in block).rstrip()
+    return "\n\n".join("\n".join([fmt(header, b), "  ".join("-" * widths[i] for i in b)] + [fmt(r, b) for r in rows])
+                       for b in blocks or [[0]])
 
 
 def ledger(before: State, after: State) -> str:

@@ -1,13 +1,17 @@
-"""`waterfall prove`: the Z3 matrix over mechanisms x invariants, plus the all-N proofs
-(R-PROVE-7).
+"""`waterfall prove`: the registry's invariants proved on `model.step` itself, over every
+operation and every valid venue of up to k accounts and m markets (R-PROVE-1..9).
 
-One query per (mechanism, invariant) at N accounts, run in parallel (--jobs), with a
-progress line per finished query on stderr. The matrix cell is the verdict (PROVED N<=k,
-COUNTEREXAMPLE, UNKNOWN, TIMEOUT, VACUOUS, ENCODING MISMATCH, n/a) and its time; claimed
-invariants are marked `*`. Counterexamples are printed as before/after ledgers (claimed
-ones in full) and saved as scenarios with --save. Exit codes: 0 every claimed invariant
-proved or not applicable; 1 a claimed invariant refuted, vacuous or mis-encoded; 2 bad
-input; 3 inconclusive (a claimed invariant UNKNOWN or TIMEOUT, nothing refuted).
+One task per (mechanism, operation kind), run in parallel (--jobs), each exploring every
+path of the model's code over unknowns (proofs/prove.py) within --timeout seconds, with a
+progress line per finished case on stderr. The evidence of a mechanism's operations is
+merged into one verdict per invariant: PROVED N<=k M<=m, COUNTEREXAMPLE (replayed through
+the model), UNKNOWN / TIMEOUT, or a sanity failure (VACUOUS, UNREACHED, TRIVIAL), never
+shown as proved. Claimed invariants are marked `*`. A table per operation shows the paths
+explored. Counterexamples are printed as failing sequences and saved with --save. The
+all-N results (proofs/alln.py) are statements about the rules, not about the code, and are
+listed apart. Exit codes: 0 every claimed invariant proved or not applicable; 1 a claimed
+invariant refuted, vacuous or mis-encoded, or a prover crash; 2 bad input; 3 a claimed
+invariant undecided (UNKNOWN, TIMEOUT) or not honestly proved (UNREACHED, TRIVIAL).
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -25,74 +30,119 @@ from waterfall.model.mechanism import Mechanism
 from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
+from . import ci_outputs
 from . import verdict as V
+from .harness import OPERATIONS, Sizes
 from .ledger import ledger, table
 from .verdict import Verdict
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 INVARIANTS = list(REGISTRY) + list(RELATIONS)
+DEFAULT_SIZES = Sizes(2, 1)  # what completes for the whole catalogue in minutes (docs/proofs.md, Speed)
+DEFAULT_TIMEOUT = 600.0
+MAX_ACCOUNTS, MAX_MARKETS = 8, 4  # beyond these the path count is out of reach (docs/proofs.md)
 
 
 def add_parser(sub: Any) -> None:
     """Register the `prove` subcommand."""
-    p = sub.add_parser("prove", help="prove the invariants with Z3 (N accounts) and for all N (sympy / induction)")
+    p = sub.add_parser("prove", help="prove the invariants on model.step itself (every path, up to k accounts, m markets)")
     add_query_args(p)
     p.add_argument("--invariant", action="append", help="invariant ID (repeatable; default: all)")
-    p.add_argument("--encoding", choices=("lemmas", "named", "div"), default="lemmas",
-                   help="allocation encoding (default lemmas; see proofs/symbolic.py)")
-    p.add_argument("--no-all-n", action="store_true", help="skip the all-N proofs")
+    p.add_argument("--no-all-n", action="store_true", help="skip the all-N statements about the rules")
     p.add_argument("--save", metavar="DIR", help="save every counterexample as a scenario file in DIR")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
+    p.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants refuted)")
     p.set_defaults(func=cmd_prove)
 
 
 def add_query_args(p: Any) -> None:
-    """The options of a Z3 matrix run, shared by `prove` and `report`."""
+    """The options of a proof run, shared by `prove` and `report`."""
     p.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
-    p.add_argument("--accounts", type=int, default=8, help="N, accounts in the symbolic venue (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per Z3 query (default 60)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queries (default: cores)")
+    p.add_argument("--accounts", type=int, default=DEFAULT_SIZES.accounts,
+                   help=f"k: prove every venue of 2..k accounts (default {DEFAULT_SIZES.accounts})")
+    p.add_argument("--markets", type=int, default=DEFAULT_SIZES.markets,
+                   help=f"m: and of 1..m markets (default {DEFAULT_SIZES.markets})")
+    p.add_argument("--operation", action="append", choices=OPERATIONS,
+                   help="operation kind (repeatable; default: all)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+                   help=f"seconds per mechanism and operation (default {DEFAULT_TIMEOUT:g})")
+    p.add_argument("--max-paths", type=int, default=50_000, help="paths per case before UNKNOWN (default 50000)")
+    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel tasks (default: cores)")
 
 
-def _job(path: str, invariant: str, n: int, timeout: float, encoding: str) -> dict[str, Any]:
-    """One query in a worker process (mechanisms are reloaded from their file)."""
-    from .prove import prove
-    return prove(load_mechanism(path), invariant, n, timeout, encoding).to_json()
+def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeout: float,
+         max_paths: int) -> dict[str, Any]:
+    """One (mechanism, operation) task in a worker process (the mechanism reloaded from its file)."""
+    from .prove import prove_operation
+    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths).to_json()
 
 
-def run_matrix(mechs: list[Mechanism], invariants: list[str], n: int, timeout: float, jobs: int,
-               encoding: str, progress: Any = sys.stderr) -> list[Verdict]:
-    """Every (mechanism, invariant) query, in parallel, with a progress line each."""
-    tasks = [(str(m.path), i) for m in mechs for i in invariants]
-    out: list[Verdict] = []
+def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, timeout: float, jobs: int,
+               ops: list[str] | None = None, max_paths: int = 50_000,
+               progress: Any = sys.stderr) -> tuple[list[Verdict], dict[str, Any]]:
+    """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
+    from the merged evidence, and the evidence per mechanism and operation (for the table)."""
+    from .prove import Evidence, verdicts as to_verdicts
+    ops = ops or list(OPERATIONS)
+    proved = [i for i in invariants if i in REGISTRY]
+    tasks = [(m, op) for m in mechs for op in ops]
+    by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
+    per_op: dict[str, Any] = {m.id: {} for m in mechs}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_job, path, inv, n, timeout, encoding): (path, inv) for path, inv in tasks}
-        by_path = {str(m.path): m for m in mechs}
+        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths): (m, op)
+                   for m, op in tasks}
         for k, fut in enumerate(as_completed(futures), start=1):
+            m, op = futures[fut]
             try:
-                v = Verdict(**fut.result())
+                ev = Evidence.from_json(fut.result())
             except Exception as e:  # a crash of the prover is a finding about the prover (exit 1)
-                path, inv = futures[fut]
-                m = by_path[path]
-                v = Verdict(m.id, inv, V.UNKNOWN, n, reason=f"prover error: {type(e).__name__}: {e}",
-                            stats={"error": True}, claimed=inv in m.claims)
-            out.append(v)
-            print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {v.mechanism} {v.invariant}: "
-                  f"{v.short()}", file=progress, flush=True)
-    order = {(str(m.path), i): k for k, (m, i) in enumerate((m, i) for m in mechs for i in invariants)}
-    ids = {m.id: str(m.path) for m in mechs}
-    return sorted(out, key=lambda v: order[(ids[v.mechanism], v.invariant)])
+                ev = Evidence(m.id, {}, [], [], False)
+                per_op[m.id][op] = {"error": f"{type(e).__name__}: {e}"}
+            else:
+                per_op[m.id][op] = op_summary(ev)
+            by_mech[m.id].merge(ev)
+            print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
+                  f"{describe_op(per_op[m.id][op])}", file=progress, flush=True)
+    out: list[Verdict] = []
+    for m in mechs:
+        vs = to_verdicts(m, invariants, sizes, by_mech[m.id])
+        errors = [f"{op}: {d['error']}" for op, d in per_op[m.id].items() if "error" in d]
+        for v in vs:
+            v.seconds = round(sum(d.get("seconds", 0) for d in per_op[m.id].values()), 3)
+            if errors and v.kind != V.NOT_APPLICABLE:
+                v.kind, v.reason, v.stats = V.UNKNOWN, "prover error: " + "; ".join(errors), {**v.stats, "error": True}
+        out += vs
+    return out, per_op
+
+
+def op_summary(ev: Any) -> dict[str, Any]:
+    """One operation's exploration: cases, paths, applied, refused, complete, seconds."""
+    return {"cases": len(ev.cases), "paths": sum(c.paths for c in ev.cases),
+            "applied": sum(c.applied for c in ev.cases), "refused": sum(sum(c.refused.values()) for c in ev.cases),
+            "complete": all(c.complete for c in ev.cases) and not ev.timed_out,
+            "seconds": round(sum(c.seconds for c in ev.cases), 2),
+            "reason": next((c.reason for c in ev.cases if not c.complete), "")}
+
+
+def describe_op(d: dict[str, Any]) -> str:
+    """A progress line for one operation's exploration."""
+    if "error" in d:
+        return f"prover error: {d['error']}"
+    done = "every path" if d["complete"] else f"INCOMPLETE ({d['reason']})"
+    return f"{d['cases']} cases, {d['paths']} paths ({d['applied']} applied), {done}, {d['seconds']:.1f}s"
 
 
 def exit_code(verdicts: list[Verdict]) -> int:
-    """1 if a claimed invariant is refuted / vacuous / mis-encoded, else 3 if one is
-    undecided, else 0 (unclaimed counterexamples are documented properties)."""
+    """1 if a claimed invariant is refuted / vacuous / mis-encoded (or the prover crashed),
+    else 3 if one is undecided or not honestly proved (UNREACHED, TRIVIAL), else 0
+    (unclaimed counterexamples are documented properties)."""
     claimed = [v for v in verdicts if v.claimed]
     if any(v.kind in V.FINDINGS for v in claimed) or any(v.kind == V.ENCODING_MISMATCH for v in verdicts) \
             or any(v.stats.get("error") for v in verdicts):
         return EXIT_FINDING
-    if any(v.kind in (V.UNKNOWN, V.TIMEOUT) for v in claimed):
+    if any(v.kind in V.UNDECIDED for v in claimed):
         return EXIT_INCONCLUSIVE
     return EXIT_OK
 
@@ -105,10 +155,26 @@ def matrix_text(mechs: list[Mechanism], invariants: list[str], verdicts: list[Ve
         row = [m.id]
         for i in invariants:
             v = cell[(m.id, i)]
-            short = {"PROVED N<=k": "PROVED", V.ENCODING_MISMATCH: "MISMATCH", V.COUNTEREXAMPLE: "CEX"}.get(v.kind, v.kind)
-            row.append(("*" if v.claimed else " ") + short + ("" if v.kind == V.NOT_APPLICABLE else f" {v.seconds:.1f}s"))
+            short = {V.PROVED_UP_TO: "PROVED", V.ENCODING_MISMATCH: "MISMATCH", V.COUNTEREXAMPLE: "CEX"}.get(v.kind, v.kind)
+            row.append(("*" if v.claimed else " ") + short)
         rows.append(row)
     return table(rows, ["mechanism"] + invariants)
+
+
+def operations_text(mechs: list[Mechanism], per_op: dict[str, Any]) -> str:
+    """Mechanisms down, operations across: paths explored and whether every path was."""
+    ops = list(dict.fromkeys(op for m in mechs for op in per_op[m.id]))
+    rows = []
+    for m in mechs:
+        row = [m.id]
+        for op in ops:
+            d = per_op[m.id].get(op, {})
+            if "error" in d:
+                row.append("ERROR")
+            else:
+                row.append(f"{d['paths']}{'' if d['complete'] else '+ INCOMPLETE'} {d['seconds']:.0f}s")
+        rows.append(row)
+    return table(rows, ["paths explored"] + ops)
 
 
 def counterexample_text(v: Verdict, mech: Mechanism | None = None) -> str:
@@ -135,42 +201,46 @@ def save(v: Verdict, directory: str) -> Path:
 
 
 def cmd_prove(args: Any) -> int:
-    """Run the matrix and the all-N proofs; print or emit JSON."""
+    """Run the proofs and the all-N statements; print or emit JSON."""
     names = args.mechanism or sorted(catalogue())
     mechs = [resolve_mechanism(n) for n in names]
     invariants = args.invariant or INVARIANTS
     unknown = [i for i in invariants if i not in INVARIANTS]
     if unknown:
         raise WaterfallError(f"unknown invariant {unknown[0]!r} (known: {', '.join(INVARIANTS)})", invariant=unknown[0])
-    if args.accounts < 2:
-        raise WaterfallError(f"--accounts must be >= 2, got {args.accounts}", argument="--accounts")
-    verdicts = run_matrix(mechs, invariants, args.accounts, args.timeout, args.jobs, args.encoding)
+    sizes = sizes_from(args)
+    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths)
     all_n: list[Verdict] = []
     if not args.no_all_n:
         from .alln import all_n_verdicts
         all_n = [v for i in dict.fromkeys(invariants) for v in all_n_verdicts(i)]
     saved_by = [(str(save(v, args.save)), v.mechanism) for v in verdicts if v.counterexample and args.save]
     saved = [p for p, _ in saved_by]
-    code = exit_code(verdicts + all_n)
+    code = exit_code(verdicts)
+    ci_outputs.write(args, ci_outputs.verdict_cells(verdicts), mechs, "waterfall prove")  # --junit, --sarif
     if args.json:
-        print(json.dumps({"accounts": args.accounts, "encoding": args.encoding, "exit": code, "saved": saved,
-                          "verdicts": [v.to_json() for v in verdicts],
-                          "all_n": [v.to_json() for v in all_n]}, indent=2))
+        print(json.dumps({"accounts": sizes.accounts, "markets": sizes.markets, "exit": code, "saved": saved,
+                          "verdicts": [v.to_json() for v in verdicts], "operations": per_op,
+                          "all_n_rules": [v.to_json() for v in all_n]}, indent=2))
         return code
-    print(f"Z3, {args.accounts} accounts, one market ({args.encoding} encoding); * = claimed by the mechanism")
+    print(f"model.step over every valid venue of up to {sizes.accounts} accounts and {sizes.markets} markets, "
+          f"every operation; * = claimed by the mechanism")
     print(matrix_text(mechs, invariants, verdicts))
+    print()
+    print(operations_text(mechs, per_op))
     by_id = {m.id: m for m in mechs}
     for v in verdicts:
         if v.kind in (V.COUNTEREXAMPLE,) and v.claimed:
             print("\n" + counterexample_text(v, by_id.get(v.mechanism)))
-        elif v.kind in (V.UNKNOWN, V.TIMEOUT, V.VACUOUS, V.ENCODING_MISMATCH) and v.claimed:
+        elif v.kind not in (V.PROVED_UP_TO, V.NOT_APPLICABLE, V.COUNTEREXAMPLE) and v.claimed:
             print(f"\n{v.mechanism} {v.invariant}: {v.kind}: {v.reason}")
     documented = [v for v in verdicts if v.kind == V.COUNTEREXAMPLE and not v.claimed]
     if documented:
         print("\nDocumented properties (not claimed, refuted by a replayed counterexample): "
               + ", ".join(f"{v.mechanism} {v.invariant}" for v in documented))
     if all_n:
-        print("\nFor all N:")
+        print("\nStatements about the rules for every N (proofs/alln.py: sympy and Z3 over abstract transfers, "
+              "not about model.step; not the matrix's evidence):")
         print(table([[v.invariant, v.mechanism, v.kind, f"{v.seconds:.2f}s", v.reason[:90]] for v in all_n],
                     ["invariant", "family", "verdict", "time", "argument"]))
     cat = catalogue()
@@ -178,3 +248,12 @@ def cmd_prove(args: Any) -> int:
         own = "" if mid in cat else f" --mechanism {by_id[mid].path}"  # a file: its id names no mechanism
         print(f"saved {p} (replay: waterfall run {p}{own})")
     return code
+
+
+def sizes_from(args: Any) -> Sizes:
+    """k and m from the command line, checked."""
+    if not 2 <= args.accounts <= MAX_ACCOUNTS:
+        raise WaterfallError(f"--accounts must be between 2 and {MAX_ACCOUNTS}, got {args.accounts}", argument="--accounts")
+    if not 1 <= args.markets <= MAX_MARKETS:
+        raise WaterfallError(f"--markets must be between 1 and {MAX_MARKETS}, got {args.markets}", argument="--markets")
+    return Sizes(args.accounts, args.markets)

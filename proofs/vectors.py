@@ -25,11 +25,10 @@ from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State
 from waterfall.model.step import step
 from waterfall.model.units import MAX_INPUT
-from waterfall.spec import SPEC_DIR
+from waterfall.spec import FINDINGS_DIR, REGRESSIONS_DIR, SCENARIOS_DIR, VECTORS_DIR
 
 SPEC_VERSION = "waterfall-spec/1"
-VECTORS_DIR = SPEC_DIR / "vectors"
-SOURCES = (SPEC_DIR / "scenarios", SPEC_DIR / "findings", SPEC_DIR.parent / "tests" / "regressions")
+SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,13 @@
 """Invariant registry (spec/invariants.md): each invariant once, with its ID.
 
 A predicate takes (pre-state, operation, post-state, events, mechanism) and returns True
-when the invariant holds for that step. This issue's registry holds the concrete checks
-`make verify` runs on the stress scenarios; the invariants issue moves them onto an
-arithmetic facade shared with the Z3 encoding.
+when the invariant holds for that step. Every checker evaluates the same predicate: the
+stress scenarios and `waterfall run` on concrete steps, the fuzzer on random sequences, and
+`waterfall prove` on `model.step` run over unknowns (proofs/symexec.py), which is why the
+predicates are written with the arithmetic facade of model/arith.py. Each invariant also
+names its trigger (R-PROVE-4): the event that makes a step interesting for it (a haircut
+moved, a later layer drawn, an ADL fill...); a proof counts only with a witness step where
+the trigger fires.
 """
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from waterfall.model.layers import plan_balance, sink_key
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
 from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
 from waterfall.model.ranking import ranked
-from waterfall.model.state import State, equity, value
+from waterfall.model.state import State, equity, validate_state, value
 from waterfall.model.tx import Tx
 from waterfall.model.units import MAX_BALANCE
 
@@ -25,13 +29,16 @@ Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
 @dataclass(frozen=True)
 class Invariant:
-    """ID, name, one-sentence statement, why users care, and the predicate."""
+    """ID, name, one-sentence statement, why users care, the predicate, and the trigger:
+    when it fires on a step the predicate is exercised there, not satisfied vacuously."""
 
     id: str
     name: str
     statement: str
     why: str
     holds: Predicate
+    trigger: Predicate
+    trigger_text: str
 
 
 def external_flow(op: Op, ev: Sequence[Event] = ()) -> Num:
@@ -292,51 +299,145 @@ def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mecha
     return all_(conds)
 
 
+def valid_after(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-VALID: an operation that applies maps a valid state (R-STATE-5) to a valid state,
+    so every state invariant R-STATE-5 states (zero-sum markets, layers, contributions and
+    bad debt >= 0, the R-UNIT-3 bounds) holds after any sequence of operations."""
+    from waterfall.model.errors import WaterfallError
+    try:
+        validate_state(post)
+    except WaterfallError:
+        return False
+    return True
+
+
+def well_formed(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-EVENTS (R-EVT-1): every transfer moves a positive amount between two different
+    endpoints, and every trade a positive size at a positive price."""
+    return all_(all_([e.amount > 0, e.src != e.dst] + ([e.size > 0, e.price > 0] if e.kind == "trade" else []))
+                for e in ev)
+
+
+# ---- triggers: the steps on which an invariant is exercised (R-PROVE-4) --------------------
+
+def any_transfer(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """Some amount moved (a transfer or a trade of positive size)."""
+    return any_(e.amount > 0 for e in ev)
+
+
+def position_moved(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """Some lots changed hands (a trade, a close or an ADL fill)."""
+    return any_(e.size > 0 for e in ev if e.kind == "trade")
+
+
+def layer_paid(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A layer or a contribution paid towards a deficit."""
+    return moved(ev, {"R-WF-3", "R-CH-1", "R-CH-2", "R-HC-4"})
+
+
+def others_charged(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A liquidation charged an account other than the bankrupt and its counterparty
+    (haircut, levy, assessment, ADL fill)."""
+    if not isinstance(op, Liquidate):
+        return False
+    return any_([moved(ev, {"R-HC-2", "R-LEVY-2", "R-CH-3"}), any_(q > 0 for _, _, q in adl_trades(ev, op.account))])
+
+
+def deficit_covered(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A liquidation had a deficit that the waterfall covered (a layer, accounts, bad debt)."""
+    return isinstance(op, Liquidate) and moved(ev, DEFICIT_RULES)
+
+
+def later_drawn(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A layer after the first, or the final resort, paid in a liquidation."""
+    if not isinstance(op, Liquidate) or not mech.layers:
+        return False
+    later = {s.name for s in mech.layers[1:]}
+    return any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
+
+
+def haircut_moved(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A haircut (R-HC-2) took a positive amount."""
+    return moved(ev, {"R-HC-2"})
+
+
+def adl_filled(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """An ADL fill (R-ADL-1) of positive size."""
+    return any_(e.size > 0 for e in ev if e.rule == "R-ADL-1")
+
+
+def residue_moved(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A rounding shortfall (R-HC-4) or surplus (R-HC-3, R-LEVY-3) moved."""
+    return moved(ev, {"R-HC-4", "R-HC-3", "R-LEVY-3"})
+
+
 REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
     Invariant("I-CONS", "conservation of value",
               "Account equities plus every layer and contribution minus recorded bad debt change "
               "only by deposits and withdrawals.",
-              "Value that appears or vanishes is someone's unrecorded gain or loss.", conservation),
+              "Value that appears or vanishes is someone's unrecorded gain or loss.", conservation,
+              any_transfer, "an amount moved"),
     Invariant("I-ZERO", "zero-sum positions",
               "In every market sizes and open notionals, hence unrealised PnL, sum to zero.",
-              "Every profit is some counterparty's loss; a non-zero sum is money made up.", zero_sum),
+              "Every profit is some counterparty's loss; a non-zero sum is money made up.", zero_sum,
+              position_moved, "lots changed hands"),
     Invariant("I-FUND", "layers non-negative",
               "The insurance fund and every other layer and contribution stay >= 0.",
-              "A negative fund is an unrecorded liability.", fund_nonneg),
+              "A negative fund is an unrecorded liability.", fund_nonneg,
+              layer_paid, "a layer or contribution paid"),
     Invariant("I-NONNEG", "no negative balances",
               "A liquidation leaves no other solvent account (bar its chosen counterparty) "
               "with negative equity.",
-              "Traders never owe more than their margin for someone else's default.", no_negative),
+              "Traders never owe more than their margin for someone else's default.", no_negative,
+              others_charged, "another account was charged"),
     Invariant("I-NOLOSS", "no silent loss",
               "After a liquidation the bankrupt's equity is >= 0; what nobody covered is bad debt, "
               "which never shrinks.",
-              "A loss nobody covers must be on the books.", no_loss),
+              "A loss nobody covers must be on the books.", no_loss,
+              deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
               "A layer is drawn only when every earlier layer is exhausted; socialisation only when "
               "every layer is.",
-              "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order),
+              "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order,
+              later_drawn, "a later layer or the final resort paid"),
     Invariant("I-BUDGET", "budget balance",
               "When a deficit is covered, the layers, accounts and bad debt together take exactly the "
               "deficit: the bankrupt ends at exactly zero.",
-              "Overshoot takes money nobody owed; undershoot leaves a hole.", budget),
+              "Overshoot takes money nobody owed; undershoot leaves a hole.", budget,
+              deficit_covered, "a deficit was covered"),
     Invariant("I-PROP", "haircut proportionality",
               "Each haircut is within one base unit of the exact pro-rata share R * w / W of its base.",
-              "Equal treatment: the same fraction of every profit, up to one unit of rounding.", proportional),
+              "Equal treatment: the same fraction of every profit, up to one unit of rounding.", proportional,
+              haircut_moved, "a haircut moved"),
     Invariant("I-BOUND", "haircut bounded by base",
               "No account pays more haircut than its base (profit capped at equity); accounts outside "
               "the base pay none.",
-              "A haircut may take profit, never principal.", bounded_haircut),
+              "A haircut may take profit, never principal.", bounded_haircut,
+              haircut_moved, "a haircut moved"),
     Invariant("I-ADL-BOUND", "bounded ADL",
               "The lots deleveraged equal what the bankrupt's position lost; nobody is closed beyond "
               "its own position, flipped or increased; only the opposite side is touched.",
-              "ADL must close the bankrupt position, not more, and never open risk for anyone.", adl_bounded),
+              "ADL must close the bankrupt position, not more, and never open risk for anyone.", adl_bounded,
+              adl_filled, "an ADL fill"),
     Invariant("I-ADL-RANK", "ADL ranking respected",
               "No account is deleveraged while one ranked above it keeps size.",
-              "The published ranking is the rule traders rely on to manage their ADL risk.", adl_ranked),
+              "The published ranking is the rule traders rely on to manage their ADL risk.", adl_ranked,
+              adl_filled, "an ADL fill"),
     Invariant("I-RESIDUE", "residues to their sinks",
               "Every rounding shortfall is paid by the declared residue sink and every surplus goes to "
               "the declared surplus sink.",
-              "Rounding units are money too; they must end where the rules say.", residue_sinks),
+              "Rounding units are money too; they must end where the rules say.", residue_sinks,
+              residue_moved, "a rounding residue moved"),
+    Invariant("I-EVENTS", "well-formed transfers",
+              "Every transfer moves a positive amount between two different endpoints; every trade a "
+              "positive size at a positive price (R-EVT-1).",
+              "A negative transfer is a payment in the wrong direction that every ledger total hides.",
+              well_formed, any_transfer, "an amount moved"),
+    Invariant("I-VALID", "valid states are closed under every operation",
+              "An operation that applies maps a valid state (R-STATE-5: zero-sum markets, layers, "
+              "contributions and bad debt >= 0, the R-UNIT-3 bounds) to a valid state.",
+              "The state invariants then hold after any sequence of operations, not just one.", valid_after,
+              any_transfer, "an amount moved"),
 )}
 
 

@@ -240,3 +240,13 @@ def pytest_collection_modifyitems(items: list) -> None:
     """The Hypothesis tests (test_fuzz.py) run after the unit tests: a quick unit test
     fails first on a broken model (pytest -x, and `make mutate`, stop there)."""
     items.sort(key=lambda item: item.path.name == "test_fuzz.py")
+
+
+# Commands run by the tests keep their example database in a temporary folder, never in the
+# checkout's .waterfall/ (R-FUZZ-7), and tables are not fitted to the calling terminal's
+# $COLUMNS (R-CLI-4) unless a test sets one. Module level, not a fixture: HypoFuzz runs the
+# fuzz targets (tests/fuzz_targets.py) without pytest's temporary-directory machinery.
+if os.environ.get("HYPOTHESIS_PROFILE", "ci") == "ci":
+    import tempfile  # noqa: E402
+    os.environ["WATERFALL_FUZZ_DB"] = tempfile.mkdtemp(prefix="waterfall-examples-")
+os.environ.pop("COLUMNS", None)

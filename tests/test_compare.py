@@ -201,3 +201,27 @@ def test_bad_files_raise_typed_errors(tmp_path: Path) -> None:
     bad_json.write_text("{")
     with pytest.raises(ScenarioError):
         load_scenario(bad_json)
+
+
+def test_ptsr_counts_only_haircutable_profit() -> None:
+    """alice's short is 100 in profit but her collateral is -100: equity 0, haircut base 0
+    (R-HC-1), so the haircut falls on bob alone, which is exact pro rata on the bases: PTSR
+    1. With w = uPnL (alice's 100 counted) it would read 2."""
+    from waterfall.model.ops import Liquidate
+    from waterfall.model.replay import run
+    from waterfall.model.state import Account, Market, Position, State
+    from waterfall.model.loader import Scenario
+    from waterfall.proofs.compare import measure
+    m = Market("M0", 1_000, 100_000, 50_000)
+    state = State({"M0": m}, {
+        "loser": Account(0, 0, {"M0": Position(20, 20_100)}),          # equity -100
+        "alice": Account(-100, 0, {"M0": Position(-10, -10_050)}),    # uPnL 50, equity -50
+        "bob": Account(1_000, 1_000, {"M0": Position(-10, -10_050)}),  # uPnL 50, equity 1050
+        "mm": Account(100_000, 100_000, {}),                           # takes the long at mark
+    })
+    sc = Scenario("profit-beyond-equity", state, (Liquidate("loser", "mm", {"M0": 1_000}, "0"),))
+    mech = resolve_mechanism("generic-socialized-loss")
+    c = measure(sc.name, mech.id, run(sc, mech))
+    assert (c.accounts["alice"].profit, c.accounts["bob"].profit, c.accounts["mm"].profit) == (0, 50, 0)
+    assert c.accounts["bob"].haircut > 0 and c.accounts["alice"].haircut == 0
+    assert c.ptsr_style() == 1

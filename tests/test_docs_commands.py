@@ -30,9 +30,9 @@ NODE_IMPL = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
 
 # (command prefix, reason): shown in the docs, not run here
 SKIP = [
-    ("make verify", "the whole catalogue at N = 8 (minutes); its parts run here shortened"),
+    ("make verify", "the whole catalogue (minutes); its parts run here shortened"),
     ("make test", "the whole suite, which contains this test"),
-    ("make fuzz", "the long Hypothesis campaign"),
+    ("make fuzz", "the long Hypothesis campaigns (make fuzz, make fuzz-campaign: run forever)"),
     ("make bench", "benchmarks, ~5 minutes and ~1 GB"),
     ("make docs", "the site build: tests/test_docs_site.py, run by `make docs`"),
     ("make setup", "the venv this test runs in already exists"),
@@ -88,6 +88,7 @@ def shorten(args: list[str]) -> list[str]:
     sub = args[1] if len(args) > 1 else ""
     if sub == "prove":
         args = set_option(args, "--accounts", "2")
+        args = set_option(args, "--markets", "1")
         args = set_option(args, "--timeout", "20")
         args = set_option(args, "--jobs", "2")
         args = set_option(args, "--no-all-n", None)
@@ -101,8 +102,8 @@ def shorten(args: list[str]) -> list[str]:
     elif sub == "diff":
         args = set_option(args, "--seconds", "2")
     elif sub == "report":
-        for opt, val in (("--accounts", "2"), ("--fuzz-examples", "2"), ("--jobs", "2"), ("--timeout", "20"),
-                         ("--time-n", "2")):
+        for opt, val in (("--accounts", "2"), ("--markets", "1"), ("--fuzz-examples", "2"), ("--jobs", "2"),
+                         ("--timeout", "20"), ("--time-n", "")):
             args = set_option(args, opt, val)
         if "--mechanism" not in args:
             args += ["--mechanism", "generic-socialized-loss"]
@@ -125,7 +126,8 @@ def designer_files(ws: Path) -> None:
             .replace('residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'))
     assert mine.count("my-venue") == 1 and "fee_ppm = 10000" in mine and '"insurance_fund"\n' in mine
     (ws / "my-venue.toml").write_text(mine, encoding="utf-8")
-    final = blocks((ROOT / "docs/guide-designer.md").read_text(encoding="utf-8"), "toml")[0]
+    final = next(b for b in blocks((ROOT / "docs/guide-designer.md").read_text(encoding="utf-8"), "toml")
+                 if b.startswith("[final]"))
     adl = (mine[:mine.index("[final]")] + final).replace('id = "my-venue"', 'id = "my-venue-adl"')
     (ws / "my-venue-adl.toml").write_text(adl.replace('"I-PROP", "I-BOUND", ', ""), encoding="utf-8")
 

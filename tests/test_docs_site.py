@@ -35,7 +35,8 @@ def test_every_nav_page_is_built(site: Path) -> None:
                  "docs/crosshair.html", "docs/mutation.html", "docs/guide-designer.html",
                  "docs/guide-auditor.html", "docs/invariant-registry.html", "spec/rules.html",
                  "spec/invariants.html", "spec/mechanisms.html", "spec/scenario.html",
-                 "spec/conformance.html", "bench/index.html"]:
+                 "spec/conformance.html", "bench/index.html", "docs/cli.html", "docs/api.html",
+                 "docs/fuzzing.html"]:
         assert (site / page).is_file(), page
 
 

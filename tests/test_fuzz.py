@@ -3,6 +3,7 @@ random operation sequences; seeded bugs are caught; documented findings are repr
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,8 @@ from waterfall.model.replay import run
 from waterfall.proofs.checks import check_steps, expectation_misses
 from waterfall.proofs.fuzz import save_scenario, search
 from seeded_bugs import SEEDED_BUGS, SeededBug, apply
-from waterfall.spec import SPEC_DIR
+from waterfall.spec import FINDINGS_DIR, REGRESSIONS_DIR
 
-FINDINGS_DIR = SPEC_DIR / "findings"
-REGRESSIONS_DIR = Path(__file__).parent / "regressions"
 MECHANISMS = sorted(catalogue())
 
 
@@ -176,3 +175,46 @@ def test_R_FUZZ_6_cli_saves_a_violation_and_exits_1(monkeypatch: pytest.MonkeyPa
     assert entry["violated"]["invariant"] in ("I-NOLOSS", "I-BUDGET")
     saved = Path(entry["violated"]["scenario"])
     assert saved.parent == tmp_path and load_scenario(saved).mechanism == "hyperliquid-adl"
+
+
+def test_R_FUZZ_7_a_failure_found_once_is_replayed_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from waterfall.proofs.cli import main
+    monkeypatch.setattr(waterfall, "finish", drop_write_off)
+    argv = ["fuzz", "--mechanism", "hyperliquid-adl", "--examples", "300", "--no-shrink", "--save",
+            str(tmp_path / "found"), "--database", str(tmp_path / "db"), "--json"]
+    assert main(argv) == 1
+    first = json.loads(capsys.readouterr().out)
+    assert first["database"] == str(tmp_path / "db") and any((tmp_path / "db").rglob("*"))
+    assert main(argv) == 1
+    (again,) = json.loads(capsys.readouterr().out)["mechanisms"]
+    # the stored failure, replayed before anything is generated (and once more as Hypothesis
+    # reports it); a search without the database needs several runs in most seeds
+    assert again["examples"] == 2
+    assert main(argv[:-3] + ["--no-database", "--json"]) == 1  # without it: found afresh
+    (fresh,) = json.loads(capsys.readouterr().out)["mechanisms"]
+    assert fresh["violated"]["invariant"] == again["violated"]["invariant"]
+
+
+def test_R_FUZZ_7_each_mechanism_has_its_own_database_key() -> None:
+    from hypothesis.internal.reflection import function_digest
+    from waterfall.proofs.fuzz import Tally, machine_for
+    keys = {function_digest(machine_for(load_mechanism(p), frozenset(), Tally())) for p in catalogue().values()}
+    assert len(keys) == len(catalogue())
+
+
+def test_R_FUZZ_7_campaign_targets_are_what_hypofuzz_collects() -> None:
+    """HypoFuzz (make fuzz-campaign) fuzzes a RuleBasedStateMachine.TestCase whose settings
+    are not derandomized, generate, and use the loaded profile's database; under the "fuzz"
+    profile that is database_path() (here the test's temporary one)."""
+    import fuzz_targets
+    from hypothesis import HealthCheck, Phase, settings
+    from waterfall.proofs.fuzz import database_path
+    assert sorted(fuzz_targets.TARGETS) == sorted(f"TestFuzz_{m.replace('-', '_')}" for m in catalogue())
+    fuzz = settings.get_profile("fuzz")
+    assert not fuzz.derandomize and Phase.generate in fuzz.phases
+    assert HealthCheck.nested_given not in fuzz.suppress_health_check  # else HypoFuzz skips every target
+    assert fuzz.database is not None
+    for case in fuzz_targets.TARGETS.values():
+        assert hasattr(case.runTest, "_hypothesis_state_machine_class")
+    assert database_path() == Path(os.environ["WATERFALL_FUZZ_DB"])  # set by conftest: never the checkout's

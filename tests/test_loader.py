@@ -471,7 +471,7 @@ def test_R_MECH_2_schema_and_semantic_messages_in_plain_words(tmp_path: Path, la
 
 def test_R_MECH_2_two_unknown_keys_name_the_first_and_count_the_rest(tmp_path: Path) -> None:
     # one table with two unknown keys is one problem naming the first; a second problem
-    # elsewhere is counted, not listed
+    # elsewhere is listed on a line of its own
     p = write(tmp_path, MECH.replace("fee_ppm = 5000", "fee_ppm = 5000\nbogus = 1\nzzz = 2"))
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
@@ -482,7 +482,9 @@ def test_R_MECH_2_two_unknown_keys_name_the_first_and_count_the_rest(tmp_path: P
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert str(info.value) == (f"{p}: key layers[0].reserve: value -1 out of range (minimum 0) "
-                               "(and 1 more problem(s))")
+                               "(and 1 more problem:)\n  key liquidation.bogus: unknown key "
+                               "(allowed: fee_ppm, step_cooldown, step_markets, step_max_notional, step_min_margin_ppm, "
+                               "step_min_notional, step_ppm, step_threshold, surplus, surplus_sink)")
 
 
 def test_R_MECH_2_sink_errors_list_the_balance_layers_or_none(tmp_path: Path) -> None:
@@ -518,14 +520,18 @@ def test_R_MECH_2_clearing_kind_twice_says_listed_twice(tmp_path: Path) -> None:
     assert info.value.where == {"file": str(p), "key": "layers[2].kind"}
 
 
-def test_R_MECH_2_unknown_claim_lists_the_registered_ids(tmp_path: Path) -> None:
+def test_R_MECH_2_unknown_claim_names_the_closest_or_lists_the_registered_ids(tmp_path: Path) -> None:
     from waterfall.spec.invariants import REGISTRY, RELATIONS
     header = 'name = "test mechanism"\n'
     p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-NON-NEG"]\n'))
     with pytest.raises(MechanismError) as info:
         load_mechanism(p)
     assert info.value.where == {"file": str(p), "key": "claims[0]"}
-    assert str(info.value).endswith(f"({', '.join(list(REGISTRY) + list(RELATIONS))})")
+    assert str(info.value).endswith("'I-NON-NEG' is not a registered invariant (did you mean 'I-NONNEG'?)")
+    p = write(tmp_path, MECH.replace(header, header + 'claims = ["I-WHATEVER-X"]\n'))
+    with pytest.raises(MechanismError) as info:
+        load_mechanism(p)
+    assert str(info.value).endswith(f"(known: {', '.join(sorted(list(REGISTRY) + list(RELATIONS)))})")
 
 
 def test_R_MECH_1_loaded_mechanism_keeps_its_source_and_path(tmp_path: Path) -> None:
@@ -558,7 +564,31 @@ def test_R_MECH_1_resolve_by_path_or_catalogue_id(tmp_path: Path) -> None:
         resolve_mechanism("no-such-mechanism")
     from waterfall.model.loader import catalogue
     assert info.value.where == {"key": "no-such-mechanism"}
-    assert f"({', '.join(catalogue())}) nor a file" in str(info.value)
+    assert f"nor a file (known: {', '.join(sorted(catalogue()))})" in str(info.value)
+    with pytest.raises(MechanismError, match=r"no mechanism 'Drift-V3'.* \(did you mean 'drift-v2'\?\)"):
+        resolve_mechanism("Drift-V3")  # a mistyped id gets the closest one
+
+
+def test_R_RUN_2_scenarios_resolve_by_path_or_bundled_name(tmp_path: Path) -> None:
+    from waterfall.model.loader import resolve_scenario
+    from waterfall.spec import SCENARIOS_DIR
+    assert resolve_scenario("fund-empty").path == str(SCENARIOS_DIR / "fund-empty.json")
+    assert resolve_scenario("no-markets-per-market-sink").mechanism  # a regression, by name
+    with pytest.raises(ScenarioError, match=r"no scenario 'fund-emty'.*did you mean 'fund-empty'"):
+        resolve_scenario("fund-emty")
+    with pytest.raises(ScenarioError, match="cannot read"):
+        resolve_scenario(str(tmp_path / "missing.json"))
+
+
+def test_R_RUN_3_a_relative_mechanism_path_is_relative_to_the_scenario(tmp_path: Path, monkeypatch) -> None:
+    from waterfall.model.loader import load_scenario, scenario_mechanism
+    (tmp_path / "venue").mkdir()
+    write(tmp_path / "venue", MECH, "mine.toml")
+    doc = json.loads(json.dumps(SCENARIO))
+    doc["mechanism"] = "mine.toml"
+    path = write_json(tmp_path / "venue", doc)
+    monkeypatch.chdir(tmp_path)  # not the scenario's folder
+    assert scenario_mechanism(load_scenario(path)).id == "t"
 
 
 @pytest.mark.parametrize("label,edit,name", BAD_SCENARIOS, ids=[b[0] for b in BAD_SCENARIOS])
@@ -582,7 +612,8 @@ def test_R_FMT_4_messages_count_further_problems_and_say_top_level() -> None:
     del doc["name"], doc["ops"]
     with pytest.raises(ScenarioError) as info:
         scenario_from_doc(doc, "s.json")
-    assert str(info.value) == "s.json: name: required key is missing (and 1 more problem(s))"
+    assert str(info.value) == ("s.json: name: required key is missing (and 1 more problem:)\n"
+                               "  ops: required key is missing")
     del doc["state"]["accounts"][0]["collateral"]
     doc["name"], doc["ops"] = "t", []
     with pytest.raises(ScenarioError) as info:

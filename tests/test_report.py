@@ -1,17 +1,28 @@
-"""The audit report (R-REPORT-1): the evidence ladder per cell, counterexample ledgers,
-mechanism sections, plots, and the CLI writing Markdown and HTML."""
+"""The audit report (R-REPORT-1..4): the evidence ladder per cell, a category and colour for
+every verdict kind, counterexamples as sequences, the JSON document against its schema,
+provenance, SARIF and JUnit, plots, and the CLI writing all of it."""
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import jsonschema
+import pytest
 
 from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.proofs import categories as C
 from waterfall.proofs import verdict as V
 from waterfall.proofs.cli import main
 from waterfall.proofs.fuzz import Tally
 from waterfall.proofs.prove import prove
 from waterfall.proofs.report import Evidence, build, cell
-from waterfall.spec import SCENARIOS_DIR, SPEC_DIR
+from waterfall.proofs.report_render import markdown, page
+from waterfall.spec import FINDINGS_DIR, SCENARIOS_DIR, SCHEMAS_DIR
+
+FINDING = FINDINGS_DIR / "drift-v2-I-NONNEG-2aa24cb7.json"
+SCHEMA = json.loads((SCHEMAS_DIR / "report.schema.json").read_text())
 
 
 def mech(mid: str):
@@ -23,55 +34,163 @@ def evidence(m, proofs, all_n=(), tally=None) -> Evidence:
                     {m.id: tally} if tally else {}, 3)
 
 
+def claiming(tmp_path: Path, mid: str = "drift-v2", claim: str = "I-NONNEG"):
+    """A catalogue mechanism as a file that also claims `claim` (which it breaks)."""
+    base = mech(mid)
+    text = Path(base.path).read_text().replace(f'id = "{mid}"', f'id = "{mid}-claims"').replace(
+        "claims = [", f'claims = ["{claim}", ', 1)
+    (tmp_path / f"{mid}-claims.toml").write_text(text)
+    return load_mechanism(tmp_path / f"{mid}-claims.toml")
+
+
 def test_R_REPORT_1_the_ladder_picks_the_strongest_evidence() -> None:
     m = mech("drift-v2")
     tally = Tally(examples=7)
     tally.ran["deposit"] = 40
     proofs = [V.Verdict(m.id, "I-CONS", V.PROVED_UP_TO, 3, seconds=1.25),
-              V.Verdict(m.id, "I-NONNEG", V.TIMEOUT, 3),
+              V.Verdict(m.id, "I-NONNEG", V.TIMEOUT, 3, claimed=False),
               V.Verdict(m.id, "I-PROP", V.NOT_APPLICABLE, 3, reason="applies only to Haircut mechanisms"),
               V.Verdict(m.id, "I-PATH", V.NOT_APPLICABLE, 3, reason="relational (two runs of the model)")]
     ev = evidence(m, proofs, tally=tally)
-    assert cell(ev, m, "I-CONS")[0] == "*PROVED N<=3 (1.2s)"
+    assert (cell(ev, m, "I-CONS").text, cell(ev, m, "I-CONS").category) == ("*PROVED N<=3", C.PROVED)
+    # an all-N statement is about the rules, not the code: never a cell's evidence
     ev_all = evidence(m, proofs, [V.Verdict("*", "I-CONS", V.PROVED_ALL_N)], tally)
-    assert cell(ev_all, m, "I-CONS")[0] == "*PROVED all N"
-    assert cell(ev, m, "I-NONNEG")[0] == "fuzzed: none in 7 runs / 40 steps + Z3 TIMEOUT"
-    assert cell(ev, m, "I-PROP")[0] == "n/a"
+    assert cell(ev_all, m, "I-CONS").text == "*PROVED N<=3"
+    c = cell(ev, m, "I-NONNEG")
+    assert (c.text, c.category) == ("fuzzed: none in 7 runs / 40 steps + Z3 TIMEOUT", C.UNDECIDED)
+    assert (cell(ev, m, "I-PROP").text, cell(ev, m, "I-PROP").category) == ("n/a", C.NA)
+    assert cell(ev, m, "I-CONS").href == "#ev-drift-v2-I-CONS"  # linked to its evidence row
     tally.documented["I-PATH"] += 1
-    assert cell(ev, m, "I-PATH")[0] == "CEX (Hypothesis)"
+    c = cell(ev, m, "I-PATH")
+    assert (c.text, c.category, c.counterexample) == ("CEX (Hypothesis)", C.PROPERTY, None)
 
 
-def test_R_REPORT_1_fuzz_found_cells_show_the_run_as_a_ledger(tmp_path: Path) -> None:
-    # the run the fuzzer keeps (Tally.first_seen) is the committed finding it found (levies
-    # charge losers); a derandomized short run finds it or not depending on the test order,
-    # so the committed run stands in for it here (test_fuzz.py checks that it is found)
-    m = mech("mango-v4")
-    tally = Tally(examples=1)
-    tally.documented["I-NONNEG"] += 1
-    tally.first_seen["I-NONNEG"] = json.loads(next((SPEC_DIR / "findings").glob("mango-v4-I-NONNEG-*.json")).read_text())
-    doc = build(Evidence([m], ["I-NONNEG"], [], [], {m.id: tally}, 3), tmp_path, SCENARIOS_DIR)
-    md = doc.markdown()
-    assert "CEX (Hypothesis, " in md and "mango-v4 I-NONNEG (found by the fuzzer" in md and "collateral before" in md
+def test_R_REPORT_2_a_sanity_failure_is_not_hidden_behind_fuzzing() -> None:
+    m = mech("generic-socialized-loss")
+    tally = Tally(examples=5)
+    ev = evidence(m, [V.Verdict(m.id, "I-NONNEG", V.VACUOUS, 3, reason="assumptions unsatisfiable")], tally=tally)
+    assert (cell(ev, m, "I-NONNEG").text, cell(ev, m, "I-NONNEG").category) == ("*VACUOUS", C.SANITY)
 
 
-def test_R_REPORT_1_counterexamples_are_shown_as_ledgers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", V.KINDS)
+@pytest.mark.parametrize("claimed", [True, False])
+def test_R_REPORT_2_every_verdict_kind_has_a_category_with_a_colour(kind: str, claimed: bool, tmp_path: Path) -> None:
     m = mech("drift-v2")
-    v = prove(m, "I-NONNEG", 3)
+    doc = json.loads(FINDING.read_text()) if kind == V.COUNTEREXAMPLE else None
+    v = V.Verdict(m.id, "I-NONNEG", kind, 2, reason="r", counterexample=doc, claimed=claimed)
+    category = C.of_verdict(v)
+    assert category in C.LEGEND
+    if kind == V.COUNTEREXAMPLE:
+        assert category == (C.BROKEN if claimed else C.PROPERTY)
+    report = build(Evidence([m], ["I-NONNEG"], [v], [], {}, 2), tmp_path, SCENARIOS_DIR)
+    assert f'class="c-{report["cells"][0]["category"]}"' in page(report)
+
+
+def test_R_REPORT_2_a_kind_added_later_counts_as_undecided_never_proved() -> None:
+    assert C.of_kind("SOMETHING NEW", True) == C.UNDECIDED
+    assert C.of_kind("TRIVIAL", True) == C.UNDECIDED and C.of_kind("UNREACHED", True) == C.UNDECIDED
+
+
+def test_R_REPORT_3_fuzz_counterexamples_are_shrunk_sequences(tmp_path: Path) -> None:
+    from waterfall.proofs.report_cli import fuzz_evidence
+    m = mech("drift-v2")
+    tally = fuzz_evidence(m, 40)
+    assert "I-NONNEG" in tally.first_seen  # levies charge losers: seen within 40 derandomized runs
+    doc = build(Evidence([m], ["I-NONNEG"], [], [], {m.id: tally}, 3), tmp_path, SCENARIOS_DIR)
+    (x,) = doc["counterexamples"]
+    assert x["found_by"].startswith("Hypothesis") and x["trace"]["shrunk"]["to"] <= x["trace"]["shrunk"]["from"]
+    assert x["trace"]["violated_at"] == len(x["trace"]["steps"])  # cut at the violating step
+    assert any(t.startswith("account ") and "equity before" in t and ", after -" in t for t in x["trace"]["terms"])
+    saved = json.loads((tmp_path / x["file"]).read_text())
+    assert len(saved["ops"]) == x["trace"]["shrunk"]["to"]
+    assert "[Sequence]" in x["text"] and "[Violation] I-NONNEG" in x["text"]
+    (c,) = doc["cells"]
+    to = x["trace"]["shrunk"]["to"]
+    assert c["text"] == f"CEX (Hypothesis, {to} step{'s' if to != 1 else ''})" and c["href"] == f"#{x['id']}"
+
+
+def test_R_REPORT_3_z3_counterexamples_read_like_a_failing_sequence(tmp_path: Path) -> None:
+    m = mech("drift-v2")
+    v = prove(m, "I-NONNEG", 3, operations=["liquidate"])
     assert v.kind == V.COUNTEREXAMPLE
     doc = build(evidence(m, [v]), tmp_path, SCENARIOS_DIR)
-    md = doc.markdown()
-    assert "CEX (Z3," in md and "drift-v2 I-NONNEG (not claimed" in md and "account a01" in md
-    assert "References:" in md and (tmp_path / "loss-drift-v2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    page = doc.html("t")
-    assert '<table class="matrix">' in page and '<pre class="ledger">' in page
-    assert 'src="http' not in page and 'href="http' not in page and '<script' not in page  # self-contained
+    (x,) = doc["counterexamples"]
+    step = x["trace"]["steps"][0]
+    assert step["op"].startswith("liquidate account=") and " fills=M0@" in step["op"]
+    assert any(t.startswith("R-LEVY-2 account:") for t in step["transfers"])  # the rule IDs of the transfers
+    assert step["positions"] and step["balances"]
+    md = markdown(doc)
+    assert "CEX (prove," in md and "drift-v2 I-NONNEG (not claimed" in md and "account a01" in md
+    assert "References: [" in md and (tmp_path / "loss-drift-v2.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    html = page(doc)
+    assert '<table class="matrix">' in html and '<pre class="ledger">' in html and 'href="#cex-drift-v2-I-NONNEG"' in html
+    assert 'src="http' not in html and "<script" not in html  # self-contained; sources are plain links
+    assert '<a href="https://' in html
 
 
-def test_R_REPORT_1_cli_writes_markdown_html_and_plots(tmp_path: Path, capsys) -> None:
-    code = main(["report", "--out", str(tmp_path), "--mechanism", "generic-socialized-loss", "--accounts", "2",
-                 "--fuzz-examples", "3", "--jobs", "1", "--time-n", "2,3"])
-    assert code == 0
-    assert "report: " in capsys.readouterr().out
-    assert (tmp_path / "index.html").exists() and (tmp_path / "report.md").exists()
-    assert (tmp_path / "loss-generic-socialized-loss.png").exists() and (tmp_path / "proof-time.png").exists()
-    assert "| generic-socialized-loss I-CONS | " in (tmp_path / "report.md").read_text()  # time against N
+def test_R_REPORT_4_json_document_matches_its_schema_and_provenance(tmp_path: Path) -> None:
+    m = mech("drift-v2")
+    doc = build(evidence(m, [prove(m, "I-NONNEG", 3, operations=["liquidate"])]), tmp_path, SCENARIOS_DIR,
+                "waterfall report --x")
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(json.dumps(doc)))
+    p = doc["provenance"]
+    assert p["command"] == "waterfall report --x" and p["versions"]["z3-solver"] and p["versions"]["hypothesis"]
+    assert p["mechanisms"] == [{"id": "drift-v2", "file": str(m.path),
+                                "sha256": hashlib.sha256(Path(m.path).read_bytes()).hexdigest()}]
+    assert doc["summary"]["unclaimed_violated"] == 1
+
+
+def test_R_REPORT_4_cli_writes_json_markdown_html_junit_sarif_and_plots(tmp_path: Path, capsys) -> None:
+    m = claiming(tmp_path)
+    out = tmp_path / "r"
+    code = main(["report", "--out", str(out), "--mechanism", str(m.path), "--accounts", "3", "--markets", "1",
+                 "--operation", "liquidate", "--timeout", "30",
+                 "--fuzz-examples", "3", "--jobs", "1", "--time-n", "2", "--junit", str(tmp_path / "j.xml"),
+                 "--sarif", str(tmp_path / "s.sarif")])
+    assert code == 1  # the claimed I-NONNEG is refuted
+    printed = capsys.readouterr().out
+    assert "refuted" in printed and "report: " in printed
+    doc = json.loads((out / "report.json").read_text())
+    jsonschema.Draft202012Validator(SCHEMA).validate(doc)
+    assert (out / "index.html").exists() and (out / "report.md").exists() and (out / "proof-time.png").exists()
+    assert "| generic-socialized-loss liquidate | " in (out / "report.md").read_text()  # time against k
+    sarif = json.loads((tmp_path / "s.sarif").read_text())
+    (result,) = sarif["runs"][0]["results"]
+    assert result["ruleId"] == "I-NONNEG" and result["level"] == "error"
+    region = result["locations"][0]["physicalLocation"]["region"]["startLine"]
+    assert '"I-NONNEG"' in Path(m.path).read_text().splitlines()[region - 1]  # the line that claims it
+    suites = ET.parse(tmp_path / "j.xml").getroot()
+    failed = [c.get("name") for c in suites.iter("testcase") if c.find("failure") is not None]
+    assert failed == ["I-NONNEG"] and len(list(suites.iter("testcase"))) == len(doc["cells"])
+
+
+def test_R_REPORT_5_loss_plot_colours_are_distinct_and_the_legend_is_beside_the_bars(tmp_path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    from waterfall.proofs.report_plots import series_colours
+    labels = [f"layer l{i}" for i in range(12)] + [f"account a{i}" for i in range(6)] + ["bad debt"]
+    style = series_colours(labels)
+    assert len(set(style.values())) == len(labels)  # (colour, hatch) never shared
+    import matplotlib.pyplot as plt
+    from waterfall.proofs.report_plots import loss_plot
+    created = []
+    real = plt.subplots
+
+    def spy(*a, **k):
+        fig, ax = real(*a, **k)
+        created.append((fig, ax))
+        return fig, ax
+    plt.subplots = spy
+    try:
+        close = plt.close
+        plt.close = lambda fig=None: None  # keep the figure to measure it
+        assert loss_plot(tmp_path, SCENARIOS_DIR, mech("clearing-house-vmgh")) is not None
+    finally:
+        plt.subplots, plt.close = real, close
+    fig, ax = created[-1]
+    fig.canvas.draw()
+    legend = ax.get_legend().get_window_extent()
+    assert legend.x0 >= ax.get_window_extent().x1  # entirely to the right of the axes
+    colours = [tuple(p.get_facecolor()) + (p.get_hatch(),) for c in ax.containers for p in c.patches[:1]]
+    assert len(colours) == len(set(colours))
+    plt.close(fig)

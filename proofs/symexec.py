@@ -1,0 +1,616 @@
+"""Symbolic execution of the model's own Python code over Z3 (R-PROVE-1).
+
+A `Sym` stands for an unknown integer (or truth value). It carries two things: its value
+under the current run's assignment of the unknowns (so the model's code runs on it like on
+an int) and the expression that computed it (turned into a Z3 term on demand). Arithmetic
+and comparisons build new Syms; the truth test of a symbolic condition (`if`, `and`, `min`,
+`sorted`, `while` in the model) is a *decision*: the run follows the branch the current
+assignment takes and records the condition. `explore` re-runs a function once per feasible
+path, depth-first: after a run, each recorded decision's other branch is asked of an
+incremental Z3 solver holding the path prefix; a satisfiable one gives the assignment of the
+next run (concolic execution, as DART and CrossHair do it), an unsatisfiable one is pruned,
+an undecided one makes the exploration incomplete (never silently dropped).
+
+What cannot be followed symbolically raises `Unsupported` on that path: an unknown used as
+a dict key (unhashable), converted to float, or used as an index beyond `INDEX_LIMIT`
+(an index is concretised by forking on each value 0..INDEX_LIMIT-1, so it is exact).
+The value of every Sym under the run's assignment is computed with Python's own integer
+operations; `check_terms` (tests) confirms that each Z3 term evaluates to the same value.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import z3
+
+INDEX_LIMIT = 64
+"""An unknown used as a list index or slice bound is concretised by deciding value == 0, 1,
+... up to this bound (a path needing more is Unsupported)."""
+
+
+class Unsupported(Exception):
+    """The model did something with an unknown that cannot be followed symbolically."""
+
+
+class Divergence(Exception):
+    """A run did not follow the path its assignment was solved for (a bug of this engine)."""
+
+
+class PathLimit(Exception):
+    """The exploration hit its path or time budget (the result is then incomplete)."""
+
+
+# ---- the current exploration (one per process at a time) ---------------------------------
+
+_EXPLORER: "Explorer | None" = None
+
+
+def _decide(cond: "SymBool") -> bool:
+    """The truth test of a symbolic condition: the current run's branch, recorded."""
+    if _EXPLORER is None:
+        raise Unsupported("truth test of an unknown outside an exploration")
+    return _EXPLORER.decide(cond, sys._getframe(2))
+
+
+GUARDS: set[Any] = set()
+"""Code objects (whole functions) and (code object, line) pairs whose decisions are refusal
+guards: their True branch raises a typed error (a refusal) at once. See `Explorer.refusals`."""
+
+
+def skip_refusals(on: bool) -> None:
+    """While on, the current exploration does not explore the raising branch of a refusal
+    guard (GUARDS): a refused operation leaves no post-state, so no step invariant is
+    about it; the guard's condition still joins the path condition. Off for the
+    predicates, where validate_state's raising branch is I-VALID's counterexample."""
+    if _EXPLORER is not None:
+        _EXPLORER.skip_refusals = on
+
+
+def recorded(fn: Callable[[], Any]) -> tuple[Any, list[Any]]:
+    """fn() with its decisions not forked but taken as the run's values say, and returned:
+    (result, conditions). The result is exact wherever the conditions hold; a caller proves
+    'path condition implies conditions and result' in one query instead of one query per
+    decision, and explores the other branches only when the conditions can fail."""
+    ex = _EXPLORER
+    if ex is None:
+        return fn(), []
+    ex.recording, conds = [], []
+    try:
+        out = fn()
+    finally:
+        conds, ex.recording = ex.recording or [], None
+    return out, conds
+
+
+def guard_sites(*functions: Callable[..., Any], marked: tuple[Callable[..., Any], ...] = (),
+                marker: str = "refusal guard") -> set[Any]:
+    """The guard set: every decision of `functions`, and the lines of `marked` functions
+    whose source carries `marker` (a comment on the `if` that raises)."""
+    import inspect
+    out: set[Any] = {f.__code__ for f in functions}
+    for f in marked:
+        lines, first = inspect.getsourcelines(f)
+        out |= {(f.__code__, first + k) for k, line in enumerate(lines) if marker in line}
+    return out
+
+
+def _val(x: Any) -> Any:
+    return x.v if isinstance(x, Sym) else x
+
+
+class Sym:
+    """An unknown integer or truth value: its value in this run (`v`) and its expression
+    (`op`, `args`), turned into a Z3 term by `term()`. Marked `symbolic_int` for
+    model.arith.is_int and `symbolic` for the arithmetic facade."""
+
+    __slots__ = ("v", "op", "args", "_t")
+    symbolic = True
+    __hash__ = None  # type: ignore[assignment]  # an unknown is never a dict key
+
+    def __init__(self, v: Any, op: str, args: tuple[Any, ...]) -> None:
+        self.v, self.op, self.args, self._t = v, op, args, None
+
+    def term(self) -> Any:
+        """The Z3 term (built once, from the arguments' terms)."""
+        if self._t is None:
+            self._t = _build(self)
+        return self._t
+
+    def __repr__(self) -> str:
+        return f"<{self.op} = {self.v}>" if self.op != "var" else str(self.args[0])
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __float__(self) -> float:
+        raise Unsupported("an unknown converted to float")
+
+    def __int__(self) -> int:
+        raise Unsupported("an unknown converted to int")
+
+
+class SymInt(Sym):
+    """An unknown integer."""
+
+    __slots__ = ()
+    symbolic_int = True
+
+    # arithmetic ----------------------------------------------------------------------
+    def __add__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        if isinstance(o, int) and o == 0:
+            return self
+        return SymInt(self.v + _val(o), "add", (self, o))
+
+    def __radd__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        if isinstance(o, int) and o == 0:
+            return self
+        return SymInt(_val(o) + self.v, "add", (o, self))
+
+    def __sub__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        if isinstance(o, int) and o == 0:
+            return self
+        return SymInt(self.v - _val(o), "sub", (self, o))
+
+    def __rsub__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        return SymInt(_val(o) - self.v, "sub", (o, self))
+
+    def __mul__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        if isinstance(o, int):
+            if o == 0:
+                return 0
+            if o == 1:
+                return self
+        return SymInt(self.v * _val(o), "mul", (self, o))
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> "SymInt":
+        return SymInt(-self.v, "neg", (self,))
+
+    def __pos__(self) -> "SymInt":
+        return self
+
+    def __abs__(self) -> "SymInt":
+        return SymInt(abs(self.v), "abs", (self,))
+
+    def __floordiv__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        return floordiv(self, o)
+
+    def __rfloordiv__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        return floordiv(o, self)
+
+    def __mod__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        return self - o * floordiv(self, o)
+
+    def __rmod__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        return o - self * floordiv(o, self)
+
+    def __divmod__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        q = floordiv(self, o)
+        return q, self - o * q
+
+    def __rdivmod__(self, o: Any) -> Any:
+        if not _num(o):
+            return NotImplemented
+        q = floordiv(o, self)
+        return q, o - self * q
+
+    def __pow__(self, o: Any) -> Any:
+        if isinstance(o, int) and 0 <= o <= 4:
+            out: Any = 1
+            for _ in range(o):
+                out = out * self
+            return out
+        raise Unsupported("a power of an unknown with an exponent other than 0..4")
+
+    def __truediv__(self, o: Any) -> Any:
+        raise Unsupported("true division of an unknown (floats)")
+
+    __rtruediv__ = __truediv__
+
+    # comparisons ---------------------------------------------------------------------
+    def __lt__(self, o: Any) -> Any:
+        return _cmp("lt", self, o)
+
+    def __le__(self, o: Any) -> Any:
+        return _cmp("le", self, o)
+
+    def __gt__(self, o: Any) -> Any:
+        return _cmp("lt", o, self)
+
+    def __ge__(self, o: Any) -> Any:
+        return _cmp("le", o, self)
+
+    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+        return _cmp("eq", self, o)
+
+    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+        r = _cmp("eq", self, o)
+        return r if r is NotImplemented else not_sym(r)
+
+    def __bool__(self) -> bool:
+        return _decide(not_sym(_cmp("eq", self, 0)))
+
+    def __index__(self) -> int:
+        """Used as an index or slice bound: concretised by deciding value == 0, 1, ..."""
+        for k in range(INDEX_LIMIT):
+            if _decide(_cmp("eq", self, k)):
+                return k
+        raise Unsupported(f"an unknown used as an index beyond {INDEX_LIMIT}")
+
+
+class SymBool(Sym):
+    """An unknown truth value; its truth test is a decision of the exploration."""
+
+    __slots__ = ()
+
+    def __bool__(self) -> bool:
+        return _decide(self)
+
+    def __eq__(self, o: Any) -> Any:  # type: ignore[override]
+        if isinstance(o, (bool, SymBool)):
+            return SymBool(self.v == _val(o), "beq", (self, o))
+        return NotImplemented
+
+    def __ne__(self, o: Any) -> Any:  # type: ignore[override]
+        r = self.__eq__(o)
+        return r if r is NotImplemented else not_sym(r)
+
+    def __invert__(self) -> "SymBool":
+        return not_sym(self)
+
+
+def _num(o: Any) -> bool:
+    return isinstance(o, SymInt) or (isinstance(o, int) and not isinstance(o, bool))
+
+
+def _cmp(op: str, a: Any, b: Any) -> Any:
+    if not (_num(a) and _num(b)):
+        return NotImplemented
+    v = {"lt": lambda x, y: x < y, "le": lambda x, y: x <= y, "eq": lambda x, y: x == y}[op](_val(a), _val(b))
+    return SymBool(v, op, (a, b))
+
+
+def floordiv(a: Any, b: Any) -> Any:
+    """Python's a // b (rounding toward minus infinity) for any signs; b = 0 raises
+    ZeroDivisionError on the path where it is 0, as Python does."""
+    if isinstance(b, int):
+        if b == 0:
+            raise ZeroDivisionError("integer division or modulo by zero")
+        if b == 1:
+            return a
+        return SymInt(_val(a) // b, "div", (a, b))
+    if b > 0:  # a decision
+        return SymInt(_val(a) // b.v, "div", (a, b))
+    if b < 0:
+        return SymInt(_val(a) // b.v, "div", (a, b))
+    raise ZeroDivisionError("integer division or modulo by zero")
+
+
+def not_sym(c: Any) -> Any:
+    """Negation of a truth value (symbolic or not)."""
+    if isinstance(c, SymBool):
+        if c.op == "not":
+            return c.args[0]
+        return SymBool(not c.v, "not", (c,))
+    return not c
+
+
+def ite(c: Any, a: Any, b: Any) -> Any:
+    """if c then a else b, without a decision."""
+    if not isinstance(c, SymBool):
+        return a if c else b
+    v = _val(a) if c.v else _val(b)
+    cls = SymBool if isinstance(v, bool) else SymInt
+    return cls(v, "ite", (c, a, b))
+
+
+def and_sym(cs: list[Any]) -> Any:
+    """Conjunction without decisions (constants folded)."""
+    sym = []
+    for c in cs:
+        if isinstance(c, SymBool):
+            sym.append(c)
+        elif not c:
+            return False
+    if not sym:
+        return True
+    return sym[0] if len(sym) == 1 else SymBool(all(c.v for c in sym), "and", tuple(sym))
+
+
+def or_sym(cs: list[Any]) -> Any:
+    """Disjunction without decisions (constants folded)."""
+    sym = []
+    for c in cs:
+        if isinstance(c, SymBool):
+            sym.append(c)
+        elif c:
+            return True
+    if not sym:
+        return False
+    return sym[0] if len(sym) == 1 else SymBool(any(c.v for c in sym), "or", tuple(sym))
+
+
+def implies_sym(a: Any, b: Any) -> Any:
+    """a implies b without decisions."""
+    return or_sym([not_sym(a), b])
+
+
+# the facade of model/arith.py builds conditions through these (no decision)
+Sym.ite = staticmethod(ite)  # type: ignore[attr-defined]
+Sym.and_ = staticmethod(and_sym)  # type: ignore[attr-defined]
+Sym.or_ = staticmethod(or_sym)  # type: ignore[attr-defined]
+Sym.not_ = staticmethod(not_sym)  # type: ignore[attr-defined]
+Sym.implies = staticmethod(implies_sym)  # type: ignore[attr-defined]
+
+
+# ---- Z3 terms ------------------------------------------------------------------------------
+
+def term(x: Any) -> Any:
+    """The Z3 term of a Sym, or the Z3 constant of a Python int or bool."""
+    if isinstance(x, Sym):
+        return x.term()
+    if isinstance(x, bool):
+        return z3.BoolVal(x)
+    return z3.IntVal(x)
+
+
+def _pydiv(a: Any, b: Any) -> Any:
+    """Python's floor division as a Z3 term (SMT-LIB div is floor only for b > 0)."""
+    if z3.is_int_value(b):
+        return a / b if b.as_long() > 0 else (-a) / (-b)
+    return z3.If(b > 0, a / b, (-a) / (-b))
+
+
+def _build(s: Sym) -> Any:
+    op, args = s.op, s.args
+    if op == "var":
+        return args[1]
+    t = [term(a) for a in args]
+    if op == "add":
+        return t[0] + t[1]
+    if op == "sub":
+        return t[0] - t[1]
+    if op == "mul":
+        return t[0] * t[1]
+    if op == "neg":
+        return -t[0]
+    if op == "abs":
+        return z3.If(t[0] >= 0, t[0], -t[0])
+    if op == "div":
+        return _pydiv(t[0], t[1])
+    if op == "lt":
+        return t[0] < t[1]
+    if op == "le":
+        return t[0] <= t[1]
+    if op in ("eq", "beq"):
+        return t[0] == t[1]
+    if op == "not":
+        return z3.Not(t[0])
+    if op == "ite":
+        return z3.If(t[0], t[1], t[2])
+    if op == "and":
+        return z3.And(*t)
+    if op == "or":
+        return z3.Or(*t)
+    if op == "implies":
+        return z3.Implies(t[0], t[1])
+    raise AssertionError(f"unknown symbolic operation {op}")
+
+
+def variable(name: str, assignment: dict[str, int]) -> SymInt:
+    """An unknown integer named `name`, worth assignment[name] (default 0) in this run."""
+    const = z3.Int(name)
+    if _EXPLORER is not None:
+        _EXPLORER.variables[name] = const
+    return SymInt(assignment.get(name, 0), "var", (name, const))
+
+
+# ---- exploration ---------------------------------------------------------------------------
+
+SMALL = 10**6
+"""A branch to run is first looked for among assignments with every unknown within
++-SMALL (R-PROVE-5's preference for small counterexamples, and much faster for Z3)."""
+
+
+def _fresh(formulas: list[Any], timeout_ms: int, seed: int) -> tuple[Any, Any, str]:
+    """One non-incremental Z3 call: (result, model or None, reason when unknown)."""
+    s = z3.Solver()
+    s.set("timeout", timeout_ms)
+    s.set("random_seed", seed)
+    s.add(formulas)
+    r = s.check()
+    return r, (s.model() if r == z3.sat else None), (s.reason_unknown() if r == z3.unknown else "")
+
+
+@dataclass
+class Path:
+    """One feasible path: the assignment it ran on and what the function returned or raised
+    (its path condition is on the explorer's solver while `on_path` sees it)."""
+
+    assignment: dict[str, int]
+    result: Any = None
+    error: BaseException | None = None
+
+
+@dataclass
+class Exploration:
+    """How the exploration of every path of a function went (each path went to `on_path`)."""
+
+    paths: int = 0
+    complete: bool = True
+    reason: str = ""  # why incomplete: an undecided branch, the path limit, the time limit
+    decisions: int = 0
+    solver_calls: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class _Frame:
+    cond: Any  # SymBool of the decision (as recorded in the run that made it)
+    taken: bool
+    pending: bool  # the other branch is still to be tried
+
+
+class Explorer:
+    """Depth-first exploration of every path of `fn(assignment)` (fn builds its unknowns
+    with `variable(name, assignment.get(name, 0))` and runs the model)."""
+
+    def __init__(self, max_paths: int = 20_000, deadline: float | None = None,
+                 check_timeout_ms: int = 10_000) -> None:
+        self.max_paths, self.deadline = max_paths, deadline
+        self.solver = z3.Solver()
+        self.check_ms, self.quick_ms = check_timeout_ms, min(check_timeout_ms, 100)
+        self.frames: list[_Frame] = []
+        self.depth = 0
+        self.replayed = 0  # frames that this run must follow (the prefix)
+        self.variables: dict[str, Any] = {}
+        self.recording: list[Any] | None = None  # see `recorded`
+        self.skip_refusals = False  # set while the model runs: see GUARDS
+        self.refusals_skipped = 0
+
+    def decide(self, cond: SymBool, where: Any = None) -> bool:
+        """Follow the run's assignment; record a new decision, or check a replayed one.
+        `where` is the Python frame that asked (for refusal guards)."""
+        taken = bool(cond.v)
+        if self.recording is not None:  # a predicate guessed along the run's values (see `recorded`)
+            self.recording.append(cond if taken else not_sym(cond))
+            return taken
+        d = self.depth
+        self.depth += 1
+        if d < self.replayed:
+            if self.frames[d].taken != taken:  # the assignment must satisfy the prefix
+                raise Divergence(f"decision {d} diverged on replay: {cond!r}")
+            return taken
+        lit = z3.simplify(cond.term() if taken else z3.Not(cond.term()))  # (cancels size x mark - ...)
+        forks = not z3.is_true(lit)  # a condition decided by constants alone does not fork
+        if forks and not taken and self.skip_refusals and where is not None and (
+                where.f_code in GUARDS or (where.f_code, where.f_lineno) in GUARDS):
+            forks_later = False  # the other branch only raises a typed refusal: nothing to prove there
+            self.refusals_skipped += 1
+        else:
+            forks_later = forks
+        self.frames.append(_Frame(cond, taken, forks_later))  # recorded either way: replays count it too
+        self.solver.push()
+        if forks:
+            self.solver.add(lit)
+        self.replayed = len(self.frames)
+        return taken
+
+    def check(self, *extra: Any, small_first: bool = False, quick: bool = False) -> tuple[Any, Any, str]:
+        """Satisfiability of the path condition and `extra`: (result, model or None, Z3's
+        reason when unknown). The incremental solver first, briefly; when it gives up, fresh
+        solvers on the same formulas, with growing time and a new random seed each (Z3's
+        incremental core is slow on the non-linear products of sizes and prices, and its
+        time on one query varies several-fold with the seed; docs/proofs.md). With
+        `small_first` (a branch to run: any model will do) a fresh solver first looks for
+        one with every unknown within SMALL, which Z3 finds far faster. With `quick`, only the
+        brief incremental attempt (a search that may give up)."""
+        s = self.solver
+        s.set("timeout", self.quick_ms)
+        r = s.check(*extra)
+        s.set("timeout", self.check_ms)
+        if r != z3.unknown or quick:  # quick: the incremental attempt only (a search, not a proof)
+            return r, (s.model() if r == z3.sat else None), "" if r != z3.unknown else s.reason_unknown()
+        formulas = list(s.assertions()) + list(extra)
+        if small_first:
+            bounded = formulas + [z3.And(v >= -SMALL, v <= SMALL) for v in self.variables.values()]
+            r, model, _ = _fresh(bounded, min(1000, self.check_ms), 0)
+            if r == z3.sat:
+                return r, model, ""
+        why = ""
+        budget, seed = max(250, self.check_ms // 8), 1
+        while True:
+            r, model, why = _fresh(formulas, budget, seed)
+            if r != z3.unknown or budget >= self.check_ms:
+                return r, model, why
+            budget, seed = min(self.check_ms, budget * 2), seed + 1
+
+    def explore(self, fn: Callable[[dict[str, int]], Any], on_path: Callable[[Path, "Explorer"], bool | None],
+                start: dict[str, int] | None = None) -> Exploration:
+        """Run `fn` on every feasible path; `on_path` sees each (with the solver holding its
+        path condition, for checks of its own) and may stop the exploration by returning
+        True (the result is then marked incomplete, reason 'stopped')."""
+        global _EXPLORER
+        out = Exploration()
+        t0 = time.perf_counter()
+        assignment = dict(start or {})
+        prev, _EXPLORER = _EXPLORER, self
+        try:
+            while True:
+                self.depth = 0
+                path = Path(assignment)
+                try:
+                    path.result = fn(assignment)
+                except Divergence:
+                    raise
+                except Unsupported as e:
+                    path.error = e
+                    out.complete, out.reason = False, f"unsupported on a path: {e}"
+                except Exception as e:  # noqa: BLE001  (a refusal or a crash of the model, on this path)
+                    path.error = e
+                out.paths += 1
+                if on_path(path, self):
+                    raise PathLimit("stopped")
+                if out.paths >= self.max_paths:
+                    raise PathLimit(f"path limit {self.max_paths} reached")
+                assignment = self._next(out)
+                if assignment is None:
+                    break
+        except PathLimit as e:
+            out.complete, out.reason = False, str(e)
+        finally:
+            _EXPLORER = prev
+            out.seconds = round(time.perf_counter() - t0, 3)
+        return out
+
+    def _next(self, out: Exploration) -> dict[str, int] | None:
+        """Backtrack to the deepest pending branch that is feasible; its assignment."""
+        while self.frames:
+            if self.deadline is not None and time.perf_counter() > self.deadline:
+                raise PathLimit("time limit reached")
+            f = self.frames.pop()
+            self.solver.pop()
+            if not f.pending:
+                continue
+            lit = z3.simplify(z3.Not(f.cond.term()) if f.taken else f.cond.term())
+            out.solver_calls += 1
+            r, model, why = self.check(lit, small_first=True)
+            if r == z3.unsat:
+                continue
+            if r == z3.unknown:
+                out.complete = False
+                out.reason = f"a branch Z3 could not decide ({why}): {lit}"
+                continue
+            self.frames.append(_Frame(f.cond, not f.taken, False))
+            self.solver.push()
+            self.solver.add(lit)
+            self.replayed = len(self.frames)
+            out.decisions += 1
+            return {name: model.eval(c, model_completion=True).as_long() for name, c in self.variables.items()}
+        return None

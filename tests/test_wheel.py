@@ -1,0 +1,122 @@
+"""The package as a user gets it (R-PKG-1): the wheel is built from this checkout, installed
+in a fresh venv in a temporary folder outside it, and used from there.
+
+First the core alone (the conformance kit: no z3, sympy, crosshair or matplotlib): the
+catalogue, a bundled scenario run by name, the vectors (every shipped source: 334), the
+default vectors through the reference adapter, the pytest plugin in a toy project that has
+a `model.py` of its own, and `prove` refused with the extra to install. Then the `report`
+extra on top, and `waterfall report`.
+
+Packages come from the same index and pip cache as `make setup`, pinned by constraints.txt.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from waterfall.spec import VECTORS_DIR
+
+ROOT = Path(__file__).resolve().parent.parent
+CONSTRAINTS = ROOT / "constraints.txt"
+TOY_MODEL = "VALUE = 42  # the project's own module named `model`\n"
+TOY_TEST = "import model\n\n\ndef test_own_model():\n    assert model.VALUE == 42\n"
+
+
+def sh(args: list[str], cwd: Path, ok: bool = True, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command outside the checkout, without this checkout on the path."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    out = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    if ok:
+        assert out.returncode == 0, f"{' '.join(args)} exited {out.returncode}:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}"
+    return out
+
+
+@pytest.fixture(scope="module")
+def venv(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """(work folder, venv's bin, wheel): the wheel built and installed without extras."""
+    work = tmp_path_factory.mktemp("user")
+    src = work / "src"  # the files git tracks or would track, so the build sees what a clone has
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
+                           text=True, check=True).stdout.split("\n")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (src / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, src / rel)
+    sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)], work)
+    (wheel,) = (work / "dist").glob("waterfall-*.whl")
+    sh([sys.executable, "-m", "venv", str(work / "venv")], work)
+    bin_ = work / "venv" / "bin"
+    sh([str(bin_ / "python"), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), str(wheel), "pytest"], work)
+    return work, bin_, wheel
+
+
+def test_R_PKG_1_core_install_has_no_heavy_engine(venv) -> None:
+    work, bin_, _ = venv
+    probe = "import importlib.util as u; print([m for m in ('z3', 'sympy', 'crosshair', 'matplotlib') if u.find_spec(m)])"
+    assert sh([str(bin_ / "python"), "-c", probe], work).stdout.strip() == "[]"
+    where = sh([str(bin_ / "python"), "-c", "import waterfall.spec as s; print(s.SPEC_DIR)"], work).stdout
+    assert str(ROOT) not in where and "site-packages" in where
+
+
+def test_R_PKG_1_catalogue_run_by_name_and_version(venv) -> None:
+    work, bin_, _ = venv
+    wf = str(bin_ / "waterfall")
+    listed = sh([wf, "mechanisms", "--json"], work).stdout
+    assert len(json.loads(listed)) == len(list((ROOT / "spec/mechanisms").glob("*.toml")))
+    out = sh([wf, "run", "fund-empty"], work).stdout
+    assert "scenario fund-empty under" in out and "invariants hold at every step" in out
+    assert sh([wf, "--version"], work).stdout.startswith("waterfall 0.1.0 (")
+
+
+def test_R_PKG_1_vectors_come_from_every_shipped_source(venv) -> None:
+    work, bin_, _ = venv
+    out = sh([str(bin_ / "waterfall"), "vectors", "--out", str(work / "vectors")], work).stdout
+    committed = json.loads((VECTORS_DIR / "manifest.json").read_text())["vectors"]
+    assert f"wrote {len(committed)} vectors" in out
+    written = json.loads((work / "vectors" / "manifest.json").read_text())["vectors"]
+    assert [(e["path"], e["sha256"]) for e in written] == [(e["path"], e["sha256"]) for e in committed]
+
+
+def test_R_PKG_1_conform_with_the_default_vectors(venv) -> None:
+    work, bin_, _ = venv
+    out = sh([str(bin_ / "waterfall"), "conform", "--impl", f"{bin_ / 'python'} -m waterfall.proofs.adapter"], work)
+    committed = json.loads((VECTORS_DIR / "manifest.json").read_text())["vectors"]
+    steps = sum(e["steps"] for e in committed)
+    assert f"{steps} of {steps} steps passed in {len(committed)} vectors" in out.stdout
+
+
+def test_R_PKG_1_pytest_plugin_beside_a_users_own_model_module(venv) -> None:
+    work, bin_, _ = venv
+    toy = work / "toy"
+    toy.mkdir()
+    (toy / "model.py").write_text(TOY_MODEL)
+    (toy / "test_toy.py").write_text(TOY_TEST)
+    out = sh([str(bin_ / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
+              "--waterfall-impl", f"{bin_ / 'python'} -m waterfall.proofs.adapter",
+              "--waterfall-mechanism", "generic-socialized-loss", "--waterfall-filter", "op-deposit"], toy, ok=False)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
+    assert "5 passed" in out.stdout  # its own test and the 4 op-deposit* vectors
+
+
+def test_R_PKG_1_heavy_commands_name_the_extra_to_install(venv) -> None:
+    work, bin_, _ = venv
+    out = sh([str(bin_ / "waterfall"), "prove"], work, ok=False)
+    assert out.returncode == 2 and "pip install 'waterfall[prove]'" in out.stderr
+
+
+def test_R_PKG_1_report_extra_then_report(venv) -> None:
+    work, bin_, wheel = venv
+    sh([str(bin_ / "python"), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), f"{wheel}[report]"], work)
+    out = sh([str(bin_ / "waterfall"), "report", "--out", str(work / "report"), "--mechanism",
+              "generic-socialized-loss", "--accounts", "2", "--markets", "1", "--fuzz-examples", "2", "--jobs", "1",
+              "--time-n", ""], work, ok=False)
+    # exit 3: with 2 accounts the claimed I-NONNEG is TRIVIAL and I-RESIDUE UNREACHED (not proved, not refuted)
+    assert out.returncode == 3 and "report: " in out.stdout, out.stderr[-3000:]
+    assert (work / "report" / "index.html").stat().st_size > 1_000
+    assert json.loads((work / "report" / "report.json").read_text())["format"] == "waterfall-report"
