@@ -17,7 +17,13 @@ Structure the harness fixes, and why it loses no state:
 - every account but a00 has an entry in every market: an entry with size 0 and open
   notional 0 acts as no entry in every rule (R-WF-7 reads the bankrupt's entries only), so
   unknown entries cover both; a00's entries are enumerated (each subset of the markets);
-- trades, marks and funding act on M0 (markets are symmetric outside a liquidation).
+- trades, marks and funding act on M0 (markets are symmetric outside a liquidation);
+- with a pool as counterparty (R-POOL) the last account is the pool's;
+- time (R-STATE-6): the clock and every market's previous mark are unknowns; the records a
+  mechanism reads are unknowns where it reads them (`extras`): one history point per
+  windowed layer key (a history of more points is not covered: docs/proofs.md), the
+  lifetime payout per LAYER:MARKET, each account's window base, each market's deferred
+  loss, a00's last partial liquidation time, each account's assessment allowance.
 """
 from __future__ import annotations
 
@@ -26,17 +32,27 @@ from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any, Callable, Iterator
 
-from waterfall.model.mechanism import Adl, Mechanism
-from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.history import windows
+from waterfall.model.mechanism import Adl, Haircut, Mechanism, Pool, WithdrawalHaircut
+from waterfall.model.ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from waterfall.model.state import Account, Market, Position, State
 
-OPERATIONS = ("deposit", "withdraw", "trade", "set_mark", "funding", "liquidate")
+OPERATIONS = ("deposit", "withdraw", "trade", "set_mark", "funding", "liquidate", "advance_time", "deleverage")
 Make = Callable[[str], Any]
 
 
-def account_ids(k: int) -> list[str]:
-    """a00, a01, ...: code-point order is index order."""
-    return [f"a{i:02d}" for i in range(k)]
+def account_ids(k: int, mech: Mechanism | None = None) -> list[str]:
+    """a00, a01, ...: code-point order is index order; with a pool (R-POOL) the last
+    account is the pool's."""
+    ids = [f"a{i:02d}" for i in range(k)]
+    if mech is not None and isinstance(mech.final, Pool):
+        ids[-1] = mech.final.account
+    return ids
+
+
+def operations_for(mech: Mechanism) -> list[str]:
+    """The operation kinds a mechanism has: a keeper's deleverage order only with a pool."""
+    return [op for op in OPERATIONS if op != "deleverage" or isinstance(mech.final, Pool)]
 
 
 def market_ids(m: int) -> list[str]:
@@ -65,15 +81,38 @@ class Case:
 
 def build(mech: Mechanism, case: Case, make: Make) -> tuple[State, Op]:
     """The state and operation of a case, every number from make(name)."""
-    ids, mids = account_ids(case.accounts), market_ids(case.markets)
-    markets = {m: Market(m, make(f"mark_{m}"), make(f"im_{m}"), make(f"mm_{m}")) for m in mids}
+    ids, mids = account_ids(case.accounts, mech), market_ids(case.markets)
+    markets = {m: Market(m, make(f"mark_{m}"), make(f"im_{m}"), make(f"mm_{m}"), make(f"pm_{m}")) for m in mids}
     accounts = {}
     for a in ids:
         held = case.held if a == ids[0] else mids
         accounts[a] = Account(make(f"c_{a}"), make(f"d_{a}"), {m: position(make, a, m, markets[m].mark) for m in held})
     layers = {key: make(f"L_{key}") for key in mech.layer_keys(mids)}
     fund = {a: make(f"df_{a}") for a in ids}
-    return State(markets, accounts, layers, fund, make("bad_debt")), operation(case, mids, make)
+    state = State(markets, accounts, layers, fund, make("bad_debt"), make("clock"), **extras(mech, ids, mids, make))
+    return state, operation(case, ids, mids, make)
+
+
+def extras(mech: Mechanism, ids: list[str], mids: list[str], make: Make) -> dict[str, Any]:
+    """The time records (R-STATE-6) the mechanism reads, every number unknown."""
+    out: dict[str, Any] = {}
+    spans = windows(mech)
+    keys = [k for k in mech.layer_keys(mids) if k.partition(":")[0] in spans]
+    if keys:  # R-TIME-3: one (time, balance) point per windowed key
+        out["history"] = {k: (make(f"ht_{k}"), make(f"hb_{k}")) for k in keys}
+    capped = [s.name for s in mech.layers if s.lifetime_cap]
+    if capped:  # R-WF-9
+        out["layer_paid"] = {f"{n}:{m}": make(f"lp_{n}:{m}") for n in capped for m in mids}
+    f = mech.final
+    if (isinstance(f, Haircut) and f.profit == "window_gain") or (isinstance(f, WithdrawalHaircut) and f.window):
+        out["window_base"] = {a: make(f"wb_{a}") for a in ids}  # R-HC-6, R-WH-3
+    if (isinstance(f, Haircut) and f.timing == "settlement") or isinstance(f, WithdrawalHaircut):
+        out["deferred"] = {m: make(f"def_{m}") for m in mids}  # R-HC-7, R-WH-1
+    if mech.liquidation.step_ppm:
+        out["partial_at"] = {ids[0]: make(f"pa_{ids[0]}")}  # R-LIQ-6
+    if any(s.assessment_period for s in mech.layers):
+        out["assessable"] = {a: make(f"as_{a}") for a in ids}  # R-CH-4
+    return out
 
 
 def position(make: Make, a: str, m: str, mark: Any) -> Position:
@@ -85,21 +124,25 @@ def position(make: Make, a: str, m: str, mark: Any) -> Position:
     return Position(size, size * mark - make(f"u_{a}_{m}"))
 
 
-def operation(case: Case, mids: list[str], make: Make) -> Op:
-    """The case's operation on a00 (and a01), its amounts unknown."""
+def operation(case: Case, ids: list[str], mids: list[str], make: Make) -> Op:
+    """The case's operation on a00 (and the second account), its amounts unknown."""
     if case.op == "deposit":
-        return Deposit("a00", make("amount"))
+        return Deposit(ids[0], make("amount"))
     if case.op == "withdraw":
-        return Withdraw("a00", make("amount"))
+        return Withdraw(ids[0], make("amount"))
     if case.op == "trade":
-        return Trade("a00", "a01", mids[0], make("size"), make("price"))
+        return Trade(ids[0], ids[1], mids[0], make("size"), make("price"))
     if case.op == "set_mark":
         return SetMark(mids[0], make("price"))
     if case.op == "funding":
         return Funding(mids[0], make("rate"))
+    if case.op == "advance_time":
+        return AdvanceTime(make("seconds"))
+    if case.op == "deleverage":
+        return Deleverage(ids[0], mids[0], make("size"))
     if case.counterparty:
-        return Liquidate("a00", "a01", {m: make(f"fill_{m}") for m in case.held}, case.seed)
-    return Liquidate("a00", None, {}, case.seed)
+        return Liquidate(ids[0], ids[1], {m: make(f"fill_{m}") for m in case.held}, case.seed)
+    return Liquidate(ids[0], None, {}, case.seed)
 
 
 def _start(seed: str, market: str, holders: int) -> int:
@@ -110,10 +153,17 @@ def _start(seed: str, market: str, holders: int) -> int:
 
 SMALL = {"mark": (1, 5), "im": (0, 3), "mm": (0, 3), "c": (-6, 12), "d": (-6, 12), "s": (-3, 3), "u": (-8, 8),
          "L": (0, 6), "df": (0, 6), "bad": (0, 2), "amount": (1, 6), "size": (1, 3), "price": (1, 6),
-         "rate": (-3, 3), "fill": (1, 6)}
+         "rate": (-3, 3), "fill": (1, 6), "pm": (0, 5), "hb": (0, 8), "lp": (0, 6), "wb": (-6, 6),
+         "def": (0, 4), "as": (0, 6)}
 """Ranges of the small-scope search, by the first part of an unknown's name; margin rates
-are drawn from RATES by their index."""
+are drawn from RATES by their index; times from TIMES."""
 RATES = (0, 1, 50_000, 100_000, 500_000, 1_000_000)
+TIMES = {"clock", "ht", "pa", "seconds"}
+
+
+def small_time(rng: Any) -> int:
+    """A time for the small-scope search: small, or up to two weeks so windows roll."""
+    return rng.randint(0, 30) if rng.random() < 0.5 else rng.randint(0, 1_300_000)
 
 
 def small_values(mech: Mechanism, case: Case, rng: Any) -> dict[str, int]:
@@ -122,12 +172,20 @@ def small_values(mech: Mechanism, case: Case, rng: Any) -> dict[str, int]:
     build(mech, case, lambda name: names.append(name) or 1)
     out = {}
     for name in names:
-        lo, hi = SMALL[name.split("_")[0]]
+        kind = name.split("_")[0]
+        if kind in TIMES:
+            out[name] = small_time(rng) + (1 if kind == "seconds" else 0)
+            continue
+        lo, hi = SMALL[kind]
         v = rng.randint(lo, hi)
-        out[name] = RATES[v] if name.split("_")[0] in ("im", "mm") else v
-    last = account_ids(case.accounts)[-1]  # balances each market (R-STATE-5), else nearly no draw is valid
+        out[name] = RATES[v] if kind in ("im", "mm") else v
+    for name in names:  # times no later than the clock (R-STATE-6), else nearly no draw is valid
+        if name.split("_")[0] in ("ht", "pa"):
+            out[name] = min(out[name], out["clock"])
+    ids = account_ids(case.accounts, mech)
+    last = ids[-1]  # balances each market (R-STATE-5), else nearly no draw is valid
     for m in market_ids(case.markets):
-        held = [a for a in account_ids(case.accounts) if f"s_{a}_{m}" in out and a != last]
+        held = [a for a in ids if f"s_{a}_{m}" in out and a != last]
         size = -sum(out[f"s_{a}_{m}"] for a in held)
         notional = -sum(out[f"s_{a}_{m}"] * out[f"mark_{m}"] - out[f"u_{a}_{m}"] for a in held)
         out[f"s_{last}_{m}"], out[f"u_{last}_{m}"] = size, size * out[f"mark_{m}"] - notional
@@ -155,8 +213,11 @@ def cyclic_seeds(k: int, m: int) -> list[str]:
 
 
 def cases(mech: Mechanism, op: str, k: int, m: int) -> Iterator[Case]:
-    """Every case of one operation kind on k accounts and m markets."""
+    """Every case of one operation kind on k accounts and m markets (none for an operation
+    the mechanism does not have)."""
     mids = market_ids(m)
+    if op not in operations_for(mech):
+        return
     if op != "liquidate":
         yield Case(op, k, m, tuple(mids))
         return

@@ -39,7 +39,7 @@ from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from . import verdict as V
-from .harness import OPERATIONS, Case, Sizes, build, cases, small_values
+from .harness import OPERATIONS, Case, Sizes, build, cases, operations_for, small_values
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
@@ -389,15 +389,20 @@ def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], c
 
 
 def havoc_state(post: State, a: dict[str, int], prefix: str) -> State:
-    """A state's structure with every number an unknown (named prefix...)."""
+    """A state's structure with every number an unknown (named prefix...), time records too."""
     def v(name: str) -> Any:
         return variable(prefix + name, a)
-    return State({m: Market(m, v(f"mark_{m}"), v(f"im_{m}"), v(f"mm_{m}")) for m in post.markets},
+
+    def each(name: str, values: Any) -> dict[str, Any]:
+        return {k: (tuple(v(f"{name}_{k}_{j}") for j in range(len(x))) if isinstance(x, tuple) else v(f"{name}_{k}"))
+                for k, x in values.items()}
+    return State({m: Market(m, v(f"mark_{m}"), v(f"im_{m}"), v(f"mm_{m}"), v(f"pm_{m}")) for m in post.markets},
                  {i: Account(v(f"c_{i}"), v(f"d_{i}"), {m: Position(v(f"s_{i}_{m}"), v(f"o_{i}_{m}"))
                                                        for m in acc.positions})
                   for i, acc in post.accounts.items()},
-                 {k: v(f"L_{k}") for k in post.layers}, {k: v(f"df_{k}") for k in post.default_fund},
-                 v("bad_debt"))
+                 each("L", post.layers), each("df", post.default_fund), v("bad_debt"), v("clock"),
+                 each("h", post.history), each("lp", post.layer_paid), each("wb", post.window_base),
+                 each("def", post.deferred), each("pa", post.partial_at), each("as", post.assessable))
 
 
 def havoc_events(events: Iterable[Event], a: dict[str, int]) -> list[Event]:

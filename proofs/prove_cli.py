@@ -32,7 +32,7 @@ from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from . import ci_outputs
 from . import verdict as V
-from .harness import OPERATIONS, Sizes
+from .harness import OPERATIONS, Sizes, operations_for
 from .ledger import ledger, table
 from .verdict import Verdict
 
@@ -86,7 +86,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     from .prove import Evidence, verdicts as to_verdicts
     ops = ops or list(OPERATIONS)
     proved = [i for i in invariants if i in REGISTRY]
-    tasks = [(m, op) for m in mechs for op in ops]
+    tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
     start = time.perf_counter()
@@ -168,8 +168,10 @@ def operations_text(mechs: list[Mechanism], per_op: dict[str, Any]) -> str:
     for m in mechs:
         row = [m.id]
         for op in ops:
-            d = per_op[m.id].get(op, {})
-            if "error" in d:
+            d = per_op[m.id].get(op)
+            if d is None:
+                row.append("-")  # an operation the mechanism does not have
+            elif "error" in d:
                 row.append("ERROR")
             else:
                 row.append(f"{d['paths']}{'' if d['complete'] else '+ INCOMPLETE'} {d['seconds']:.0f}s")
