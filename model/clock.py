@@ -6,7 +6,7 @@ from .ops import AdvanceTime
 from .settlement import settle_deferred
 from .state import State
 from .tx import Tx
-from .units import check_input
+from .units import check_balance, check_input
 
 
 def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
@@ -33,6 +33,8 @@ def advance_time(state: State, op: AdvanceTime, mech: Mechanism) -> Tx:
 
 
 def start_window(tx: Tx) -> None:
-    """R-HC-6: every account's gain now (equity - net deposits) is its new window base."""
+    """R-HC-6: every account's gain now (equity - net deposits) is its new window base; a
+    gain beyond the balance bound refuses the operation (R-UNIT-3, found by I-VALID)."""
     for aid in sorted(tx.accounts):
-        tx.window_base[aid] = tx.equity(aid) - tx.accounts[aid].net_deposit
+        gain = tx.equity(aid) - tx.accounts[aid].net_deposit
+        tx.window_base[aid] = check_balance(gain, "window_base", account=aid)

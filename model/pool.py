@@ -55,7 +55,8 @@ def deleverage_against_pool(state: State, op: Deleverage, mech: Mechanism) -> Tx
     floor(value x max_pnl_factor_ppm / 10^6) the account receives floor(pnl x cap / side
     PnL) and the pool keeps the rest. Allowed only while the side's PnL-to-pool factor
     exceeds adl_trigger_ppm; afterwards it must have fallen and stay at or above
-    adl_floor_ppm, else the order is refused (E-ADL) and nothing changes."""
+    adl_floor_ppm, else the order is refused (E-ADL) and nothing changes; so is an order
+    whose lots' entry value is below one unit per lot (no trade at a price <= 0, R-EVT-1)."""
     policy = mech.final
     if not isinstance(policy, Pool):
         raise AdlRefused(f"mechanism {mech.id!r} has no pool to deleverage against", account=op.account)
@@ -79,6 +80,9 @@ def deleverage_against_pool(state: State, op: Deleverage, mech: Mechanism) -> Tx
     mark = tx.markets[op.market].mark
     pnl = div_floor((pos.size * mark - pos.open_notional) * op.size, abs(pos.size))
     quote = op.size * mark - pnl if side > 0 else op.size * mark + pnl
+    if quote < op.size:  # R-EVT-1: a trade at a positive price (found by I-EVENTS)
+        raise AdlRefused(f"the {op.size} lots' entry value {quote} is below one unit per lot: they cannot "
+                         f"be closed at it", account=op.account, market=op.market)
     tx.fill_quote("R-POOL-3", op.account, op.market, policy.account, op.size, quote, "adl", -side)
     cap = div_floor(value * policy.max_pnl_factor_ppm, PPM)
     paid = div_floor(pnl * cap, before) if pnl > 0 and before > cap else pnl
