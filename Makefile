@@ -26,6 +26,7 @@ setup: $(STAMP)
 # invariant refuted, a vacuous case, a prover error) fails.
 PROVE_ACCOUNTS ?= 2
 PROVE_MARKETS ?= 1
+MUTANTS ?= 30
 verify: setup
 	$(VENV)/bin/waterfall verify
 	$(VENV)/bin/waterfall report --accounts $(PROVE_ACCOUNTS) --markets $(PROVE_MARKETS) --timeout 600 --jobs 2 \
@@ -63,8 +64,12 @@ mutate: setup
 
 # the prover measured by planted bugs (proofs/planted.py: one-line edits of model/, the issue's
 # list), each judged by waterfall prove and by the fuzzer; the table is in docs/proofs.md
+# the prover measured by mutation (R-PROVE-10, docs/proofs.md): the issue's planted bugs, then a
+# seeded sample of mutmut's mutants of the waterfall's modules, each judged by prove and the fuzzer
 mutate-proofs: setup
+	$(PIP) -e '.[mutate]'
 	$(PY) -m waterfall.proofs.planted judge --timeout 300
+	$(PY) -m waterfall.proofs.mutants run --count $(MUTANTS) --out build/proof-mutants.json
 
 bench: setup
 	$(PY) bench/allocation.py

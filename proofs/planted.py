@@ -116,7 +116,7 @@ def prove_bug(bug: Bug, timeout: float) -> dict[str, Any]:
     mech = resolve_mechanism(bug.mechanism)
     t0 = time.perf_counter()
     vs, _ = prove_mechanism(mech, list(REGISTRY), Sizes(bug.accounts, bug.markets), bug.ops, timeout,
-                            stop_when_refuted=set(bug.breaks))
+                            stop_when_refuted=set(bug.breaks) or set(mech.claims))
     refuted = [v.invariant for v in vs if v.kind == V.COUNTEREXAMPLE and v.claimed]
     return {"refuted": refuted, "caught": bool(set(refuted) & set(bug.breaks)),
             "seconds": round(time.perf_counter() - t0, 1),
@@ -134,7 +134,11 @@ def fuzz_bug(bug: Bug, examples: int) -> dict[str, Any]:
     cfg = settings(max_examples=examples, stateful_step_count=25, derandomize=True, database=None,
                    deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
     t0 = time.perf_counter()
-    tally = search(mech, frozenset(mech.claims), cfg, Tally())
+    try:
+        tally = search(mech, frozenset(mech.claims), cfg, Tally())
+    except Exception as e:  # noqa: BLE001  (the model crashed on a valid state: I-VALID, R-STATE-5)
+        crash = f"I-VALID ({type(e).__name__} in the model)"
+        return {"broken": [crash] if "I-VALID" in mech.claims else [], "seconds": round(time.perf_counter() - t0, 1)}
     seen = sorted(set(tally.documented) | ({tally.failure["invariant"]} if tally.failure else set()))
     claimed = [i for i in seen if i in mech.claims]
     return {"broken": claimed, "seconds": round(time.perf_counter() - t0, 1)}
@@ -144,7 +148,9 @@ def judge(bug: Bug, timeout: float = 300.0, examples: int = 200, fuzz: bool = Tr
     """Plant the bug in a temporary copy and judge it in a child process (prove, then fuzz)."""
     with tempfile.TemporaryDirectory() as d:
         tree = plant(bug, Path(d))
-        argv = [sys.executable, "-m", "waterfall.proofs.planted", "child", str(tree), bug.name, str(timeout),
+        spec = Path(d) / "bug.json"
+        spec.write_text(json.dumps(asdict(bug)))
+        argv = [sys.executable, "-m", "waterfall.proofs.planted", "child", str(tree), str(spec), str(timeout),
                 str(examples if fuzz else 0)]
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * 3 + 600)
     if p.returncode != 0:
@@ -153,12 +159,13 @@ def judge(bug: Bug, timeout: float = 300.0, examples: int = 200, fuzz: bool = Tr
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`child TREE NAME TIMEOUT EXAMPLES` (internal) or `judge [NAME ...] [--timeout S] [--no-fuzz]`."""
+    """`child TREE BUG.json TIMEOUT EXAMPLES` (internal) or `judge [NAME ...] [--timeout S] [--no-fuzz]`."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["child"]:
-        tree, name, timeout, examples = Path(args[1]), args[2], float(args[3]), int(args[4])
+        tree, spec, timeout, examples = Path(args[1]), Path(args[2]), float(args[3]), int(args[4])
         use_model(tree)
-        bug = BY_NAME[name]
+        doc = json.loads(spec.read_text())
+        bug = Bug(**{**doc, "breaks": tuple(doc["breaks"]), "ops": tuple(doc["ops"])})
         out = {"prove": prove_bug(bug, timeout)}
         if examples:
             out["fuzz"] = fuzz_bug(bug, examples)

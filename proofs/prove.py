@@ -257,6 +257,13 @@ class Prover:
                 post, events = step(state, op, self.mech)
             except WaterfallError:
                 continue
+            except Exception:  # noqa: BLE001  (a crash of the model on a valid state violates I-VALID)
+                cell = self.cells.get("I-VALID")
+                fails, note = replay(self.mech, "I-VALID", state, op)
+                if fails and cell is not None and cell.counterexample is None:
+                    cell.counterexample = scenario(self.mech, "I-VALID", state, op, f"{case.label()}: {note}")
+                    cell.note = f"{case.label()}: small-scope search: {note}"
+                continue
             applied += 1
             for inv, cell in self.cells.items():
                 if cell.counterexample is None and not holds(inv, state, op, post, events, self.mech):
