@@ -20,12 +20,19 @@ from waterfall.model.replay import run
 from .checks import ALL_IDS, CLAIMED_VIOLATED, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, prove_cli, report_cli
 from .ledger import event_lines, ledger, table
+from .terminal import escaped_output
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
+    """Entry point of the console script; terminal output escapes control characters (R-CLI-2)."""
+    with escaped_output():
+        return run_main(argv)
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """Parse and dispatch; a typed error is exit 2."""
     args = parser().parse_args(argv)
     try:
         return args.func(args)

@@ -19,6 +19,7 @@ from hypothesis import Phase, settings
 from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.model.mechanism import Mechanism
 
+from .cli_args import DAY, integer, out_dir, seconds
 from .fuzz import Tally, save_scenario, search
 from .ledger import table
 
@@ -29,10 +30,10 @@ def add_parser(sub: Any) -> None:
     """Register the `fuzz` subcommand."""
     f = sub.add_parser("fuzz", help="fuzz operation sequences against the invariants (Hypothesis)")
     f.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
-    f.add_argument("--steps", type=int, default=40, help="operations per sequence (default 40)")
-    f.add_argument("--examples", type=int, default=0, help="sequences per mechanism (default: until --seconds)")
-    f.add_argument("--seconds", type=float, default=20.0, help="time budget per mechanism (default 20)")
-    f.add_argument("--save", default=str(REGRESSIONS), help="where failing sequences are saved")
+    f.add_argument("--steps", type=integer(1, 1_000), default=40, help="operations per sequence (default 40)")
+    f.add_argument("--examples", type=integer(0, 10_000_000), default=0, help="sequences per mechanism (default: until --seconds)")
+    f.add_argument("--seconds", type=seconds(30 * DAY), default=20.0, help="time budget per mechanism (default 20)")
+    f.add_argument("--save", type=out_dir, default=str(REGRESSIONS), help="where failing sequences are saved")
     f.add_argument("--no-shrink", action="store_true", help="report the first failing sequence unshrunk (fast)")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=cmd_fuzz)

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, Phase, settings
 from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.spec import SCENARIOS_DIR
 
+from .cli_args import integer, integer_list, out_dir
 from .fuzz import Tally, search
 from .prove_cli import EXIT_FINDING, INVARIANTS, add_query_args, exit_code, run_matrix
 from .report import Evidence, build, time_against_n
@@ -23,10 +24,10 @@ from .ledger import table
 def add_parser(sub: Any) -> None:
     """Register the `report` subcommand."""
     r = sub.add_parser("report", help="write the audit report (Markdown and HTML) from proofs, all-N and fuzzing")
-    r.add_argument("--out", default="build/report", help="directory (default build/report)")
+    r.add_argument("--out", type=out_dir, default="build/report", help="directory (default build/report)")
     add_query_args(r)
-    r.add_argument("--fuzz-examples", type=int, default=30, help="Hypothesis runs per mechanism (derandomized)")
-    r.add_argument("--time-n", default="2,4,8,16", help="N values of the proof-time plot ('' to leave it out)")
+    r.add_argument("--fuzz-examples", type=integer(1, 1_000_000), default=30, help="Hypothesis runs per mechanism (derandomized)")
+    r.add_argument("--time-n", type=integer_list(2, 64), default="2,4,8,16", help="N values of the proof-time plot ('' to leave it out)")
     r.set_defaults(func=cmd_report)
 
 
