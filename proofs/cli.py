@@ -32,8 +32,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_main(argv: Sequence[str] | None = None) -> int:
-    """Parse and dispatch; a typed error is exit 2."""
-    args = parser().parse_args(argv)
+    """Parse and dispatch; a bad argument (argparse's usage error) or a typed error is exit 2."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # usage error (2), --help (0): returned, so callers get the code
+        return e.code if isinstance(e.code, int) else EXIT_INPUT
     try:
         return args.func(args)
     except WaterfallError as e:
