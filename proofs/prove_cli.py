@@ -26,11 +26,13 @@ from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from . import verdict as V
+from .cli_args import DAY, integer, out_dir, seconds
 from .ledger import ledger, table
 from .verdict import Verdict
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT, EXIT_INCONCLUSIVE = 0, 1, 2, 3
 INVARIANTS = list(REGISTRY) + list(RELATIONS)
+MAX_ACCOUNTS = 64  # R-CLI-1: a larger symbolic venue would not finish (`--accounts 100000` hung)
 
 
 def add_parser(sub: Any) -> None:
@@ -41,7 +43,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--encoding", choices=("lemmas", "named", "div"), default="lemmas",
                    help="allocation encoding (default lemmas; see proofs/symbolic.py)")
     p.add_argument("--no-all-n", action="store_true", help="skip the all-N proofs")
-    p.add_argument("--save", metavar="DIR", help="save every counterexample as a scenario file in DIR")
+    p.add_argument("--save", metavar="DIR", type=out_dir, help="save every counterexample as a scenario file in DIR")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_prove)
 
@@ -49,9 +51,10 @@ def add_parser(sub: Any) -> None:
 def add_query_args(p: Any) -> None:
     """The options of a Z3 matrix run, shared by `prove` and `report`."""
     p.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
-    p.add_argument("--accounts", type=int, default=8, help="N, accounts in the symbolic venue (default 8)")
-    p.add_argument("--timeout", type=float, default=60.0, help="seconds per Z3 query (default 60)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queries (default: cores)")
+    p.add_argument("--accounts", type=integer(2, MAX_ACCOUNTS), default=8,
+                   help=f"N, accounts in the symbolic venue, 2 to {MAX_ACCOUNTS} (default 8)")
+    p.add_argument("--timeout", type=seconds(DAY), default=60.0, help="seconds per Z3 query (default 60)")
+    p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1, help="parallel queries (default: cores)")
 
 
 def _job(path: str, invariant: str, n: int, timeout: float, encoding: str) -> dict[str, Any]:
