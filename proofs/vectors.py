@@ -1,10 +1,14 @@
 """Conformance vectors from the reference model (R-CONF-1, spec/conformance.md).
 
-For every catalogue mechanism: single operations on a small venue (each kind, the largest
-allowed values, refused operations with their error codes), every stress scenario as a
-multi-step sequence, and the regression and finding scenarios under their own mechanism.
-Expected outcomes come from model.step; files are canonical JSON so regenerating gives
-identical bytes.
+For every catalogue mechanism and every kit variant (proofs/kit.py: the option values no
+catalogue file uses): single operations on a small venue (each kind, the largest allowed
+values, refused operations with their error codes), every stress scenario as a multi-step
+sequence, the regression and finding scenarios under their own mechanism, and generated
+scenarios (proofs/venues.py) kept for coverage: a generated candidate is kept when it
+reaches a branch of model/ (coverage.py, arcs measured per candidate) or a feature (an
+event rule at a magnitude class, an error code, 10+ accounts, several markets) that the
+vectors kept before it for the same mechanism do not. Expected outcomes come from
+model.step; files are canonical JSON so regenerating gives identical bytes.
 """
 from __future__ import annotations
 
@@ -30,6 +34,8 @@ from waterfall.spec import SPEC_DIR
 SPEC_VERSION = "waterfall-spec/1"
 VECTORS_DIR = SPEC_DIR / "vectors"
 SOURCES = (SPEC_DIR / "scenarios", SPEC_DIR / "findings", SPEC_DIR.parent / "tests" / "regressions")
+CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
+MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,9 @@ PROSE = ("description", "source", "claims", "family")
 
 def mechanism_doc(mech: Mechanism) -> dict[str, Any]:
     """The mechanism file as JSON (its TOML keys), without its prose and references."""
-    doc = tomllib.loads(Path(mech.path).read_text(encoding="utf-8"))
+    from .kit import KIT_DOCS
+    doc = KIT_DOCS[mech.id] if mech.path.startswith("<kit") else \
+        tomllib.loads(Path(mech.path).read_text(encoding="utf-8"))
     return {k: v for k, v in doc.items() if k not in PROSE}
 
 
@@ -119,18 +127,93 @@ def scenario_cases(mech: Mechanism) -> Iterator[Case]:
                 yield Case(f"{directory.name}-{path.stem}", sc.description.split("\n")[0][:200], sc.state, sc.ops)
 
 
+def generated_case(mech: Mechanism, seed: int) -> Case:
+    """The generated scenario of one seed (proofs/venues.py), described by its shape."""
+    from .venues import RandomDraw, scenario
+    state, ops = scenario(RandomDraw(seed), mech)
+    biggest = max([abs(a.collateral) for a in state.accounts.values()] + [m.mark for m in state.markets.values()])
+    text = (f"generated (seed {seed}): {len(state.accounts)} accounts, {len(state.markets)} market(s), "
+            f"largest balance or mark about 2^{biggest.bit_length()}, {len(ops)} operation(s): "
+            + ", ".join(type(op).__name__ for op in ops))
+    return Case(f"gen-{seed:03d}", text, state, ops)
+
+
+def features(doc: dict[str, Any]) -> set[tuple[str, ...]]:
+    """What a vector exercises besides branches: each event rule at the magnitude class of
+    the vector's largest number (fits int32, fits int64, beyond: its products pass 2^128),
+    each error code, 10+ accounts, the number of markets."""
+    numbers = [abs(int(x)) for x in _strings(doc["state"]) if x.lstrip("-").isdigit()]
+    bits = max(numbers, default=0).bit_length()
+    mag = "int32" if bits <= 31 else "int64" if bits <= 63 else "beyond-int64"
+    out: set[tuple[str, ...]] = {("markets", str(len(doc["state"]["markets"]))),
+                                 ("accounts", str(min(len(doc["state"]["accounts"]) // 10, 1)))}
+    for st in doc["steps"]:
+        e = st["expect"]
+        if e["ok"]:
+            out |= {("rule", ev["rule"], mag) for ev in e["events"]}
+        else:
+            out.add(("error", e["error"]))
+    return out
+
+
+def _strings(x: Any) -> Iterator[str]:
+    if isinstance(x, str):
+        yield x
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _strings(v)
+    elif isinstance(x, list):
+        for v in x:
+            yield from _strings(v)
+
+
+def mechanisms_all() -> list[Mechanism]:
+    """Every catalogue mechanism, then every kit variant."""
+    from .kit import kit_mechanisms
+    return [load_mechanism(p) for _, p in sorted(catalogue().items())] + kit_mechanisms()
+
+
+def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
+    """The vectors of one mechanism: the fixed cases, then the generated ones that reach a
+    branch or a feature the earlier vectors of this mechanism did not (coverage.py)."""
+    import coverage
+    fixed = [*single_cases(), *scenario_cases(mech)]
+    cov = coverage.Coverage(branch=True, data_file=None, include=[str(MODEL_DIR / "*.py")], config_file=False)
+    docs: list[tuple[str, dict[str, Any]]] = []
+    cov.start()
+    try:
+        for k, case in enumerate([*fixed, *(generated_case(mech, s) for s in range(CANDIDATES))]):
+            cov.switch_context(str(k))
+            docs.append((case.id, vector(mech, case)))
+    finally:
+        cov.stop()
+    data = cov.get_data()
+    files = sorted(data.measured_files())
+    seen: set[tuple[Any, ...]] = set()
+    # the fixed cases first, then the generated ones smallest first (a small vector that
+    # reaches the same branches is kept instead of a large one)
+    order = list(range(len(fixed))) + sorted(range(len(fixed), len(docs)), key=lambda k: (len(canonical(docs[k][1])), k))
+    for k in order:
+        doc = docs[k][1]
+        data.set_query_contexts([f"^{k}$"])
+        reached = {(f, a) for f in files for a in (data.arcs(f) or ())} | features(doc)
+        if k < len(fixed) or not reached <= seen:
+            seen |= reached
+            yield doc
+
+
 def generate(out: Path, mechanisms: list[Mechanism] | None = None) -> dict[str, Any]:
     """Write every vector and the manifest under `out`; returns the manifest."""
-    mechs = mechanisms or [load_mechanism(p) for _, p in sorted(catalogue().items())]
+    mechs = mechanisms or mechanisms_all()
     entries = []
     for mech in mechs:
-        for case in [*single_cases(), *scenario_cases(mech)]:
-            text = canonical(vector(mech, case))
-            rel = Path(mech.id) / f"{case.id}.json"
+        for doc in documents(mech):
+            text = canonical(doc)
+            rel = Path(mech.id) / f"{doc['id']}.json"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(text, encoding="utf-8", newline="\n")
-            entries.append({"mechanism": mech.id, "id": case.id, "path": rel.as_posix(),
-                            "steps": len(case.ops), "sha256": hashlib.sha256(text.encode()).hexdigest()})
+            entries.append({"mechanism": mech.id, "id": doc["id"], "path": rel.as_posix(),
+                            "steps": len(doc["steps"]), "sha256": hashlib.sha256(text.encode()).hexdigest()})
     manifest = {"format": "waterfall-vectors", "spec_version": SPEC_VERSION,
                 "model_version": version("waterfall"), "vectors": entries}
     (out / "manifest.json").write_text(canonical(manifest), encoding="utf-8", newline="\n")

@@ -1,0 +1,207 @@
+"""One generator of venues and operation sequences (R-CONF-1, R-CONF-6), shared by the
+committed vectors (proofs/vectors.py, seeded PRNG) and differential fuzzing
+(proofs/conform_fuzz.py, Hypothesis, so a disagreement shrinks).
+
+A venue has 1-3 markets, 2-14 accounts (ids chosen so that code-point order differs from
+case-insensitive and numeric order), zero-sum positions entered at several prices, cloned
+accounts (exact ties in every pro-rata rounding and in ADL rankings), funded layers (per
+market where the mechanism says so), default-fund contributions, prior bad debt, and one
+magnitude scale from unit values to balances near MAX_BALANCE (products beyond 2^63 and
+2^128). The operations look at the model's state as they go: price gaps that bankrupt an
+account, liquidations of an account below maintenance margin (with or without a
+counterparty, at mark or off-mark fills), trades, deposits, withdrawals, funding, and
+operations that must be refused.
+"""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from typing import Any, Protocol, Sequence, TypeVar
+
+from hypothesis import strategies as st
+
+from waterfall.model.errors import WaterfallError
+from waterfall.model.mechanism import Adl, Mechanism
+from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.replay import prepare
+from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement, validate_state
+from waterfall.model.step import step
+from waterfall.model.units import MAX_INPUT
+
+T = TypeVar("T")
+IDS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "B", "a10", "a9", "Z")
+MARKETS = ("M0", "M1", "m2")
+# (price unit, size unit): unit values; int32 overflow; products beyond 2^63; balances near 10^36
+SCALES = ((1, 1), (1_000, 1_000), (10**6, 10**7), (10**12, 10**12), (10**14, 10**15))
+
+
+class Draw(Protocol):
+    """Where the choices come from: a seeded PRNG or Hypothesis."""
+
+    def int(self, lo: int, hi: int) -> int: ...
+
+    def pick(self, seq: Sequence[T]) -> T: ...
+
+
+class RandomDraw:
+    """Choices from random.Random(seed): the same seed, the same venues."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[self.rng.randrange(len(seq))]
+
+
+class HypothesisDraw:
+    """Choices drawn through Hypothesis (st.data()), so a failure shrinks."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.data.draw(_integers(lo, hi))
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[self.data.draw(_integers(0, len(seq) - 1))]
+
+
+@lru_cache(maxsize=4096)
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.integers(lo, hi)
+
+
+def jitter(d: Draw, unit: int, k: int) -> int:
+    """k units plus an offset below one unit (so divisions leave remainders)."""
+    return k * unit + (d.int(0, unit - 1) if unit > 1 and d.int(0, 3) else 0)
+
+
+def venue(d: Draw, mech: Mechanism) -> State:
+    """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
+    p_unit, q_unit = d.pick(SCALES)
+    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick((100_000, 50_000, 200_000, 1_000_000)),
+                         d.pick((50_000, 25_000, 100_000, 0))) for m in MARKETS[:d.int(1, 3)]}
+    for mk in markets.values():
+        if mk.mm_ppm > mk.im_ppm:
+            markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
+    n = d.int(2, 14) if d.int(0, 3) else d.int(10, 14)
+    ids = list(IDS[:n])
+    # a tie pair: y copies x exactly (equal weights, scores and remainders); the last id
+    # takes the balancing position of every market, so the copy keeps markets zero-sum
+    tie = (ids[0], ids[1]) if n >= 3 and d.int(0, 2) else None
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
+    for m, mk in markets.items():
+        holders = [i for i in ids[:-1] if d.int(0, 4)]
+        if tie and tie[0] in holders and tie[1] not in holders:
+            holders.append(tie[1])
+        holders.append(ids[-1])
+        sizes, notionals = [], []
+        for i in holders[:-1]:
+            if tie and i == tie[1] and tie[0] in holders:
+                k = holders.index(tie[0])
+                sizes.append(sizes[k])
+                notionals.append(notionals[k])
+                continue
+            s = q_unit * d.int(-30, 30) + (d.int(-q_unit + 1, q_unit - 1) if q_unit > 1 and not d.int(0, 3) else 0)
+            sizes.append(s)
+            notionals.append(s * max(1, mk.mark + d.int(-mk.mark // 2, mk.mark // 2)))
+        sizes.append(-sum(sizes))
+        notionals.append(-sum(notionals))
+        for i, s, o in zip(holders, sizes, notionals):
+            if s or o:
+                positions[i][m] = Position(s, o)
+    accounts = {}
+    for i in ids:
+        exposure = sum(abs(p.size) * markets[m].mark for m, p in positions[i].items()) or p_unit * q_unit * 100
+        coll = max(0, exposure * d.int(0, 40) // 100 + d.int(0, p_unit * q_unit))
+        nd = coll if d.int(0, 2) else coll - d.int(-coll // 2 - 1, coll // 2 + 1)
+        accounts[i] = Account(coll, nd, positions[i])
+    fund = {i: p_unit * q_unit * d.int(1, 300) for i in ids if d.int(0, 2) == 0}
+    if tie:
+        x, y = tie
+        accounts[y] = Account(accounts[x].collateral, accounts[x].net_deposit, positions[y])
+        if x in fund:
+            fund[y] = fund[x]
+    layers = {key: d.pick((0, 1, p_unit * q_unit * d.int(1, 500), p_unit * q_unit * d.int(1, 50_000)))
+              for key in mech.layer_keys(sorted(markets))}
+    bad_debt = 0 if d.int(0, 4) else p_unit * q_unit * d.int(1, 100)
+    return validate_state(prepare(State(markets, accounts, layers, fund, bad_debt), mech))
+
+
+def liquidatable(state: State) -> list[str]:
+    """Accounts with equity below maintenance margin, most negative equity first."""
+    out = [(equity(state, a), i) for i, a in state.accounts.items()
+           if equity(state, a) < margin_requirement(state, a, initial=False)]
+    return [i for _, i in sorted(out)]
+
+
+def gap_price(d: Draw, state: State, m: str) -> int:
+    """A mark move that bankrupts someone: the price at which the most exposed holder's
+    equity is about zero, moved a little further, or a large jump."""
+    mk = state.markets[m]
+    best = None
+    for a in state.accounts.values():
+        p = a.positions.get(m)
+        if p and p.size:
+            eq = equity(state, a)
+            target = mk.mark - (eq + d.int(0, max(1, abs(p.size)))) // p.size  # equity about -jitter
+            if 1 <= target <= MAX_INPUT and (best is None or d.int(0, 1)):
+                best = target
+    if best is None or not d.int(0, 3):
+        best = max(1, mk.mark * d.pick((1, 3, 5, 8, 12, 20, 30)) // 10 + d.int(-1, 1))
+    return min(best, MAX_INPUT)
+
+
+def operation(d: Draw, state: State, mech: Mechanism) -> Op:
+    """One operation on the current state, biased to what the waterfall does."""
+    ids = sorted(state.accounts)
+    markets = sorted(state.markets)
+    kind = d.int(0, 19)
+    victims = liquidatable(state)
+    if kind <= 7 and victims:
+        who = victims[0] if d.int(0, 2) else d.pick(victims)
+        others = [i for i in ids if i != who]
+        adl = isinstance(mech.final, Adl)
+        cp = None if (adl and d.int(0, 1)) or not others else d.pick(others)
+        fills = {}
+        for m in sorted(state.accounts[who].positions):
+            if d.int(0, 2) == 0:
+                mark = state.markets[m].mark
+                fills[m] = max(1, min(MAX_INPUT, mark + d.int(-mark // 3, mark // 3)))
+        return Liquidate(who, cp, fills, str(d.int(0, 3)))
+    m = d.pick(markets)
+    if kind <= 12:
+        return SetMark(m, gap_price(d, state, m))
+    if kind == 13:
+        mark = state.markets[m].mark
+        return SetMark(m, max(1, mark + d.int(-mark // 50 - 1, mark // 50 + 1)))
+    if kind == 14:
+        b, s = d.pick(ids), d.pick(ids)
+        size = max(1, abs(sum(abs(p.size) for a in state.accounts.values() for p in a.positions.values()) // 20))
+        return Trade(b, s, m, d.int(1, min(size, MAX_INPUT)), state.markets[m].mark)
+    if kind == 15:
+        return Deposit(d.pick(ids), d.int(1, MAX_INPUT) if not d.int(0, 5) else d.int(1, 1000))
+    if kind == 16:
+        a = state.accounts[d.pick(ids)]
+        return Withdraw(d.pick(ids), max(1, min(MAX_INPUT, a.collateral // d.int(1, 4))))
+    if kind == 17:
+        return Funding(m, d.int(-3, 3) * max(1, state.markets[m].mark // 1000))
+    return d.pick((Deposit("nobody", 1), Deposit(ids[0], 0), Trade(ids[0], ids[0], m, 1, 1),
+                   Liquidate(ids[0], ids[0], {}, "0"), SetMark("none", 1), Withdraw(ids[-1], MAX_INPUT)))
+
+
+def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:
+    """A start state and 1..most operations, each drawn on the state the previous left."""
+    state = venue(d, mech)
+    start, ops = state, []
+    for _ in range(d.int(1, most)):
+        op = operation(d, state, mech)
+        ops.append(op)
+        try:
+            state, _ = step(state, op, mech)
+        except WaterfallError:
+            pass
+    return start, tuple(ops)
