@@ -63,7 +63,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "layers": CCP, "final": {"policy": "bad_debt"}}),
     "kit-ccp-ceil-floor-levy": ("clearing-house-vmgh", {
         "liquidation": {"surplus": "fee", "fee_ppm": 20_000, "surplus_sink": "ccp_capital"},
-        "layers": [CCP[0], CCP[1], {**CCP[2], "rounding": "ceil"}, {**CCP[3], "rounding": "floor"}],
+        "layers": [CCP[1], {**CCP[2], "rounding": "ceil"}, {**CCP[3], "rounding": "floor"}],  # no defaulter layer
         "final": {"policy": "levy", "rate_scale": 1_000_000, "rate_rounding": "ceil", "payment_rounding": "floor",
                   "residue_sink": "ccp_capital"}}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
@@ -88,3 +88,43 @@ KIT_DOCS: dict[str, dict[str, Any]] = {vid: _doc(vid) for vid in VARIANTS}
 def kit_mechanisms() -> list[Mechanism]:
     """The variants as checked mechanisms (the loader's rules apply to them too)."""
     return [mechanism_from_doc(KIT_DOCS[vid], f"<kit {vid}>") for vid in sorted(KIT_DOCS)]
+
+
+# ------------------------------------------------------------------ sensitivity probes
+
+
+def _ties_reversed(rems: Any, keys: Any, k: int) -> list[int]:
+    cut = sorted(rems, reverse=True)[k - 1]
+    above = [i for i, r in enumerate(rems) if r > cut]
+    ties = sorted((i for i, r in enumerate(rems) if r == cut), key=keys.__getitem__, reverse=True)
+    return above + ties[: k - len(above)]
+
+
+def _margin_once(st: Any, acct: Any, *, initial: bool) -> int:
+    total = sum(abs(p.size) * st.markets[m].mark * (st.markets[m].im_ppm if initial else st.markets[m].mm_ppm)
+                for m, p in acct.positions.items())
+    return -((-total) // 1_000_000)
+
+
+PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-ALLOC-2: equal remainders go to the smaller id: a vector where that decides a share
+    "tie order decides (R-ALLOC-2)": [("waterfall.model.allocation", "top_remainders", _ties_reversed)],
+    # R-MARGIN-1: margin rounded up per market: a vector where one rounding of the sum differs
+    "per-market rounding decides (R-MARGIN-1)": [(m, "margin_requirement", _margin_once) for m in
+                                                 ("waterfall.model.state", "waterfall.model.step",
+                                                  "waterfall.model.waterfall")],
+}
+"""Semantic probes (R-CONF-1): a candidate vector whose outcome changes when the model is
+run with the probe's rule deliberately broken is one where that rule decides something; the
+vector selection keeps at least one such vector per mechanism."""
+
+
+def probed(name: str) -> Any:
+    """A context manager running the model with probe `name` installed."""
+    import importlib
+    from contextlib import ExitStack
+    from unittest import mock
+    stack = ExitStack()
+    for module, attr, value in PROBES[name]:
+        stack.enter_context(mock.patch.object(importlib.import_module(module), attr, value))
+    return stack

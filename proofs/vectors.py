@@ -6,8 +6,10 @@ values, refused operations with their error codes), every stress scenario as a m
 sequence, the regression and finding scenarios under their own mechanism, and generated
 scenarios (proofs/venues.py) kept for coverage: a generated candidate is kept when it
 reaches a branch of model/ (coverage.py, arcs measured per candidate) or a feature (an
-event rule at a magnitude class, an error code, 10+ accounts, several markets) that the
-vectors kept before it for the same mechanism do not. Expected outcomes come from
+event rule at a magnitude class, an error code, 10+ accounts, several markets, a special
+case the generator tags: a tie between ids whose case-insensitive order differs, a margin
+boundary; a probe: the outcome changes when a rule that decides ties or rounding is broken
+on purpose, proofs/kit.py) that the vectors kept before it for the same mechanism do not. Expected outcomes come from
 model.step; files are canonical JSON so regenerating gives identical bytes.
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ class Case:
     description: str
     state: State
     ops: tuple[Op, ...]
+    tags: frozenset[str] = frozenset()  # the generator's special cases (proofs/venues.py)
 
 
 def canonical(doc: Any) -> str:
@@ -105,6 +108,32 @@ SINGLE_OPS: tuple[tuple[str, str, Op], ...] = (
     ("set-mark-max", "the largest allowed mark (MAX_INPUT)", SetMark("M0", MAX_INPUT)),
     ("funding", "funding paid by longs to shorts", Funding("M0", 3)),
     ("liquidate-healthy", "liquidating a healthy account (E-HEALTHY)", Liquidate("a", "b", {"M0": 1_000}, "0")),
+    # two faults at once: which error is reported is part of the spec (the order of the checks)
+    ("deposit-unknown-zero", "unknown account and zero amount: the account is checked first",
+     Deposit("z", 0)),
+    ("withdraw-unknown-zero", "unknown account and zero amount: the account is checked first",
+     Withdraw("z", 0)),
+    ("withdraw-beyond-bound", "a withdrawal above MAX_INPUT (E-BOUND before the margin check)",
+     Withdraw("a", MAX_INPUT + 1)),
+    ("trade-unknown-all", "unknown buyer, seller and market, size 0: the buyer is checked first",
+     Trade("y", "z", "M9", 0, 0)),
+    ("trade-self-unknown-market", "a self-trade in an unknown market: the market is checked first",
+     Trade("a", "a", "M9", 1, 1)),
+    ("trade-self-zero", "a self-trade of size 0: the size is checked before the self-trade",
+     Trade("a", "a", "M0", 0, 1)),
+    ("trade-zero-price", "a trade at price 0 (E-INVALID-AMOUNT)", Trade("a", "b", "M0", 1, 0)),
+    ("liquidate-self-healthy", "a healthy account as its own counterparty: E-SELF-TRADE before E-HEALTHY",
+     Liquidate("a", "a", {}, "0")),
+    ("liquidate-unknown-counterparty", "an unknown counterparty of a healthy account: checked before health",
+     Liquidate("a", "z", {}, "0")),
+    ("liquidate-unknown-fill-market", "a fill price in an unknown market: checked before health",
+     Liquidate("a", "b", {"M9": 1}, "0")),
+    ("liquidate-zero-fill", "a fill price of 0: checked before health", Liquidate("a", "b", {"M0": 0}, "0")),
+    ("liquidate-healthy-alone", "a healthy account and no counterparty: E-HEALTHY before E-NO-COUNTERPARTY",
+     Liquidate("a", None, {}, "0")),
+    ("set-mark-unknown-zero", "unknown market and price 0: the market is checked first", SetMark("M9", 0)),
+    ("set-mark-beyond-bound", "a mark above MAX_INPUT (E-BOUND)", SetMark("M0", MAX_INPUT + 1)),
+    ("funding-beyond-bound", "a funding rate above MAX_INPUT (E-BOUND)", Funding("M0", MAX_INPUT + 1)),
 )
 
 
@@ -130,12 +159,13 @@ def scenario_cases(mech: Mechanism) -> Iterator[Case]:
 def generated_case(mech: Mechanism, seed: int) -> Case:
     """The generated scenario of one seed (proofs/venues.py), described by its shape."""
     from .venues import RandomDraw, scenario
-    state, ops = scenario(RandomDraw(seed), mech)
+    draw = RandomDraw(seed)
+    state, ops = scenario(draw, mech)
     biggest = max([abs(a.collateral) for a in state.accounts.values()] + [m.mark for m in state.markets.values()])
     text = (f"generated (seed {seed}): {len(state.accounts)} accounts, {len(state.markets)} market(s), "
             f"largest balance or mark about 2^{biggest.bit_length()}, {len(ops)} operation(s): "
             + ", ".join(type(op).__name__ for op in ops))
-    return Case(f"gen-{seed:03d}", text, state, ops)
+    return Case(f"gen-{seed:03d}", text, state, ops, frozenset(draw.tags))
 
 
 def features(doc: dict[str, Any]) -> set[tuple[str, ...]]:
@@ -179,24 +209,32 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
     import coverage
     fixed = [*single_cases(), *scenario_cases(mech)]
     cov = coverage.Coverage(branch=True, data_file=None, include=[str(MODEL_DIR / "*.py")], config_file=False)
-    docs: list[tuple[str, dict[str, Any]]] = []
+    docs: list[tuple[Case, dict[str, Any]]] = []
     cov.start()
     try:
         for k, case in enumerate([*fixed, *(generated_case(mech, s) for s in range(CANDIDATES))]):
             cov.switch_context(str(k))
-            docs.append((case.id, vector(mech, case)))
+            docs.append((case, vector(mech, case)))
     finally:
         cov.stop()
     data = cov.get_data()
     files = sorted(data.measured_files())
+    from .kit import PROBES, probed
+    sensitive: dict[int, set[tuple[str, ...]]] = {k: set() for k in range(len(docs))}
+    for name in PROBES:
+        with probed(name):
+            for k, (case, doc) in enumerate(docs):
+                if k >= len(fixed) and vector(mech, case) != doc:
+                    sensitive[k].add(("probe", name))
     seen: set[tuple[Any, ...]] = set()
     # the fixed cases first, then the generated ones smallest first (a small vector that
     # reaches the same branches is kept instead of a large one)
     order = list(range(len(fixed))) + sorted(range(len(fixed), len(docs)), key=lambda k: (len(canonical(docs[k][1])), k))
     for k in order:
-        doc = docs[k][1]
+        case, doc = docs[k]
         data.set_query_contexts([f"^{k}$"])
-        reached = {(f, a) for f in files for a in (data.arcs(f) or ())} | features(doc)
+        reached = {(f, a) for f in files for a in (data.arcs(f) or ())} | features(doc) | sensitive[k] \
+            | {("tag", t) for t in case.tags}
         if k < len(fixed) or not reached <= seen:
             seen |= reached
             yield doc

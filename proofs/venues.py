@@ -29,14 +29,17 @@ from waterfall.model.step import step
 from waterfall.model.units import MAX_INPUT
 
 T = TypeVar("T")
-IDS = ("a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "B", "a10", "a9", "Z")
+IDS = ("a", "B", "b", "a10", "a9", "c", "d", "e", "f", "g", "h", "Z", "i", "j")
 MARKETS = ("M0", "M1", "m2")
 # (price unit, size unit): unit values; int32 overflow; products beyond 2^63; balances near 10^36
 SCALES = ((1, 1), (1_000, 1_000), (10**6, 10**7), (10**12, 10**12), (10**14, 10**15))
 
 
 class Draw(Protocol):
-    """Where the choices come from: a seeded PRNG or Hypothesis."""
+    """Where the choices come from: a seeded PRNG or Hypothesis; `tags` name the special
+    cases a scenario drew (ties, boundaries, which refusal), so vector selection keeps one."""
+
+    tags: set[str]
 
     def int(self, lo: int, hi: int) -> int: ...
 
@@ -48,6 +51,7 @@ class RandomDraw:
 
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
+        self.tags: set[str] = set()
 
     def int(self, lo: int, hi: int) -> int:
         return self.rng.randint(lo, hi)
@@ -61,6 +65,7 @@ class HypothesisDraw:
 
     def __init__(self, data: Any) -> None:
         self.data = data
+        self.tags: set[str] = set()
 
     def int(self, lo: int, hi: int) -> int:
         return self.data.draw(_integers(lo, hi))
@@ -82,19 +87,26 @@ def jitter(d: Draw, unit: int, k: int) -> int:
 def venue(d: Draw, mech: Mechanism) -> State:
     """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
     p_unit, q_unit = d.pick(SCALES)
-    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick((100_000, 50_000, 200_000, 1_000_000)),
-                         d.pick((50_000, 25_000, 100_000, 0))) for m in MARKETS[:d.int(1, 3)]}
+    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick((100_000, 50_000, 33_333, 123_457, 1_000_000)),
+                         d.pick((50_000, 16_667, 61_729, 0))) for m in MARKETS[:d.int(1, 3)]}
     for mk in markets.values():
         if mk.mm_ppm > mk.im_ppm:
             markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
-    n = d.int(2, 14) if d.int(0, 3) else d.int(10, 14)
+    twins = d.int(0, 5) == 0  # only a tie pair and the account on the other side hold positions
+    n = d.int(3, 5) if twins else d.int(2, 14) if d.int(0, 3) else d.int(10, 14)
     ids = list(IDS[:n])
     # a tie pair: y copies x exactly (equal weights, scores and remainders); the last id
     # takes the balancing position of every market, so the copy keeps markets zero-sum
-    tie = (ids[0], ids[1]) if n >= 3 and d.int(0, 2) else None
+    tie = None
+    if n >= 3 and (twins or d.int(0, 2)):
+        x, y = (0, 1) if twins or d.int(0, 1) else (d.int(0, n - 2), d.int(0, n - 2))  # 'a', 'B': case order differs
+        tie = (ids[min(x, y)], ids[max(x, y)]) if x != y else None
+        if tie:
+            differs = (tie[0] < tie[1]) != (tie[0].lower() < tie[1].lower())
+            d.tags.add(("twins" if twins else "tie") + (", case order differs" if differs else ""))
     positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
     for m, mk in markets.items():
-        holders = [i for i in ids[:-1] if d.int(0, 4)]
+        holders = list(tie) if twins and tie else [i for i in ids[:-1] if d.int(0, 4)]
         if tie and tie[0] in holders and tie[1] not in holders:
             holders.append(tie[1])
         holders.append(ids[-1])
@@ -116,8 +128,10 @@ def venue(d: Draw, mech: Mechanism) -> State:
     accounts = {}
     for i in ids:
         exposure = sum(abs(p.size) * markets[m].mark for m, p in positions[i].items()) or p_unit * q_unit * 100
-        coll = max(0, exposure * d.int(0, 40) // 100 + d.int(0, p_unit * q_unit))
-        nd = coll if d.int(0, 2) else coll - d.int(-coll // 2 - 1, coll // 2 + 1)
+        coll = max(0, exposure * d.pick((d.int(0, 40), d.int(0, 150))) // 100 + d.int(0, p_unit * q_unit))
+        if not d.int(0, 9):
+            coll = -d.int(1, p_unit * q_unit)
+        nd = coll if d.int(0, 2) else coll - d.int(-abs(coll) // 2 - 1, abs(coll) // 2 + 1)
         accounts[i] = Account(coll, nd, positions[i])
     fund = {i: p_unit * q_unit * d.int(1, 300) for i in ids if d.int(0, 2) == 0}
     if tie:
@@ -155,13 +169,66 @@ def gap_price(d: Draw, state: State, m: str) -> int:
     return min(best, MAX_INPUT)
 
 
+def boundary_price(d: Draw, state: State, m: str) -> int | None:
+    """A mark at which a holder of `m` sits on its maintenance margin: the last price where
+    equity >= requirement or the first where it is below (R-LIQ-1's boundary)."""
+    holders = [i for i, a in sorted(state.accounts.items()) if a.positions.get(m) and a.positions[m].size]
+    if not holders:
+        return None
+    aid = d.pick(holders)
+    size, mark = state.accounts[aid].positions[m].size, state.markets[m].mark
+
+    def gap(price: int) -> int:
+        mk = {**state.markets, m: state.markets[m]._replace(mark=price)}
+        view = State(mk, state.accounts, state.layers, state.default_fund, state.bad_debt)
+        a = view.accounts[aid]
+        return equity(view, a) - margin_requirement(view, a, initial=False)
+
+    lo, hi = 1, MAX_INPUT  # gap() is monotone in the price: rising for a long, falling for a short
+    if (gap(lo) >= 0) == (gap(hi) >= 0):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if (gap(mid) >= 0) == (gap(lo) >= 0):
+            lo = mid
+        else:
+            hi = mid
+    if abs(lo - mark) >= 10 * mark + 10:
+        return None
+    d.tags.add("maintenance boundary")
+    return d.pick((lo, hi))
+
+
+def _per_market_rounding_shows(state: State, aid: str) -> bool:
+    """The initial margin rounded up per market exceeds the sum rounded up once."""
+    a = state.accounts[aid]
+    raw = sum(abs(p.size) * state.markets[m].mark * state.markets[m].im_ppm for m, p in a.positions.items())
+    return margin_requirement(state, a, initial=True) > -((-raw) // 1_000_000)
+
+
+def refusal(d: Draw, state: State, ids: list[str], m: str) -> Op:
+    """An operation the model refuses, often with two faults at once (which is reported
+    first is part of the spec: R-ERR precedence)."""
+    a, b = d.pick(ids), d.pick(ids)
+    healthy = [i for i in ids if i not in liquidatable(state)] or ids
+    h = d.pick(healthy)
+    return d.pick((
+        Deposit("nobody", 1), Deposit("nobody", 0), Deposit(a, 0), Deposit(a, -1), Deposit(a, MAX_INPUT + 1),
+        Withdraw("nobody", 0), Withdraw(a, 0), Withdraw(a, MAX_INPUT + 1),
+        Trade(a, a, m, 1, 1), Trade(a, a, "none", 0, 1), Trade("nobody", "nobody", "none", 0, 0),
+        Trade(a, b, m, 0, 1), Trade(a, a, m, 0, 0), Trade(a, b if a != b else "nobody", m, 1, 0),
+        Liquidate(h, h, {}, "0"), Liquidate(a, "nobody", {}, "0"), Liquidate(a, b, {"none": 1}, "0"),
+        Liquidate(a, b, {m: 0}, "0"), Liquidate(h, None, {}, "0"), Liquidate("nobody", "nobody", {}, "0"),
+        SetMark("none", 0), SetMark(m, 0), SetMark(m, MAX_INPUT + 1), Funding("none", 1), Funding(m, MAX_INPUT + 1)))
+
+
 def operation(d: Draw, state: State, mech: Mechanism) -> Op:
     """One operation on the current state, biased to what the waterfall does."""
     ids = sorted(state.accounts)
     markets = sorted(state.markets)
     kind = d.int(0, 19)
     victims = liquidatable(state)
-    if kind <= 7 and victims:
+    if kind <= 6 and victims:
         who = victims[0] if d.int(0, 2) else d.pick(victims)
         others = [i for i in ids if i != who]
         adl = isinstance(mech.final, Adl)
@@ -171,10 +238,27 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
             if d.int(0, 2) == 0:
                 mark = state.markets[m].mark
                 fills[m] = max(1, min(MAX_INPUT, mark + d.int(-mark // 3, mark // 3)))
+        several = len(state.accounts[who].positions) > 1
+        d.tags.add(f"liquidation of {'several markets' if several else 'one market'}" + (" off-mark" if fills else ""))
+        if several and adl and any(t.startswith("tie") for t in d.tags):
+            d.tags.add("ADL over several markets with tied counterparties")
         return Liquidate(who, cp, fills, str(d.int(0, 3)))
     m = d.pick(markets)
-    if kind <= 12:
+    if kind <= 10:
         return SetMark(m, gap_price(d, state, m))
+    if kind == 11:
+        price = boundary_price(d, state, m)
+        if price is not None:
+            return SetMark(m, price)
+    if kind in (12, 18):  # a withdrawal to the initial-margin boundary, or one unit beyond it
+        rooms = {i: equity(state, a) - margin_requirement(state, a, initial=True) for i, a in state.accounts.items()}
+        fit = [i for i in ids if 0 <= rooms[i] < min(state.accounts[i].collateral, MAX_INPUT)]
+        # where rounding per market (R-MARGIN-1) gives more than one rounding of the sum
+        rounded = [i for i in fit if len(state.accounts[i].positions) > 1 and _per_market_rounding_shows(state, i)]
+        if fit:
+            aid = d.pick(rounded or fit)
+            d.tags.add("initial-margin boundary" + (", rounded per market" if rounded else ""))
+            return Withdraw(aid, rooms[aid] + d.int(0, 1) or 1)
     if kind == 13:
         mark = state.markets[m].mark
         return SetMark(m, max(1, mark + d.int(-mark // 50 - 1, mark // 50 + 1)))
@@ -189,8 +273,7 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
         return Withdraw(d.pick(ids), max(1, min(MAX_INPUT, a.collateral // d.int(1, 4))))
     if kind == 17:
         return Funding(m, d.int(-3, 3) * max(1, state.markets[m].mark // 1000))
-    return d.pick((Deposit("nobody", 1), Deposit(ids[0], 0), Trade(ids[0], ids[0], m, 1, 1),
-                   Liquidate(ids[0], ids[0], {}, "0"), SetMark("none", 1), Withdraw(ids[-1], MAX_INPUT)))
+    return refusal(d, state, ids, m)
 
 
 def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:

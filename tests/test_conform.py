@@ -24,8 +24,10 @@ from waterfall.proofs.vectors import VECTORS_DIR, generate
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTER = f"{sys.executable} -m waterfall.proofs.adapter"
 NODE = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
-FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]  # 14 vectors, 15 steps
+FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]
 MANIFEST = json.loads((VECTORS_DIR / "manifest.json").read_text())
+FEW_ENTRIES = [e for e in MANIFEST["vectors"] if e["mechanism"] == "generic-socialized-loss" and "op-" in e["id"]]
+FEW_STEPS = sum(e["steps"] for e in FEW_ENTRIES)  # the op- vectors: one or two steps each
 
 
 def script(tmp_path: Path, name: str, body: str) -> str:
@@ -148,7 +150,7 @@ def test_R_CONF_4_a_crash_on_every_request_is_one_protocol_error(capsys, tmp_pat
     assert main(["conform", "--impl", impl, *FEW, "--json", "--stop-after", "3"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["failed"] == 3 and out["passed"] == 0 and "3 consecutive failures" in out["stopped"]
-    assert "code 3" in out["stopped"] and out["not_run_steps"] == 12
+    assert "code 3" in out["stopped"] and out["not_run_steps"] == FEW_STEPS - 3
 
 
 @pytest.mark.parametrize("name, body", [
@@ -175,7 +177,7 @@ def test_R_CONF_4_bad_answers_fail_their_steps_then_stop_the_run(capsys, tmp_pat
     assert main(["conform", "--impl", impl, *FEW, "--timeout", "0.5", "--json", "--stop-after", "2"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["passed"] == 0 and out["failed"] == 2 and {r["reason"] for r in out["results"]} == {reason}
-    assert out["not_run_steps"] == 13 and out["stopped"]
+    assert out["not_run_steps"] == FEW_STEPS - 2 and out["stopped"]
 
 
 def test_R_CONF_4_one_crashing_step_restarts_the_implementation_and_the_run_goes_on(capsys, tmp_path: Path) -> None:
@@ -191,7 +193,7 @@ def test_R_CONF_4_one_crashing_step_restarts_the_implementation_and_the_run_goes
     out = json.loads(capsys.readouterr().out)
     assert [(r["vector"], r["reason"]) for r in out["results"] if r["status"] == "fail"] == \
         [("generic-socialized-loss/op-deposit-max", "crash")]
-    assert out["passed"] == 14 and not out["stopped"]
+    assert out["passed"] == FEW_STEPS - 1 and not out["stopped"]
 
 
 def test_R_CONF_4_wrong_types_and_wrong_ids(capsys, tmp_path: Path) -> None:
@@ -210,7 +212,8 @@ def test_R_CONF_4_wrong_types_and_wrong_ids(capsys, tmp_path: Path) -> None:
     impl = script(tmp_path, "types", body)
     assert main(["conform", "--impl", impl, *FEW, "--json"]) == 1
     reasons = Counter(r["reason"] or r["status"] for r in json.loads(capsys.readouterr().out)["results"])
-    assert reasons["protocol"] == 4 and reasons["types"] == 15 - 4 and reasons["pass"] == 0
+    deposits = sum(e["steps"] for e in FEW_ENTRIES if "deposit" in e["id"])
+    assert reasons["protocol"] == deposits and reasons["types"] == FEW_STEPS - deposits and reasons["pass"] == 0
 
 
 def test_R_CONF_4_an_implementation_out_of_step_is_restarted(capsys, tmp_path: Path) -> None:
@@ -227,7 +230,7 @@ def test_R_CONF_4_an_implementation_out_of_step_is_restarted(capsys, tmp_path: P
     assert main(["conform", "--impl", impl, *FEW, "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
     failed = [r["vector"] for r in out["results"] if r["status"] == "fail"]
-    assert failed == ["generic-socialized-loss/op-deposit-zero"] and out["passed"] == 14  # the next request
+    assert failed == ["generic-socialized-loss/op-deposit-zero"] and out["passed"] == FEW_STEPS - 1  # the next one
 
 
 def test_R_CONF_4_only_announced_mechanisms_run_and_the_rest_are_named(capsys, tmp_path: Path) -> None:
@@ -250,7 +253,8 @@ def test_R_CONF_4_only_announced_mechanisms_run_and_the_rest_are_named(capsys, t
 def test_R_CONF_4_filters_report_skipped_vectors(capsys) -> None:
     assert main(["conform", "--impl", ADAPTER, *FEW, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["skipped_by_filter"] == len(MANIFEST["vectors"]) - 14 and out["passed"] == out["steps"] == 15
+    assert out["skipped_by_filter"] == len(MANIFEST["vectors"]) - len(FEW_ENTRIES)
+    assert out["passed"] == out["steps"] == FEW_STEPS
 
 
 def test_R_CONF_4_unknown_mechanism_ids_and_empty_filters_are_errors(capsys) -> None:
@@ -385,13 +389,13 @@ def test_R_CONF_4_the_deadline_ends_the_run_with_steps_reported_not_run(capsys, 
     impl = script(tmp_path, "slow", HELLO + "import time; time.sleep(120)\n")
     assert main(["conform", "--impl", impl, *FEW, "--timeout", "30", "--deadline", "1", "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["deadline_reached"] and out["steps"] == 0 and out["not_run_steps"] == 15
+    assert out["deadline_reached"] and out["steps"] == 0 and out["not_run_steps"] == FEW_STEPS
 
 
 def test_R_CONF_5_pytest_plugin_runs_vectors_as_items(pytester) -> None:
     ok = pytester.runpytest_subprocess("--waterfall-impl", ADAPTER, "--waterfall-mechanism", "generic-socialized-loss",
                                        "--waterfall-filter", "op-", "-p", "no:cacheprovider", "-v")
-    ok.assert_outcomes(passed=14)
+    ok.assert_outcomes(passed=len(FEW_ENTRIES))
     assert "vectors/generic-socialized-loss/op-deposit PASSED" in ok.stdout.str()
     node = pytester.runpytest_subprocess("--waterfall-impl", NODE, "--waterfall-filter", "op-deposit-max",
                                          "-p", "no:cacheprovider")
