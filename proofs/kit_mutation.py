@@ -246,12 +246,29 @@ def run_mutants(names: list[str], tree: Path, requests: list[Any], jobs: int, ti
     return results
 
 
+def replay(directory: Path) -> int:
+    """Answer every step of the committed vectors with the reference adapter, reading the
+    files directly (no validation): run under `coverage run` this measures what the vectors
+    make model/ execute (`make kit-coverage`)."""
+    from .adapter import answer
+    from .conform import Vector
+    manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+    vectors = [Vector(f"{e['mechanism']}/{e['id']}", json.loads((directory / e["path"]).read_text(encoding="utf-8")))
+               for e in manifest["vectors"]]
+    for _, req, _ in steps(vectors):
+        answer(req)
+    print(f"{len(vectors)} vectors replayed through the reference adapter", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`serve TREE` (a worker) or `run` (the whole measurement)."""
+    """`serve TREE` (a worker), `replay` (for coverage) or `run` (the whole measurement)."""
     ap = argparse.ArgumentParser(prog="python -m waterfall.proofs.kit_mutation", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("tree", type=Path)
+    rp = sub.add_parser("replay")
+    rp.add_argument("--vectors", default=None)
     r = sub.add_parser("run")
     r.add_argument("--vectors", default=None)
     r.add_argument("--jobs", type=int, default=2)
@@ -264,6 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from .conform import load_vectors
     from .vectors import VECTORS_DIR
+    if args.cmd == "replay":
+        return replay(Path(args.vectors or VECTORS_DIR))
     t0 = time.monotonic()
     requests = steps(load_vectors(Path(args.vectors or VECTORS_DIR)).vectors)
     covered, missing = covered_lines(requests)

@@ -137,10 +137,31 @@ SINGLE_OPS: tuple[tuple[str, str, Op], ...] = (
 )
 
 
+def bound_venue() -> State:
+    """Two accounts at the R-UNIT-3 bounds: mark 10^18, sizes 10^18 - 1, open notionals and
+    collateral just under 10^36."""
+    size, mark = 10**18 - 1, 10**18
+    m = Market("M0", mark, 100_000, 50_000)
+    coll = 10**36 - 10
+    return State({"M0": m}, {"a": Account(coll, coll, {"M0": Position(size, size * mark)}),
+                             "b": Account(coll, coll, {"M0": Position(-size, -size * mark)})})
+
+
+BOUND_OPS: tuple[tuple[str, str, Op], ...] = (
+    ("bound-deposit", "a deposit that takes collateral beyond 10^36 (E-BOUND)", Deposit("a", 11)),
+    ("bound-deposit-exact", "a deposit that takes collateral to exactly 10^36", Deposit("a", 10)),
+    ("bound-trade", "a trade that takes an open notional beyond 10^36 (E-BOUND)", Trade("a", "b", "M0", 2, 10**18)),
+    ("bound-funding", "funding of 10^18 per lot on 10^18 - 1 lots (E-BOUND)", Funding("M0", 10**18)),
+)
+
+
 def single_cases() -> Iterator[Case]:
-    """R-CONF-1: each operation kind once on the small venue, and edge values."""
+    """R-CONF-1: each operation kind once on the small venue, edge values, refusals with two
+    faults, and operations at the R-UNIT-3 bounds."""
     for vid, text, op in SINGLE_OPS:
         yield Case(f"op-{vid}", text, small_venue(), (op,))
+    for vid, text, op in BOUND_OPS:
+        yield Case(f"op-{vid}", text, bound_venue(), (op,))
     crash = (SetMark("M0", 400), Liquidate("a", "b", {"M0": 400}, "0"))
     yield Case("op-liquidate-deficit", "a gap to 400 bankrupts the long; closed to the short at 400",
                small_venue(), crash)
