@@ -60,13 +60,16 @@ def cmd_vectors(args: Any) -> int:
 
 
 def fuzz_mechanisms(names: list[str] | None) -> list[Any]:
-    """--mechanism for --fuzz: catalogue ids (closest match on a typo) or TOML files."""
-    cat = sorted(catalogue())
+    """--mechanism for --fuzz: catalogue or kit ids (closest match on a typo) or TOML files;
+    default: the catalogue and the kit variants."""
+    from .kit import kit_mechanisms
+    kit = {m.id: m for m in kit_mechanisms()}
+    known = sorted(catalogue()) + sorted(kit)
     for n in names or []:
-        if n not in cat and not n.endswith(".toml") and not Path(n).exists():
-            raise ConformanceError(f"--mechanism {n!r}: not a catalogue id nor a file{closest(n, cat)}",
+        if n not in known and not n.endswith(".toml") and not Path(n).exists():
+            raise ConformanceError(f"--mechanism {n!r}: not a catalogue or kit id nor a file{closest(n, known)}",
                                    argument="--mechanism", key=n)
-    return [resolve_mechanism(m) for m in (names or cat)]
+    return [kit[m] if m in kit else resolve_mechanism(m) for m in (names or known)]
 
 
 def cmd_fuzz(args: Any) -> int:
@@ -78,6 +81,13 @@ def cmd_fuzz(args: Any) -> int:
           f"(repeat with --seed {seed})", file=sys.stderr, flush=True)
     with killing_on_signals():
         out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline)
+    if args.json:
+        print(json.dumps({"seed": seed, "examples": out.examples, "seconds": round(out.seconds, 2),
+                          "first_found": out.first_found or None, "first_seconds": round(out.first_seconds, 2),
+                          "stopped": out.stopped or None, "deadline_reached": out.deadline_hit,
+                          "failure": [vars(r) for r in out.failure],
+                          "saved": str(save(out.vector, Path(args.save))) if out.vector else None}, indent=2))
+        return 1 if out.stopped or out.failure else 0
     if out.stopped:
         print(f"waterfall: conform: {out.stopped}", file=sys.stderr)
         return 1
@@ -87,8 +97,8 @@ def cmd_fuzz(args: Any) -> int:
         return 0
     assert out.vector is not None
     path = save(out.vector, Path(args.save))
-    print(f"DISAGREE after {out.examples} scenarios ({out.first_found} tried when first found, "
-          f"{out.seconds:.1f} s, seed {seed}), shrunk to {len(out.vector['steps'])} operation(s):")
+    print(f"DISAGREE: first found after {out.first_found} scenarios ({out.first_seconds:.1f} s, seed {seed}); "
+          f"{out.examples} scenarios in {out.seconds:.1f} s with shrinking, to {len(out.vector['steps'])} operation(s):")
     for r in out.failure:
         print(f"  step {r.step} ({r.reason}):\n    " + r.detail.replace("\n", "\n    "))
     print(f"minimal scenario saved as {path} (replay: waterfall conform --impl ... --vectors {args.save})")

@@ -44,6 +44,7 @@ class Outcome:
 
     examples: int = 0
     first_found: int = 0  # examples tried when the first disagreement was seen
+    first_seconds: float = 0.0  # and the seconds it had taken
     seconds: float = 0.0
     failure: list[StepResult] = field(default_factory=list)
     vector: dict[str, Any] | None = None
@@ -105,7 +106,8 @@ def differential(command: str, mechanisms: list[Mechanism], examples: int, timeo
             raise Abort
         if failed:
             out.failure, out.vector = failed, doc
-            out.first_found = out.first_found or out.examples
+            if not out.first_found:
+                out.first_found, out.first_seconds = out.examples, time.monotonic() - start
             raise AssertionError(failed[0].reason)
 
     try:

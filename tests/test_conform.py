@@ -424,7 +424,7 @@ def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(
     assert main(["conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
                  "--save", str(found)]) == 1
     cap = capsys.readouterr()
-    assert "DISAGREE after" in cap.out and "seed 7" in cap.out and "insurance_fund" in cap.out
+    assert "DISAGREE: first found after" in cap.out and "seed 7" in cap.out and "insurance_fund" in cap.out
     assert "liquidate account=" in cap.out  # the failing operation
     saved = sorted(found.rglob("*.json"))
     assert [p.name for p in saved][-1] == "manifest.json" and len(saved) == 2
