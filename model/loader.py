@@ -24,7 +24,7 @@ import referencing
 from waterfall.spec import MECHANISMS_DIR, SCHEMAS_DIR
 
 from .codec import op_from_json, state_from_json
-from .errors import MechanismError, ScenarioError, WaterfallError
+from .errors import MechanismError, ScenarioError, WaterfallError, closest
 from .mechanism import Adl, BadDebtOnly, Haircut, LayerSpec, Levy, Liquidation, Mechanism
 from .ops import Op
 from .state import State, validate_state
@@ -324,7 +324,7 @@ def resolve_mechanism(name: str) -> Mechanism:
         return load_mechanism(cat[name])
     if name.endswith(".toml") or Path(name).exists():
         return load_mechanism(name)
-    raise MechanismError(f"no mechanism {name!r}: not a catalogue id ({', '.join(cat)}) nor a file",
+    raise MechanismError(f"no mechanism {name!r}: not a catalogue id nor a file{closest(name, list(cat))}",
                          key=name)
 
 

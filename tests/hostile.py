@@ -242,7 +242,9 @@ def number_inputs() -> list[Hostile]:
     out = []
     for head, opt, values in options:
         for v in values:
-            out.append(Hostile(f"{head[0]} {opt} {v!r}", "cli number", lambda d: "", [[*head, opt, v]], [opt]))
+            named = v.split(",")[-1] if opt.startswith("--mechanism") else opt  # an unknown id is named itself
+            out.append(Hostile(f"{head[0]} {opt} {v!r}", "cli number" if named == opt else "cli id", lambda d: "",
+                               [[*head, opt, v]], [named]))
     return out
 
 
@@ -271,7 +273,9 @@ def path_inputs() -> list[Hostile]:
               "/nonexistent/v"),
              ("conform --vectors is a file", afile, ["conform", "--impl", "true", "--vectors", "{f}"], "file"),
              ("conform unknown mechanism", fixed(""), ["conform", "--impl", "true", "--mechanism", "generic"],
-              "did you mean"),
+              "generic-socialized-loss"),
+             ("conform misspelt mechanism", fixed(""), ["conform", "--impl", "true", "--mechanism", "drift-v3"],
+              "did you mean 'drift-v2'?"),
              ("conform empty filter", fixed(""), ["conform", "--impl", "true", "--filter", "zzz-no-such"], "--filter"),
              ("verify --scenarios empty dir", lambda d: str(d), ["verify", "--mechanism", "deribit", "--scenarios", "{f}"],
               "no scenario"),

@@ -557,7 +557,9 @@ def test_R_MECH_1_resolve_by_path_or_catalogue_id(tmp_path: Path) -> None:
         resolve_mechanism("no-such-mechanism")
     from waterfall.model.loader import catalogue
     assert info.value.where == {"key": "no-such-mechanism"}
-    assert f"({', '.join(catalogue())}) nor a file" in str(info.value)
+    assert f"nor a file (known: {', '.join(sorted(catalogue()))})" in str(info.value)
+    with pytest.raises(MechanismError, match="did you mean 'deribit'"):
+        resolve_mechanism("deribitt")  # a misspelt id gets the closest one
 
 
 @pytest.mark.parametrize("label,edit,name", BAD_SCENARIOS, ids=[b[0] for b in BAD_SCENARIOS])
