@@ -154,7 +154,8 @@ def _normal(line: str) -> str:
     keywords taken out."""
     line = STRING.sub("S", line.strip())
     line = LOCATION.sub("", line)
-    return re.sub(r"\bNone\b", "S", line).replace(" ", "").replace(",)", ")")
+    line = re.sub(r"\bNone\b", "S", line).replace(" ", "").replace(",)", ")")
+    return re.sub(r"S(S)+", "S", line)  # adjacent literals (one message over two lines) are one
 
 
 def message_only(diff: str) -> bool:
@@ -181,7 +182,7 @@ CATEGORIES = (
 
 def category(name: str, res: dict[str, Any]) -> str:
     """'message', a CATEGORIES name, or '' (a survivor to explain by hand)."""
-    if message_only(res.get("diff", "")):
+    if message_only(res.get("diff", "")) or ".units.x__at_" in name:  # _at formats a message's location
         return "message"
     return next((c for c, test, _ in CATEGORIES if test(name)), "")
 
@@ -259,12 +260,59 @@ def replay(directory: Path) -> int:
     return 0
 
 
+CHANGED_SINCE_UNIT_RUN = ("allocation.x_water_fill_", "ranking.x_ranked_", "units.x_check_input_", "arith.x_is_int_")
+"""Functions whose code changed after docs/mutation-survivors.txt was written: its reasons
+(mutant numbers) are not reused for them."""
+
+
+def survivors(results_path: Path, reasons_path: Path) -> int:
+    """Write `reasons_path`: every surviving mutant with its reason, keeping the reasons
+    already in that file, reusing docs/mutation-survivors.txt's for unchanged functions, and
+    marking the rest UNEXPLAINED. Returns how many are unexplained."""
+    doc = json.loads(results_path.read_text(encoding="utf-8"))
+    old = _reasons(ROOT / "docs" / "mutation-survivors.txt")
+    mine = _reasons(reasons_path) if reasons_path.exists() else {}
+    lines, unexplained = [], 0
+    labels = {"message": "MESSAGE: changes only an error message's text, a field name shown in it, or its location "
+                         "keywords; the protocol carries the error code alone"}
+    labels.update({c: c.upper() + ": " + why for c, _, why in CATEGORIES})
+    for name, res in doc["results"].items():
+        if res["status"] not in ("survived", "message", *labels):
+            continue
+        short = name.removeprefix("waterfall.")
+        reason = labels.get(res["status"]) or mine.get(short)
+        if reason is None and short in old and not any(c in short for c in CHANGED_SINCE_UNIT_RUN):
+            reason = old[short] + " (as found by the unit-test mutation run, docs/mutation-survivors.txt)"
+        if reason is None:
+            reason = "UNEXPLAINED"
+            unexplained += 1
+        first = res["diff"].replace("\n", " | ")[:160]
+        lines.append(f"{short}  {reason}\n    {first}")
+    head = ("# Mutants of model/ that survive the conformance vectors (docs/conformance.md), each with its reason.\n"
+            "# Written by `python -m waterfall.proofs.kit_mutation survivors`; reasons in this file are kept on a rerun.\n\n")
+    reasons_path.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
+    return unexplained
+
+
+def _reasons(path: Path) -> dict[str, str]:
+    out = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        m = re.match(r"^(model\.\S+)\s+(.+)$", line)
+        if m:
+            out[m.group(1)] = m.group(2)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`serve TREE` (a worker), `replay` (for coverage) or `run` (the whole measurement)."""
+    """`serve TREE` (a worker), `replay` (for coverage), `run` (the whole measurement) or
+    `survivors` (the reasons file)."""
     ap = argparse.ArgumentParser(prog="python -m waterfall.proofs.kit_mutation", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("serve")
     s.add_argument("tree", type=Path)
+    sv = sub.add_parser("survivors")
+    sv.add_argument("--results", default=str(ROOT / "build" / "kit-mutation.json"))
+    sv.add_argument("--reasons", default=str(ROOT / "docs" / "conformance-survivors.txt"))
     rp = sub.add_parser("replay")
     rp.add_argument("--vectors", default=None)
     r = sub.add_parser("run")
@@ -273,10 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout", type=float, default=10.0)
     r.add_argument("--out", default=str(ROOT / "build" / "kit-mutation.json"))
     r.add_argument("--only", action="append", help="only mutants whose name contains this text")
+    r.add_argument("--rerun-survivors", action="store_true",
+                   help="only the mutants that survived in --out, merged into it (after the vectors grew)")
     args = ap.parse_args(argv)
     if args.cmd == "serve":
         serve(args.tree)
         return 0
+    if args.cmd == "survivors":
+        left = survivors(Path(args.results), Path(args.reasons))
+        print(f"{left} survivors without a reason in {args.reasons}")
+        return 1 if left else 0
     from .conform import load_vectors
     from .vectors import VECTORS_DIR
     if args.cmd == "replay":
@@ -287,16 +341,21 @@ def main(argv: list[str] | None = None) -> int:
     tree = ROOT / "build" / "kit-mutants" / "model"
     diffs = build_tree(covered, tree)
     names = sorted(n for n in diffs if not args.only or any(o in n for o in args.only))
+    previous: dict[str, Any] = {}
+    if args.rerun_survivors:
+        previous = json.loads(Path(args.out).read_text(encoding="utf-8"))["results"]
+        names = [n for n in names if previous.get(n, {}).get("status") not in ("killed", "timeout")]
     print(f"{len(requests)} steps, {len(names)} mutants on covered lines", file=sys.stderr, flush=True)
     results = run_mutants(names, tree, requests, args.jobs, args.timeout)
     for n, res in results.items():
         res["diff"] = diffs[n]
         if res["status"] == "survived":
             res["status"] = category(n, res) or "survived"
+    results = {**{n: r for n, r in previous.items() if n in diffs}, **results}
     counts: dict[str, int] = {}
     for res in results.values():
         counts[res["status"]] = counts.get(res["status"], 0) + 1
-    doc = {"steps": len(requests), "mutants": len(names), "counts": counts, "seconds": round(time.monotonic() - t0),
+    doc = {"steps": len(requests), "mutants": len(results), "counts": counts, "seconds": round(time.monotonic() - t0),
            "uncovered_lines": {f: lines for f, lines in missing.items() if lines},
            "results": dict(sorted(results.items()))}
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,8 @@ from waterfall.model.units import MAX_INPUT
 T = TypeVar("T")
 IDS = ("a", "B", "b", "a10", "a9", "c", "d", "e", "f", "g", "h", "Z", "i", "j")
 MARKETS = ("M0", "M1", "m2")
+IM_PPM = (100_000, 50_000, 33_333, 123_457, 1_000_000)  # odd rates too: margins with remainders
+MM_PPM = (50_000, 16_667, 61_729, 0)
 # (price unit, size unit): unit values; int32 overflow; products beyond 2^63; balances near 10^36
 SCALES = ((1, 1), (1_000, 1_000), (10**6, 10**7), (10**12, 10**12), (10**14, 10**15))
 
@@ -40,6 +42,7 @@ class Draw(Protocol):
     cases a scenario drew (ties, boundaries, which refusal), so vector selection keeps one."""
 
     tags: set[str]
+    pending: list[Op]  # operations a drawn operation needs next (e.g. a liquidation after a deposit)
 
     def int(self, lo: int, hi: int) -> int: ...
 
@@ -52,6 +55,7 @@ class RandomDraw:
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.tags: set[str] = set()
+        self.pending: list[Op] = []
 
     def int(self, lo: int, hi: int) -> int:
         return self.rng.randint(lo, hi)
@@ -66,6 +70,7 @@ class HypothesisDraw:
     def __init__(self, data: Any) -> None:
         self.data = data
         self.tags: set[str] = set()
+        self.pending: list[Op] = []
 
     def int(self, lo: int, hi: int) -> int:
         return self.data.draw(_integers(lo, hi))
@@ -87,8 +92,8 @@ def jitter(d: Draw, unit: int, k: int) -> int:
 def venue(d: Draw, mech: Mechanism) -> State:
     """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
     p_unit, q_unit = d.pick(SCALES)
-    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick((100_000, 50_000, 33_333, 123_457, 1_000_000)),
-                         d.pick((50_000, 16_667, 61_729, 0))) for m in MARKETS[:d.int(1, 3)]}
+    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick(IM_PPM), d.pick(MM_PPM))
+               for m in MARKETS[:d.int(1, 3)]}
     for mk in markets.values():
         if mk.mm_ppm > mk.im_ppm:
             markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
@@ -228,6 +233,22 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
     markets = sorted(state.markets)
     kind = d.int(0, 19)
     victims = liquidatable(state)
+    if kind == 0 and victims:  # deposit exactly up to the maintenance margin, then liquidate: E-HEALTHY
+        who = victims[0]
+        a = state.accounts[who]
+        short = margin_requirement(state, a, initial=False) - equity(state, a)
+        if 0 < short <= MAX_INPUT:
+            d.tags.add("exact maintenance boundary")
+            others = [i for i in ids if i != who]
+            d.pending.append(Liquidate(who, d.pick(others) if others else None, {}, "0"))
+            return Deposit(who, short)
+    if kind == 1:  # the least healthy healthy account (between maintenance and initial margin?)
+        gaps = sorted((equity(state, a) - margin_requirement(state, a, initial=False), i)
+                      for i, a in state.accounts.items() if i not in victims and a.positions)
+        if gaps:
+            who = gaps[0][1]
+            d.tags.add("liquidation of the least healthy account")
+            return Liquidate(who, d.pick([i for i in ids if i != who]), {}, "0")
     if kind <= 6 and victims:
         who = victims[0] if d.int(0, 2) else d.pick(victims)
         others = [i for i in ids if i != who]
@@ -281,7 +302,7 @@ def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, 
     state = venue(d, mech)
     start, ops = state, []
     for _ in range(d.int(1, most)):
-        op = operation(d, state, mech)
+        op = d.pending.pop(0) if d.pending else operation(d, state, mech)
         ops.append(op)
         try:
             state, _ = step(state, op, mech)
