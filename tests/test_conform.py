@@ -428,7 +428,7 @@ def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(
     assert "liquidate account=" in cap.out  # the failing operation
     saved = sorted(found.rglob("*.json"))
     assert [p.name for p in saved][-1] == "manifest.json" and len(saved) == 2
-    assert len(json.loads(saved[0].read_text())["steps"]) <= 2  # shrunk
+    assert len(json.loads(saved[0].read_text())["steps"]) <= 3  # shrunk (the generator draws up to 6)
     assert main(["conform", "--impl", impl, "--vectors", str(found)]) == 1  # the saved vector replays
     assert main(["conform", "--impl", ADAPTER, "--vectors", str(found)]) == 0
     again = tmp_path / "again"

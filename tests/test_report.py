@@ -43,8 +43,10 @@ def test_R_REPORT_1_the_ladder_picks_the_strongest_evidence() -> None:
 def test_R_REPORT_1_fuzz_found_cells_show_the_run_as_a_ledger(tmp_path: Path) -> None:
     from waterfall.proofs.report_cli import fuzz_evidence
     m = mech("drift-v2")
-    tally = fuzz_evidence(m, 40)
-    assert "I-NONNEG" in tally.first_seen  # levies charge losers: seen within 40 derandomized runs
+    # levies charge losers: seen within 60 derandomized runs (40 sufficed for one seed, but the
+    # derandomized draws shift with unrelated source changes: a budget with room, not one lucky seed)
+    tally = fuzz_evidence(m, 60)
+    assert "I-NONNEG" in tally.first_seen
     doc = build(Evidence([m], ["I-NONNEG"], [], [], {m.id: tally}, 3), tmp_path, SCENARIOS_DIR)
     md = doc.markdown()
     assert "CEX (Hypothesis, " in md and "drift-v2 I-NONNEG (found by the fuzzer" in md and "collateral before" in md
