@@ -44,3 +44,16 @@ def test_the_float_mechanism_file_is_refused_by_run_and_prove(tmp_path: Path) ->
     for argv in (h.commands[1], ["prove", "--mechanism", "{f}", "--no-all-n", "--accounts", "2"]):
         run = hostile.run_one(h, argv, tmp_path)
         assert run.code == 2 and run.problems == [], (run.argv, run.problems)
+
+
+def test_R_CLI_2_a_control_character_in_a_name_is_shown_escaped(tmp_path: Path) -> None:
+    """A valid mechanism whose free-text name carries escape sequences (clear screen, set the
+    window title, reverse the text): shown as \\uXXXX, never sent raw."""
+    import subprocess
+    import sys
+    p = tmp_path / "m.toml"
+    p.write_text(hostile.MECH.replace('name = "Generic', 'name = "\\u001b[2J\\u001b]0;owned\\u0007\\u202eGeneric'))
+    out = subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", "mechanisms", str(p)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0 and "\\u001b[2J\\u001b]0;owned\\u0007\\u202eGeneric" in out.stdout
+    assert not hostile.RAW_CONTROL.search(out.stdout.replace("\n", "")) and "\u202e" not in out.stdout
