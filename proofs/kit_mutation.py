@@ -145,7 +145,7 @@ def mutant_diff(functions: dict[str, str], name: str) -> str:
 
 MESSAGE_CALLS = ("check_input(", "check_balance(", "require_initial_margin(", "raise ", "Error(", "_at(",
                  "Exceeded(", "Amount(", "Account(", "Market(", "Layer(", "Trade(", "Margin(", "State(", "Counterparty(")
-LOCATION = re.compile(r",?\s*\b(field|account|market|layer|function|file|key)=[^,()]*(\([^()]*\))?")
+LOCATION = re.compile(r",?\s*(\b(field|account|market|layer|function|file|key)=[^,()]*(\([^()]*\))?|\*\*where)")
 STRING = re.compile(r"""[rbf]*("([^"\\]|\\.)*"|'([^'\\]|\\.)*')""")
 
 
@@ -182,8 +182,8 @@ CATEGORIES = (
 
 def category(name: str, res: dict[str, Any]) -> str:
     """'message', a CATEGORIES name, or '' (a survivor to explain by hand)."""
-    if message_only(res.get("diff", "")) or ".units.x__at_" in name:  # _at formats a message's location
-        return "message"
+    if message_only(res.get("diff", "")) or ".units.x__at_" in name or "WaterfallErrorǁ__init__" in name:
+        return "message"  # _at formats a message's location; an error's message and location are not sent
     return next((c for c, test, _ in CATEGORIES if test(name)), "")
 
 
