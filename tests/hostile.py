@@ -298,8 +298,10 @@ def vector_inputs() -> list[Hostile]:
             (v / "generic-socialized-loss").mkdir(parents=True)
             body = edit_text((src / entry["path"]).read_text())
             (v / entry["path"]).write_text(body)
+            if not listed:  # a second file, not in the manifest
+                (v / "generic-socialized-loss" / "extra.json").write_text(body)
             if with_manifest:
-                (v / "manifest.json").write_text(json.dumps({**manifest, "vectors": [entry] if listed else []}))
+                (v / "manifest.json").write_text(json.dumps({**manifest, "vectors": [entry]}))
             return str(v)
         return build
     cmd = [["conform", "--impl", "true", "--vectors", "{f}"]]
