@@ -280,7 +280,7 @@ def survivors(results_path: Path, reasons_path: Path) -> int:
         if res["status"] not in ("survived", "message", *labels):
             continue
         short = name.removeprefix("waterfall.")
-        reason = labels.get(res["status"]) or mine.get(short)
+        reason = labels.get(category(name, res)) or mine.get(short)  # the category as the code says now
         if reason is None and short in old and not any(c in short for c in CHANGED_SINCE_UNIT_RUN):
             reason = old[short] + " (as found by the unit-test mutation run, docs/mutation-survivors.txt)"
         if reason is None:
