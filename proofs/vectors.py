@@ -132,6 +132,8 @@ SINGLE_OPS: tuple[tuple[str, str, Op], ...] = (
     ("liquidate-healthy-alone", "a healthy account and no counterparty: E-HEALTHY before E-NO-COUNTERPARTY",
      Liquidate("a", None, {}, "0")),
     ("set-mark-unknown-zero", "unknown market and price 0: the market is checked first", SetMark("M9", 0)),
+    ("set-mark-zero", "a mark of 0 (E-INVALID-AMOUNT)", SetMark("M0", 0)),
+    ("trade-close-both", "a trade that closes both positions to exactly zero", Trade("b", "a", "M0", 10, 1_000)),
     ("set-mark-beyond-bound", "a mark above MAX_INPUT (E-BOUND)", SetMark("M0", MAX_INPUT + 1)),
     ("funding-beyond-bound", "a funding rate above MAX_INPUT (E-BOUND)", Funding("M0", MAX_INPUT + 1)),
 )
