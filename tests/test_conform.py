@@ -19,7 +19,7 @@ import pytest
 
 from waterfall.proofs.cli import main
 from waterfall.proofs.kit import KIT_DOCS
-from waterfall.proofs.vectors import VECTORS_DIR, generate
+from waterfall.proofs.vectors import VECTORS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 ADAPTER = f"{sys.executable} -m waterfall.proofs.adapter"
@@ -48,7 +48,12 @@ def docs() -> list[dict]:
 
 
 def test_R_CONF_1_regenerating_gives_identical_bytes(tmp_path: Path) -> None:
-    manifest = generate(tmp_path)
+    # in a process of its own: generation measures coverage and runs probes, which would
+    # change later derandomized Hypothesis runs of this session (test_fuzz.py)
+    run = subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", "vectors", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
     committed = sorted(p.relative_to(VECTORS_DIR) for p in VECTORS_DIR.rglob("*.json"))
     fresh = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.json"))
     assert committed == fresh and len(manifest["vectors"]) == len(fresh) - 1
@@ -415,30 +420,34 @@ def test_R_CONF_5_pytest_plugin_failures_are_short(pytester, tmp_path: Path) -> 
     assert "hello is broken" in crash.stdout.str() + crash.stderr.str() and crash.ret != 0
 
 
-def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(capsys, tmp_path: Path,
-                                                                                  monkeypatch) -> None:
-    from waterfall.proofs import conform_fuzz
-    monkeypatch.setattr(conform_fuzz, "SHRINK_EXAMPLES", 40)  # CI time; the default is 200
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`waterfall ARGS` in a process of its own (Hypothesis runs leave global state behind that
+    would change later derandomized runs of this test session)."""
+    return subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", *args], capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(tmp_path: Path) -> None:
     impl = broken_adapter(tmp_path, "fund-allowed-negative")
     found = tmp_path / "found"
-    assert main(["conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
-                 "--save", str(found)]) == 1
-    cap = capsys.readouterr()
-    assert "DISAGREE: first found after" in cap.out and "seed 7" in cap.out and "insurance_fund" in cap.out
-    assert "liquidate account=" in cap.out  # the failing operation
+    run = cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
+              "--save", str(found))
+    assert run.returncode == 1, run.stderr
+    assert "DISAGREE: first found after" in run.stdout and "seed 7" in run.stdout and "insurance_fund" in run.stdout
+    assert "liquidate account=" in run.stdout  # the failing operation
     saved = sorted(found.rglob("*.json"))
     assert [p.name for p in saved][-1] == "manifest.json" and len(saved) == 2
     assert len(json.loads(saved[0].read_text())["steps"]) <= 3  # shrunk (the generator draws up to 6)
-    assert main(["conform", "--impl", impl, "--vectors", str(found)]) == 1  # the saved vector replays
-    assert main(["conform", "--impl", ADAPTER, "--vectors", str(found)]) == 0
+    assert cli("conform", "--impl", impl, "--vectors", str(found)).returncode == 1  # the saved vector replays
+    assert cli("conform", "--impl", ADAPTER, "--vectors", str(found)).returncode == 0
     again = tmp_path / "again"
-    assert main(["conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
-                 "--save", str(again)]) == 1
+    assert cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
+               "--save", str(again)).returncode == 1
     assert sorted(p.name for p in again.rglob("*.json")) == [p.name for p in saved]  # the seed is honoured
 
 
-def test_R_CONF_6_reference_adapter_agrees_with_itself(capsys) -> None:
-    assert main(["conform", "--impl", ADAPTER, "--fuzz", "40", "--seed", "0"]) == 0
-    out = capsys.readouterr()
-    assert "40 scenarios in" in out.out and "seed 0: no disagreement" in out.out
-    assert "repeat with --seed 0" in out.err
+def test_R_CONF_6_reference_adapter_agrees_with_itself() -> None:
+    run = cli("conform", "--impl", ADAPTER, "--fuzz", "40", "--seed", "0")
+    assert run.returncode == 0, run.stderr
+    assert "40 scenarios in" in run.stdout and "seed 0: no disagreement" in run.stdout
+    assert "repeat with --seed 0" in run.stderr
