@@ -20,13 +20,13 @@ LEGEND: dict[str, tuple[str, str, str]] = {
                                               "replayed through the model, refutes it: a bug"),
     PROPERTY: ("unclaimed property", "#d9e2ef", "violated, but the mechanism does not claim it: a documented "
                                                "property of the design, not a bug"),
-    UNDECIDED: ("undecided", "#f6e7b0", "no proof and no counterexample: solver UNKNOWN or TIMEOUT, or "
-                                        "only searched (fuzzed) without finding a violation"),
+    UNDECIDED: ("undecided", "#f6e7b0", "no proof and no counterexample: solver UNKNOWN or TIMEOUT, a "
+                                        "check no path exercises at this size (UNREACHED) or that holds "
+                                        "whatever the step does (TRIVIAL), or only searched (fuzzed) "
+                                        "without finding a violation"),
     NA: ("not applicable", "#eeeeee", "the invariant does not apply to this family of mechanism"),
     SANITY: ("sanity failure", "#e0b3f0", "not honestly proved: a case where no path applies its operation "
-                                          "(VACUOUS), no path exercising it (UNREACHED), a check that holds "
-                                          "whatever the step does (TRIVIAL), a result the model does not "
-                                          "replay, a prover error"),
+                                          "(VACUOUS), a result the model does not replay, a prover error"),
 }
 
 # not a report category: a concrete check (waterfall verify) found no violation on the steps
@@ -37,7 +37,8 @@ BY_KIND = {
     V.PROVED_ALL_N: PROVED, V.PROVED_UP_TO: PROVED,
     V.UNKNOWN: UNDECIDED, V.TIMEOUT: UNDECIDED, V.NO_COUNTEREXAMPLE_IN: UNDECIDED,
     V.NOT_APPLICABLE: NA,
-    V.VACUOUS: SANITY, V.ENCODING_MISMATCH: SANITY, V.UNREACHED: SANITY, V.TRIVIAL: SANITY,
+    V.UNREACHED: UNDECIDED, V.TRIVIAL: UNDECIDED,  # not proved, not refuted: no evidence either way
+    V.VACUOUS: SANITY, V.ENCODING_MISMATCH: SANITY,
 }
 
 
