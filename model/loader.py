@@ -243,6 +243,17 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     return mech
 
 
+def layer_key_applies(key: str, kind: str) -> bool:
+    """R-MECH-2: whether a layer key applies to a layer of `kind` (kind-specific keys only to theirs)."""
+    kinds = LAYER_KEY_KINDS.get(key)
+    return kinds is None or kind in kinds
+
+
+def fee_applies(surplus: str) -> bool:
+    """R-MECH-2: `liquidation.fee_ppm` applies only with surplus 'fee'."""
+    return surplus == "fee"
+
+
 def check_applicable(doc: dict[str, Any], origin: str) -> None:
     """R-MECH-2: a key that does not apply where it is written (it would be silently ignored)
     is refused: kind-specific layer keys on another kind, `fee_ppm` without surplus 'fee'
@@ -250,13 +261,12 @@ def check_applicable(doc: dict[str, Any], origin: str) -> None:
     for i, layer in enumerate(doc.get("layers", [])):
         kind = layer.get("kind", "balance")
         for key in layer:
-            kinds = LAYER_KEY_KINDS.get(key)
-            if kinds is not None and kind not in kinds:
+            if not layer_key_applies(key, kind):
                 where = f"layers[{i}].{key}"
                 raise MechanismError(f"{origin}: key {where}: does not apply to a {kind!r} layer (only to "
-                                     f"{' / '.join(repr(k) for k in kinds)})", file=origin, key=where)
+                                     f"{' / '.join(repr(k) for k in LAYER_KEY_KINDS[key])})", file=origin, key=where)
     liq = doc.get("liquidation", {})
-    if "fee_ppm" in liq and liq.get("surplus", "fee") != "fee":
+    if "fee_ppm" in liq and not fee_applies(liq.get("surplus", "fee")):
         raise MechanismError(f"{origin}: key liquidation.fee_ppm: does not apply with surplus "
                              f"{liq['surplus']!r} (only with 'fee')", file=origin, key="liquidation.fee_ppm")
 
