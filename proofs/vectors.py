@@ -138,20 +138,21 @@ SINGLE_OPS: tuple[tuple[str, str, Op], ...] = (
 )
 
 
-def bound_venue() -> State:
-    """Two accounts at the R-UNIT-3 bounds: mark 10^18, sizes 10^18 - 1, open notionals and
-    collateral just under 10^36."""
+def bound_venue(notional: int | None = None) -> State:
+    """Two accounts at the R-UNIT-3 bounds: mark 10^18, sizes 10^18 - 1, open notionals (size x
+    mark, or `notional`: entered above the mark) and collateral just under 10^36."""
     size, mark = 10**18 - 1, 10**18
+    on = size * mark if notional is None else notional
     m = Market("M0", mark, 100_000, 50_000)
     coll = 10**36 - 10
-    return State({"M0": m}, {"a": Account(coll, coll, {"M0": Position(size, size * mark)}),
-                             "b": Account(coll, coll, {"M0": Position(-size, -size * mark)})})
+    return State({"M0": m}, {"a": Account(coll, coll, {"M0": Position(size, on)}),
+                             "b": Account(coll, coll, {"M0": Position(-size, -on)})})
 
 
 BOUND_OPS: tuple[tuple[str, str, Op], ...] = (
     ("bound-deposit", "a deposit that takes collateral beyond 10^36 (E-BOUND)", Deposit("a", 11)),
     ("bound-deposit-exact", "a deposit that takes collateral to exactly 10^36", Deposit("a", 10)),
-    ("bound-trade", "a trade that takes an open notional beyond 10^36 (E-BOUND)", Trade("a", "b", "M0", 2, 10**18)),
+    ("bound-trade", "a trade that takes both positions beyond 10^18 lots (E-BOUND)", Trade("a", "b", "M0", 2, 10**18)),
     ("bound-funding", "funding of 10^18 per lot on 10^18 - 1 lots (E-BOUND)", Funding("M0", 10**18)),
 )
 
@@ -163,6 +164,9 @@ def single_cases() -> Iterator[Case]:
         yield Case(f"op-{vid}", text, small_venue(), (op,))
     for vid, text, op in BOUND_OPS:
         yield Case(f"op-{vid}", text, bound_venue(), (op,))
+    yield Case("op-bound-trade-notional", "a trade of one lot, within the size bound, that takes open notionals "
+               "entered above the mark beyond 10^36 (E-BOUND)", bound_venue(notional=10**36 - 10),
+               (Trade("a", "b", "M0", 1, 10**18),))
     crash = (SetMark("M0", 400), Liquidate("a", "b", {"M0": 400}, "0"))
     yield Case("op-liquidate-deficit", "a gap to 400 bankrupts the long; closed to the short at 400",
                small_venue(), crash)
