@@ -25,8 +25,6 @@ from __future__ import annotations
 import argparse
 import ast
 import difflib
-import importlib.abc
-import importlib.util
 import json
 import queue
 import re
@@ -37,29 +35,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .model_copy import MODEL_DIR, use_model
+
 ROOT = Path(__file__).resolve().parent.parent
-MODEL = ROOT / "model"
-
-
-class MutantModelFinder(importlib.abc.MetaPathFinder):
-    """Imports waterfall.model and its modules from `root` (the mutated copy)."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name == "waterfall.model":
-            return importlib.util.spec_from_file_location(name, self.root / "__init__.py",
-                                                          submodule_search_locations=[str(self.root)])
-        if name.startswith("waterfall.model."):
-            file = self.root / (name.rpartition(".")[2] + ".py")
-            return importlib.util.spec_from_file_location(name, file) if file.exists() else None
-        return None
 
 
 def serve(tree: Path) -> None:
     """The reference adapter over the mutated copy at `tree`, switching mutants on request."""
-    sys.meta_path.insert(0, MutantModelFinder(tree))
+    use_model(tree)
     from mutmut.mutation.trampoline import set_mutant_under_test
 
     from waterfall.proofs import adapter
@@ -100,7 +83,7 @@ def covered_lines(requests: list[tuple[str, dict[str, Any], dict[str, Any]]]) ->
     import coverage
 
     from waterfall.proofs.adapter import answer
-    cov = coverage.Coverage(data_file=None, include=[str(MODEL / "*.py")], config_file=False)
+    cov = coverage.Coverage(data_file=None, include=[str(MODEL_DIR / "*.py")], config_file=False)
     cov.start()
     try:
         for _, req, _ in requests:
@@ -108,7 +91,7 @@ def covered_lines(requests: list[tuple[str, dict[str, Any], dict[str, Any]]]) ->
     finally:
         cov.stop()
     covered, missing = {}, {}
-    for path in sorted(MODEL.glob("*.py")):
+    for path in sorted(MODEL_DIR.glob("*.py")):
         _, statements, _, miss, _ = cov.analysis2(str(path))
         covered[path.name] = set(statements) - set(miss)
         missing[path.name] = sorted(miss)
@@ -122,7 +105,7 @@ def build_tree(covered: dict[str, set[int]], tree: Path) -> dict[str, str]:
         shutil.rmtree(tree)
     tree.mkdir(parents=True)
     diffs: dict[str, str] = {}
-    for path in sorted(MODEL.glob("*.py")):
+    for path in sorted(MODEL_DIR.glob("*.py")):
         code = path.read_text(encoding="utf-8")
         mutated = mutate_file_contents(str(path), code, covered_lines=covered.get(path.name, set()))
         (tree / path.name).write_text(mutated.code if mutated.mutant_names else code, encoding="utf-8")

@@ -33,10 +33,11 @@ from waterfall.model.step import step
 from waterfall.model.units import MAX_INPUT
 from waterfall.spec import FINDINGS_DIR, REGRESSIONS_DIR, SCENARIOS_DIR, VECTORS_DIR
 
+from .model_copy import MODEL_DIR
+
 SPEC_VERSION = "waterfall-spec/1"
 SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
 
 
 @dataclass(frozen=True)
