@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test browser fuzz fuzz-campaign mutate mutate-proofs bench docs clean
+.PHONY: setup verify test browser fuzz fuzz-campaign mutate mutate-proofs kit-mutate kit-coverage conform-bugs hostile bench docs clean
 
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
@@ -70,6 +70,28 @@ mutate-proofs: setup
 	$(PIP) -e '.[mutate]'
 	$(PY) -m waterfall.proofs.planted judge --timeout 300
 	$(PY) -m waterfall.proofs.mutants run --count $(MUTANTS) --out build/proof-mutants.json
+
+# strength of the conformance vectors (docs/conformance.md): mutants of model/ (mutmut's
+# operators, one mutated copy imported as waterfall.model, model/ untouched) served through the
+# reference adapter and judged by the runner; writes build/kit-mutation.json
+kit-mutate: setup
+	$(PIP) -e '.[dev,mutate]'
+	$(PY) -m waterfall.proofs.kit_mutation run --jobs 2 --out build/kit-mutation.json
+
+# coverage of model/ (lines and branches) by the committed vectors: every step computed by the
+# model through the reference adapter, as when the vectors were generated; uncovered lines listed
+kit-coverage: setup
+	$(PY) -m coverage run --branch --source=model --data-file=build/.coverage-kit -m waterfall.proofs.kit_mutation replay
+	$(PY) -m coverage report -m --data-file=build/.coverage-kit
+
+# the realistic engine bugs of tests/engine_bugs.py: caught by the vectors? found by
+# `conform --fuzz` within 60 s? (bench/results/conform-bugs.json)
+conform-bugs: setup
+	$(PY) bench/conform_bugs.py --seconds 60
+
+# every hostile input through every command that reads it (tests/hostile.py), with totals
+hostile: setup
+	$(PY) tests/hostile.py
 
 bench: setup
 	$(PY) bench/allocation.py

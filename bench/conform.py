@@ -21,7 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from waterfall.proofs.conform import Implementation, load_vectors, run_vector  # noqa: E402
+from waterfall.proofs.conform import Runner, load_vectors  # noqa: E402
+from waterfall.proofs.engine import Engine  # noqa: E402
 from waterfall.proofs.vectors import VECTORS_DIR  # noqa: E402
 
 IMPLS = {"python-adapter": f"{sys.executable} -m waterfall.proofs.adapter",
@@ -31,16 +32,16 @@ IMPLS = {"python-adapter": f"{sys.executable} -m waterfall.proofs.adapter",
 def measure(command: str, mechanisms: list[str] | None, repeats: int) -> dict:
     """Median over `repeats` runs of: vectors/s and steps/s after the hello (the pipe), and
     the process start with its hello, timed apart."""
-    vectors, _ = load_vectors(VECTORS_DIR, mechanisms, None)
+    vectors = load_vectors(VECTORS_DIR, mechanisms, None).vectors
     pipe, starts, passed, steps = [], [], 0, 0
     for _ in range(repeats):
-        impl = Implementation(command, 10.0)
+        runner = Runner(Engine(command, 10.0))
         t0 = time.perf_counter()
-        assert impl.handshake() == ""
+        runner.start()
         t1 = time.perf_counter()
-        results = [r for v in vectors for r in _steps(v, impl)]
+        results = [r for v in vectors for r in runner.run_vector(v)]
         t2 = time.perf_counter()
-        impl.stop()
+        runner.engine.stop()
         starts.append(t1 - t0)
         pipe.append(t2 - t1)
         steps, passed = len(results), sum(r.status == "pass" for r in results)
@@ -48,10 +49,6 @@ def measure(command: str, mechanisms: list[str] | None, repeats: int) -> dict:
     return {"vectors": len(vectors), "steps": steps, "passed": passed, "start_s": round(t0, 3),
             "seconds": round(t, 3), "vectors_per_s": round(len(vectors) / t, 1), "steps_per_s": round(steps / t, 1),
             "vectors_per_s_with_start": round(len(vectors) / (t + t0), 1)}
-
-
-def _steps(v, impl) -> list:
-    return list(run_vector(v, impl, ""))
 
 
 def main() -> int:

@@ -1,11 +1,17 @@
 """Reading mechanism files (TOML) and scenarios (JSON) with errors that name file and key.
 
 Both formats are checked against their JSON Schema in spec/schemas, then by the semantic
-rules a schema cannot say (R-MECH-2: layer order, sinks that exist; R-STATE-5).
+rules a schema cannot say (R-MECH-2: layer order, sinks that exist, keys that apply to a
+layer's kind; R-STATE-5). Before any of that (R-FMT-5): a file must be a regular file of at
+most MAX_FILE_BYTES (a FIFO or a device is refused before it is opened for reading), JSON
+objects may not repeat a key, no number may be a float (`5000.0`, `1e9`: money is exact,
+R-UNIT-1), and the counts of layers, markets, accounts and operations are bounded.
 """
 from __future__ import annotations
 
 import json
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -27,6 +33,24 @@ from .units import PPM
 FINALS = {"haircut": Haircut, "adl": Adl, "levy": Levy, "withdrawal_haircut": WithdrawalHaircut, "pool": Pool,
           "bad_debt": BadDebtOnly}
 CLEARING_ORDER = ("defaulter_contribution", "default_fund", "assessment")
+
+MAX_FILE_BYTES = 16 * 2**20
+"""R-FMT-5: the largest mechanism, scenario or vector file read (16 MiB)."""
+MAX_LAYERS = 32
+"""R-FMT-5: layers of one mechanism."""
+MAX_MARKETS = 100
+"""R-FMT-5: markets of one state read from a file."""
+MAX_ACCOUNTS = 10_000
+"""R-FMT-5: accounts of one state read from a file."""
+MAX_OPS = 1_000
+"""R-FMT-5: operations of one scenario file."""
+MAX_STATE_LAYERS = 4_096
+"""R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
+
+LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",),
+                   "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
+"""R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
+per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
 
 
 @lru_cache(maxsize=None)
@@ -87,17 +111,114 @@ def listed(origin: str, problems: list[tuple[str, str]], prefix: str = "") -> st
     return f"{origin}: {prefix}{key}: {msg}{more}" + "".join(f"\n  {prefix}{k}: {m}" for k, m in rest)
 
 
-def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Callable[[str], Any]) -> Any:
-    """Read and parse a file; an unreadable or unparsable one raises `error` naming it."""
+class DuplicateKey(ValueError):
+    """A JSON object that names one key twice (json keeps the last one silently)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise DuplicateKey(k)
+        out[k] = v
+    return out
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number")
+
+
+def strict_json(text: str) -> Any:
+    """R-FMT-5: json.loads that refuses a repeated key and NaN / Infinity."""
+    return json.loads(text, object_pairs_hook=_unique_pairs, parse_constant=_no_constant)
+
+
+def read_bytes(path: str | Path, error: type[WaterfallError], limit: int = MAX_FILE_BYTES) -> bytes:
+    """R-FMT-5: the bytes of a regular file of at most `limit` bytes; anything else (a
+    directory, FIFO, device, socket, a larger file) raises `error` naming the file. The file
+    is opened non-blocking and checked with fstat before a byte is read, so a FIFO never
+    blocks and /dev/zero never fills the memory."""
     p = Path(path)
     try:
-        return parse(p.read_text(encoding="utf-8"))
+        fd = os.open(p, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as e:
         raise error(f"{p}: cannot read: {e.strerror}", file=p) from None
-    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as e:
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise error(f"{p}: not a regular file ({_file_kind(st.st_mode)})", file=p)
+        if st.st_size > limit:
+            raise error(f"{p}: {st.st_size} bytes, more than the limit of {limit}", file=p)
+        chunks, size = [], 0
+        while size <= limit:  # st_size may be 0 for a file that still yields bytes (/proc)
+            chunk = os.read(fd, min(1 << 20, limit + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        data = b"".join(chunks)
+    except OSError as e:
+        raise error(f"{p}: cannot read: {e.strerror}", file=p) from None
+    finally:
+        os.close(fd)
+    if len(data) > limit:
+        raise error(f"{p}: more than the limit of {limit} bytes", file=p)
+    return data
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a plain file"
+
+
+def read_doc(path: str | Path, error: type[WaterfallError], fmt: str, parse: Callable[[str], Any]) -> Any:
+    """Read and parse a file (R-FMT-5: regular, bounded, no repeated key, no float); an
+    unreadable or unparsable one raises `error` naming it."""
+    p = Path(path)
+    if parse is json.loads:
+        parse = strict_json
+    try:
+        doc = parse(read_bytes(p, error).decode("utf-8"))
+    except DuplicateKey as e:
+        raise error(f"{p}: key {e.key!r} is given twice in one object", file=p, key=e.key) from None
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
         raise error(f"{p}: not valid {fmt}: {e}", file=p) from None
     except RecursionError:
         raise error(f"{p}: not valid {fmt}: nested too deeply", file=p) from None
+    reject_floats(doc, str(p), error)
+    return doc
+
+
+def reject_floats(doc: Any, origin: str, error: type[WaterfallError]) -> None:
+    """R-FMT-5 / R-UNIT-1: no number in a document is a float, whatever its value (`5000.0`,
+    `1e9`, NaN): the model would compute in floats. Names the first such key."""
+    todo: list[tuple[list[Any], Any]] = [([], doc)]
+    while todo:
+        where, x = todo.pop()
+        if isinstance(x, float):
+            key = key_path(where)
+            raise error(f"{origin}: key {key}: {x!r} is not an integer (write integers without a decimal "
+                        f"point or exponent)", file=origin, key=key)
+        if isinstance(x, dict):
+            todo.extend((where + [k], v) for k, v in reversed(list(x.items())))
+        elif isinstance(x, list):
+            todo.extend((where + [i], v) for i, v in reversed(list(enumerate(x))))
+
+
+def check_count(doc: Any, key: str, limit: int, origin: str, error: type[WaterfallError]) -> None:
+    """R-FMT-5: a list or map at `key` (a.b path) has at most `limit` entries."""
+    x = doc
+    for part in key.split("."):
+        x = x.get(part) if isinstance(x, dict) else None
+    if isinstance(x, (list, dict)) and len(x) > limit:
+        raise error(f"{origin}: key {key}: {len(x)} entries, more than the limit of {limit}", file=origin, key=key)
 
 
 def load_mechanism(path: str | Path) -> Mechanism:
@@ -106,10 +227,13 @@ def load_mechanism(path: str | Path) -> Mechanism:
 
 
 def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
-    """R-MECH-1/2: schema check, then semantic checks, then the Mechanism value."""
+    """R-MECH-1/2: bounds (R-FMT-5), schema check, then semantic checks, then the Mechanism value."""
+    reject_floats(doc, origin, MechanismError)
+    check_count(doc, "layers", MAX_LAYERS, origin, MechanismError)
     problems = schema_errors(schema("mechanism"), doc)
     if problems:
         raise MechanismError(listed(origin, problems, "key "), file=origin, key=problems[0][0])
+    check_applicable(doc, origin)
     layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {})})
                    for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
@@ -179,6 +303,34 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.collateral_check", "a collateral check applies only with skip_insolvent = true")
         if final.pricing == "per_fill" and final.close_price != "bankruptcy":
             refuse(origin, "final.pricing", "per-fill prices are bankruptcy quotes: close_price must be 'bankruptcy'")
+
+
+def layer_key_applies(key: str, kind: str) -> bool:
+    """R-MECH-2: whether a layer key applies to a layer of `kind` (kind-specific keys only to theirs)."""
+    kinds = LAYER_KEY_KINDS.get(key)
+    return kinds is None or kind in kinds
+
+
+def fee_applies(surplus: str) -> bool:
+    """R-MECH-2: `liquidation.fee_ppm` applies only with surplus 'fee'."""
+    return surplus == "fee"
+
+
+def check_applicable(doc: dict[str, Any], origin: str) -> None:
+    """R-MECH-2: a key that does not apply where it is written (it would be silently ignored)
+    is refused: kind-specific layer keys on another kind, `fee_ppm` without surplus 'fee'
+    (keys of another final policy are refused by the schema)."""
+    for i, layer in enumerate(doc.get("layers", [])):
+        kind = layer.get("kind", "balance")
+        for key in layer:
+            if not layer_key_applies(key, kind):
+                where = f"layers[{i}].{key}"
+                raise MechanismError(f"{origin}: key {where}: does not apply to a {kind!r} layer (only to "
+                                     f"{' / '.join(repr(k) for k in LAYER_KEY_KINDS[key])})", file=origin, key=where)
+    liq = doc.get("liquidation", {})
+    if "fee_ppm" in liq and not fee_applies(liq.get("surplus", "fee")):
+        raise MechanismError(f"{origin}: key liquidation.fee_ppm: does not apply with surplus "
+                             f"{liq['surplus']!r} (only with 'fee')", file=origin, key="liquidation.fee_ppm")
 
 
 def check_claims(mech: Mechanism, origin: str) -> None:
@@ -309,13 +461,30 @@ def resolve_scenario(name: str) -> Scenario:
                         file=name)
 
 
+def check_state_counts(doc: Any, origin: str, error: type[WaterfallError], key: str = "state") -> None:
+    """R-FMT-5: markets, accounts, layer balances and contributions of the state at `key`."""
+    for part, limit in (("markets", MAX_MARKETS), ("accounts", MAX_ACCOUNTS), ("layers", MAX_STATE_LAYERS),
+                        ("default_fund", MAX_ACCOUNTS)):
+        check_count(doc, f"{key}.{part}", limit, origin, error)
+    accounts = doc.get(key, {}).get("accounts") if isinstance(doc, dict) and isinstance(doc.get(key), dict) else None
+    for i, a in enumerate(accounts if isinstance(accounts, list) else []):
+        if isinstance(a, dict) and isinstance(a.get("positions"), list) and len(a["positions"]) > MAX_MARKETS:
+            where = f"{key}.accounts[{i}].positions"
+            raise error(f"{origin}: key {where}: {len(a['positions'])} entries, more than the limit of "
+                        f"{MAX_MARKETS}", file=origin, key=where)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
-    return scenario_from_doc(read_doc(path, ScenarioError, "JSON", json.loads), str(path))
+    return scenario_from_doc(read_doc(path, ScenarioError, "JSON", strict_json), str(path))
 
 
 def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:
-    """R-FMT-4: schema check, then state checks (R-STATE-5), then `expect` names known accounts."""
+    """R-FMT-4: bounds (R-FMT-5), schema check, then state checks (R-STATE-5), then `expect`
+    names known accounts."""
+    reject_floats(doc, origin, ScenarioError)
+    check_state_counts(doc, origin, ScenarioError)
+    check_count(doc, "ops", MAX_OPS, origin, ScenarioError)
     problems = schema_errors(schema("scenario"), doc)
     if problems:
         raise ScenarioError(listed(origin, problems), file=origin, key=problems[0][0])

@@ -123,7 +123,11 @@ def sarif(cells: Iterable[Cell], mechanisms: Iterable[Mechanism], command: str) 
 
 def write(args: Any, cells: list[Cell], mechanisms: list[Mechanism], command: str,
           extra_failures: Iterable[tuple[str, str, str]] = ()) -> None:
-    """Write --junit FILE and --sarif FILE when the command was given them."""
+    """Write --junit FILE and --sarif FILE when the command was given them (missing parent
+    folders created: the paths were checked at parse time, R-CLI-6)."""
+    for name in ("junit", "sarif"):
+        if getattr(args, name, None):
+            Path(getattr(args, name)).parent.mkdir(parents=True, exist_ok=True)
     if getattr(args, "junit", None):
         Path(args.junit).write_text(junit(cells, command.split()[0:2][-1], extra_failures), encoding="utf-8")
     if getattr(args, "sarif", None):

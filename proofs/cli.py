@@ -26,14 +26,24 @@ from . import categories as C
 from . import ci_outputs
 from . import compare_cli, conform_cli, crosshair_cli, fuzz_cli, init_cli, prove_cli, replay_cli, report_cli
 from .ledger import event_lines, ledger, table
+from .terminal import escaped_output
 from .trace import describe_op
 
 EXIT_OK, EXIT_FINDING, EXIT_INPUT = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the console script."""
-    args = parser().parse_args(argv)
+    """Entry point of the console script; terminal output escapes control characters (R-CLI-7)."""
+    with escaped_output():
+        return run_main(argv)
+
+
+def run_main(argv: Sequence[str] | None = None) -> int:
+    """Parse and dispatch; a bad argument (argparse's usage error) or a typed error is exit 2."""
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # usage error (2), --help and --version (0): returned, so callers get the code
+        return e.code if isinstance(e.code, int) else EXIT_INPUT
     why = missing_extra(getattr(args, "command", ""))
     if why:
         print(f"waterfall: error [E-EXTRA]: {why}", file=sys.stderr)

@@ -1,63 +1,41 @@
 """Differential fuzzing of an implementation against the reference model (R-CONF-6).
 
-Hypothesis draws small scenarios (a venue of 2-4 accounts in one market, up to 6
-operations: deposits, withdrawals, trades, price moves and gaps, funding, liquidations),
-the model computes the expected result of each step, the implementation answers over the
-conformance protocol (one process for the whole run, restarted after a crash), and any
-disagreement is shrunk by Hypothesis to a minimal scenario, which is saved as a vector.
+Hypothesis draws scenarios with the vectors' own generator (proofs/venues.py: several
+markets, 2-14 accounts, funded layers with reserves and caps, default funds, ties, and
+magnitudes up to balances near 10^36), the model computes the expected result of each step,
+the implementation answers over the conformance protocol (one process group for the run,
+restarted after a crash, stopped after repeated crashes), and the first disagreement is
+shrunk by Hypothesis to a minimal scenario, which is saved as a vector with a manifest.
+The seed is honoured (the same seed draws the same scenarios) and reported.
 """
 from __future__ import annotations
 
 import hashlib
+import json
+import random
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given, seed as hypothesis_seed, settings
 from hypothesis import strategies as st
 
+from waterfall.model.errors import WaterfallError
 from waterfall.model.mechanism import Mechanism
-from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
-from waterfall.model.state import Account, Market, Position, State
 
-from .conform import Implementation, StepResult, Vector, run_vector
+from .conform import Runner, StepResult, Vector
+from .engine import Engine, EngineStopped
 from .vectors import Case, canonical, vector
-
-IDS = ("a", "b", "c", "d")
-
-
-@st.composite
-def venues(draw: Any) -> State:
-    """One market, 2-4 accounts, zero-sum positions opened at mark."""
-    n = draw(st.integers(2, 4))
-    mark = draw(st.integers(50, 2_000))
-    sizes = [draw(st.integers(-30, 30)) for _ in range(n - 1)]
-    sizes.append(-sum(sizes))
-    accounts = {i: Account(c, c, {"M0": Position(s, s * mark)} if s else {})
-                for i, s, c in zip(IDS, sizes, [draw(st.integers(0, 20_000)) for _ in range(n)])}
-    return State({"M0": Market("M0", mark, 100_000, 50_000)}, accounts, {}, {}, 0)
+from .venues import HypothesisDraw, scenario
 
 
-def operations(ids: tuple[str, ...]) -> st.SearchStrategy[Op]:
-    """One operation on the venue's accounts (refusals included: their codes are compared)."""
-    acct = st.sampled_from(ids)
-    price = st.integers(1, 4_000)
-    return st.one_of(
-        st.builds(Deposit, acct, st.integers(1, 10_000)),
-        st.builds(Withdraw, acct, st.integers(1, 10_000)),
-        st.builds(Trade, acct, acct, st.just("M0"), st.integers(1, 20), price),
-        st.builds(SetMark, st.just("M0"), price),
-        st.builds(Funding, st.just("M0"), st.integers(-20, 20)),
-        st.builds(Liquidate, acct, st.one_of(st.none(), acct), st.fixed_dictionaries({"M0": price}), st.just("0")))
+SHRINK_EXAMPLES = 200  # scenarios tried while shrinking a disagreement
 
 
-@st.composite
-def scenarios(draw: Any, mechanisms: list[Mechanism]) -> tuple[Mechanism, Case]:
-    """A mechanism, a venue and up to 6 operations."""
-    mech = draw(st.sampled_from(mechanisms))
-    state = draw(venues())
-    ops = draw(st.lists(operations(tuple(sorted(state.accounts))), min_size=1, max_size=6))
-    return mech, Case("fuzz", "differential fuzzing case", state, tuple(ops))
+class Abort(BaseException):
+    """Ends the Hypothesis run at once (deadline, a stopped implementation): not a failure
+    of the test, so Hypothesis does not shrink it."""
 
 
 @dataclass
@@ -65,49 +43,102 @@ class Outcome:
     """What a differential run found: examples tried, and the minimal disagreement."""
 
     examples: int = 0
+    first_found: int = 0  # examples tried when the first disagreement was seen
+    first_seconds: float = 0.0  # and the seconds it had taken
+    seconds: float = 0.0
     failure: list[StepResult] = field(default_factory=list)
     vector: dict[str, Any] | None = None
+    stopped: str = ""
+    deadline_hit: bool = False
+
+
+def new_seed() -> int:
+    """A random seed, printed so the run can be repeated."""
+    return random.SystemRandom().randrange(2**32)
 
 
 def differential(command: str, mechanisms: list[Mechanism], examples: int, timeout: float,
-                 seed: int | None = None) -> Outcome:
-    """R-CONF-6: run `examples` scenarios through the implementation and the model; a
-    disagreement is shrunk and kept in the outcome (the last failing call is the minimal one)."""
-    impl, out = Implementation(command, timeout), Outcome()
-    state = {"broken": impl.handshake()}
+                 seed: int, deadline: float | None = None, shrink_examples: int | None = None) -> Outcome:
+    """R-CONF-6: up to `examples` scenarios through the implementation and the model; a
+    disagreement is shrunk (for at most `shrink_examples` further scenarios, so the same
+    seed gives the same result) and kept in the outcome (the last failing call is the
+    smallest one found)."""
+    out, start = Outcome(), time.monotonic()
+    budget = SHRINK_EXAMPLES if shrink_examples is None else shrink_examples
+    runner = Runner(Engine(command, timeout), deadline)
+    try:
+        runner.start()
+    except EngineStopped as e:
+        out.stopped = str(e)
+        return out
+    usable = [m for m in mechanisms if runner.engine.announces(m.id)]
+    if not usable:
+        runner.engine.stop()
+        out.stopped = (f"the implementation announces none of the mechanisms to fuzz "
+                       f"({', '.join(m.id for m in mechanisms)})")
+        return out
 
-    @settings(max_examples=examples, deadline=None, database=None, derandomize=seed is not None,
-              suppress_health_check=list(HealthCheck))
-    @given(scenarios(mechanisms))
-    def check(case: tuple[Mechanism, Case]) -> None:
-        mech, c = case
-        out.examples += 1
-        doc = vector(mech, c)
-        gen = run_vector(Vector(f"{mech.id}/fuzz", doc), impl, state["broken"])
-        results = []
+    @hypothesis_seed(seed)
+    @settings(max_examples=examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data: Any) -> None:
+        mech = data.draw(st.sampled_from(usable))
         try:
-            while True:
-                results.append(next(gen))
-        except StopIteration as stop:
-            state["broken"] = stop.value
-        failed = [r for r in results if r.status != "pass"]
+            state, ops = scenario(HypothesisDraw(data), mech)
+        except WaterfallError:
+            return  # a drawn venue out of bounds: nothing to compare
+        # stop only after drawing (Hypothesis requires the same draws for the same choices)
+        left = runner.left()
+        if left is not None and left <= 0:
+            out.deadline_hit = True
+            raise Abort
+        if out.first_found and out.examples - out.first_found >= budget:
+            raise Abort  # shrunk long enough: keep the smallest failure so far
+        out.examples += 1
+        doc = vector(mech, Case("fuzz", "differential fuzzing case", state, ops))
+        try:
+            failed = [r for r in runner.run_vector(Vector(f"{mech.id}/fuzz", doc)) if r.status != "pass"]
+        except EngineStopped as e:
+            out.stopped = str(e)
+            raise Abort from None
+        if runner.deadline_hit:
+            out.deadline_hit = True
+            raise Abort
         if failed:
             out.failure, out.vector = failed, doc
+            if not out.first_found:
+                out.first_found, out.first_seconds = out.examples, time.monotonic() - start
             raise AssertionError(failed[0].reason)
 
     try:
         check()
-    except AssertionError:
+    except (AssertionError, Abort):
         pass
     finally:
-        impl.stop()
+        runner.engine.stop()
+        out.seconds = time.monotonic() - start
     return out
 
 
 def save(doc: dict[str, Any], directory: Path) -> Path:
-    """Write a found disagreement as a vector DIR/MECHANISM/fuzz-HASH.json; returns its path."""
+    """Write a found disagreement as a vector DIR/MECHANISM/fuzz-HASH.json and list it in
+    DIR/manifest.json (so `conform --vectors DIR` replays it); returns its path."""
     vid = "fuzz-" + hashlib.sha256(canonical(doc).encode()).hexdigest()[:10]
-    path = Path(directory) / doc["mechanism"]["id"] / f"{vid}.json"
+    text = canonical({**doc, "id": vid})
+    rel = f"{doc['mechanism']['id']}/{vid}.json"
+    path = Path(directory) / rel
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(canonical({**doc, "id": vid}), encoding="utf-8", newline="\n")
+    path.write_text(text, encoding="utf-8", newline="\n")
+    manifest_path = Path(directory) / "manifest.json"
+    manifest = {"format": "waterfall-vectors", "vectors": []}
+    if manifest_path.is_file():
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except ValueError:
+            pass
+    entries = [e for e in manifest.get("vectors", []) if isinstance(e, dict) and e.get("path") != rel]
+    entries.append({"mechanism": doc["mechanism"]["id"], "id": vid, "path": rel, "steps": len(doc["steps"]),
+                    "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    manifest_path.write_text(canonical({**manifest, "format": "waterfall-vectors", "vectors": entries}),
+                             encoding="utf-8", newline="\n")
     return path

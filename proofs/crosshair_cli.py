@@ -38,6 +38,7 @@ from typing import Any, Callable, Sequence
 from waterfall.model.errors import WaterfallError
 from waterfall.model.loader import resolve_mechanism
 
+from .cli_args import DAY, integer, seconds
 from .final_forms import final_form, form_note
 from .verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN, TIMEOUT, Verdict
 
@@ -85,9 +86,9 @@ def add_parser(sub: Any) -> None:
     c = sub.add_parser("crosshair", help="search the model's contracts for counterexamples (CrossHair)")
     c.add_argument("--function", action="append", metavar="MODULE.FUNCTION",
                    help=f"contracted function to check (repeatable; default: all {len(CONTRACTED)})")
-    c.add_argument("--per-condition-timeout", type=float, default=5.0, metavar="S",
+    c.add_argument("--per-condition-timeout", type=seconds(3_600), default=5.0, metavar="S",
                    help="CPU seconds CrossHair spends on each post-condition (default 5)")
-    c.add_argument("--max-uninteresting-iterations", "--max-uncovered-iterations", type=int,
+    c.add_argument("--max-uninteresting-iterations", "--max-uncovered-iterations", type=integer(1, 10**9),
                    dest="max_uninteresting_iterations", metavar="N",
                    help="stop a condition after N iterations without new coverage (CrossHair option)")
     c.add_argument("--json", action="store_true")
@@ -96,7 +97,7 @@ def add_parser(sub: Any) -> None:
                                     "(CrossHair diffbehavior)")
     d.add_argument("a", metavar="A", help="catalogue id or TOML file")
     d.add_argument("b", metavar="B", help="catalogue id or TOML file")
-    d.add_argument("--seconds", type=float, default=10.0, help="CPU seconds for the search (default 10)")
+    d.add_argument("--seconds", type=seconds(DAY), default=10.0, help="CPU seconds for the search (default 10)")
     d.add_argument("--json", action="store_true")
     d.set_defaults(func=cmd_diff)
 

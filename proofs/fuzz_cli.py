@@ -19,6 +19,7 @@ from hypothesis import Phase, settings
 from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.model.mechanism import Mechanism
 
+from .cli_args import DAY, integer, out_dir, seconds
 from .fuzz import DEFAULT_DATABASE, Tally, database_path, example_database, save_scenario, search
 from .ledger import table
 
@@ -29,11 +30,12 @@ def add_parser(sub: Any) -> None:
     """Register the `fuzz` subcommand."""
     f = sub.add_parser("fuzz", help="fuzz operation sequences against the invariants (Hypothesis)")
     f.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
-    f.add_argument("--steps", type=int, default=40, help="operations per sequence (default 40)")
-    f.add_argument("--examples", type=int, default=0, help="sequences per mechanism (default: until --seconds)")
-    f.add_argument("--seconds", type=float, default=20.0, help="time budget per mechanism (default 20)")
-    f.add_argument("--save", default=str(FOUND), help=f"where failing sequences are saved (default {FOUND})")
-    f.add_argument("--database", metavar="DIR", default=None,
+    f.add_argument("--steps", type=integer(1, 1_000), default=40, help="operations per sequence (default 40)")
+    f.add_argument("--examples", type=integer(0, 10_000_000), default=0,
+                   help="sequences per mechanism (default: until --seconds)")
+    f.add_argument("--seconds", type=seconds(30 * DAY), default=20.0, help="time budget per mechanism (default 20)")
+    f.add_argument("--save", type=out_dir, default=str(FOUND), help=f"where failing sequences are saved (default {FOUND})")
+    f.add_argument("--database", metavar="DIR", type=out_dir, default=None,
                    help=f"Hypothesis example database: failures found before are replayed first (default "
                         f"$WATERFALL_FUZZ_DB or {DEFAULT_DATABASE}; a shared folder serves several machines)")
     f.add_argument("--no-database", action="store_true", help="keep no examples (each run starts afresh)")

@@ -1,8 +1,8 @@
 """`waterfall init FILE --family F`: a commented mechanism file to start a design from
 (R-MECH-4), for a protocol designer's first step.
 
-The file is a catalogue mechanism of that family written out in full: every key, including
-the ones left at their defaults, each preceded by its description and allowed values from
+The file is a catalogue mechanism of that family written out in full: every key that applies
+where it is written (R-MECH-2), including the ones left at their defaults, each preceded by its description and allowed values from
 spec/schemas/mechanism.schema.json (so the schema is the one place they are written). Its
 first line is a Taplo `#:schema` directive, so editors complete and explain keys. It loads
 as is and behaves as the catalogue entry it came from until you change it.
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from waterfall.model.errors import MechanismError, closest
-from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.model.loader import catalogue, fee_applies, layer_key_applies, load_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.spec import SCHEMAS_DIR
 
@@ -112,7 +112,7 @@ def render(dest: Path, family: str) -> str:
            f"#   waterfall mechanisms {dest.name}             # validates, shows the result",
            f"#   waterfall verify --mechanism {dest.name}     # stress scenarios x invariants",
            f"#   waterfall prove --mechanism {dest.name}      # Z3 and all-N proofs of the claims",
-           "# Every key is written out, defaults included; spec/mechanisms.md explains them in full.", ""]
+           "# Every key that applies is written out, defaults included; spec/mechanisms.md explains them.", ""]
     top = {"format": "waterfall-mechanism", "version": 1, "id": mid, "name": f"{mid}: {what}",
            "family": tomllib.loads(Path(base.path).read_text(encoding="utf-8"))["family"],
            "description": f"Started from {base_id} ({family}). Say here what this design models and what it "
@@ -124,10 +124,12 @@ def render(dest: Path, family: str) -> str:
         "references": [f"waterfall init template (catalogue {base_id}): replace with the sources of your design"],
         "unverified": ["every parameter is the template's until a source for it is named here"]})
     out += ["[liquidation]"] + comment(props["liquidation"])
-    out += keyed(props["liquidation"]["properties"], vars(base.liquidation))
+    out += keyed(props["liquidation"]["properties"],
+                 {k: v for k, v in vars(base.liquidation).items() if k != "fee_ppm" or fee_applies(base.liquidation.surplus)})
     layer_props = props["layers"]["items"]["properties"]
     for spec in base.layers:
-        out += ["[[layers]]"] + comment(props["layers"]) + keyed(layer_props, vars(spec))
+        keys = {k: v for k, v in vars(spec).items() if layer_key_applies(k, spec.kind)}
+        out += ["[[layers]]"] + comment(props["layers"]) + keyed(layer_props, keys)
     policy = type(base.final).__name__.lower().replace("baddebtonly", "bad_debt")
     out += ["[final]"] + comment(props["final"])
     out += keyed(final_keys(sch, policy), {"policy": policy, **vars(base.final)})

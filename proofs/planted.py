@@ -11,8 +11,6 @@ venue size that reaches it.
 """
 from __future__ import annotations
 
-import importlib.abc
-import importlib.util
 import json
 import shutil
 import subprocess
@@ -23,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-MODEL_DIR = Path(__file__).resolve().parent.parent / "model"
+from .model_copy import MODEL_DIR, use_model
 
 
 @dataclass(frozen=True)
@@ -80,28 +78,6 @@ def plant(bug: Bug, into: Path) -> Path:
         raise ValueError(f"planted bug {bug.name}: {bug.old!r} occurs {text.count(bug.old)} times in model/{bug.file}")
     path.write_text(text.replace(bug.old, bug.new))
     return tree
-
-
-class ModelFinder(importlib.abc.MetaPathFinder):
-    """Imports waterfall.model and its modules from another directory."""
-
-    def __init__(self, tree: Path) -> None:
-        self.tree = tree
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name == "waterfall.model":
-            return importlib.util.spec_from_file_location(name, self.tree / "__init__.py",
-                                                          submodule_search_locations=[str(self.tree)])
-        if name.startswith("waterfall.model."):
-            return importlib.util.spec_from_file_location(name, self.tree / (name.rsplit(".", 1)[1] + ".py"))
-        return None
-
-
-def use_model(tree: Path) -> None:
-    """From now on, this process imports waterfall.model from `tree` (call before any import of it)."""
-    if any(m == "waterfall.model" or m.startswith("waterfall.model.") for m in sys.modules):
-        raise RuntimeError("waterfall.model is already imported: use_model must come first")
-    sys.meta_path.insert(0, ModelFinder(tree))
 
 
 def prove_bug(bug: Bug, timeout: float) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from . import ci_outputs
 from . import verdict as V
+from .cli_args import DAY, integer, out_dir, out_file, seconds
 from .harness import OPERATIONS, Sizes, operations_for
 from .ledger import ledger, table
 from .verdict import Verdict
@@ -49,10 +50,11 @@ def add_parser(sub: Any) -> None:
     add_query_args(p)
     p.add_argument("--invariant", action="append", help="invariant ID (repeatable; default: all)")
     p.add_argument("--no-all-n", action="store_true", help="skip the all-N statements about the rules")
-    p.add_argument("--save", metavar="DIR", help="save every counterexample as a scenario file in DIR")
+    p.add_argument("--save", metavar="DIR", type=out_dir, help="save every counterexample as a scenario file in DIR")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
-    p.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants refuted)")
+    p.add_argument("--junit", metavar="FILE", type=out_file,
+                   help="also write JUnit XML (a testcase per mechanism and invariant)")
+    p.add_argument("--sarif", metavar="FILE", type=out_file, help="also write SARIF 2.1.0 (claimed invariants refuted)")
     p.set_defaults(func=cmd_prove)
 
 
@@ -60,15 +62,16 @@ def add_query_args(p: Any) -> None:
     """The options of a proof run, shared by `prove` and `report`."""
     p.add_argument("--mechanism", action="append", help="catalogue id or TOML file (repeatable; default: all)")
     p.add_argument("--accounts", type=int, default=DEFAULT_SIZES.accounts,
-                   help=f"k: prove every venue of 2..k accounts (default {DEFAULT_SIZES.accounts})")
+                   help=f"k: prove every venue of 2..k accounts, k at most {MAX_ACCOUNTS} (default {DEFAULT_SIZES.accounts})")
     p.add_argument("--markets", type=int, default=DEFAULT_SIZES.markets,
-                   help=f"m: and of 1..m markets (default {DEFAULT_SIZES.markets})")
+                   help=f"m: and of 1..m markets, m at most {MAX_MARKETS} (default {DEFAULT_SIZES.markets})")
     p.add_argument("--operation", action="append", choices=OPERATIONS,
                    help="operation kind (repeatable; default: all)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
+    p.add_argument("--timeout", type=seconds(DAY), default=DEFAULT_TIMEOUT,
                    help=f"seconds per mechanism and operation (default {DEFAULT_TIMEOUT:g})")
-    p.add_argument("--max-paths", type=int, default=50_000, help="paths per case before UNKNOWN (default 50000)")
-    p.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel tasks (default: cores)")
+    p.add_argument("--max-paths", type=integer(1, 10**9), default=50_000,
+                   help="paths per case before UNKNOWN (default 50000)")
+    p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1, help="parallel tasks (default: cores)")
 
 
 def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeout: float,

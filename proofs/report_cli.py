@@ -18,9 +18,10 @@ from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.spec import SCENARIOS_DIR
 
 from . import ci_outputs
+from .cli_args import integer, integer_list, out_dir, out_file, seconds
 from .fuzz import Tally, search
 from .ledger import table
-from .prove_cli import EXIT_FINDING, INVARIANTS, add_query_args, exit_code, run_matrix, sizes_from
+from .prove_cli import EXIT_FINDING, INVARIANTS, MAX_ACCOUNTS, add_query_args, exit_code, run_matrix, sizes_from
 from .report import Evidence, build, ci_cells, command_line
 from .report_plots import time_against_n
 from .report_render import markdown, page
@@ -31,14 +32,17 @@ FUZZ_STEPS = 25
 def add_parser(sub: Any) -> None:
     """Register the `report` subcommand."""
     r = sub.add_parser("report", help="write the audit report (JSON, Markdown, HTML) from proofs, all-N and fuzzing")
-    r.add_argument("--out", default="build/report", help="directory (default build/report)")
+    r.add_argument("--out", type=out_dir, default="build/report", help="directory (default build/report)")
     add_query_args(r)
-    r.add_argument("--fuzz-examples", type=int, default=30, help="Hypothesis runs per mechanism (derandomized)")
-    r.add_argument("--shrink-seconds", type=float, default=5.0,
+    r.add_argument("--fuzz-examples", type=integer(1, 1_000_000), default=30,
+                   help="Hypothesis runs per mechanism (derandomized)")
+    r.add_argument("--shrink-seconds", type=seconds(3_600), default=5.0,
                    help="time budget to shrink each counterexample the fuzzer found (default 5)")
-    r.add_argument("--time-n", default="", help="k values of the proof-time plot, e.g. 2,3 (default: left out; bench/prove.py)")
-    r.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
-    r.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants refuted)")
+    r.add_argument("--time-n", type=integer_list(2, MAX_ACCOUNTS), default="",
+                   help="k values of the proof-time plot, e.g. 2,3 (default: left out; bench/prove.py)")
+    r.add_argument("--junit", metavar="FILE", type=out_file,
+                   help="also write JUnit XML (a testcase per mechanism and invariant)")
+    r.add_argument("--sarif", metavar="FILE", type=out_file, help="also write SARIF 2.1.0 (claimed invariants refuted)")
     r.set_defaults(func=cmd_report)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from waterfall.model.loader import catalogue, load_mechanism
+from waterfall.model.loader import LAYER_KEY_KINDS, catalogue, load_mechanism
 from waterfall.proofs.cli import main
 from waterfall.proofs.init_cli import FAMILIES, SCHEMA_FILE
 from waterfall.spec import SCHEMAS_DIR
@@ -49,11 +49,13 @@ def test_R_MECH_4_init_writes_a_file_that_behaves_as_its_family(family: str, tmp
     text = dest.read_text()
     first = text.splitlines()[0]
     assert first.startswith("#:schema ") and (dest.parent / first.split(" ", 1)[1]).resolve() == SCHEMA_FILE.resolve()
-    # every key is there with its schema description above it
-    assert "# Loss-absorbing layers in seniority order" in text and "\nfee_ppm = " in text
-    for k in ("reserve", "cap_per_event", "rounding"):
-        if mine.layers:
-            assert f"\n{k} = " in text
+    # every key that applies is there with its schema description above it; a key that does
+    # not apply where it would be written (R-MECH-2) is left out, or the file would not load
+    assert "# Loss-absorbing layers in seniority order" in text
+    assert ("\nfee_ppm = " in text) == (mine.liquidation.surplus == "fee")
+    layers_text = text.split("\n[final]")[0]
+    for k, kinds in LAYER_KEY_KINDS.items():
+        assert (f"\n{k} = " in layers_text) == any(spec.kind in kinds for spec in mine.layers), k
     assert all(len(line) <= 100 for line in text.splitlines() if line.startswith("#") and "#:schema" not in line)
 
 

@@ -94,8 +94,10 @@ def test_R_REPORT_2_a_kind_added_later_counts_as_undecided_never_proved() -> Non
 def test_R_REPORT_3_fuzz_counterexamples_are_shrunk_sequences(tmp_path: Path) -> None:
     from waterfall.proofs.report_cli import fuzz_evidence
     m = mech("mango-v4")
-    tally = fuzz_evidence(m, 40)
-    assert "I-NONNEG" in tally.first_seen  # levies charge losers: seen within 40 derandomized runs
+    # levies charge losers: seen within 60 derandomized runs (a budget with room, not one lucky
+    # seed: the derandomized draws shift with unrelated source changes)
+    tally = fuzz_evidence(m, 60)
+    assert "I-NONNEG" in tally.first_seen
     doc = build(Evidence([m], ["I-NONNEG"], [], [], {m.id: tally}, 3), tmp_path, SCENARIOS_DIR)
     (x,) = doc["counterexamples"]
     assert x["found_by"].startswith("Hypothesis") and x["trace"]["shrunk"]["to"] <= x["trace"]["shrunk"]["from"]

@@ -1,0 +1,130 @@
+"""Kit variants (R-CONF-1): mechanisms built from catalogue files with the option values no
+catalogue file uses (floor and ceil haircuts, residue sinks that are layers, capped
+haircuts with floor or ceil, every levy rounding pair, ADL by profit toward the
+counterparty, cyclic ADL at mark, clearing layers with floor and ceil, a bad-debt-only
+venue with reserves and per-event caps), so the vectors reach every option of
+spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
+any other mechanism id.
+"""
+from __future__ import annotations
+
+import copy
+import tomllib
+from typing import Any
+
+from waterfall.model.loader import catalogue, mechanism_from_doc
+from waterfall.model.mechanism import Mechanism
+
+FUND = {"name": "insurance_fund", "kind": "balance"}
+POOL = {"name": "fee_pool", "kind": "balance", "scope": "market"}
+CCP = [{"name": "defaulter_contribution", "kind": "defaulter_contribution"},
+       {"name": "ccp_capital", "kind": "balance", "reserve": 2},
+       {"name": "default_fund", "kind": "default_fund", "rounding": "floor"},
+       {"name": "assessment", "kind": "assessment", "assessment_multiple_ppm": 1_500_000, "rounding": "ceil"}]
+
+# id -> (catalogue file it starts from, sections replaced)
+VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "kit-haircut-floor-fund-residue": ("generic-socialized-loss", {
+        "layers": [{**FUND, "reserve": 3, "cap_per_event": 50_000}],
+        "final": {"policy": "haircut", "rounding": "floor", "residue_sink": "insurance_fund"}}),
+    "kit-haircut-ceil-total-gain": ("okx-2018-clawback", {
+        "liquidation": {"surplus": "all", "surplus_sink": "fee_pool"},
+        "layers": [FUND, POOL],
+        "final": {"policy": "haircut", "profit": "total_gain", "scope": "bankrupt_markets",
+                  "eligibility": "net_profitable", "rounding": "ceil", "residue_sink": "fee_pool"}}),
+    "kit-haircut-capped-floor": ("capped-pro-rata", {
+        "layers": [{**FUND, "reserve": 1}],
+        "final": {"policy": "haircut", "rounding": "floor", "residue_sink": "insurance_fund", "cap_ppm": 250_000}}),
+    "kit-haircut-capped-ceil": ("capped-pro-rata", {
+        "liquidation": {"surplus": "fee", "fee_ppm": 1, "surplus_sink": "fee_pool"},
+        "layers": [POOL],
+        "final": {"policy": "haircut", "profit": "upnl", "scope": "bankrupt_markets", "rounding": "ceil",
+                  "residue_sink": "bad_debt", "cap_ppm": 750_000}}),
+    "kit-levy-floor-ceil": ("drift-v2", {
+        "layers": [{**FUND, "reserve": 5}, POOL],
+        "final": {"policy": "levy", "rate_scale": 1_000, "rate_rounding": "floor", "payment_rounding": "ceil",
+                  "residue_sink": "insurance_fund"}}),
+    "kit-levy-ceil-ceil": ("mango-v4", {
+        "liquidation": {"surplus": "all", "surplus_sink": "insurance_fund"},
+        "final": {"policy": "levy", "rate_scale": 7, "rate_rounding": "ceil", "payment_rounding": "ceil",
+                  "residue_sink": "bad_debt"}}),
+    "kit-adl-profit-toward-counterparty": ("bitmex-adl", {
+        "layers": [{**FUND, "scope": "market", "cap_per_event": 1_000_000}],
+        "final": {"policy": "adl", "ranking": "profit", "close_price": "bankruptcy",
+                  "bankruptcy_rounding": "toward_counterparty", "skip_insolvent": True}}),
+    "kit-adl-cyclic-mark": ("dydx-v4-deleveraging", {
+        "liquidation": {"surplus": "none"},
+        "layers": [],
+        "final": {"policy": "adl", "ranking": "cyclic", "close_price": "mark"}}),
+    "kit-adl-binance-counterparty": ("binance-adl", {
+        "final": {"policy": "adl", "ranking": "binance", "bankruptcy_rounding": "toward_counterparty"}}),
+    "kit-ccp-floor-ceil-bad-debt": ("clearing-house-vmgh", {
+        "liquidation": {"surplus": "all", "surplus_sink": "ccp_capital"},
+        "layers": CCP, "final": {"policy": "bad_debt"}}),
+    "kit-ccp-ceil-floor-levy": ("clearing-house-vmgh", {
+        "liquidation": {"surplus": "fee", "fee_ppm": 20_000, "surplus_sink": "ccp_capital"},
+        "layers": [CCP[1], {**CCP[2], "rounding": "ceil"}, {**CCP[3], "rounding": "floor"}],  # no defaulter layer
+        "final": {"policy": "levy", "rate_scale": 1_000_000, "rate_rounding": "ceil", "payment_rounding": "floor",
+                  "residue_sink": "ccp_capital"}}),
+    "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
+        "liquidation": {"surplus": "none"},
+        "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
+        "final": {"policy": "bad_debt"}}),
+}
+
+
+def _doc(vid: str) -> dict[str, Any]:
+    base, sections = VARIANTS[vid]
+    doc = tomllib.loads(catalogue()[base].read_text(encoding="utf-8"))
+    doc.update(copy.deepcopy(sections))
+    doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [],
+                "description": f"conformance kit variant of {base} (proofs/kit.py)"})
+    return doc
+
+
+KIT_DOCS: dict[str, dict[str, Any]] = {vid: _doc(vid) for vid in VARIANTS}
+
+
+def kit_mechanisms() -> list[Mechanism]:
+    """The variants as checked mechanisms (the loader's rules apply to them too)."""
+    return [mechanism_from_doc(KIT_DOCS[vid], f"<kit {vid}>") for vid in sorted(KIT_DOCS)]
+
+
+# ------------------------------------------------------------------ sensitivity probes
+
+
+def _ties_reversed(rems: Any, keys: Any, k: int) -> list[int]:
+    cut = sorted(rems, reverse=True)[k - 1]
+    above = [i for i, r in enumerate(rems) if r > cut]
+    ties = sorted((i for i, r in enumerate(rems) if r == cut), key=keys.__getitem__, reverse=True)
+    return above + ties[: k - len(above)]
+
+
+def _margin_once(st: Any, acct: Any, *, initial: bool) -> int:
+    total = sum(abs(p.size) * st.markets[m].mark * (st.markets[m].im_ppm if initial else st.markets[m].mm_ppm)
+                for m, p in acct.positions.items())
+    return -((-total) // 1_000_000)
+
+
+PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-ALLOC-2: equal remainders go to the smaller id: a vector where that decides a share
+    "tie order decides (R-ALLOC-2)": [("waterfall.model.allocation", "top_remainders", _ties_reversed)],
+    # R-MARGIN-1: margin rounded up per market: a vector where one rounding of the sum differs
+    "per-market rounding decides (R-MARGIN-1)": [(m, "margin_requirement", _margin_once) for m in
+                                                 ("waterfall.model.state", "waterfall.model.step",
+                                                  "waterfall.model.waterfall")],
+}
+"""Semantic probes (R-CONF-1): a candidate vector whose outcome changes when the model is
+run with the probe's rule deliberately broken is one where that rule decides something; the
+vector selection keeps at least one such vector per mechanism."""
+
+
+def probed(name: str) -> Any:
+    """A context manager running the model with probe `name` installed."""
+    import importlib
+    from contextlib import ExitStack
+    from unittest import mock
+    stack = ExitStack()
+    for module, attr, value in PROBES[name]:
+        stack.enter_context(mock.patch.object(importlib.import_module(module), attr, value))
+    return stack

@@ -1,0 +1,311 @@
+"""One generator of venues and operation sequences (R-CONF-1, R-CONF-6), shared by the
+committed vectors (proofs/vectors.py, seeded PRNG) and differential fuzzing
+(proofs/conform_fuzz.py, Hypothesis, so a disagreement shrinks).
+
+A venue has 1-3 markets, 2-14 accounts (ids chosen so that code-point order differs from
+case-insensitive and numeric order), zero-sum positions entered at several prices, cloned
+accounts (exact ties in every pro-rata rounding and in ADL rankings), funded layers (per
+market where the mechanism says so), default-fund contributions, prior bad debt, and one
+magnitude scale from unit values to balances near MAX_BALANCE (products beyond 2^63 and
+2^128). The operations look at the model's state as they go: price gaps that bankrupt an
+account, liquidations of an account below maintenance margin (with or without a
+counterparty, at mark or off-mark fills), trades, deposits, withdrawals, funding, and
+operations that must be refused.
+"""
+from __future__ import annotations
+
+import random
+from functools import lru_cache
+from typing import Any, Protocol, Sequence, TypeVar
+
+from hypothesis import strategies as st
+
+from waterfall.model.errors import WaterfallError
+from waterfall.model.mechanism import Adl, Mechanism
+from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.replay import prepare
+from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement, validate_state
+from waterfall.model.step import step
+from waterfall.model.units import MAX_INPUT
+
+T = TypeVar("T")
+IDS = ("a", "B", "b", "a10", "a9", "c", "d", "e", "f", "g", "h", "Z", "i", "j")
+MARKETS = ("M0", "M1", "m2")
+IM_PPM = (100_000, 50_000, 33_333, 123_457, 1_000_000)  # odd rates too: margins with remainders
+MM_PPM = (50_000, 16_667, 61_729, 0)
+# (price unit, size unit): unit values; int32 overflow; products beyond 2^63; balances near 10^36
+SCALES = ((1, 1), (1_000, 1_000), (10**6, 10**7), (10**12, 10**12), (10**14, 10**15))
+
+
+class Draw(Protocol):
+    """Where the choices come from: a seeded PRNG or Hypothesis; `tags` name the special
+    cases a scenario drew (ties, boundaries, which refusal), so vector selection keeps one."""
+
+    tags: set[str]
+    pending: list[Op]  # operations a drawn operation needs next (e.g. a liquidation after a deposit)
+
+    def int(self, lo: int, hi: int) -> int: ...
+
+    def pick(self, seq: Sequence[T]) -> T: ...
+
+
+class RandomDraw:
+    """Choices from random.Random(seed): the same seed, the same venues."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.tags: set[str] = set()
+        self.pending: list[Op] = []
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.rng.randint(lo, hi)
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[self.rng.randrange(len(seq))]
+
+
+class HypothesisDraw:
+    """Choices drawn through Hypothesis (st.data()), so a failure shrinks."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+        self.tags: set[str] = set()
+        self.pending: list[Op] = []
+
+    def int(self, lo: int, hi: int) -> int:
+        return self.data.draw(_integers(lo, hi))
+
+    def pick(self, seq: Sequence[T]) -> T:
+        return seq[self.data.draw(_integers(0, len(seq) - 1))]
+
+
+@lru_cache(maxsize=4096)
+def _integers(lo: int, hi: int) -> st.SearchStrategy[int]:
+    return st.integers(lo, hi)
+
+
+def jitter(d: Draw, unit: int, k: int) -> int:
+    """k units plus an offset below one unit (so divisions leave remainders)."""
+    return k * unit + (d.int(0, unit - 1) if unit > 1 and d.int(0, 3) else 0)
+
+
+def venue(d: Draw, mech: Mechanism) -> State:
+    """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
+    p_unit, q_unit = d.pick(SCALES)
+    markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick(IM_PPM), d.pick(MM_PPM))
+               for m in MARKETS[:d.int(1, 3)]}
+    for mk in markets.values():
+        if mk.mm_ppm > mk.im_ppm:
+            markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
+    twins = d.int(0, 5) == 0  # only a tie pair and the account on the other side hold positions
+    n = d.int(3, 5) if twins else d.int(2, 14) if d.int(0, 3) else d.int(10, 14)
+    ids = list(IDS[:n])
+    # a tie pair: y copies x exactly (equal weights, scores and remainders); the last id
+    # takes the balancing position of every market, so the copy keeps markets zero-sum
+    tie = None
+    if n >= 3 and (twins or d.int(0, 2)):
+        x, y = (0, 1) if twins or d.int(0, 1) else (d.int(0, n - 2), d.int(0, n - 2))  # 'a', 'B': case order differs
+        tie = (ids[min(x, y)], ids[max(x, y)]) if x != y else None
+        if tie:
+            differs = (tie[0] < tie[1]) != (tie[0].lower() < tie[1].lower())
+            d.tags.add(("twins" if twins else "tie") + (", case order differs" if differs else ""))
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ids}
+    for m, mk in markets.items():
+        holders = list(tie) if twins and tie else [i for i in ids[:-1] if d.int(0, 4)]
+        if tie and tie[0] in holders and tie[1] not in holders:
+            holders.append(tie[1])
+        holders.append(ids[-1])
+        sizes, notionals = [], []
+        for i in holders[:-1]:
+            if tie and i == tie[1] and tie[0] in holders:
+                k = holders.index(tie[0])
+                sizes.append(sizes[k])
+                notionals.append(notionals[k])
+                continue
+            s = q_unit * d.int(-30, 30) + (d.int(-q_unit + 1, q_unit - 1) if q_unit > 1 and not d.int(0, 3) else 0)
+            sizes.append(s)
+            notionals.append(s * max(1, mk.mark + d.int(-mk.mark // 2, mk.mark // 2)))
+        sizes.append(-sum(sizes))
+        notionals.append(-sum(notionals))
+        for i, s, o in zip(holders, sizes, notionals):
+            if s or o:
+                positions[i][m] = Position(s, o)
+    accounts = {}
+    for i in ids:
+        exposure = sum(abs(p.size) * markets[m].mark for m, p in positions[i].items()) or p_unit * q_unit * 100
+        coll = max(0, exposure * d.pick((d.int(0, 40), d.int(0, 150))) // 100 + d.int(0, p_unit * q_unit))
+        if not d.int(0, 9):
+            coll = -d.int(1, p_unit * q_unit)
+        nd = coll if d.int(0, 2) else coll - d.int(-abs(coll) // 2 - 1, abs(coll) // 2 + 1)
+        accounts[i] = Account(coll, nd, positions[i])
+    fund = {i: p_unit * q_unit * d.int(1, 300) for i in ids if d.int(0, 2) == 0}
+    if tie:
+        x, y = tie
+        accounts[y] = Account(accounts[x].collateral, accounts[x].net_deposit, positions[y])
+        if x in fund:
+            fund[y] = fund[x]
+    layers = {key: d.pick((0, 1, p_unit * q_unit * d.int(1, 500), p_unit * q_unit * d.int(1, 50_000)))
+              for key in mech.layer_keys(sorted(markets))}
+    bad_debt = 0 if d.int(0, 4) else p_unit * q_unit * d.int(1, 100)
+    return validate_state(prepare(State(markets, accounts, layers, fund, bad_debt), mech))
+
+
+def liquidatable(state: State) -> list[str]:
+    """Accounts with equity below maintenance margin, most negative equity first."""
+    out = [(equity(state, a), i) for i, a in state.accounts.items()
+           if equity(state, a) < margin_requirement(state, a, initial=False)]
+    return [i for _, i in sorted(out)]
+
+
+def gap_price(d: Draw, state: State, m: str) -> int:
+    """A mark move that bankrupts someone: the price at which the most exposed holder's
+    equity is about zero, moved a little further, or a large jump."""
+    mk = state.markets[m]
+    best = None
+    for a in state.accounts.values():
+        p = a.positions.get(m)
+        if p and p.size:
+            eq = equity(state, a)
+            target = mk.mark - (eq + d.int(0, max(1, abs(p.size)))) // p.size  # equity about -jitter
+            if 1 <= target <= MAX_INPUT and (best is None or d.int(0, 1)):
+                best = target
+    if best is None or not d.int(0, 3):
+        best = max(1, mk.mark * d.pick((1, 3, 5, 8, 12, 20, 30)) // 10 + d.int(-1, 1))
+    return min(best, MAX_INPUT)
+
+
+def boundary_price(d: Draw, state: State, m: str) -> int | None:
+    """A mark at which a holder of `m` sits on its maintenance margin: the last price where
+    equity >= requirement or the first where it is below (R-LIQ-1's boundary)."""
+    holders = [i for i, a in sorted(state.accounts.items()) if a.positions.get(m) and a.positions[m].size]
+    if not holders:
+        return None
+    aid = d.pick(holders)
+    size, mark = state.accounts[aid].positions[m].size, state.markets[m].mark
+
+    def gap(price: int) -> int:
+        mk = {**state.markets, m: state.markets[m]._replace(mark=price)}
+        view = State(mk, state.accounts, state.layers, state.default_fund, state.bad_debt)
+        a = view.accounts[aid]
+        return equity(view, a) - margin_requirement(view, a, initial=False)
+
+    lo, hi = 1, MAX_INPUT  # gap() is monotone in the price: rising for a long, falling for a short
+    if (gap(lo) >= 0) == (gap(hi) >= 0):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if (gap(mid) >= 0) == (gap(lo) >= 0):
+            lo = mid
+        else:
+            hi = mid
+    if abs(lo - mark) >= 10 * mark + 10:
+        return None
+    d.tags.add("maintenance boundary")
+    return d.pick((lo, hi))
+
+
+def _per_market_rounding_shows(state: State, aid: str) -> bool:
+    """The initial margin rounded up per market exceeds the sum rounded up once."""
+    a = state.accounts[aid]
+    raw = sum(abs(p.size) * state.markets[m].mark * state.markets[m].im_ppm for m, p in a.positions.items())
+    return margin_requirement(state, a, initial=True) > -((-raw) // 1_000_000)
+
+
+def refusal(d: Draw, state: State, ids: list[str], m: str) -> Op:
+    """An operation the model refuses, often with two faults at once (which is reported
+    first is part of the spec: R-ERR precedence)."""
+    a, b = d.pick(ids), d.pick(ids)
+    healthy = [i for i in ids if i not in liquidatable(state)] or ids
+    h = d.pick(healthy)
+    return d.pick((
+        Deposit("nobody", 1), Deposit("nobody", 0), Deposit(a, 0), Deposit(a, -1), Deposit(a, MAX_INPUT + 1),
+        Withdraw("nobody", 0), Withdraw(a, 0), Withdraw(a, MAX_INPUT + 1),
+        Trade(a, a, m, 1, 1), Trade(a, a, "none", 0, 1), Trade("nobody", "nobody", "none", 0, 0),
+        Trade(a, b, m, 0, 1), Trade(a, a, m, 0, 0), Trade(a, b if a != b else "nobody", m, 1, 0),
+        Liquidate(h, h, {}, "0"), Liquidate(a, "nobody", {}, "0"), Liquidate(a, b, {"none": 1}, "0"),
+        Liquidate(a, b, {m: 0}, "0"), Liquidate(h, None, {}, "0"), Liquidate("nobody", "nobody", {}, "0"),
+        SetMark("none", 0), SetMark(m, 0), SetMark(m, MAX_INPUT + 1), Funding("none", 1), Funding(m, MAX_INPUT + 1)))
+
+
+def operation(d: Draw, state: State, mech: Mechanism) -> Op:
+    """One operation on the current state, biased to what the waterfall does."""
+    ids = sorted(state.accounts)
+    markets = sorted(state.markets)
+    kind = d.int(0, 19)
+    victims = liquidatable(state)
+    if kind == 0 and victims:  # deposit exactly up to the maintenance margin, then liquidate: E-HEALTHY
+        who = victims[0]
+        a = state.accounts[who]
+        short = margin_requirement(state, a, initial=False) - equity(state, a)
+        if 0 < short <= MAX_INPUT:
+            d.tags.add("exact maintenance boundary")
+            others = [i for i in ids if i != who]
+            d.pending.append(Liquidate(who, d.pick(others) if others else None, {}, "0"))
+            return Deposit(who, short)
+    if kind == 1:  # the least healthy healthy account (between maintenance and initial margin?)
+        gaps = sorted((equity(state, a) - margin_requirement(state, a, initial=False), i)
+                      for i, a in state.accounts.items() if i not in victims and a.positions)
+        if gaps:
+            who = gaps[0][1]
+            d.tags.add("liquidation of the least healthy account")
+            return Liquidate(who, d.pick([i for i in ids if i != who]), {}, "0")
+    if kind <= 6 and victims:
+        who = victims[0] if d.int(0, 2) else d.pick(victims)
+        others = [i for i in ids if i != who]
+        adl = isinstance(mech.final, Adl)
+        cp = None if (adl and d.int(0, 1)) or not others else d.pick(others)
+        fills = {}
+        for m in sorted(state.accounts[who].positions):
+            if d.int(0, 2) == 0:
+                mark = state.markets[m].mark
+                fills[m] = max(1, min(MAX_INPUT, mark + d.int(-mark // 3, mark // 3)))
+        several = len(state.accounts[who].positions) > 1
+        d.tags.add(f"liquidation of {'several markets' if several else 'one market'}" + (" off-mark" if fills else ""))
+        if several and adl and any(t.startswith("tie") for t in d.tags):
+            d.tags.add("ADL over several markets with tied counterparties")
+        return Liquidate(who, cp, fills, str(d.int(0, 3)))
+    m = d.pick(markets)
+    if kind <= 10:
+        return SetMark(m, gap_price(d, state, m))
+    if kind == 11:
+        price = boundary_price(d, state, m)
+        if price is not None:
+            return SetMark(m, price)
+    if kind in (12, 18):  # a withdrawal to the initial-margin boundary, or one unit beyond it
+        rooms = {i: equity(state, a) - margin_requirement(state, a, initial=True) for i, a in state.accounts.items()}
+        fit = [i for i in ids if 0 <= rooms[i] < min(state.accounts[i].collateral, MAX_INPUT)]
+        # where rounding per market (R-MARGIN-1) gives more than one rounding of the sum
+        rounded = [i for i in fit if len(state.accounts[i].positions) > 1 and _per_market_rounding_shows(state, i)]
+        if fit:
+            aid = d.pick(rounded or fit)
+            d.tags.add("initial-margin boundary" + (", rounded per market" if rounded else ""))
+            return Withdraw(aid, rooms[aid] + d.int(0, 1) or 1)
+    if kind == 13:
+        mark = state.markets[m].mark
+        return SetMark(m, max(1, mark + d.int(-mark // 50 - 1, mark // 50 + 1)))
+    if kind == 14:
+        b, s = d.pick(ids), d.pick(ids)
+        size = max(1, abs(sum(abs(p.size) for a in state.accounts.values() for p in a.positions.values()) // 20))
+        return Trade(b, s, m, d.int(1, min(size, MAX_INPUT)), state.markets[m].mark)
+    if kind == 15:
+        return Deposit(d.pick(ids), d.int(1, MAX_INPUT) if not d.int(0, 5) else d.int(1, 1000))
+    if kind == 16:
+        a = state.accounts[d.pick(ids)]
+        return Withdraw(d.pick(ids), max(1, min(MAX_INPUT, a.collateral // d.int(1, 4))))
+    if kind == 17:
+        return Funding(m, d.int(-3, 3) * max(1, state.markets[m].mark // 1000))
+    return refusal(d, state, ids, m)
+
+
+def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:
+    """A start state and 1..most operations, each drawn on the state the previous left."""
+    state = venue(d, mech)
+    start, ops = state, []
+    for _ in range(d.int(1, most)):
+        op = d.pending.pop(0) if d.pending else operation(d, state, mech)
+        ops.append(op)
+        try:
+            state, _ = step(state, op, mech)
+        except WaterfallError:
+            pass
+    return start, tuple(ops)
