@@ -124,8 +124,8 @@ def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spe
 
 def moved(ev: Sequence[Event], rules: set[str], stages: set[str] | None = None) -> Cond:
     """Some transfer of these rules (and stages) moved a positive amount. The model never
-    records a zero transfer, so on concrete events this is 'such an event exists'; on the
-    symbolic step (proofs/symbolic.py), whose events are all present, it asks the amount."""
+    records a zero transfer, so on concrete events this is 'such an event exists'; asking the
+    amount keeps it one condition when `waterfall prove` runs the model over unknowns."""
     return any_(e.amount > 0 for e in ev if e.rule in rules and (stages is None or e.layer in stages))
 
 
