@@ -13,7 +13,8 @@ module's PANEL. A mutant *breaks* a claim when either checker shows a claimed in
 violated (both replay through the mutated model); the score is the share of those that prove
 refutes.
 
-    python -m waterfall.proofs.mutants run [--count 30] [--seed 0] [--timeout 60] [--examples 60] [--out FILE]
+    python -m waterfall.proofs.mutants run [--count 30] [--seed 0] [--timeout 60] [--examples 60]
+                                           [--semantic] [--out FILE]
 """
 from __future__ import annotations
 
@@ -31,13 +32,22 @@ from .planted import MODEL_DIR, Bug, judge
 # module -> the mechanisms whose claims its code serves (liquidations reach it on each)
 PANEL: dict[str, tuple[str, ...]] = {
     "allocation.py": ("generic-socialized-loss", "drift-v2"),
-    "haircut.py": ("generic-socialized-loss", "okx-2018-clawback"),
-    "layers.py": ("generic-socialized-loss", "clearing-house-vmgh"),
+    "haircut.py": ("generic-socialized-loss", "okx-2018-clawback", "chitra-queue"),
+    "layers.py": ("generic-socialized-loss", "clearing-house-vmgh", "drift-v2"),
     "levy.py": ("drift-v2", "mango-v4"),
-    "waterfall.py": ("generic-socialized-loss", "bitmex-adl"),
-    "adl.py": ("bitmex-adl", "hyperliquid-adl"),
-    "ranking.py": ("bitmex-adl", "dydx-v4-deleveraging"),
+    "waterfall.py": ("generic-socialized-loss", "bitmex-adl", "dydx-v4-deleveraging"),
+    "adl.py": ("bitmex-adl", "hyperliquid-adl", "dydx-v4-deleveraging"),
+    "ranking.py": ("bitmex-adl", "hyperliquid-adl", "dydx-v4-deleveraging"),
 }
+
+
+def semantic(bug: "Bug") -> bool:
+    """A mutant that changes what the code computes rather than making it crash: no None put
+    in place of a value and no argument dropped (mutmut's commonest operators, which any
+    run of the line catches as a TypeError)."""
+    minus = " ".join(line[1:] for line in diff(bug).splitlines() if line.startswith("-"))
+    plus = " ".join(line[1:] for line in diff(bug).splitlines() if line.startswith("+"))
+    return plus.count("None") <= minus.count("None") and plus.count(",") == minus.count(",")
 
 
 def functions(code: str) -> dict[str, ast.FunctionDef]:
@@ -86,9 +96,11 @@ def judge_mutant(bug: Bug, timeout: float, examples: int) -> dict[str, Any]:
     return out
 
 
-def run(count: int, seed: int, timeout: float, examples: int, progress: Any = sys.stderr) -> dict[str, Any]:
-    """A seeded sample of `count` mutants, each judged; the score and every miss."""
-    every = generate()
+def run(count: int, seed: int, timeout: float, examples: int, progress: Any = sys.stderr,
+        only_semantic: bool = False) -> dict[str, Any]:
+    """A seeded sample of `count` mutants (only `semantic` ones if asked), each judged; the
+    score and every miss."""
+    every = [b for b in generate() if semantic(b) or not only_semantic]
     sample = random.Random(seed).sample(every, min(count, len(every)))
     t0, results = time.perf_counter(), []
     for n, bug in enumerate(sample, start=1):
@@ -97,7 +109,8 @@ def run(count: int, seed: int, timeout: float, examples: int, progress: Any = sy
         print(f"[{n}/{len(sample)} {time.perf_counter() - t0:6.0f}s] {bug.name}: prove {r['prove'] or '-'}, "
               f"fuzz {r['fuzz'] or '-'}{', errors' if r['errors'] else ''}", file=progress, flush=True)
     breaking = [r for r in results if r["breaks"]]
-    return {"mutants": len(every), "sampled": len(sample), "seed": seed, "breaking": len(breaking),
+    return {"mutants": len(every), "sampled": len(sample), "seed": seed, "semantic_only": only_semantic,
+            "breaking": len(breaking),
             "refuted_by_prove": sum(1 for r in breaking if r["prove"]),
             "found_by_fuzz": sum(1 for r in breaking if r["fuzz"]),
             "missed_by_prove": [r for r in breaking if not r["prove"]],
@@ -113,13 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds per mechanism for prove")
     ap.add_argument("--examples", type=int, default=60, help="fuzz examples per mechanism (0: no fuzzing)")
+    ap.add_argument("--semantic", action="store_true", help="only mutants that change a value (no None, no dropped argument)")
     ap.add_argument("--out", type=Path)
     args = ap.parse_args(argv)
     if args.command == "list":
         for bug in generate():
             print(bug.name)
         return 0
-    doc = run(args.count, args.seed, args.timeout, args.examples)
+    doc = run(args.count, args.seed, args.timeout, args.examples, only_semantic=args.semantic)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
@@ -134,4 +148,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["PANEL", "asdict", "generate", "judge_mutant", "run"]
+__all__ = ["PANEL", "asdict", "generate", "judge_mutant", "run", "semantic"]

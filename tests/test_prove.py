@@ -264,6 +264,19 @@ def test_R_PROVE_10_planted_copy_is_the_model_that_runs(tmp_path: Path) -> None:
         planted.plant(planted.Bug("x", "step.py", "no such text", "", "generic-socialized-loss", ()), tmp_path / "b")
 
 
+def test_R_PROVE_10_generated_mutants_separate_crashes_from_changed_values() -> None:
+    """proofs/mutants.py: a mutant that puts None in or drops an argument is a crash mutant;
+    one that changes an operator or a constant is semantic (the campaign's --semantic sample)."""
+    from waterfall.proofs.mutants import semantic
+
+    def bug(old: str, new: str) -> planted.Bug:
+        return planted.Bug("m", "layers.py", f"def f(a, b):\n    {old}\n", f"def f(a, b):\n    {new}\n", "", ())
+    assert semantic(bug("return min(a, b)", "return max(a, b)"))
+    assert semantic(bug("return a + 1", "return a + 2"))
+    assert not semantic(bug("return min(a, b)", "return min(a, None)"))
+    assert not semantic(bug("return min(a, b)", "return min(b)"))
+
+
 # ---- documented properties (spec/findings) are found again --------------------------------
 
 @pytest.mark.parametrize("path", sorted((ROOT / "spec" / "findings").glob("*-z3.json")), ids=lambda p: p.stem)

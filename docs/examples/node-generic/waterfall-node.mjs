@@ -95,6 +95,7 @@ function parseState(s) {
       mark,
       im_ppm: int(m.im_ppm, `${where}.im_ppm`),
       mm_ppm: int(m.mm_ppm, `${where}.mm_ppm`),
+      prev_mark: m.prev_mark === undefined ? 0n : int(m.prev_mark, `${where}.prev_mark`), // R-TIME-2
     });
   }
   const accounts = new Map();
@@ -140,7 +141,9 @@ function parseState(s) {
     }
     if (ss !== 0n || so !== 0n) fail('E-SCENARIO', `state: market ${mid} sizes or open notionals do not sum to 0 (R-STATE-5)`);
   }
-  return { markets, accounts, layers, default_fund, bad_debt };
+  const clock = s.clock === undefined ? 0n : int(s.clock, 'state.clock'); // R-STATE-6
+  if (clock < 0n) fail('E-SCENARIO', 'state.clock: negative (R-STATE-6)');
+  return { markets, accounts, layers, default_fund, bad_debt, clock };
 }
 
 function dumpState(st) {
@@ -149,7 +152,9 @@ function dumpState(st) {
   return {
     markets: sortedIds(st.markets.keys()).map((id) => {
       const m = st.markets.get(id);
-      return { id, mark: s(m.mark), im_ppm: s(m.im_ppm), mm_ppm: s(m.mm_ppm) };
+      const out = { id, mark: s(m.mark), im_ppm: s(m.im_ppm), mm_ppm: s(m.mm_ppm) };
+      if (m.prev_mark !== 0n) out.prev_mark = s(m.prev_mark); // R-FMT-2: only when recorded
+      return out;
     }),
     accounts: sortedIds(st.accounts.keys()).map((id) => {
       const a = st.accounts.get(id);
@@ -165,6 +170,7 @@ function dumpState(st) {
     layers: mapObj(st.layers),
     default_fund: mapObj(st.default_fund),
     bad_debt: s(st.bad_debt),
+    ...(st.clock !== 0n ? { clock: s(st.clock) } : {}), // R-STATE-6: only when set
   };
 }
 
@@ -392,7 +398,16 @@ function opTrade(st, op, events) {
 
 function opSetMark(st, op) {
   const m = getMarket(st, op.market, 'market');
-  m.mark = positive(input(op, 'price'), 'price'); // R-OP-4: no events
+  const price = positive(input(op, 'price'), 'price'); // R-OP-4: no events
+  m.prev_mark = m.mark; // R-TIME-2: the replaced mark is the previous mark
+  m.mark = price;
+}
+
+function opAdvanceTime(st, op) {
+  // R-TIME-1: the clock moves forward; this mechanism has no window, so nothing else changes.
+  const seconds = positive(input(op, 'seconds'), 'seconds');
+  if (st.clock + seconds > MAX_INPUT) fail('E-BOUND', `clock: ${st.clock + seconds} exceeds MAX_INPUT 10^18`);
+  st.clock += seconds;
 }
 
 function opFunding(st, op, events) {
@@ -428,7 +443,9 @@ function opLiquidate(st, op, mech, events) {
   const eq0 = equity(st, a);
   if (eq0 >= requirement(st, a, 'mm_ppm')) fail('E-HEALTHY', `${a.id} has equity ${eq0}, not below maintenance`);
   // R-LIQ-2: no ADL in this mechanism, so a counterparty is required.
-  if (!cp) fail('E-NO-COUNTERPARTY', `${mech.id ?? 'mechanism'} needs a counterparty to liquidate ${a.id}`);
+  // (an account without open positions has nothing to close: its deficit goes straight to the waterfall)
+  const open = [...a.positions.values()].some((p) => p.size !== 0n);
+  if (!cp && open) fail('E-NO-COUNTERPARTY', `${mech.id ?? 'mechanism'} needs a counterparty to liquidate ${a.id}`);
 
   // R-WF-7: the bankrupt's markets, taken before closing.
   const bankruptMarkets = sortedIds([...a.positions].filter(([, p]) => p.size !== 0n || p.on !== 0n).map(([mid]) => mid));
@@ -573,6 +590,12 @@ export function step(mechanismJson, stateJson, op) {
         break;
       case 'liquidate':
         opLiquidate(st, op, mech, events);
+        break;
+      case 'advance_time':
+        opAdvanceTime(st, op);
+        break;
+      case 'deleverage': // R-POOL-3: a keeper's order needs a pool, which this mechanism has not
+        fail('E-ADL', `${mech.id ?? 'mechanism'} has no pool to deleverage against`);
         break;
       default:
         fail('E-SCENARIO', `op: unknown operation ${JSON.stringify(op.op)}`);
