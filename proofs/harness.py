@@ -70,12 +70,14 @@ class Case:
     held: tuple[str, ...]  # the markets a00 has an entry in
     counterparty: bool = True  # liquidation: a01 takes the positions (else ADL / none)
     seed: str = "0"  # liquidation: dYdX's cyclic start
+    fills: bool = True  # liquidation with a counterparty: fill prices given (else omitted: the mark)
 
     def label(self) -> str:
         """A short name: 'liquidate k=3 m=2 a00:M0,M1 cp seed=0'."""
         extra = ""
         if self.op == "liquidate":
             extra = (" cp" if self.counterparty else " no-cp") + (f" seed={self.seed}" if self.seed != "0" else "")
+            extra += "" if self.fills else " fills-omitted"
         return f"{self.op} k={self.accounts} m={self.markets} a00:{','.join(self.held) or '-'}{extra}"
 
 
@@ -141,7 +143,8 @@ def operation(case: Case, ids: list[str], mids: list[str], make: Make) -> Op:
     if case.op == "deleverage":
         return Deleverage(ids[0], mids[0], make("size"))
     if case.counterparty:
-        return Liquidate(ids[0], ids[1], {m: make(f"fill_{m}") for m in case.held}, case.seed)
+        fills = {m: make(f"fill_{m}") for m in case.held} if case.fills else {}
+        return Liquidate(ids[0], ids[1], fills, case.seed)
     return Liquidate(ids[0], None, {}, case.seed)
 
 
@@ -226,6 +229,8 @@ def cases(mech: Mechanism, op: str, k: int, m: int) -> Iterator[Case]:
     for r in range(m, -1, -1):
         for held in itertools.combinations(mids, r):
             yield Case(op, k, m, held, True)
+            if held and r == m:  # R-LIQ-3's default price: no fill price given, the mark is used
+                yield Case(op, k, m, held, True, fills=False)
             if adl or not held:  # without an ADL final resort, a close needs a counterparty
                 for s in seeds:
                     yield Case(op, k, m, held, False, s)

@@ -191,7 +191,7 @@ def test_R_PROVE_2_every_operation_proved_with_a_replayed_witness(generic_k2: di
                 "I-VALID"):
         v = generic_k2[inv]
         assert v.kind == V.PROVED_UP_TO and v.accounts == 2 and v.markets == 1, (inv, v.kind, v.reason)
-        assert v.witness and v.trigger and v.stats["cases"] == 9  # 6 plain operations (advance_time too) + 3 liquidation cases
+        assert v.witness and v.trigger and v.stats["cases"] == 10  # 6 plain operations (advance_time too) + 4 liquidation cases
         state, op = state_from_json(v.witness["state"]), op_from_json(v.witness["op"])
         assert P.fires(mech("generic-socialized-loss"), inv, state, op)
 
