@@ -29,10 +29,7 @@ def is_int(x: object) -> bool:
 
 def _backend(*xs: object) -> Any:
     """The type of the first unknown among xs, or None when all are Python values."""
-    for x in xs:
-        if getattr(type(x), "symbolic", False):
-            return type(x)
-    return None
+    return next((type(x) for x in xs if is_term(x)), None)
 
 
 def ite(c: Cond, a: Num, b: Num) -> Num:

@@ -45,8 +45,9 @@ def semantic(bug: "Bug") -> bool:
     """A mutant that changes what the code computes rather than making it crash: no None put
     in place of a value and no argument dropped (mutmut's commonest operators, which any
     run of the line catches as a TypeError)."""
-    minus = " ".join(line[1:] for line in diff(bug).splitlines() if line.startswith("-"))
-    plus = " ".join(line[1:] for line in diff(bug).splitlines() if line.startswith("+"))
+    lines = diff(bug).splitlines()
+    minus = " ".join(line[1:] for line in lines if line.startswith("-"))
+    plus = " ".join(line[1:] for line in lines if line.startswith("+"))
     return plus.count("None") <= minus.count("None") and plus.count(",") == minus.count(",")
 
 

@@ -258,20 +258,25 @@ class Prover:
             except WaterfallError:
                 continue
             except Exception:  # noqa: BLE001  (a crash of the model on a valid state violates I-VALID)
-                cell = self.cells.get("I-VALID")
-                fails, note = replay(self.mech, "I-VALID", state, op)
-                if fails and cell is not None and cell.counterexample is None:
-                    cell.counterexample = scenario(self.mech, "I-VALID", state, op, f"{case.label()}: {note}")
-                    cell.note = f"{case.label()}: small-scope search: {note}"
+                self.keep(case, "I-VALID", state, op, "{case}: {note}", "{case}: small-scope search: {note}")
                 continue
             applied += 1
             for inv, cell in self.cells.items():
                 if cell.counterexample is None and not holds(inv, state, op, post, events, self.mech):
-                    fails, note = replay(self.mech, inv, state, op)
-                    if fails:
-                        cell.counterexample = scenario(self.mech, inv, state, op, case.label() + " (small-scope search)")
-                        cell.note = f"{case.label()}: small-scope search"
+                    self.keep(case, inv, state, op, "{case} (small-scope search)", "{case}: small-scope search")
         return applied
+
+    def keep(self, case: Case, inv: str, state: State, op: Op, description: str, note: str) -> str | None:
+        """R-PROVE-4: replay (state, op) through the model; if `inv` fails there too, it is the
+        cell's counterexample (the first one kept) and None is returned, else the replay's
+        reason. `description` and `note` are formats over {case} (the case's label) and
+        {note} (the replay's note)."""
+        fails, why = replay(self.mech, inv, state, op)
+        cell = self.cells.get(inv)
+        if fails and cell is not None and cell.counterexample is None:
+            cell.counterexample = scenario(self.mech, inv, state, op, description.format(case=case.label(), note=why))
+            cell.note = note.format(case=case.label(), note=why)
+        return None if fails else why
 
     def done(self) -> bool:
         """With stop_when_refuted (mutation runs): every target has a counterexample."""
@@ -289,12 +294,7 @@ class Prover:
         """A path on which model.step raised something other than a typed refusal: a
         violation of I-VALID if the concrete replay raises too, else unsupported."""
         state, op = concrete(self.mech, case, path.assignment)
-        fails, note = replay(self.mech, "I-VALID", state, op)
-        cell = self.cells.get("I-VALID")
-        if fails and cell is not None and cell.counterexample is None:
-            cell.counterexample = scenario(self.mech, "I-VALID", state, op, note)
-            cell.note = f"{case.label()}: {note}"
-        elif not fails:
+        if self.keep(case, "I-VALID", state, op, "{note}", "{case}: {note}") is not None:
             for c in self.cells.values():
                 c.undecided = c.undecided or (f"{case.label()}: the symbolic run raised "
                                               f"{type(path.error).__name__}: {path.error}; the concrete replay did not")
@@ -349,15 +349,11 @@ class Prover:
                conds: list[Any] = ()) -> None:  # type: ignore[assignment]
         """A satisfying assignment of the negated predicate on a path (keeping its recorded
         decisions): minimised, then replayed through the model (R-PROVE-4, -5)."""
-        cell = self.cells[inv]
         values = self.smallest(ex, goal, conds) or values
         state, op = concrete(self.mech, case, values)
-        fails, note = replay(self.mech, inv, state, op)
-        if fails:
-            cell.counterexample = scenario(self.mech, inv, state, op, case.label())
-            cell.note = case.label()
-        else:
-            cell.mismatch = f"{case.label()}: {note}"
+        why = self.keep(case, inv, state, op, "{case}", "{case}")
+        if why is not None:
+            self.cells[inv].mismatch = f"{case.label()}: {why}"
 
     def smallest(self, ex: Explorer, goal: SymBool | None, conds: Any = ()) -> dict[str, int] | None:
         """R-PROVE-5: the path's counterexample with every number within the smallest bound."""
