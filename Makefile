@@ -68,20 +68,20 @@ mutate: setup
 # seeded sample of mutmut's mutants of the waterfall's modules, each judged by prove and the fuzzer
 mutate-proofs: setup
 	$(PIP) -e '.[mutate]'
-	$(PY) -m waterfall.proofs.planted judge --timeout 300
-	$(PY) -m waterfall.proofs.mutants run --count $(MUTANTS) --out build/proof-mutants.json
+	$(PY) -m waterfall.proofs.mutation.planted judge --timeout 300
+	$(PY) -m waterfall.proofs.mutation.mutants run --count $(MUTANTS) --out build/proof-mutants.json
 
 # strength of the conformance vectors (docs/conformance.md): mutants of model/ (mutmut's
 # operators, one mutated copy imported as waterfall.model, model/ untouched) served through the
 # reference adapter and judged by the runner; writes build/kit-mutation.json
 kit-mutate: setup
 	$(PIP) -e '.[dev,mutate]'
-	$(PY) -m waterfall.proofs.kit_mutation run --jobs 2 --out build/kit-mutation.json
+	$(PY) -m waterfall.conformance.mutation run --jobs 2 --out build/kit-mutation.json
 
 # coverage of model/ (lines and branches) by the committed vectors: every step computed by the
 # model through the reference adapter, as when the vectors were generated; uncovered lines listed
 kit-coverage: setup
-	$(PY) -m coverage run --branch --source=model --data-file=build/.coverage-kit -m waterfall.proofs.kit_mutation replay
+	$(PY) -m coverage run --branch --source=model --data-file=build/.coverage-kit -m waterfall.conformance.mutation replay
 	$(PY) -m coverage report -m --data-file=build/.coverage-kit
 
 # the realistic engine bugs of tests/engine_bugs.py: caught by the vectors? found by

@@ -21,11 +21,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from waterfall.proofs.conform import Runner, load_vectors  # noqa: E402
-from waterfall.proofs.engine import Engine  # noqa: E402
-from waterfall.proofs.vectors import VECTORS_DIR  # noqa: E402
+from waterfall.conformance.runner import Runner, load_vectors  # noqa: E402
+from waterfall.conformance.engine import Engine  # noqa: E402
+from waterfall.conformance.vectors import VECTORS_DIR  # noqa: E402
 
-IMPLS = {"python-adapter": f"{sys.executable} -m waterfall.proofs.adapter",
+IMPLS = {"python-adapter": f"{sys.executable} -m waterfall.conformance.adapter",
          "node-generic": f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"}
 
 

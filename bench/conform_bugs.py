@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import engine_bugs  # noqa: E402
 
-WATERFALL = [sys.executable, "-m", "waterfall.proofs.cli"]
+WATERFALL = [sys.executable, "-m", "waterfall.cli.main"]
 
 
 def vectors_verdict(name: str) -> dict:

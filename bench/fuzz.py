@@ -23,7 +23,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
 from waterfall.model.loader import catalogue, load_mechanism  # noqa: E402
-from waterfall.proofs.fuzz import Tally, search  # noqa: E402
+from waterfall.proofs.fuzz.machines import Tally, search  # noqa: E402
 from seeded_bugs import SEEDED_BUGS, apply  # noqa: E402
 
 

@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 from waterfall.model.loader import catalogue, load_mechanism  # noqa: E402
 from waterfall.proofs import verdict as V  # noqa: E402
-from waterfall.proofs.harness import OPERATIONS, Sizes  # noqa: E402
-from waterfall.proofs.prove import prove_mechanism  # noqa: E402
+from waterfall.proofs.prove.harness import OPERATIONS, Sizes  # noqa: E402
+from waterfall.proofs.prove.prover import prove_mechanism  # noqa: E402
 from waterfall.spec.invariants import REGISTRY  # noqa: E402
 
 CORE = ("generic-socialized-loss", "drift-v2", "bitmex-adl")  # haircut, levy, ADL with a ratio ranking

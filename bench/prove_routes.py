@@ -25,7 +25,7 @@ from waterfall.model.errors import WaterfallError
 from waterfall.model.loader import resolve_mechanism
 from waterfall.model.state import validate_state
 from waterfall.model.step import step
-from waterfall.proofs.harness import Case, build
+from waterfall.proofs.prove.harness import Case, build
 from waterfall.spec.invariants import REGISTRY
 
 MECH = resolve_mechanism({mech!r})
@@ -57,7 +57,7 @@ def check({params}) -> None:
 def names_of(mech_id: str, k: int) -> list[str]:
     """The harness's unknowns for a liquidation case (in build order)."""
     from waterfall.model.loader import resolve_mechanism
-    from waterfall.proofs.harness import Case, build
+    from waterfall.proofs.prove.harness import Case, build
     names: list[str] = []
     build(resolve_mechanism(mech_id), Case("liquidate", k, 1, ("M0",), True), lambda n: names.append(n) or 1)
     return names
@@ -86,8 +86,8 @@ def crosshair(mech_id: str, inv: str, k: int, seconds: float) -> tuple[str, floa
 def waterfall(mech_id: str, inv: str, k: int, seconds: float) -> tuple[str, float]:
     """Route 2: waterfall prove's engine on the same case (no small-scope search)."""
     from waterfall.model.loader import resolve_mechanism
-    from waterfall.proofs.harness import Sizes
-    from waterfall.proofs.prove import prove_mechanism
+    from waterfall.proofs.prove.harness import Sizes
+    from waterfall.proofs.prove.prover import prove_mechanism
     t0 = time.perf_counter()
     vs, cases = prove_mechanism(resolve_mechanism(mech_id), [inv], Sizes(k, 1, smaller=False), ["liquidate"],
                                 seconds, samples=0)

@@ -74,7 +74,7 @@ def cli_page() -> str:
     """The command-line reference, from the argument parser (proofs/cli_reference.py)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from waterfall.proofs.cli_reference import markdown
+    from waterfall.cli.reference import markdown
     return markdown()
 
 

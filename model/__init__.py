@@ -1,4 +1,5 @@
-"""waterfall reference model: exact integer loss waterfall of leveraged derivatives venues."""
+"""waterfall reference model: exact integer loss waterfall of leveraged derivatives venues.
+May import only itself and the spec's data folders and invariant ids (waterfall.spec); never a checker, the kit, the report or the command line."""
 from .errors import WaterfallError
 from .events import Event
 from .mechanism import Mechanism

@@ -35,7 +35,7 @@ import z3
 from waterfall.model.allocation import CEIL, FLOOR, LARGEST_REMAINDER, allocate, water_fill
 from waterfall.model.units import PPM
 
-from .verdict import COUNTEREXAMPLE, PROVED_ALL_N, UNKNOWN, VACUOUS, Verdict
+from waterfall.proofs.verdict import COUNTEREXAMPLE, PROVED_ALL_N, UNKNOWN, VACUOUS, Verdict
 
 TIMEOUT_MS = 10_000
 Stage = tuple[str, list[Any], Any]  # (name, assumptions, goal)

@@ -157,3 +157,23 @@ def adl_fill(e: "Event", bankrupt: str) -> tuple[str, str, int, int]:
     """R-RUN-3: a deleveraging fill as (counterparty, market, lots, quote)."""
     other = e.src if e.dst == "account:" + bankrupt else e.dst
     return other.partition(":")[2], e.market, e.size, e.amount
+
+
+def violation(r: StepResult, mech: Mechanism, inv: str) -> tuple[bool, object | None]:
+    """(violated, parameter) of one applied step: a registered invariant's predicate, or the
+    first failing parameter of a relational one."""
+    if r.error is not None:
+        return False, None
+    if inv in REGISTRY:
+        return not REGISTRY[inv].holds(r.pre, r.op, r.post, r.events, mech), None
+    param = failing_param(inv, r.pre, r.op, mech)
+    return param is not None, param
+
+
+def first_violation(results: list[StepResult], mech: Mechanism, inv: str) -> tuple[int | None, object | None]:
+    """1-based step of the first violation of `inv` and its relational parameter."""
+    for n, r in enumerate(results, 1):
+        bad, param = violation(r, mech, inv)
+        if bad:
+            return n, param
+    return None, None

@@ -3,9 +3,13 @@ conformance vectors, documented findings and regression scenarios.
 
 The data folders are package data of `waterfall.spec`, found with importlib.resources, so
 they are the same files in a checkout, an editable install and an installed wheel.
+May import the model (its data types and arithmetic); never a checker, the kit, the report or the command line.
 """
 from importlib.resources import files
 from pathlib import Path
+
+SPEC_VERSION = "waterfall-spec/1"
+"""The version of these rules that vectors, the conformance protocol and reports name."""
 
 
 def _data_root() -> Path:

@@ -226,7 +226,7 @@ import os  # noqa: E402
 
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402
 
-import waterfall.proofs.fuzz  # noqa: E402,F401  (registers the profiles)
+import waterfall.proofs.fuzz.machines  # noqa: E402,F401  (registers the profiles)
 
 # `make mutate`: the fuzz tests run once per surviving mutant, so a short derandomized run
 # without shrinking (a mutant only has to be caught, not minimised)

@@ -21,7 +21,7 @@ from waterfall.model import adl, allocation, haircut, layers, levy, state, water
 from waterfall.model.errors import HealthyAccount, InvalidAmount
 from waterfall.model.mechanism import Levy
 from waterfall.model.units import PPM, check_input
-from waterfall.proofs import adapter
+from waterfall.conformance import adapter
 
 HERE = Path(__file__).resolve()
 step = importlib.import_module("waterfall.model.step")  # the module (the package exports the function)

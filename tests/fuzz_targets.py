@@ -12,7 +12,7 @@ machine are replayed first by all of them, and by `waterfall fuzz` and `make fuz
 from __future__ import annotations
 
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.proofs.fuzz import Tally, machine_for
+from waterfall.proofs.fuzz.machines import Tally, machine_for
 
 
 def _target(mech_id: str) -> type:

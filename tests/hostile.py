@@ -335,7 +335,7 @@ def run_one(h: Hostile, argv: list[str], work: Path) -> Run:
     before = sorted(p.relative_to(d) for p in d.rglob("*")) if d.exists() else []
     t0 = time.monotonic()
     try:
-        p = subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", *args], capture_output=True, timeout=LIMIT,
+        p = subprocess.run([sys.executable, "-m", "waterfall.cli.main", *args], capture_output=True, timeout=LIMIT,
                            stdin=subprocess.DEVNULL, cwd=d)
         code, out, err = p.returncode, p.stdout.decode(errors="replace"), p.stderr.decode(errors="replace")
     except subprocess.TimeoutExpired:

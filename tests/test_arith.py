@@ -8,7 +8,7 @@ import z3
 
 from waterfall.model.arith import (all_, any_, ceil_div, floor_div, implies, is_int, is_term, ite, max_, min_, not_,
                                    sum_)
-from waterfall.proofs.symexec import Sym, variable
+from waterfall.proofs.prove.symexec import Sym, variable
 
 VALUES = [-7, -3, -1, 0, 1, 2, 5, 9]
 

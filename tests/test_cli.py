@@ -14,13 +14,13 @@ import pytest
 
 from waterfall import __version__
 from waterfall.model.loader import catalogue
-from waterfall.proofs.cli import main, parser
-from waterfall.proofs.ledger import table
+from waterfall.cli.main import main, parser
+from waterfall.report.ledger import table
 from waterfall.spec import FINDINGS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE = ROOT / "docs/examples/node-generic/waterfall-node.mjs"
-ADAPTER = f"{sys.executable} -m waterfall.proofs.adapter"
+ADAPTER = f"{sys.executable} -m waterfall.conformance.adapter"
 
 
 def test_R_CLI_1_version_names_the_engines(capsys) -> None:

@@ -11,9 +11,10 @@ import pytest
 
 from waterfall.model.errors import MechanismError, ScenarioError
 from waterfall.model.loader import catalogue, load_scenario, resolve_mechanism
-from waterfall.proofs import cli, compare_cli
+from waterfall.cli import main as cli
+from waterfall.cli import compare as compare_cli
 from waterfall.proofs.checks import stress_scenarios
-from waterfall.proofs.compare import UNBOUNDED, Comparison, compare, compare_markdown, fmt_ratio, worst_ratio
+from waterfall.report.compare import UNBOUNDED, Comparison, compare, compare_markdown, fmt_ratio, worst_ratio
 from waterfall.spec import MECHANISMS_DIR, SCENARIOS_DIR
 
 MECHS = ("generic-socialized-loss", "bitmex-adl", "drift-v2")
@@ -211,7 +212,7 @@ def test_ptsr_counts_only_haircutable_profit() -> None:
     from waterfall.model.replay import run
     from waterfall.model.state import Account, Market, Position, State
     from waterfall.model.loader import Scenario
-    from waterfall.proofs.compare import measure
+    from waterfall.report.compare import measure
     m = Market("M0", 1_000, 100_000, 50_000)
     state = State({"M0": m}, {
         "loser": Account(0, 0, {"M0": Position(20, 20_100)}),          # equity -100

@@ -18,12 +18,12 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from waterfall.model.loader import catalogue
-from waterfall.proofs.cli import main
-from waterfall.proofs.kit import KIT_DOCS
-from waterfall.proofs.vectors import VECTORS_DIR
+from waterfall.cli.main import main
+from waterfall.conformance.kit import KIT_DOCS
+from waterfall.conformance.vectors import VECTORS_DIR
 
 ROOT = Path(__file__).resolve().parent.parent
-ADAPTER = f"{sys.executable} -m waterfall.proofs.adapter"
+ADAPTER = f"{sys.executable} -m waterfall.conformance.adapter"
 NODE = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
 FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]
 MANIFEST = json.loads((VECTORS_DIR / "manifest.json").read_text())
@@ -51,7 +51,7 @@ def docs() -> list[dict]:
 def test_R_CONF_1_regenerating_gives_identical_bytes(tmp_path: Path) -> None:
     # in a process of its own: generation measures coverage and runs probes, which would
     # change later derandomized Hypothesis runs of this session (test_fuzz.py)
-    run = subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", "vectors", "--out", str(tmp_path)],
+    run = subprocess.run([sys.executable, "-m", "waterfall.cli.main", "vectors", "--out", str(tmp_path)],
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr
     manifest = json.loads((tmp_path / "manifest.json").read_text())
@@ -118,7 +118,7 @@ def broken_adapter(tmp_path: Path, bug: str) -> str:
             "import seeded_bugs\n"
             "class P:\n    def setattr(self, t, n, v): setattr(t, n, v)\n    def setitem(self, t, n, v): t[n] = v\n"
             f"seeded_bugs.apply(next(b for b in seeded_bugs.SEEDED_BUGS if b.name == {bug!r}), P())\n"
-            "from waterfall.proofs.adapter import serve\nserve()\n")
+            "from waterfall.conformance.adapter import serve\nserve()\n")
     return script(tmp_path, bug.replace("-", "_"), body)
 
 
@@ -188,7 +188,7 @@ def test_R_CONF_4_bad_answers_fail_their_steps_then_stop_the_run(capsys, tmp_pat
 
 def test_R_CONF_4_one_crashing_step_restarts_the_implementation_and_the_run_goes_on(capsys, tmp_path: Path) -> None:
     body = ("import json, sys\n"
-            "from waterfall.proofs.adapter import answer\n"
+            "from waterfall.conformance.adapter import answer\n"
             "for line in sys.stdin:\n"
             "    req = json.loads(line)\n"
             "    if 'op-deposit-max' in req.get('id', ''):\n"
@@ -225,7 +225,7 @@ def test_R_CONF_4_wrong_types_and_wrong_ids(capsys, tmp_path: Path) -> None:
 def test_R_CONF_4_an_implementation_out_of_step_is_restarted(capsys, tmp_path: Path) -> None:
     """Two lines for one request would shift every later answer; the runner restarts it."""
     body = ("import json, sys\n"
-            "from waterfall.proofs.adapter import answer\n"
+            "from waterfall.conformance.adapter import answer\n"
             "for line in sys.stdin:\n"
             "    req = json.loads(line)\n"
             "    out = answer(req)\n"
@@ -241,7 +241,7 @@ def test_R_CONF_4_an_implementation_out_of_step_is_restarted(capsys, tmp_path: P
 
 def test_R_CONF_4_only_announced_mechanisms_run_and_the_rest_are_named(capsys, tmp_path: Path) -> None:
     body = ("import json, sys\n"
-            "from waterfall.proofs.adapter import answer\n"
+            "from waterfall.conformance.adapter import answer\n"
             "for line in sys.stdin:\n"
             "    out = answer(json.loads(line))\n"
             "    if out['type'] == 'hello':\n"
@@ -379,7 +379,7 @@ def test_R_CONF_4_sigterm_to_the_runner_kills_the_implementation(tmp_path: Path)
     token = f"wfterm{os.getpid()}x"
     started = tmp_path / "started"
     child = script(tmp_path, token, f"open({str(started)!r}, 'w').close()\n" + HELLO + "import time; time.sleep(120)\n")
-    runner = subprocess.Popen([sys.executable, "-m", "waterfall.proofs.cli", "conform", "--impl", f"{child} {token}",
+    runner = subprocess.Popen([sys.executable, "-m", "waterfall.cli.main", "conform", "--impl", f"{child} {token}",
                                *FEW, "--timeout", "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(200):
         if started.exists() and live(token):
@@ -424,7 +424,7 @@ def test_R_CONF_5_pytest_plugin_failures_are_short(pytester, tmp_path: Path) -> 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
     """`waterfall ARGS` in a process of its own (Hypothesis runs leave global state behind that
     would change later derandomized runs of this test session)."""
-    return subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "waterfall.cli.main", *args], capture_output=True, text=True,
                           timeout=600)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from waterfall.proofs.adapter import answer
-from waterfall.proofs.conform import judge, load_vectors
-from waterfall.proofs.kit_mutation import steps
-from waterfall.proofs.vectors import VECTORS_DIR
+from waterfall.conformance.adapter import answer
+from waterfall.conformance.runner import judge, load_vectors
+from waterfall.conformance.mutation import steps
+from waterfall.conformance.vectors import VECTORS_DIR
 
 import engine_bugs
 

@@ -14,11 +14,13 @@ import pytest
 from waterfall.model.adl import bankruptcy_price
 from waterfall.model.allocation import ROUNDINGS, allocate, top_remainders, water_fill
 from waterfall.model.layers import clip
-from waterfall.model.loader import catalogue
+from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.model.ranking import _ratio, cyclic_order
 from waterfall.model.units import div_ceil, div_floor, ppm_of
-from waterfall.proofs import crosshair_cli
-from waterfall.proofs.crosshair_cli import CONTRACTED, UnknownFunction, check_function, conditions, holds
+from waterfall.cli import crosshair as crosshair_cli
+from waterfall.model.errors import WaterfallError
+from waterfall.proofs import crosshair as engine
+from waterfall.proofs.crosshair import CONTRACTED, UnknownFunction, check_function, conditions, holds
 from waterfall.proofs.final_forms import final_form, final_shares
 from waterfall.proofs.verdict import COUNTEREXAMPLE, NO_COUNTEREXAMPLE_IN
 
@@ -51,13 +53,13 @@ def run_cli(argv: list[str]) -> int:
     args = p.parse_args(argv)
     try:
         return args.func(args)
-    except crosshair_cli.WaterfallError:
+    except WaterfallError:
         return crosshair_cli.EXIT_INPUT
 
 
 def test_R_VERIFY_4_every_contracted_function_has_pre_and_post_lines_naming_a_rule() -> None:
     for name in CONTRACTED:
-        fn = crosshair_cli.resolve_function(name)
+        fn = engine.resolve_function(name)
         kinds = {c.kind for c in conditions(fn)}
         assert kinds == {"pre", "post"}, name
         assert (fn.__doc__ or "").split(":")[0].startswith("R-"), name  # one-line docstring first
@@ -138,12 +140,12 @@ def test_R_VERIFY_4_crosshair_command_says_no_counterexample_in_t_seconds(capsys
 @pytest.mark.parametrize("name", ["waterfall.model.allocation.nope", "nomodule.f", "waterfall.model.loader.catalogue"])
 def test_R_ERR_1_unknown_or_uncontracted_function_is_bad_input(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(UnknownFunction, match="contracted ones"):
-        crosshair_cli.resolve_function(name)
+        engine.resolve_function(name)
     assert run_cli(["crosshair", "--function", name]) == 2
 
 
 def test_final_forms_match_the_catalogue_roundings() -> None:
-    assert final_form(crosshair_cli.resolve_mechanism("capped-pro-rata")) == ("haircut", "largest_remainder", 500_000)
+    assert final_form(resolve_mechanism("capped-pro-rata")) == ("haircut", "largest_remainder", 500_000)
     # uncapped haircut: R = min(D, sum w) split by largest remainder (R-HC-2)
     assert final_shares(("haircut", "largest_remainder", 10**6), 10, [10, 20, 40]) == [1, 3, 6]
     assert final_shares(("haircut", "floor", 10**6), 10, [10, 20, 40]) == [1, 2, 5]

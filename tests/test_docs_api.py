@@ -8,8 +8,8 @@ import doctest
 import re
 from pathlib import Path
 
-from waterfall.proofs.cli import parser
-from waterfall.proofs.cli_reference import markdown, subcommands
+from waterfall.cli.main import parser
+from waterfall.cli.reference import markdown, subcommands
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -164,7 +164,7 @@ def test_R_ERR_scenario_error_names_file_and_key(tmp_path: Path) -> None:
 
 
 def test_R_ERR_scenario_error_from_cli_when_no_mechanism_is_named(tmp_path: Path, capsys) -> None:
-    from waterfall.proofs.cli import main
+    from waterfall.cli.main import main
     p = tmp_path / "s.json"
     p.write_text(json.dumps({"format": "waterfall-scenario", "version": 1, "name": "s", "ops": [],
                              "state": {"markets": [], "accounts": []}}))

@@ -13,7 +13,7 @@ from waterfall.model import waterfall
 from waterfall.model.loader import catalogue, load_mechanism, load_scenario, scenario_from_doc, scenario_mechanism
 from waterfall.model.replay import run
 from waterfall.proofs.checks import check_steps, expectation_misses
-from waterfall.proofs.fuzz import Tally, save_scenario, search
+from waterfall.proofs.fuzz.machines import Tally, save_scenario, search
 from seeded_bugs import SEEDED_BUGS, SeededBug, apply
 from waterfall.spec import FINDINGS_DIR, REGRESSIONS_DIR
 
@@ -64,7 +64,7 @@ def test_R_FUZZ_1_partial_liquidation_rules_hold_at_the_fuzzers_scale(mech_id: s
     """The partial steps (R-LIQ-6) of the catalogue's files, with their USDC thresholds in the
     fuzzer's unit, keep every claim; the machine reaches partial steps."""
     from waterfall.model import partial
-    from waterfall.proofs import fuzz
+    from waterfall.proofs.fuzz import machines as fuzz
     mech = in_usdc(load_mechanism(catalogue()[mech_id]))
     steps = []
     original = partial.partial_step
@@ -169,7 +169,7 @@ def test_R_FUZZ_3_regressions_replay_clean(path: Path) -> None:
 
 
 def test_R_FUZZ_6_cli_counts_rules_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
-    from waterfall.proofs.cli import main
+    from waterfall.cli.main import main
     assert main(["fuzz", "--mechanism", "generic-socialized-loss", "--examples", "30", "--json"]) == 0
     (entry,) = json.loads(capsys.readouterr().out)["mechanisms"]
     assert entry["examples"] >= 30 and entry["violated"] is None
@@ -178,7 +178,7 @@ def test_R_FUZZ_6_cli_counts_rules_and_exits_0(capsys: pytest.CaptureFixture[str
 
 def test_R_FUZZ_6_cli_saves_a_violation_and_exits_1(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from waterfall.proofs.cli import main
+    from waterfall.cli.main import main
     monkeypatch.setattr(waterfall, "finish", drop_write_off)  # hyperliquid books every deficit as bad debt
     code = main(["fuzz", "--mechanism", "hyperliquid-adl", "--examples", "300", "--no-shrink",
                  "--save", str(tmp_path), "--json"])
@@ -191,7 +191,7 @@ def test_R_FUZZ_6_cli_saves_a_violation_and_exits_1(monkeypatch: pytest.MonkeyPa
 
 def test_R_FUZZ_7_a_failure_found_once_is_replayed_first(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
-    from waterfall.proofs.cli import main
+    from waterfall.cli.main import main
     monkeypatch.setattr(waterfall, "finish", drop_write_off)
     argv = ["fuzz", "--mechanism", "hyperliquid-adl", "--examples", "300", "--no-shrink", "--save",
             str(tmp_path / "found"), "--database", str(tmp_path / "db"), "--json"]
@@ -210,7 +210,7 @@ def test_R_FUZZ_7_a_failure_found_once_is_replayed_first(monkeypatch: pytest.Mon
 
 def test_R_FUZZ_7_each_mechanism_has_its_own_database_key() -> None:
     from hypothesis.internal.reflection import function_digest
-    from waterfall.proofs.fuzz import Tally, machine_for
+    from waterfall.proofs.fuzz.machines import Tally, machine_for
     keys = {function_digest(machine_for(load_mechanism(p), frozenset(), Tally())) for p in catalogue().values()}
     assert len(keys) == len(catalogue())
 
@@ -221,7 +221,7 @@ def test_R_FUZZ_7_campaign_targets_are_what_hypofuzz_collects() -> None:
     profile that is database_path() (here the test's temporary one)."""
     import fuzz_targets
     from hypothesis import HealthCheck, Phase, settings
-    from waterfall.proofs.fuzz import database_path
+    from waterfall.proofs.fuzz.machines import database_path
     assert sorted(fuzz_targets.TARGETS) == sorted(f"TestFuzz_{m.replace('-', '_')}" for m in catalogue())
     fuzz = settings.get_profile("fuzz")
     assert not fuzz.derandomize and Phase.generate in fuzz.phases

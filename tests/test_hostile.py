@@ -53,7 +53,7 @@ def test_R_CLI_7_a_control_character_in_a_name_is_shown_escaped(tmp_path: Path) 
     import sys
     p = tmp_path / "m.toml"
     p.write_text(hostile.MECH.replace('name = "Generic', 'name = "\\u001b[2J\\u001b]0;owned\\u0007\\u202eGeneric'))
-    out = subprocess.run([sys.executable, "-m", "waterfall.proofs.cli", "mechanisms", str(p)], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "waterfall.cli.main", "mechanisms", str(p)], capture_output=True,
                          text=True, timeout=60)
     assert out.returncode == 0 and "\\u001b[2J\\u001b]0;owned\\u0007\\u202eGeneric" in out.stdout
     assert not hostile.RAW_CONTROL.search(out.stdout.replace("\n", "")) and "\u202e" not in out.stdout

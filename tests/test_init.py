@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from waterfall.model.loader import LAYER_KEY_KINDS, catalogue, load_mechanism
-from waterfall.proofs.cli import main
-from waterfall.proofs.init_cli import FAMILIES, SCHEMA_FILE
+from waterfall.cli.main import main
+from waterfall.cli.init import FAMILIES, SCHEMA_FILE
 from waterfall.spec import SCHEMAS_DIR
 
 SCHEMA = json.loads((SCHEMAS_DIR / "mechanism.schema.json").read_text())

@@ -24,7 +24,7 @@ from waterfall.model.ops import Deposit, Liquidate, SetMark, Withdraw
 from waterfall.model.replay import StepResult
 from waterfall.model.state import State, value
 from waterfall.proofs.checks import check_steps, verify_mechanism
-from waterfall.proofs.cli import main
+from waterfall.cli.main import main
 from waterfall.spec import SCENARIOS_DIR
 from waterfall.spec.invariants import REGISTRY
 

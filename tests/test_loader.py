@@ -15,7 +15,7 @@ from waterfall.model.loader import load_mechanism, load_scenario, resolve_mechan
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Liquidation
 from waterfall.model.ops import Deposit, Liquidate
 from waterfall.model.state import Position
-from waterfall.proofs.cli import main
+from waterfall.cli.main import main
 
 MECH = """\
 format = "waterfall-mechanism"

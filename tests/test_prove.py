@@ -19,11 +19,13 @@ from waterfall.model.codec import op_from_json, state_from_json
 from waterfall.model.loader import catalogue, load_mechanism, load_scenario, scenario_mechanism
 from waterfall.model.ops import Deposit
 from waterfall.model.state import validate_state
-from waterfall.proofs import planted, prove as P, symexec as SX
+from waterfall.proofs.mutation import planted
+from waterfall.proofs.prove import prover as P
+from waterfall.proofs.prove import symexec as SX
 from waterfall.proofs import verdict as V
-from waterfall.proofs.cli import main
-from waterfall.proofs.harness import Case, Sizes, build, cases, cyclic_seeds, small_values
-from waterfall.proofs.prove_cli import exit_code
+from waterfall.cli.main import main
+from waterfall.proofs.prove.harness import Case, Sizes, build, cases, cyclic_seeds, small_values
+from waterfall.cli.prove import exit_code
 from waterfall.spec.invariants import REGISTRY
 
 CAT = catalogue()
@@ -267,7 +269,7 @@ def test_R_PROVE_10_planted_copy_is_the_model_that_runs(tmp_path: Path) -> None:
 def test_R_PROVE_10_generated_mutants_separate_crashes_from_changed_values() -> None:
     """proofs/mutants.py: a mutant that puts None in or drops an argument is a crash mutant;
     one that changes an operator or a constant is semantic (the campaign's --semantic sample)."""
-    from waterfall.proofs.mutants import semantic
+    from waterfall.proofs.mutation.mutants import semantic
 
     def bug(old: str, new: str) -> planted.Bug:
         return planted.Bug("m", "layers.py", f"def f(a, b):\n    {old}\n", f"def f(a, b):\n    {new}\n", "", ())
@@ -319,9 +321,9 @@ def _boom(*args: Any) -> Any:
 
 def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
-    from waterfall.proofs import prove_cli
-    monkeypatch.setattr(prove_cli, "ProcessPoolExecutor", ThreadPoolExecutor)
-    monkeypatch.setattr(prove_cli, "_job", _boom)
+    from waterfall.proofs.prove import matrix
+    monkeypatch.setattr(matrix, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(matrix, "_job", _boom)
     code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--operation", "deposit", "--no-all-n",
                  "--json"])
     out = json.loads(capsys.readouterr().out)

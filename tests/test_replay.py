@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.proofs.cli import main
+from waterfall.cli.main import main
 from waterfall.spec import FINDINGS_DIR
 
 FINDING = FINDINGS_DIR / "drift-v2-I-NONNEG-2aa24cb7.json"
@@ -78,7 +78,7 @@ def test_R_REPLAY_2_nothing_to_emit_is_bad_input(tmp_path: Path, capsys) -> None
 
 @pytest.mark.parametrize("mid", ["drift-v2"])
 def test_R_REPLAY_1_prove_save_then_replay(tmp_path: Path, mid: str, capsys) -> None:
-    from waterfall.proofs.prove import prove
+    from waterfall.proofs.prove.prover import prove
     v = prove(load_mechanism(catalogue()[mid]), "I-NONNEG", 3, operations=["liquidate"])
     path = tmp_path / "cex.json"
     path.write_text(json.dumps(v.counterexample))

@@ -12,13 +12,13 @@ import jsonschema
 import pytest
 
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.proofs import categories as C
+from waterfall.report import categories as C
 from waterfall.proofs import verdict as V
-from waterfall.proofs.cli import main
-from waterfall.proofs.fuzz import Tally
-from waterfall.proofs.prove import prove
-from waterfall.proofs.report import Evidence, build, cell
-from waterfall.proofs.report_render import markdown, page
+from waterfall.cli.main import main
+from waterfall.proofs.fuzz.machines import Tally
+from waterfall.proofs.prove.prover import prove
+from waterfall.report.document import Evidence, build, cell
+from waterfall.report.render import markdown, page
 from waterfall.spec import FINDINGS_DIR, SCENARIOS_DIR, SCHEMAS_DIR
 
 FINDING = FINDINGS_DIR / "drift-v2-I-NONNEG-2aa24cb7.json"
@@ -92,7 +92,7 @@ def test_R_REPORT_2_a_kind_added_later_counts_as_undecided_never_proved() -> Non
 
 
 def test_R_REPORT_3_fuzz_counterexamples_are_shrunk_sequences(tmp_path: Path) -> None:
-    from waterfall.proofs.report_cli import fuzz_evidence
+    from waterfall.cli.report import fuzz_evidence
     m = mech("mango-v4")
     # levies charge losers: seen within 60 derandomized runs (a budget with room, not one lucky
     # seed: the derandomized draws shift with unrelated source changes)
@@ -169,12 +169,12 @@ def test_R_REPORT_4_cli_writes_json_markdown_html_junit_sarif_and_plots(tmp_path
 def test_R_REPORT_5_loss_plot_colours_are_distinct_and_the_legend_is_beside_the_bars(tmp_path: Path) -> None:
     import matplotlib
     matplotlib.use("Agg")
-    from waterfall.proofs.report_plots import series_colours
+    from waterfall.report.plots import series_colours
     labels = [f"layer l{i}" for i in range(12)] + [f"account a{i}" for i in range(6)] + ["bad debt"]
     style = series_colours(labels)
     assert len(set(style.values())) == len(labels)  # (colour, hatch) never shared
     import matplotlib.pyplot as plt
-    from waterfall.proofs.report_plots import loss_plot
+    from waterfall.report.plots import loss_plot
     created = []
     real = plt.subplots
 

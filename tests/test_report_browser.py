@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.proofs import categories as C
-from waterfall.proofs.prove import prove
-from waterfall.proofs.report import Evidence, build
-from waterfall.proofs.report_render import page
+from waterfall.report import categories as C
+from waterfall.proofs.prove.prover import prove
+from waterfall.report.document import Evidence, build
+from waterfall.report.render import page
 from waterfall.spec import SCENARIOS_DIR
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

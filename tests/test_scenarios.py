@@ -10,7 +10,7 @@ import pytest
 from waterfall.model.loader import catalogue, load_mechanism, load_scenario
 from waterfall.model.replay import run
 from waterfall.proofs.checks import CLAIMED_VIOLATED, expectation_misses, stress_scenarios, verify_mechanism
-from waterfall.proofs.cli import main
+from waterfall.cli.main import main
 from waterfall.spec import SCENARIOS_DIR
 
 SCENARIOS = sorted(p.name for p in SCENARIOS_DIR.glob("*.json"))

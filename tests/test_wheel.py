@@ -85,7 +85,7 @@ def test_R_PKG_1_vectors_come_from_every_shipped_source(venv) -> None:
 
 def test_R_PKG_1_conform_with_the_default_vectors(venv) -> None:
     work, bin_, _ = venv
-    out = sh([str(bin_ / "waterfall"), "conform", "--impl", f"{bin_ / 'python'} -m waterfall.proofs.adapter"], work)
+    out = sh([str(bin_ / "waterfall"), "conform", "--impl", f"{bin_ / 'python'} -m waterfall.conformance.adapter"], work)
     committed = json.loads((VECTORS_DIR / "manifest.json").read_text())["vectors"]
     steps = sum(e["steps"] for e in committed)
     assert f"{steps} of {steps} steps passed in {len(committed)} vectors" in out.stdout
@@ -98,7 +98,7 @@ def test_R_PKG_1_pytest_plugin_beside_a_users_own_model_module(venv) -> None:
     (toy / "model.py").write_text(TOY_MODEL)
     (toy / "test_toy.py").write_text(TOY_TEST)
     out = sh([str(bin_ / "python"), "-m", "pytest", "-q", "-p", "no:cacheprovider",
-              "--waterfall-impl", f"{bin_ / 'python'} -m waterfall.proofs.adapter",
+              "--waterfall-impl", f"{bin_ / 'python'} -m waterfall.conformance.adapter",
               "--waterfall-mechanism", "generic-socialized-loss", "--waterfall-filter", "op-deposit"], toy, ok=False)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-2000:]
     deposits = len(list((VECTORS_DIR / "generic-socialized-loss").glob("op-deposit*.json")))

@@ -1,9 +1,12 @@
 """waterfall: the one import name of this project.
 
-Its parts are the folders of the repository's fixed layout, mapped in pyproject.toml
-(`[tool.setuptools.package-dir]`): `waterfall.model` is model/ (the reference model),
-`waterfall.proofs` is proofs/ (the engines and the CLI), `waterfall.spec` is spec/ (the
-invariant registry and the normative data). This file only names the package.
+Its parts, from the bottom up (imports run one way, downwards; tests/test_layout.py):
+- `waterfall.model` = model/ (the reference model) and `waterfall.spec` = spec/ (the rules'
+  data, the invariant registry), mapped in pyproject.toml (`[tool.setuptools.package-dir]`);
+- `waterfall.proofs` = proofs/ (the provers and the fuzzer);
+- `waterfall.conformance` and `waterfall.report` (the kit for implementers, the audit report);
+- `waterfall.cli` (the `waterfall` command).
+This file only names the package.
 """
 from __future__ import annotations
 

@@ -1,0 +1,166 @@
+"""Planted bugs: one-line edits of model/'s source that break a claimed invariant, and the
+runner that judges each with `waterfall prove` and the fuzzer (R-PROVE-10, `make mutate-proofs`).
+
+A bug is a text substitution in one model file. `plant` copies model/ to a directory and
+applies it; `python -m waterfall.proofs.mutation.planted judge NAME` (or any function here run in a
+child process by `judge`) imports that copy as `waterfall.model` through a meta-path finder
+placed before the installed package, so the prover and the fuzzer run the planted code and
+nothing else changes. The list is the issue's own (the planted bugs a prover that checked a
+copy of the rules reported PROVED), each with the mechanism whose claim it breaks and the
+venue size that reaches it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from waterfall.proofs.mutation.model_copy import MODEL_DIR, use_model
+
+
+@dataclass(frozen=True)
+class Bug:
+    """A one-line bug: file (in model/), the exact text and its replacement, where to look."""
+
+    name: str
+    file: str
+    old: str
+    new: str
+    mechanism: str
+    breaks: tuple[str, ...]  # claimed invariants it must break (any one refuted is a catch)
+    accounts: int = 2
+    markets: int = 1
+    ops: tuple[str, ...] = ("liquidate",)
+
+
+BUGS: tuple[Bug, ...] = (
+    Bug("haircut-base-uncapped", "haircut.py", "w = profit if profit < eq else eq", "w = profit",
+        "okx-2018-clawback", ("I-NONNEG", "I-BOUND")),
+    Bug("lr-ties-extra-unit", "allocation.py", "above = [i for i, r in enumerate(rems) if r > cut]",
+        "above = [i for i, r in enumerate(rems) if r >= cut]", "generic-socialized-loss",
+        ("I-BUDGET", "I-PROP"), accounts=3),
+    Bug("fee-uncapped", "waterfall.py",
+        "amount = min(eq, ppm_of(notional(tx.base, tx.base.accounts[aid]), rule.fee_ppm, up=False))",
+        "amount = ppm_of(notional(tx.base, tx.base.accounts[aid]), rule.fee_ppm, up=False)",
+        "generic-socialized-loss", ("I-NOLOSS", "I-BUDGET")),
+    Bug("layers-reversed", "layers.py", "    for spec in mech.layers:\n        if deficit == 0:",
+        "    for spec in reversed(mech.layers):\n        if deficit == 0:", "drift-v2", ("I-ORDER",)),
+    Bug("balance-pays-all-room", "layers.py", "amount = min(deficit - paid, can)", "amount = can",
+        "generic-socialized-loss", ("I-EVENTS", "I-BUDGET", "I-NOLOSS")),
+    Bug("assessment-uncapped", "layers.py",
+        "caps = [min(left, max(0, tx.equity(m))) for m, left in zip(ids, allowance)]",
+        "caps = [left for m, left in zip(ids, allowance)]",
+        "clearing-house-vmgh", ("I-NONNEG",), accounts=3),
+    Bug("solvency-check-sign", "fill_price.py", "eq_after = eq + side * (quote - q * mark)",
+        "eq_after = eq - side * (quote - q * mark)", "dydx-v4-deleveraging", ("I-NONNEG",)),
+    Bug("adl-own-side", "adl.py", "side = -1 if pos.size > 0 else 1", "side = 1 if pos.size > 0 else -1",
+        "bitmex-adl", ("I-ADL-BOUND", "I-NOLOSS", "I-BUDGET"), accounts=3),
+    Bug("flat-markets-dropped", "waterfall.py",
+        "scope = sorted(state.accounts[aid].positions)  # R-WF-7", "scope = markets  # R-WF-7",
+        "clearing-house-vmgh", ("I-PROP", "I-BOUND", "I-NONNEG", "I-ORDER"), markets=2),
+)
+BY_NAME = {b.name: b for b in BUGS}
+
+
+def plant(bug: Bug, into: Path) -> Path:
+    """A copy of model/ under `into` with the bug applied (the text must occur exactly once)."""
+    tree = into / "model"
+    shutil.copytree(MODEL_DIR, tree, ignore=shutil.ignore_patterns("__pycache__"))
+    path = tree / bug.file
+    text = path.read_text()
+    if text.count(bug.old) != 1:
+        raise ValueError(f"planted bug {bug.name}: {bug.old!r} occurs {text.count(bug.old)} times in model/{bug.file}")
+    path.write_text(text.replace(bug.old, bug.new))
+    return tree
+
+
+def prove_bug(bug: Bug, timeout: float) -> dict[str, Any]:
+    """`waterfall prove` on the planted model (this process): did it refute a claimed
+    invariant the bug breaks, with a replayed counterexample?"""
+    from waterfall.model.loader import resolve_mechanism
+    from waterfall.spec.invariants import REGISTRY
+
+    from waterfall.proofs import verdict as V
+    from waterfall.proofs.prove.harness import Sizes
+    from waterfall.proofs.prove.prover import prove_mechanism
+    mech = resolve_mechanism(bug.mechanism)
+    t0 = time.perf_counter()
+    vs, _ = prove_mechanism(mech, list(REGISTRY), Sizes(bug.accounts, bug.markets), bug.ops, timeout,
+                            stop_when_refuted=set(bug.breaks) or set(mech.claims))
+    refuted = [v.invariant for v in vs if v.kind == V.COUNTEREXAMPLE and v.claimed]
+    return {"refuted": refuted, "caught": bool(set(refuted) & set(bug.breaks)),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "verdicts": {v.invariant: v.kind for v in vs if v.kind != V.NOT_APPLICABLE}}
+
+
+def fuzz_bug(bug: Bug, examples: int) -> dict[str, Any]:
+    """The fuzzer on the planted model (this process): does it see a claimed invariant broken?"""
+    from hypothesis import HealthCheck, Phase, settings
+
+    from waterfall.model.loader import resolve_mechanism
+
+    from waterfall.proofs.fuzz.machines import Tally, search
+    mech = resolve_mechanism(bug.mechanism)
+    cfg = settings(max_examples=examples, stateful_step_count=25, derandomize=True, database=None,
+                   deadline=None, suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    t0 = time.perf_counter()
+    try:
+        tally = search(mech, frozenset(mech.claims), cfg, Tally())
+    except Exception as e:  # noqa: BLE001  (the model crashed on a valid state: I-VALID, R-STATE-5)
+        crash = f"I-VALID ({type(e).__name__} in the model)"
+        return {"broken": [crash] if "I-VALID" in mech.claims else [], "seconds": round(time.perf_counter() - t0, 1)}
+    seen = sorted(set(tally.documented) | ({tally.failure["invariant"]} if tally.failure else set()))
+    claimed = [i for i in seen if i in mech.claims]
+    return {"broken": claimed, "seconds": round(time.perf_counter() - t0, 1)}
+
+
+def judge(bug: Bug, timeout: float = 300.0, examples: int = 200, fuzz: bool = True) -> dict[str, Any]:
+    """Plant the bug in a temporary copy and judge it in a child process (prove, then fuzz)."""
+    with tempfile.TemporaryDirectory() as d:
+        tree = plant(bug, Path(d))
+        spec = Path(d) / "bug.json"
+        spec.write_text(json.dumps(asdict(bug)))
+        argv = [sys.executable, "-m", "waterfall.proofs.mutation.planted", "child", str(tree), str(spec), str(timeout),
+                str(examples if fuzz else 0)]
+        p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * 3 + 600)
+    if p.returncode != 0:
+        return {"bug": bug.name, "error": (p.stderr or p.stdout).strip()[-2000:]}
+    return {"bug": bug.name, **json.loads(p.stdout.strip().splitlines()[-1])}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`child TREE BUG.json TIMEOUT EXAMPLES` (internal) or `judge [NAME ...] [--timeout S] [--no-fuzz]`."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["child"]:
+        tree, spec, timeout, examples = Path(args[1]), Path(args[2]), float(args[3]), int(args[4])
+        use_model(tree)
+        doc = json.loads(spec.read_text())
+        bug = Bug(**{**doc, "breaks": tuple(doc["breaks"]), "ops": tuple(doc["ops"])})
+        out = {"prove": prove_bug(bug, timeout)}
+        if examples:
+            out["fuzz"] = fuzz_bug(bug, examples)
+        print(json.dumps(out))
+        return 0
+    timeout = float(args[args.index("--timeout") + 1]) if "--timeout" in args else 300.0
+    names = [a for a in args[1:] if not a.startswith("--") and a != str(timeout) and a in BY_NAME] or list(BY_NAME)
+    results = []
+    for name in names:
+        r = judge(BY_NAME[name], timeout, fuzz="--no-fuzz" not in args)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    caught = sum(1 for r in results if r.get("prove", {}).get("caught"))
+    print(f"prove refuted {caught} of {len(results)} planted bugs", file=sys.stderr)
+    return 0 if caught == len(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+
+
+__all__ = ["BUGS", "Bug", "asdict", "judge", "plant", "use_model"]
