@@ -221,7 +221,7 @@ def apply(state: State, op: Op, mechanism: Mechanism) -> tuple[State, list[Event
     return post, events
 
 
-# Hypothesis: the profiles live in proofs/fuzz.py; CI runs "ci" (derandomized), `make fuzz` "fuzz".
+# Hypothesis: the profiles live in proofs/fuzz/machines.py; CI runs "ci" (derandomized), `make fuzz` "fuzz".
 import os  # noqa: E402
 
 from hypothesis import HealthCheck, Phase, settings  # noqa: E402

@@ -5,7 +5,7 @@ storage, 128-bit intermediates, a haircut that looks at the first accounts only,
 rounded once over all markets, checks in the wrong order, ...
 
 Each engine is `python tests/engine_bugs.py NAME` (the adapter with the bug installed);
-tests/test_conform_bugs.py checks the committed vectors catch every one of them, and
+tests/conformance/test_conform_bugs.py checks the committed vectors catch every one of them, and
 bench/conform_bugs.py measures how long `conform --fuzz` takes to find each.
 """
 from __future__ import annotations

@@ -5,7 +5,7 @@ reads it, as a subprocess with a time bound; every run must exit 2 with a typed 
 control character on the terminal, and nothing written.
 
     .venv/bin/python tests/hostile.py            # the full set (make hostile), totals at the end
-    tests/test_hostile.py                        # a bounded subset in CI
+    tests/cli/test_hostile.py                        # a bounded subset in CI
 
 Classes: float numbers (5000.0, 1e9, inf, nan), repeated keys, keys of another layer kind,
 unknown keys, wrong types, out-of-range values, huge integers, not UTF-8, empty, nested too

@@ -1,5 +1,5 @@
 """Deliberately broken rules (seeded bugs): each is a patch of one model function and the
-invariant that must catch it. Shared by tests/test_fuzz.py and bench/fuzz.py (and later the
+invariant that must catch it. Shared by tests/proofs/test_fuzz.py and bench/fuzz.py (and later the
 proofs): a checker that misses one of these is not checking what it claims."""
 from __future__ import annotations
 

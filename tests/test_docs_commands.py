@@ -37,7 +37,7 @@ SKIP = [
     ("make docs", "the site build: tests/test_docs_site.py, run by `make docs`"),
     ("make setup", "the venv this test runs in already exists"),
     ("make kit-mutate", "the vectors' mutation score (~30 minutes): docs/conformance.md"),
-    ("make hostile", "every hostile input through every command (~6 minutes): tests/test_hostile.py runs a subset"),
+    ("make hostile", "every hostile input through every command (~6 minutes): tests/cli/test_hostile.py runs a subset"),
     ("pytest --waterfall-impl", "the pytest plugin over all vectors: tests/test_pytest_plugin.py covers it"),
     ("waterfall conform --impl 'node my-engine.mjs' --fuzz", "differential fuzzing, 2000 scenarios"),
 ]

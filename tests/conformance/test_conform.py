@@ -22,7 +22,7 @@ from waterfall.cli.main import main
 from waterfall.conformance.kit import KIT_DOCS
 from waterfall.conformance.vectors import VECTORS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ADAPTER = f"{sys.executable} -m waterfall.conformance.adapter"
 NODE = f"node {ROOT / 'docs/examples/node-generic/waterfall-node.mjs'}"
 FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]

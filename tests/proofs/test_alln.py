@@ -44,7 +44,7 @@ def test_ids_unique_and_entry_point_filters() -> None:
 
 def test_obligations_documented_in_spec() -> None:
     from pathlib import Path
-    text = (Path(__file__).parent.parent / "spec" / "invariants.md").read_text()
+    text = (Path(__file__).resolve().parents[2] / "spec" / "invariants.md").read_text()
     missing = [i for i in IDS if i not in text]
     assert not missing
 

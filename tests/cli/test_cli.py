@@ -18,7 +18,7 @@ from waterfall.cli.main import main, parser
 from waterfall.report.ledger import table
 from waterfall.spec import FINDINGS_DIR
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NODE = ROOT / "docs/examples/node-generic/waterfall-node.mjs"
 ADAPTER = f"{sys.executable} -m waterfall.conformance.adapter"
 

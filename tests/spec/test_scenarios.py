@@ -66,7 +66,7 @@ id = "levy-claims-nonneg"
 name = "a levy that wrongly claims no negative balances"
 claims = ["I-NONNEG"]
 [source]
-references = ["tests/test_scenarios.py"]
+references = ["tests/spec/test_scenarios.py"]
 [[layers]]
 name = "insurance_fund"
 [final]

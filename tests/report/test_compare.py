@@ -1,4 +1,4 @@
-"""`waterfall compare` (proofs/compare.py, proofs/compare_cli.py): hand-computed figures on
+"""`waterfall compare` (waterfall/report/compare.py, waterfall/cli/compare.py): hand-computed figures on
 bundled scenarios under three mechanisms, the CLI's JSON, and bad input (exit 2)."""
 from __future__ import annotations
 

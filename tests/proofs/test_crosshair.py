@@ -47,7 +47,7 @@ def floor_plus_one(total: int, weights: Sequence[int]) -> list[int]:
 
 
 def run_cli(argv: list[str]) -> int:
-    """The two commands through a local parser (proofs/cli.py is wired by the lead)."""
+    """The two commands through a local parser (waterfall/cli/main.py is wired by the lead)."""
     p = argparse.ArgumentParser(prog="waterfall")
     crosshair_cli.add_parser(p.add_subparsers(required=True))
     args = p.parse_args(argv)

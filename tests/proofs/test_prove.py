@@ -1,9 +1,9 @@
-"""R-PROVE: `waterfall prove` runs model.step itself over unknowns (proofs/symexec.py), every
+"""R-PROVE: `waterfall prove` runs model.step itself over unknowns (proofs/prove/symexec.py), every
 path, every operation; its verdicts are honest (sanity gates) and its counterexamples replay.
 
 The engine is tested on toy functions (paths counted by hand), the harness on its own
 promises, the prover on one small mechanism end to end, each sanity gate by making it fire,
-and the planted bugs of proofs/planted.py (the issue's list) by planting them in a copy of
+and the planted bugs of proofs/mutation/planted.py (the issue's list) by planting them in a copy of
 model/ and asking `waterfall prove` for a replayed counterexample.
 """
 from __future__ import annotations
@@ -29,7 +29,7 @@ from waterfall.cli.prove import exit_code
 from waterfall.spec.invariants import REGISTRY
 
 CAT = catalogue()
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def mech(mid: str) -> Any:
@@ -267,7 +267,7 @@ def test_R_PROVE_10_planted_copy_is_the_model_that_runs(tmp_path: Path) -> None:
 
 
 def test_R_PROVE_10_generated_mutants_separate_crashes_from_changed_values() -> None:
-    """proofs/mutants.py: a mutant that puts None in or drops an argument is a crash mutant;
+    """proofs/mutation/mutants.py: a mutant that puts None in or drops an argument is a crash mutant;
     one that changes an operator or a constant is semantic (the campaign's --semantic sample)."""
     from waterfall.proofs.mutation.mutants import semantic
 

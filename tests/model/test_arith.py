@@ -1,5 +1,5 @@
 """R-ARITH: the facade gives the same answers on Python integers and on the prover's unknowns
-(proofs/symexec.py), whose value and Z3 term must agree with Python's own arithmetic."""
+(proofs/prove/symexec.py), whose value and Z3 term must agree with Python's own arithmetic."""
 from __future__ import annotations
 
 import itertools
