@@ -1,5 +1,6 @@
-"""The `waterfall` command: run scenarios, list mechanisms, verify the catalogue, fuzz,
-prove (Z3 and all-N), crosshair, diff, vectors, conform, report, compare.
+"""The `waterfall` command: the parser and its dispatch, and the scenario commands (run,
+mechanisms, verify); every other command has its module beside this one (prove, fuzz,
+crosshair and diff, vectors and conform, report, replay, init, compare).
 
 Exit codes: 0 success; 1 a finding (a claimed invariant violated, an expectation missed,
 a crash); 2 bad input (file, key or argument), reported with its typed error.
@@ -24,14 +25,7 @@ from waterfall.cli.about import missing_extra, version_text
 from waterfall.cli.ids import resolve_invariants
 from waterfall.report import categories as C
 from waterfall.report import ci_outputs
-from waterfall.cli import compare as compare_cli
-from waterfall.cli import conform as conform_cli
-from waterfall.cli import crosshair as crosshair_cli
-from waterfall.cli import fuzz as fuzz_cli
-from waterfall.cli import init as init_cli
-from waterfall.cli import prove as prove_cli
-from waterfall.cli import replay as replay_cli
-from waterfall.cli import report as report_cli
+from waterfall.cli import compare, conform, crosshair, fuzz, init, prove, replay, report
 from waterfall.report.ledger import event_lines, ledger, table
 from waterfall.cli.terminal import escaped_output
 from waterfall.report.trace import describe_op
@@ -102,14 +96,14 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("--junit", metavar="FILE", help="also write JUnit XML (a testcase per mechanism and invariant)")
     v.add_argument("--sarif", metavar="FILE", help="also write SARIF 2.1.0 (claimed invariants violated)")
     v.set_defaults(func=cmd_verify)
-    fuzz_cli.add_parser(sub)
-    prove_cli.add_parser(sub)
-    crosshair_cli.add_parser(sub)
-    conform_cli.add_parser(sub)
-    report_cli.add_parser(sub)
-    replay_cli.add_parser(sub)
-    init_cli.add_parser(sub)
-    compare_cli.add_parser(sub)
+    fuzz.add_parser(sub)
+    prove.add_parser(sub)
+    crosshair.add_parser(sub)
+    conform.add_parser(sub)
+    report.add_parser(sub)
+    replay.add_parser(sub)
+    init.add_parser(sub)
+    compare.add_parser(sub)
     return p
 
 

@@ -3,7 +3,7 @@
 (one result per claimed invariant refuted, located at the claim in the mechanism file).
 
 Both are written from `Cell`s: (mechanism, invariant, claimed, category, text, message),
-the shape every command's verdicts reduce to (proofs/categories.py).
+the shape every command's verdicts reduce to (waterfall/report/categories.py).
 """
 from __future__ import annotations
 

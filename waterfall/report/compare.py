@@ -43,6 +43,7 @@ from waterfall.model.ops import Liquidate
 from waterfall.model.replay import StepResult, run
 from waterfall.model.state import State, account_upnl, equity
 from waterfall.report.ledger import signed
+from waterfall.report.render import md_table
 
 UNBOUNDED = "unbounded"
 Ratio = Fraction | str | None
@@ -325,7 +326,3 @@ def compare_markdown(results: Sequence[Comparison], detail: bool = False) -> str
     return "\n".join(lines)
 
 
-def md_table(header: list[str], rows: list[list[str]]) -> str:
-    """A Markdown table."""
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(out + ["| " + " | ".join(r) + " |" for r in rows])

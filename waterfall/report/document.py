@@ -1,14 +1,14 @@
 """The audit report (R-REPORT-*): one JSON document (spec/schemas/report.schema.json),
-rendered as Markdown and as static HTML (proofs/report_render.py).
+rendered as Markdown and as static HTML (waterfall/report/render.py).
 
 Per (mechanism, invariant) the strongest evidence on the ladder of docs/proofs.md:
 COUNTEREXAMPLE (prove, then the fuzzer; replayed by the model) > a sanity failure of the
 proof > PROVED N<=k M<=m (model.step, every path) > no violation found by Hypothesis (runs,
 steps) > the verdict itself. The all-N results are statements about the rules, not about the
-code: they are listed apart and are never a cell's evidence. Each cell has a category (proofs/categories.py: proved,
+code: they are listed apart and are never a cell's evidence. Each cell has a category (waterfall/report/categories.py: proved,
 claimed and broken, unclaimed property, undecided, not applicable, sanity failure) and a
-link to its evidence; each counterexample is shown as a sequence (proofs/trace.py), the
-fuzzer's shrunk first within a time budget (proofs/shrink.py), and saved as a scenario that
+link to its evidence; each counterexample is shown as a sequence (waterfall/report/trace.py), the
+fuzzer's shrunk first within a time budget (proofs/fuzz/shrink.py), and saved as a scenario that
 `waterfall replay` re-runs. A provenance block says what produced the report. Exact numbers
 come from the engines' own results; nothing is re-derived here.
 """

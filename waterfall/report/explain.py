@@ -4,7 +4,7 @@
 Each function reads the quantities through the helpers of spec/invariants.py (the same
 definitions the checkers evaluate) and lists the ones that decide the verdict; it never
 decides anything itself. Relational invariants (two runs compared) are shown by
-proofs/trace.py, which runs both.
+waterfall/report/trace.py, which runs both.
 """
 from __future__ import annotations
 

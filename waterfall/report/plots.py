@@ -1,5 +1,5 @@
 """The report's plots (matplotlib, no display): who absorbed the loss in each stress scenario
-(R-WF-3, R-CH-1/2, proofs/compare.py) and Z3 proof time against N.
+(R-WF-3, R-CH-1/2, waterfall/report/compare.py) and Z3 proof time against N.
 
 Colours: layers take distinct hues (tab10, then hatched), accounts shades of one other hue,
 bad debt black, so no two series share a colour; the legend sits beside the axes, never on

@@ -1,4 +1,4 @@
-"""The report's JSON document (proofs/report.py) as Markdown and as one self-contained HTML
+"""The report's JSON document (waterfall/report/document.py) as Markdown and as one self-contained HTML
 page (no scripts, no external resources; links to sources are plain links).
 
 Order: summary line, legend, contents, matrix (every cell a link to its evidence),
@@ -55,6 +55,7 @@ OPERATIONS_NOTE = ("Every path of model.step that waterfall prove explored, per 
 # ---- Markdown -------------------------------------------------------------------------
 
 def md_table(head: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table; a `|` or a newline in a cell is escaped so the table keeps its shape."""
     esc = lambda s: str(s).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     return "\n".join(["| " + " | ".join(map(esc, head)) + " |", "|" + "---|" * len(head)]
                      + ["| " + " | ".join(map(esc, r)) + " |" for r in rows])

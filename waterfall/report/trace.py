@@ -1,7 +1,7 @@
 """A counterexample as a reader follows it (R-REPORT-3), in the manner of Foundry's failing
 sequence: the operations in order with their arguments; for each, the prices, positions
 and balances it changed and the transfers it made with their rule IDs; then the violated
-predicate's own terms (proofs/explain.py) and the before/after ledger of that step.
+predicate's own terms (waterfall/report/explain.py) and the before/after ledger of that step.
 Relational invariants (I-PATH, I-SCALE, I-SPLIT) show the two runs being compared.
 
 Everything is replayed through the reference model (model.replay.run) from the scenario
@@ -21,7 +21,7 @@ from waterfall.model.state import State, equity
 from waterfall.spec.invariants import REGISTRY, RELATIONS, _run, doubled, scaled, split_state
 
 from waterfall.proofs.checks import first_violation
-from waterfall.report.explain import terms
+from waterfall.report.explain import eq, terms
 from waterfall.report.ledger import ledger
 
 
@@ -34,11 +34,6 @@ def describe_op(op: Op) -> str:
     if fills is not None:
         args.insert(len(args) - 1 if "seed" in doc else len(args), "fills=" + ",".join(f"{m}@{p}" for m, p in fills.items()))
     return " ".join([name, *args])
-
-
-def eq(state: State, aid: str) -> int:
-    a = state.accounts.get(aid)
-    return equity(state, a) if a else 0
 
 
 def changes(pre: State, post: State) -> dict[str, list[str]]:
