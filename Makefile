@@ -35,18 +35,18 @@ verify: setup
 test: setup browser
 	$(PY) -m pytest
 
-# Debian's chromium for the report's browser test (tests/test_report_browser.py); when it cannot
+# Debian's chromium for the report's browser test (tests/report/test_report_browser.py); when it cannot
 # be installed (no root, no apt) that test skips and says why
 browser:
 	@command -v chromium >/dev/null 2>&1 || apt-get install -y -q chromium >/dev/null 2>&1 \
 		|| (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1) \
-		|| echo "chromium could not be installed: tests/test_report_browser.py will skip"
+		|| echo "chromium could not be installed: tests/report/test_report_browser.py will skip"
 
-# long Hypothesis campaign (profile "fuzz" in proofs/fuzz.py); CI runs the short "ci" profile.
+# long Hypothesis campaign (profile "fuzz" in proofs/fuzz/machines.py); CI runs the short "ci" profile.
 # Found examples are kept in $(WATERFALL_FUZZ_DB) (default .waterfall/examples) and replayed
 # first next time, by this, `waterfall fuzz` and the HypoFuzz campaign alike.
 fuzz: setup
-	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/test_fuzz.py
+	HYPOTHESIS_PROFILE=fuzz $(PY) -m pytest tests/proofs/test_fuzz.py
 
 # a campaign over every core (HypoFuzz, extra 'fuzz'; its dashboard on localhost:9999) of one
 # machine or several: give each the same WATERFALL_FUZZ_DB (a shared folder), or merge their
@@ -62,7 +62,7 @@ mutate: setup
 	$(PIP) -e '.[dev,mutate]'
 	HYPOTHESIS_PROFILE=mutate $(VENV)/bin/mutmut run --max-children 2; $(VENV)/bin/mutmut results
 
-# the prover measured by planted bugs (proofs/planted.py: one-line edits of model/, the issue's
+# the prover measured by planted bugs (proofs/mutation/planted.py: one-line edits of model/, the issue's
 # list), each judged by waterfall prove and by the fuzzer; the table is in docs/proofs.md
 # the prover measured by mutation (R-PROVE-10, docs/proofs.md): the issue's planted bugs, then a
 # seeded sample of mutmut's mutants of the waterfall's modules, each judged by prove and the fuzzer

@@ -2,10 +2,10 @@
 on every valid venue of k accounts and one market? (docs/proofs.md, "Choosing the route")
 
 Route 1, CrossHair: a harness per (mechanism, invariant, k) builds the venue from plain int
-arguments with the prover's own harness (proofs/harness.py), assumes R-STATE-5 with a leading
+arguments with the prover's own harness (proofs/prove/harness.py), assumes R-STATE-5 with a leading
 assert (CrossHair's precondition), calls model.step and asserts the registry's predicate;
 `crosshair check --analysis_kind asserts --report_all` says "Confirmed over all paths" only when
-it exhausted every path. Route 2, waterfall prove: proofs/symexec.py's path exploration.
+it exhausted every path. Route 2, waterfall prove: proofs/prove/symexec.py's path exploration.
 
     .venv/bin/python bench/prove_routes.py [--seconds 300] [--mechanism generic-socialized-loss ...]
 

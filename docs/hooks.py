@@ -9,7 +9,7 @@ read on disk (docs/proofs.md -> ../spec/rules.md) works in the built site too:
 - bench/README.md      -> bench/index.html
 - docs/invariant-registry.md is generated at build time from spec/invariants.py (REGISTRY,
   RELATIONS) and the catalogue (model.loader.catalogue / load_mechanism);
-- docs/cli.md, the command-line reference, from the argument parser (proofs/cli_reference.py).
+- docs/cli.md, the command-line reference, from the argument parser (waterfall/cli/reference.py).
 
 Non-Markdown files the pages link to (spec/invariants.py, proofs/alln.py, the scenario
 schema, the findings) are copied as plain files so `mkdocs build --strict` can check those
@@ -71,7 +71,7 @@ def _cell(text: str) -> str:
 
 
 def cli_page() -> str:
-    """The command-line reference, from the argument parser (proofs/cli_reference.py)."""
+    """The command-line reference, from the argument parser (waterfall/cli/reference.py)."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from waterfall.cli.reference import markdown

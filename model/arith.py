@@ -2,7 +2,7 @@
 
 Invariant predicates (spec/invariants.py) are written with these functions, so the same
 definition evaluates on a concrete step (Python ints and bools) and on a symbolic one, where
-`waterfall prove` runs `model.step` itself over unknowns (proofs/symexec.py). On Python
+`waterfall prove` runs `model.step` itself over unknowns (proofs/prove/symexec.py). On Python
 values each function is the ordinary operation. An unknown's type marks itself `symbolic`
 and provides `ite`, `and_`, `or_`, `not_` and `implies` building a condition without
 deciding it, so a predicate yields one condition per path instead of forking on every

@@ -3,7 +3,7 @@
 A predicate takes (pre-state, operation, post-state, events, mechanism) and returns True
 when the invariant holds for that step. Every checker evaluates the same predicate: the
 stress scenarios and `waterfall run` on concrete steps, the fuzzer on random sequences, and
-`waterfall prove` on `model.step` run over unknowns (proofs/symexec.py), which is why the
+`waterfall prove` on `model.step` run over unknowns (proofs/prove/symexec.py), which is why the
 predicates are written with the arithmetic facade of model/arith.py. Each invariant also
 names its trigger (R-PROVE-4): the event that makes a step interesting for it (a haircut
 moved, a later layer drawn, an ADL fill...); a proof counts only with a witness step where

@@ -2,7 +2,7 @@
 mutate-proofs`): how many of the mutants that break a claimed invariant does `waterfall
 prove` refute?
 
-The planted bugs (proofs/planted.py) are the issue's hand-written list; these are mutmut's
+The planted bugs (proofs/mutation/planted.py) are the issue's hand-written list; these are mutmut's
 own operators (the `mutate` extra: `mutmut.mutation.file_mutation.mutate_file_contents`) over
 the loss waterfall's modules. mutmut writes every mutant of a function as a renamed copy
 behind a trampoline; here each mutant becomes a plain one-function edit of the original file

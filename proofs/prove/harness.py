@@ -6,7 +6,7 @@ cyclic order) and leaves every number unknown: marks and margin rates, collatera
 deposits, sizes and open notionals, every layer balance the mechanism names, every
 default-fund contribution, recorded bad debt, and the operation's amounts and prices.
 `build` makes the state and the operation with one function `make(name)` for every number,
-so the same code builds the symbolic venue (unknowns, proofs/symexec.py) and the concrete
+so the same code builds the symbolic venue (unknowns, proofs/prove/symexec.py) and the concrete
 venue of a counterexample or a witness (the solver's values), which `model.step` replays.
 
 Structure the harness fixes, and why it loses no state:

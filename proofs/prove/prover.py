@@ -1,8 +1,8 @@
 """`waterfall prove`'s engine: the registry's invariants proved on `model.step` itself
 (R-PROVE-1..9).
 
-For one mechanism, every case of every operation kind (proofs/harness.py) is run through
-the model's own code over unknowns (proofs/symexec.py): the harness builds a state and an
+For one mechanism, every case of every operation kind (proofs/prove/harness.py) is run through
+the model's own code over unknowns (proofs/prove/symexec.py): the harness builds a state and an
 operation of unknowns, `validate_state` (R-STATE-5) keeps the valid ones, `model.step`
 applies the operation, and every invariant's predicate and trigger (spec/invariants.py) are
 evaluated on the result. Each feasible path is then checked by Z3 under its own path

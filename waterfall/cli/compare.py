@@ -1,5 +1,5 @@
 """`waterfall compare`: one scenario (or every bundled stress scenario) under several
-mechanisms: per-account outcomes, loss borne by each layer, fairness figures (proofs/compare.py).
+mechanisms: per-account outcomes, loss borne by each layer, fairness figures (waterfall/report/compare.py).
 
 Bad input (unknown mechanism, unreadable or invalid file) raises the loader's typed error
 (model.errors.WaterfallError); the `waterfall` main turns it into exit 2.

@@ -2,7 +2,7 @@
 operation and every valid venue of up to k accounts and m markets (R-PROVE-1..9).
 
 One task per (mechanism, operation kind), run in parallel (--jobs), each exploring every
-path of the model's code over unknowns (proofs/prove.py) within --timeout seconds, with a
+path of the model's code over unknowns (proofs/prove/prover.py) within --timeout seconds, with a
 progress line per finished case on stderr. The evidence of a mechanism's operations is
 merged into one verdict per invariant: PROVED N<=k M<=m, COUNTEREXAMPLE (replayed through
 the model), UNKNOWN / TIMEOUT, or a sanity failure (VACUOUS, UNREACHED, TRIVIAL), never

@@ -46,7 +46,7 @@ def markdown() -> str:
     p = parser()
     subs = subcommands(p)
     out = ["# Command-line reference (generated)", "",
-           "Generated from the argument parser of `waterfall` (`proofs/cli.py`) when the site is built; "
+           "Generated from the argument parser of `waterfall` (`waterfall/cli/main.py`) when the site is built; "
            "`waterfall COMMAND --help` prints the same. Exit codes: `0` success, `1` a finding (a claimed "
            "invariant violated or refuted, an expectation missed, a crash), `2` bad input (a typed error "
            "naming the file, key or id, with the closest known id), `3` (`prove`, `report`) a claimed "

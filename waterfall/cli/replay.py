@@ -1,6 +1,6 @@
 """`waterfall replay FILE`: re-run a saved counterexample (a scenario written by `prove
 --save`, `fuzz`, `report` or by hand) through the reference model and show each violated
-invariant as a failing sequence (proofs/trace.py); `--emit-test PATH` writes it as a pytest
+invariant as a failing sequence (waterfall/report/trace.py); `--emit-test PATH` writes it as a pytest
 test, as Kani's concrete playback does: for a claimed invariant the test asserts it holds
 (so it fails until the bug is fixed), for an unclaimed one that the documented violation
 still shows.

@@ -3,7 +3,7 @@
     python -m waterfall.conformance.adapter        # reads requests on stdin, one JSON line each
 
 It answers the hello and applies each step with model.step; the runner checks it passes
-every vector (tests/test_conform.py), and a seeded bug installed before `serve()` makes it
+every vector (tests/conformance/test_conform.py), and a seeded bug installed before `serve()` makes it
 fail with a diff.
 """
 from __future__ import annotations

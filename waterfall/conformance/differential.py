@@ -1,6 +1,6 @@
 """Differential fuzzing of an implementation against the reference model (R-CONF-6).
 
-Hypothesis draws scenarios with the vectors' own generator (proofs/venues.py: several
+Hypothesis draws scenarios with the vectors' own generator (waterfall/conformance/venues.py: several
 markets, 2-14 accounts, funded layers with reserves and caps, default funds, ties, and
 magnitudes up to balances near 10^36), the model computes the expected result of each step,
 the implementation answers over the conformance protocol (one process group for the run,

@@ -78,7 +78,7 @@ def _doc(vid: str) -> dict[str, Any]:
     doc = tomllib.loads(catalogue()[base].read_text(encoding="utf-8"))
     doc.update(copy.deepcopy(sections))
     doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [],
-                "description": f"conformance kit variant of {base} (proofs/kit.py)"})
+                "description": f"conformance kit variant of {base} (waterfall/conformance/kit.py)"})
     return doc
 
 

@@ -14,7 +14,7 @@ reference adapter, each replayed against the vectors. `make kit-mutate` runs
    {"type": "mutant", "name": ...}, that switches the active mutant (mutmut's trampolines
    read it at every call), so a worker serves many mutants without restarting.
 4. This process (the unmutated model) replays the vectors through a worker and judges every
-   answer with the runner's judge (proofs/conform.py) until a step fails: killed (mismatch,
+   answer with the runner's judge (waterfall/conformance/runner.py) until a step fails: killed (mismatch,
    wrong error code, crash, timeout) or, after every step passed, survived.
 5. Survivors are listed with their diff; a survivor that changes only the text of an error
    message or the location fields of an error is marked "message" (the protocol carries the

@@ -1,6 +1,6 @@
 """pytest plugin for implementers' CI (R-CONF-5): `pytest --waterfall-impl 'CMD'` runs every
 conformance vector as a test item of its own (node id `vectors/MECHANISM/ID`), through the
-runner of proofs/conform.py and one implementation process group for the whole session.
+runner of waterfall/conformance/runner.py and one implementation process group for the whole session.
 
 Installed with this package (entry point `pytest11`); inactive unless --waterfall-impl is
 given. Options: --waterfall-vectors DIR, --waterfall-mechanism ID (repeatable),

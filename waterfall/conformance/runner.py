@@ -1,5 +1,5 @@
 """Conformance runner (R-CONF-2..4, spec/conformance.md): replay vectors through an
-implementation speaking JSON lines on stdin/stdout (proofs/engine.py), compare with the
+implementation speaking JSON lines on stdin/stdout (waterfall/conformance/engine.py), compare with the
 expectations.
 
 Bad vectors are refused before any implementation starts (exit 2): a file the manifest does

@@ -1,15 +1,15 @@
 """Conformance vectors from the reference model (R-CONF-1, spec/conformance.md).
 
-For every catalogue mechanism and every kit variant (proofs/kit.py: the option values no
+For every catalogue mechanism and every kit variant (waterfall/conformance/kit.py: the option values no
 catalogue file uses): single operations on a small venue (each kind, the largest allowed
 values, refused operations with their error codes), every stress scenario as a multi-step
 sequence, the regression and finding scenarios under their own mechanism, and generated
-scenarios (proofs/venues.py) kept for coverage: a generated candidate is kept when it
+scenarios (waterfall/conformance/venues.py) kept for coverage: a generated candidate is kept when it
 reaches a branch of model/ (coverage.py, arcs measured per candidate) or a feature (an
 event rule at a magnitude class, an error code, 10+ accounts, several markets, a special
 case the generator tags: a tie between ids whose case-insensitive order differs, a margin
 boundary; a probe: the outcome changes when a rule that decides ties or rounding is broken
-on purpose, proofs/kit.py) that the vectors kept before it for the same mechanism do not. Expected outcomes come from
+on purpose, waterfall/conformance/kit.py) that the vectors kept before it for the same mechanism do not. Expected outcomes come from
 model.step; files are canonical JSON so regenerating gives identical bytes.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ class Case:
     description: str
     state: State
     ops: tuple[Op, ...]
-    tags: frozenset[str] = frozenset()  # the generator's special cases (proofs/venues.py)
+    tags: frozenset[str] = frozenset()  # the generator's special cases (waterfall/conformance/venues.py)
 
 
 def canonical(doc: Any) -> str:
@@ -183,7 +183,7 @@ def scenario_cases(mech: Mechanism) -> Iterator[Case]:
 
 
 def generated_case(mech: Mechanism, seed: int) -> Case:
-    """The generated scenario of one seed (proofs/venues.py), described by its shape."""
+    """The generated scenario of one seed (waterfall/conformance/venues.py), described by its shape."""
     from waterfall.conformance.venues import RandomDraw, scenario
     draw = RandomDraw(seed)
     state, ops = scenario(draw, mech)

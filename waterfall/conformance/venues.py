@@ -1,6 +1,6 @@
 """One generator of venues and operation sequences (R-CONF-1, R-CONF-6), shared by the
-committed vectors (proofs/vectors.py, seeded PRNG) and differential fuzzing
-(proofs/conform_fuzz.py, Hypothesis, so a disagreement shrinks).
+committed vectors (waterfall/conformance/vectors.py, seeded PRNG) and differential fuzzing
+(waterfall/conformance/differential.py, Hypothesis, so a disagreement shrinks).
 
 A venue has 1-3 markets, 2-14 accounts (ids chosen so that code-point order differs from
 case-insensitive and numeric order), zero-sum positions entered at several prices, cloned
