@@ -49,7 +49,7 @@ def venv(tmp_path_factory) -> tuple[Path, Path, Path]:
             (src / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, src / rel)
     sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work / "dist"), str(src)], work)
-    (wheel,) = (work / "dist").glob("waterfall-*.whl")
+    (wheel,) = (work / "dist").glob("loss_waterfall-*.whl")
     sh([sys.executable, "-m", "venv", str(work / "venv")], work)
     bin_ = work / "venv" / "bin"
     sh([str(bin_ / "python"), "-m", "pip", "install", "-q", "-c", str(CONSTRAINTS), str(wheel), "pytest"], work)
@@ -71,7 +71,7 @@ def test_R_PKG_1_catalogue_run_by_name_and_version(venv) -> None:
     assert len(json.loads(listed)) == len(list((ROOT / "spec/mechanisms").glob("*.toml")))
     out = sh([wf, "run", "fund-empty"], work).stdout
     assert "scenario fund-empty under" in out and "invariants hold at every step" in out
-    assert sh([wf, "--version"], work).stdout.startswith("waterfall 0.1.0 (")
+    assert sh([wf, "--version"], work).stdout.startswith("loss-waterfall 0.1.0 (import name waterfall; ")
 
 
 def test_R_PKG_1_vectors_come_from_every_shipped_source(venv) -> None:
@@ -108,7 +108,7 @@ def test_R_PKG_1_pytest_plugin_beside_a_users_own_model_module(venv) -> None:
 def test_R_PKG_1_heavy_commands_name_the_extra_to_install(venv) -> None:
     work, bin_, _ = venv
     out = sh([str(bin_ / "waterfall"), "prove"], work, ok=False)
-    assert out.returncode == 2 and "pip install 'waterfall[prove]'" in out.stderr
+    assert out.returncode == 2 and "pip install 'loss-waterfall[prove]'" in out.stderr
 
 
 def test_R_PKG_1_report_extra_then_report(venv) -> None:

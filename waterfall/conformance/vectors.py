@@ -18,7 +18,7 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass
-from importlib.metadata import version
+from waterfall import __version__
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -279,6 +279,6 @@ def generate(out: Path, mechanisms: list[Mechanism] | None = None) -> dict[str, 
             entries.append({"mechanism": mech.id, "id": doc["id"], "path": rel.as_posix(),
                             "steps": len(doc["steps"]), "sha256": hashlib.sha256(text.encode()).hexdigest()})
     manifest = {"format": "waterfall-vectors", "spec_version": SPEC_VERSION,
-                "model_version": version("waterfall"), "vectors": entries}
+                "model_version": __version__, "vectors": entries}
     (out / "manifest.json").write_text(canonical(manifest), encoding="utf-8", newline="\n")
     return manifest
