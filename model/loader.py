@@ -419,6 +419,9 @@ def resolve_mechanism(name: str) -> Mechanism:
     cat = catalogue()
     if name in cat:
         return load_mechanism(cat[name])
+    if not Path(name).exists() and Path(name).suffix == ".toml" and Path(name).stem in cat:
+        raise MechanismError(f"{name}: no such file; the catalogue mechanism {Path(name).stem!r} is named by its "
+                             f"id from any folder: {Path(name).stem}", file=name, key=name)
     if name.endswith(".toml") or Path(name).exists():
         return load_mechanism(name)
     raise MechanismError(f"no mechanism {name!r}: not a catalogue id nor a file{closest(name, list(cat))}",
@@ -452,9 +455,12 @@ def bundled_scenarios() -> dict[str, Path]:
 def resolve_scenario(name: str) -> Scenario:
     """A scenario file, or the name of a bundled one (`fund-empty`); E-SCENARIO with the
     closest name otherwise."""
+    known = bundled_scenarios()
+    if not Path(name).exists() and Path(name).stem in known and name != Path(name).stem:
+        raise ScenarioError(f"{name}: no such file; the bundled scenario {Path(name).stem!r} is run by its name "
+                            f"from any folder: {Path(name).stem}", file=name)
     if name.endswith(".json") or Path(name).exists():
         return load_scenario(name)
-    known = bundled_scenarios()
     if name in known:
         return load_scenario(known[name])
     raise ScenarioError(f"no scenario {name!r}: not a file nor a bundled scenario{closest(name, list(known))}",

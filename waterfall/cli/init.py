@@ -112,7 +112,7 @@ def render(dest: Path, family: str) -> str:
            f"#   waterfall mechanisms {dest.name}             # validates, shows the result",
            f"#   waterfall verify --mechanism {dest.name}     # stress scenarios x invariants",
            f"#   waterfall prove --mechanism {dest.name}      # Z3 and all-N proofs of the claims",
-           "# Every key that applies is written out, defaults included; spec/mechanisms.md explains them.", ""]
+           "# Every key that applies is written out, defaults included; the format is explained by\n# `waterfall docs mechanisms` (spec/mechanisms.md in the installed package).", ""]
     top = {"format": "waterfall-mechanism", "version": 1, "id": mid, "name": f"{mid}: {what}",
            "family": tomllib.loads(Path(base.path).read_text(encoding="utf-8"))["family"],
            "description": f"Started from {base_id} ({family}). Say here what this design models and what it "

@@ -25,7 +25,7 @@ from waterfall.cli.about import clash, missing_extra, version_text
 from waterfall.cli.ids import resolve_invariants
 from waterfall.report import categories as C
 from waterfall.report import ci_outputs
-from waterfall.cli import compare, conform, crosshair, fuzz, init, prove, replay, report
+from waterfall.cli import bundled, compare, conform, crosshair, fuzz, init, prove, replay, report
 from waterfall.report.ledger import event_lines, ledger, table
 from waterfall.cli.terminal import escaped_output
 from waterfall.report.trace import describe_op
@@ -110,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     replay.add_parser(sub)
     init.add_parser(sub)
     compare.add_parser(sub)
+    bundled.add_parser(sub)
     return p
 
 
