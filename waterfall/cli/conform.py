@@ -19,6 +19,7 @@ from waterfall.model.loader import catalogue, resolve_mechanism
 
 from waterfall.cli.args import DAY, command, integer, out_dir, out_file, seconds
 from waterfall.conformance.runner import Runner, StepResult, junit, load_vectors, report
+from waterfall.report.hints import conform_hint
 from waterfall.conformance.engine import ConformanceError, Engine, EngineStopped, killing_on_signals
 from waterfall.conformance.vectors import VECTORS_DIR, generate
 
@@ -101,7 +102,7 @@ def cmd_fuzz(args: Any) -> int:
           f"{out.examples} scenarios in {out.seconds:.1f} s with shrinking, to {len(out.vector['steps'])} operation(s):")
     for r in out.failure:
         print(f"  step {r.step} ({r.reason}):\n    " + r.detail.replace("\n", "\n    "))
-    print(f"minimal scenario saved as {path} (replay: waterfall conform --impl ... --vectors {args.save})")
+    print(f"minimal scenario saved as {path} (replay: {conform_hint(args.impl, args.save)})")
     return 1
 
 

@@ -33,6 +33,7 @@ from waterfall.report import trace as T
 from waterfall.proofs import verdict as V
 from waterfall.report.provenance import versions
 from waterfall.report.ci_outputs import Cell
+from waterfall.report.hints import replay_hint
 from waterfall.proofs.fuzz.machines import Tally
 from waterfall.proofs.fuzz.shrink import shrink
 from waterfall.proofs.verdict import Verdict
@@ -160,9 +161,8 @@ def provenance(ev: Evidence, command: str) -> dict[str, Any]:
 
 
 def replay_command(path: Path, mech: Mechanism) -> str:
-    """The command that re-runs a saved counterexample (a file mechanism is named by path)."""
-    own = "" if mech.id in catalogue() else f" --mechanism {mech.path}"
-    return f"waterfall replay {path}{own}"
+    """The command that re-runs a saved counterexample, from any folder (R-CLI-9)."""
+    return replay_hint(path, mech)
 
 
 def counterexample(ev: Evidence, c: CellView, mech: Mechanism, out: Path) -> dict[str, Any]:
