@@ -11,7 +11,7 @@ from waterfall.report.provenance import ENGINES, versions
 from waterfall.spec import SPEC_VERSION
 
 # subcommand -> (extra that provides it, modules it imports)
-NEEDS = {"prove": ("prove", ("z3", "sympy")), "report": ("report", ("z3", "sympy", "matplotlib")),
+NEEDS = {"prove": ("prove", ("z3", "sympy")), "report": ("report", ("z3", "sympy", "matplotlib", "markdown")),
          "crosshair": ("crosshair", ("crosshair", "z3")), "diff": ("crosshair", ("crosshair", "z3"))}
 
 # distributions known to install a top-level package named `waterfall` (PyPI's `waterfall`:
