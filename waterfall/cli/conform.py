@@ -19,6 +19,7 @@ from waterfall.model.loader import catalogue, resolve_mechanism
 
 from waterfall.cli.args import DAY, command, integer, out_dir, out_file, seconds
 from waterfall.cli.terminal import ticking
+from waterfall.conformance.rule_coverage import coverage, text as coverage_text
 from waterfall.conformance.runner import Runner, StepResult, junit, load_vectors, report
 from waterfall.report.hints import conform_hint
 from waterfall.conformance.engine import ConformanceError, Engine, EngineStopped, killing_on_signals
@@ -140,6 +141,9 @@ def cmd_conform(args: Any) -> int:
         except EngineStopped as e:
             stopped = str(e)
     out = report(results, selection, runner, stopped)
+    ran = {r.vector for r in results}
+    cov = coverage([v.doc for v in selection.vectors if v.key in ran])  # R-KIT-1
+    out["rule_coverage"] = cov
     if args.junit:
         Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
         Path(args.junit).write_text(junit(results, out["skipped_vectors"]), encoding="utf-8")
@@ -147,6 +151,7 @@ def cmd_conform(args: Any) -> int:
         print(json.dumps(out, indent=2))
     else:
         print(summary(out, len({r.vector for r in results}), time.perf_counter() - start, checked))
+        print(coverage_text(cov, sorted({v.mechanism for v in selection.vectors if v.key in ran})))
     if stopped and not args.json:
         print(f"waterfall: conform: protocol error: {stopped}", file=sys.stderr)
     ok = out["steps"] and not out["failed"] and not stopped and not out["not_run_steps"]
