@@ -397,6 +397,15 @@ def scenario_mechanism(sc: "Scenario") -> Mechanism:
         beside = Path(sc.path).parent / name  # a relative path is relative to the scenario's folder
         if beside.exists():
             name = str(beside)
+    if name not in catalogue() and not name.endswith(".toml") and not Path(name).exists():
+        # R-CLI-9: the id of a user's mechanism file names nothing outside that file
+        guess = [p for p in (Path(f"{name}.toml"), Path(sc.path).parent / f"{name}.toml" if sc.path else None)
+                 if p is not None and p.is_file()]
+        hint = f" --mechanism {guess[0]}" if guess else " --mechanism FILE.toml"
+        raise ScenarioError(f"{sc.path}: key mechanism: {name!r} is not a catalogue id: a scenario saved from your "
+                            f"own mechanism file is run with its file: add{hint}"
+                            + ("" if guess else closest(name, list(catalogue()))),
+                            file=sc.path, key="mechanism")
     return resolve_mechanism(name)
 
 
@@ -410,7 +419,7 @@ def names_mechanism(sc: "Scenario", mech: Mechanism) -> bool:
         return True
     try:
         return scenario_mechanism(sc).id == mech.id
-    except MechanismError:
+    except (MechanismError, ScenarioError):  # names a user's file by its id: not this one
         return False
 
 

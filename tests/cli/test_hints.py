@@ -115,3 +115,15 @@ def test_R_REPLAY_3_emitted_test_for_a_users_file_runs_elsewhere(tmp_path) -> No
     out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test.name],
                          cwd=other, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1 and "claimed invariants still violated: ['I-NONNEG']" in out.stdout, out.stdout[-2000:]
+
+
+def test_R_CLI_9_a_scenario_of_a_users_file_says_how_to_run_it(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    claiming_drift(tmp_path)
+    saved = tmp_path / "found.json"
+    saved.write_text(FINDING.read_text().replace('"mechanism": "drift-v2"', '"mechanism": "drift-claims"'))
+    for command in ("run", "replay"):
+        assert main([command, str(saved)]) == 2
+        err = capsys.readouterr().err
+        assert "'drift-claims' is not a catalogue id" in err and err.rstrip().endswith("add --mechanism drift-claims.toml")
+    assert main(["replay", str(saved), "--mechanism", "drift-claims.toml"]) == 1  # the fix it names works
