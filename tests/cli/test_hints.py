@@ -127,3 +127,11 @@ def test_R_CLI_9_a_scenario_of_a_users_file_says_how_to_run_it(tmp_path, capsys,
         err = capsys.readouterr().err
         assert "'drift-claims' is not a catalogue id" in err and err.rstrip().endswith("add --mechanism drift-claims.toml")
     assert main(["replay", str(saved), "--mechanism", "drift-claims.toml"]) == 1  # the fix it names works
+
+
+def test_R_CLI_9_init_next_hint_works_from_another_folder(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "mine.toml", "--family", "levy"]) == 0
+    hint = capsys.readouterr().out.rsplit("next: ", 1)[1].strip()
+    assert hint == f"waterfall verify --mechanism {tmp_path / 'mine.toml'}"
+    assert run_as_printed(hint, elsewhere(tmp_path)).returncode == 0

@@ -21,6 +21,8 @@ from waterfall.model.loader import catalogue, fee_applies, layer_key_applies, lo
 from waterfall.model.mechanism import Mechanism
 from waterfall.spec import SCHEMAS_DIR
 
+from waterfall.report.hints import quoted
+
 # family -> (catalogue mechanism it starts from, one line on what it is)
 FAMILIES = {
     "haircut": ("generic-socialized-loss", "insurance fund, then a pro-rata haircut of profits (socialised loss)"),
@@ -153,5 +155,5 @@ def cmd_init(args: Any) -> int:
     dest.write_text(render(dest, args.family), encoding="utf-8")
     mech = load_mechanism(dest)
     print(f"wrote {dest}: {mech.id}, a {args.family} mechanism started from {FAMILIES[args.family][0]} "
-          f"({len(mech.layers)} layers, {len(mech.claims)} claims); next: waterfall verify --mechanism {dest}")
+          f"({len(mech.layers)} layers, {len(mech.claims)} claims); next: waterfall verify --mechanism {quoted(dest)}")
     return 0
