@@ -68,3 +68,11 @@ def test_R_CLI_8_example_is_self_contained_with_figures_from_the_vectors(capsys,
         pytest.skip("node is not installed: the copy's own tests need it")
     out = subprocess.run(["node", "--test", "test/"], cwd=dest, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0 and "# fail 0" in out.stdout, out.stdout[-3000:]
+
+
+@pytest.mark.parametrize("where", ["loop/x", "loop", "afile/x", "afile"])
+def test_R_CLI_8_example_into_a_hostile_path_is_bad_input(where, tmp_path, capsys) -> None:
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "afile").write_text("mine", encoding="utf-8")
+    assert main(["example", "node-generic", str(tmp_path / where)]) == 2
+    assert "Traceback" not in capsys.readouterr().err and (tmp_path / "afile").read_text() == "mine"

@@ -83,19 +83,22 @@ def cmd_example(args: Any) -> int:
     if args.name not in EXAMPLES:
         raise BundledError(f"no bundled example {args.name!r}{closest(args.name, list(EXAMPLES))}", key=args.name)
     dest = Path(args.dir)
-    if dest.exists() and any(dest.iterdir()):
+    if dest.is_dir() and any(dest.iterdir()):
         raise BundledError(f"{dest}: not empty; give a new or empty folder", file=dest)
     source = EXAMPLES_DIR / args.name
     files = [p for p in sorted(source.rglob("*")) if p.is_file() and "__pycache__" not in p.parts]
-    for p in files:
-        target = dest / p.relative_to(source)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(p, target)
     mechanism = EXAMPLES[args.name]
-    scenarios = copy_scenarios(dest / "scenarios", mechanism)
-    vectors, steps = vector_figures(mechanism)
-    with open(dest / "README.md", "a", encoding="utf-8") as readme:
-        readme.write(figures_section(mechanism, vectors, steps, scenarios))
+    try:
+        for p in files:
+            target = dest / p.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, target)
+        scenarios = copy_scenarios(dest / "scenarios", mechanism)
+        vectors, steps = vector_figures(mechanism)
+        with open(dest / "README.md", "a", encoding="utf-8") as readme:
+            readme.write(figures_section(mechanism, vectors, steps, scenarios))
+    except OSError as e:  # a symlink loop, a full disk, a parent that turned into a file
+        raise BundledError(f"{dest}: cannot write the example: {e.strerror or e}", file=dest) from None
     print(f"wrote {args.name} to {dest} ({len(files)} files, {scenarios} scenarios in scenarios/)")
     print(f"  its tests:        node --test {dest / 'test'}/")
     print(f"  the vectors:      waterfall conform --impl 'node {dest / 'waterfall-node.mjs'}' --mechanism {mechanism}")
