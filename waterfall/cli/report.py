@@ -25,7 +25,7 @@ from waterfall.cli.prove import EXIT_FINDING, INVARIANTS, MAX_ACCOUNTS, add_quer
 from waterfall.proofs.prove.matrix import run_matrix
 from waterfall.report.document import Evidence, build, ci_cells, command_line
 from waterfall.report.plots import time_against_n
-from waterfall.report.render import markdown, page
+from waterfall.report.render import MATRIX_KEY, head_id, markdown, page, short
 
 FUZZ_STEPS = 25
 
@@ -87,8 +87,9 @@ def cmd_report(args: Any) -> int:
     (out / "index.html").write_text(page(doc), encoding="utf-8")
     ci_outputs.write(args, ci_cells(doc), mechs, command)
     invs = [i["id"] for i in doc["invariants"]]
-    rows = [[m.id] + [c["text"] for c in doc["cells"] if c["mechanism"] == m.id] for m in mechs]
-    print(table(rows, ["mechanism"] + invs))
+    rows = [[m.id] + [short(c["text"]) for c in doc["cells"] if c["mechanism"] == m.id] for m in mechs]
+    print(table(rows, ["mechanism"] + [head_id(i) for i in invs]))
+    print(f"\nKey: {MATRIX_KEY}")
     print(f"\n{doc['verdict']['text']}\n{doc['summary']['text']}")
     print(f"report: {out / 'index.html'} (and {out / 'report.md'}, {out / 'report.json'})")
     return code
