@@ -468,6 +468,12 @@ def resolve_scenario(name: str) -> Scenario:
     if not Path(name).exists() and Path(name).stem in known and name != Path(name).stem:
         raise ScenarioError(f"{name}: no such file; the bundled scenario {Path(name).stem!r} is run by its name "
                             f"from any folder: {Path(name).stem}", file=name)
+    if name.endswith(".json") and not Path(name).exists():
+        from difflib import get_close_matches
+        near = get_close_matches(Path(name).stem, list(known), n=1, cutoff=0.8)
+        if near:
+            raise ScenarioError(f"{name}: no such file; the closest bundled scenario is {near[0]!r}, run by its "
+                                f"name from any folder: {near[0]}", file=name)
     if name.endswith(".json") or Path(name).exists():
         return load_scenario(name)
     if name in known:

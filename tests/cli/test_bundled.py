@@ -76,3 +76,11 @@ def test_R_CLI_8_example_into_a_hostile_path_is_bad_input(where, tmp_path, capsy
     (tmp_path / "afile").write_text("mine", encoding="utf-8")
     assert main(["example", "node-generic", str(tmp_path / where)]) == 2
     assert "Traceback" not in capsys.readouterr().err and (tmp_path / "afile").read_text() == "mine"
+
+
+def test_R_CLI_8_a_missing_path_close_to_a_bundled_name_names_it(capsys, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "spec/scenarios/fund-emty.json"]) == 2
+    assert "the closest bundled scenario is 'fund-empty'" in capsys.readouterr().err
+    assert main(["run", "nothing-like-it.json"]) == 2
+    assert "No such file" in capsys.readouterr().err  # no suggestion when nothing is close
