@@ -397,6 +397,15 @@ def scenario_mechanism(sc: "Scenario") -> Mechanism:
         beside = Path(sc.path).parent / name  # a relative path is relative to the scenario's folder
         if beside.exists():
             name = str(beside)
+    if name not in catalogue() and not name.endswith(".toml") and not Path(name).exists():
+        # R-CLI-9: the id of a user's mechanism file names nothing outside that file
+        guess = [p for p in (Path(f"{name}.toml"), Path(sc.path).parent / f"{name}.toml" if sc.path else None)
+                 if p is not None and p.is_file()]
+        hint = f" --mechanism {guess[0]}" if guess else " --mechanism FILE.toml"
+        raise ScenarioError(f"{sc.path}: key mechanism: {name!r} is not a catalogue id: a scenario saved from your "
+                            f"own mechanism file is run with its file: add{hint}"
+                            + ("" if guess else closest(name, list(catalogue()))),
+                            file=sc.path, key="mechanism")
     return resolve_mechanism(name)
 
 
@@ -410,7 +419,7 @@ def names_mechanism(sc: "Scenario", mech: Mechanism) -> bool:
         return True
     try:
         return scenario_mechanism(sc).id == mech.id
-    except MechanismError:
+    except (MechanismError, ScenarioError):  # names a user's file by its id: not this one
         return False
 
 
@@ -419,6 +428,9 @@ def resolve_mechanism(name: str) -> Mechanism:
     cat = catalogue()
     if name in cat:
         return load_mechanism(cat[name])
+    if not Path(name).exists() and Path(name).suffix == ".toml" and Path(name).stem in cat:
+        raise MechanismError(f"{name}: no such file; the catalogue mechanism {Path(name).stem!r} is named by its "
+                             f"id from any folder: {Path(name).stem}", file=name, key=name)
     if name.endswith(".toml") or Path(name).exists():
         return load_mechanism(name)
     raise MechanismError(f"no mechanism {name!r}: not a catalogue id nor a file{closest(name, list(cat))}",
@@ -452,9 +464,18 @@ def bundled_scenarios() -> dict[str, Path]:
 def resolve_scenario(name: str) -> Scenario:
     """A scenario file, or the name of a bundled one (`fund-empty`); E-SCENARIO with the
     closest name otherwise."""
+    known = bundled_scenarios()
+    if not Path(name).exists() and Path(name).stem in known and name != Path(name).stem:
+        raise ScenarioError(f"{name}: no such file; the bundled scenario {Path(name).stem!r} is run by its name "
+                            f"from any folder: {Path(name).stem}", file=name)
+    if name.endswith(".json") and not Path(name).exists():
+        from difflib import get_close_matches
+        near = get_close_matches(Path(name).stem, list(known), n=1, cutoff=0.8)
+        if near:
+            raise ScenarioError(f"{name}: no such file; the closest bundled scenario is {near[0]!r}, run by its "
+                                f"name from any folder: {near[0]}", file=name)
     if name.endswith(".json") or Path(name).exists():
         return load_scenario(name)
-    known = bundled_scenarios()
     if name in known:
         return load_scenario(known[name])
     raise ScenarioError(f"no scenario {name!r}: not a file nor a bundled scenario{closest(name, list(known))}",

@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FOLDERS = {"waterfall.model": ROOT / "model", "waterfall.spec": ROOT / "spec", "waterfall.proofs": ROOT / "proofs",
            "waterfall": ROOT / "waterfall"}
 
-# part -> the parts it may import (a part may always import itself and the top `waterfall`)
+# part -> the parts it may import (a part may always import itself and the top `waterfall`);
+# "docs" is docs/ as data (waterfall.docs: DOCS_DIR, EXAMPLES_DIR), read by the command line
 ALLOWED: dict[str, set[str]] = {
     "model": {"spec"},  # the data folders and the registry's ids (model.loader), nothing that checks it
     "spec": {"model"},
@@ -21,8 +22,8 @@ ALLOWED: dict[str, set[str]] = {
     "proofs.fuzz": {"proofs", "model", "spec"},
     "proofs.mutation": {"proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
     "conformance": {"proofs.mutation", "proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
-    "report": {"proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
-    "cli": {"report", "conformance", "proofs.mutation", "proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
+    "report": {"docs", "proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
+    "cli": {"docs", "report", "conformance", "proofs.mutation", "proofs.prove", "proofs.fuzz", "proofs", "model", "spec"},
 }
 
 

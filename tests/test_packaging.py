@@ -34,7 +34,7 @@ def norm(name: str) -> str:
 def requirements() -> list[Requirement]:
     reqs = [Requirement(r) for r in PROJECT["project"]["dependencies"]]
     for extra in PROJECT["project"]["optional-dependencies"].values():
-        reqs += [Requirement(r) for r in extra if not r.startswith("waterfall[")]
+        reqs += [Requirement(r) for r in extra if not r.startswith("loss-waterfall[")]
     return reqs
 
 
@@ -67,3 +67,42 @@ def test_R_PKG_2_every_data_file_of_spec_is_package_data() -> None:
 def test_R_PKG_2_make_setup_installs_with_the_constraints() -> None:
     make = (ROOT / "Makefile").read_text()
     assert "-c constraints.txt" in make and "$(STAMP): pyproject.toml constraints.txt" in make
+
+
+def test_R_PKG_3_the_distribution_has_a_name_of_its_own_and_its_addresses() -> None:
+    import waterfall
+
+    meta = PROJECT["project"]
+    from waterfall.cli.about import OUR_SUMMARY
+
+    assert meta["name"] == waterfall.DISTRIBUTION == "loss-waterfall"
+    assert meta["description"] == OUR_SUMMARY  # a leftover of the old name is told apart by it
+    assert {"Documentation", "Source", "Issues"} <= set(meta["urls"])
+    for extra in meta["optional-dependencies"].values():  # self-references name this distribution
+        assert not [r for r in extra if r.startswith("waterfall[")], extra
+
+
+def install_lines(page: Path) -> list[str]:
+    """The shell lines of a page's ```sh blocks, and its inline `pip install ...` spans (but
+    for docs/install.md, whose prose names the wrong command to warn against it)."""
+    text = page.read_text(encoding="utf-8")
+    lines = [ln for b in re.findall(r"^```sh\n(.*?)^```", text, re.S | re.M) for ln in b.splitlines()]
+    if page.name != "install.md":
+        lines += re.findall(r"`(pip install[^`]*)`", text)
+    return lines
+
+
+def test_R_PKG_3_every_install_instruction_names_loss_waterfall() -> None:
+    """No install instruction of the docs installs PyPI's unrelated `waterfall`."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), *sorted((ROOT / "spec").glob("*.md"))]
+    bad = [f"{page.relative_to(ROOT)}: {line.strip()}" for page in pages for line in install_lines(page)
+           for m in re.finditer(r"pip install\s+(?:-\S+\s+)*['\"]?([A-Za-z0-9_.-]+)", line)
+           if m.group(1) == "waterfall"]
+    assert bad == []
+    assert install_lines(ROOT / "docs/install.md")[1] == "pip install 'loss-waterfall[all]'     # and the engines: prove (Z3, sympy), crosshair and diff, report (matplotlib)"
+
+
+def test_R_PKG_3_the_check_finds_a_wrong_instruction(tmp_path: Path) -> None:
+    page = tmp_path / "x.md"
+    page.write_text("Run `pip install -U waterfall` first.\n", encoding="utf-8")
+    assert install_lines(page) == ["pip install -U waterfall"]

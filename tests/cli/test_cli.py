@@ -26,8 +26,32 @@ ADAPTER = f"{sys.executable} -m waterfall.conformance.adapter"
 def test_R_CLI_1_version_names_the_engines(capsys) -> None:
     assert main(["--version"]) == 0
     line = capsys.readouterr().out.strip()
-    assert line.startswith(f"waterfall {__version__} (waterfall-spec/1; Python ")
+    assert line.startswith(f"loss-waterfall {__version__} (import name waterfall; waterfall-spec/1; Python ")
     assert re.search(r"z3-solver \d", line) and re.search(r"hypothesis \d", line) and "\n" not in line
+
+
+def test_R_PKG_3_a_clashing_waterfall_distribution_is_named_with_the_fix(capsys, monkeypatch) -> None:
+    from importlib.metadata import PackageNotFoundError
+
+    from waterfall.cli import about
+
+    class Other:
+        version = "0.3.4"
+        metadata = {"Summary": "Scalable Framework for Robust Text Watermarking and Provenance for LLMs"}
+
+    def fake(name: str) -> Other:
+        if name == "waterfall":
+            return Other()
+        raise PackageNotFoundError(name)
+
+    assert main(["mechanisms"]) == 0 and "W-CLASH" not in capsys.readouterr().err
+    monkeypatch.setattr(about, "distribution", fake)
+    assert main(["mechanisms"]) == 0
+    err = capsys.readouterr().err
+    assert "[W-CLASH]: waterfall 0.3.4 is also installed" in err and "pip uninstall -y waterfall" in err
+    assert main(["--version"]) == 0
+    out = capsys.readouterr()
+    assert out.out.startswith("loss-waterfall ") and "W-CLASH" in out.err
 
 
 @pytest.mark.parametrize("argv, expected", [

@@ -399,13 +399,22 @@ def test_R_CONF_4_the_deadline_ends_the_run_with_steps_reported_not_run(capsys, 
 
 
 def test_R_CONF_5_pytest_plugin_runs_vectors_as_items(pytester) -> None:
+    each = pytester.runpytest_subprocess("--waterfall-impl", ADAPTER, "--waterfall-mechanism", "generic-socialized-loss",
+                                         "--waterfall-filter", "op-", "-p", "no:cacheprovider", "-v",
+                                         "--waterfall-per-vector")
+    each.assert_outcomes(passed=len(FEW_ENTRIES))
+    assert "vectors/generic-socialized-loss/op-deposit PASSED" in each.stdout.str()
+    # by default one item per mechanism, and a closing line that counts what ran
     ok = pytester.runpytest_subprocess("--waterfall-impl", ADAPTER, "--waterfall-mechanism", "generic-socialized-loss",
                                        "--waterfall-filter", "op-", "-p", "no:cacheprovider", "-v")
-    ok.assert_outcomes(passed=len(FEW_ENTRIES))
-    assert "vectors/generic-socialized-loss/op-deposit PASSED" in ok.stdout.str()
+    ok.assert_outcomes(passed=1)
+    assert "vectors/generic-socialized-loss PASSED" in ok.stdout.str()
+    assert f"waterfall: {len(FEW_ENTRIES)} vectors ({FEW_STEPS} steps) run; no vector skipped" in ok.stdout.str()
     node = pytester.runpytest_subprocess("--waterfall-impl", NODE, "--waterfall-filter", "op-deposit-max",
                                          "-p", "no:cacheprovider")
     node.assert_outcomes(passed=1, skipped=len(KIT_DOCS) + len(catalogue()) - 1)  # every mechanism but generic
+    assert "vectors skipped, of mechanisms the implementation does not announce: binance-adl (1)" in node.stdout.str()
+    assert len(node.stdout.lines) < 40  # short at the default verbosity
 
 
 def test_R_CONF_5_pytest_plugin_failures_are_short(pytester, tmp_path: Path) -> None:

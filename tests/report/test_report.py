@@ -196,3 +196,103 @@ def test_R_REPORT_5_loss_plot_colours_are_distinct_and_the_legend_is_beside_the_
     colours = [tuple(p.get_facecolor()) + (p.get_hatch(),) for c in ax.containers for p in c.patches[:1]]
     assert len(colours) == len(set(colours))
     plt.close(fig)
+
+
+def test_R_REPORT_6_the_report_opens_with_the_verdict_and_its_exit_code(tmp_path: Path) -> None:
+    m = claiming(tmp_path)
+    v = prove(m, "I-NONNEG", 3, operations=["liquidate"])
+    doc = build(evidence(m, [v]), tmp_path / "r", SCENARIOS_DIR, exit_code=1)
+    assert doc["verdict"]["text"].startswith("Verdict: FAIL (exit 1): a claimed invariant is refuted")
+    assert doc["verdict"]["worst"] == C.BROKEN and doc["verdict"]["colour"] == C.LEGEND[C.BROKEN][1]
+    html = page(doc)
+    body = html[html.index("<body>"):]
+    assert body.index('id="verdict"') < body.index('id="summary"') < body.index('id="matrix"')
+    assert f'class="verdict c-{C.BROKEN}"' in body
+    md = markdown(doc)
+    assert md.splitlines()[2] == f"**{doc['verdict']['text']}**"
+    # the same evidence with nothing claimed broken and exit 0 reads PASS, coloured proved
+    plain = mech("generic-socialized-loss")
+    ok = build(Evidence([plain], ["I-CONS"], [prove(plain, "I-CONS", 2, operations=["deposit"])], [], {}, 2),
+               tmp_path / "ok", SCENARIOS_DIR, exit_code=0)
+    assert ok["verdict"]["text"].startswith("Verdict: PASS (exit 0)") and ok["verdict"]["worst"] == C.PROVED
+
+
+def test_R_REPORT_6_trust_section_comes_from_docs_proofs_with_the_sizes_used(tmp_path: Path) -> None:
+    from waterfall.docs import DOCS_DIR
+
+    m = mech("drift-v2")
+    ev = evidence(m, [prove(m, "I-NONNEG", 3, operations=["liquidate"])])
+    ev.settings = {"prove_timeout_seconds": 42, "operations": ["liquidate"]}
+    doc = build(ev, tmp_path, SCENARIOS_DIR)
+    tr = doc["trust"]
+    assert "k = 3 accounts and m = 1 market" in tr["sizes"] and "42 s" in tr["sizes"]
+    proofs_md = (DOCS_DIR / "proofs.md").read_text(encoding="utf-8")
+    titles = [x["title"] for x in tr["sections"]]
+    assert titles[0] == "The claim" and "The trusted base" in titles and "What is not proved" in titles
+    for x in tr["sections"]:
+        assert f"## {x['title']}\n\n{x['markdown']}" in proofs_md  # the page's own text, not a copy
+    html = page(doc)
+    assert '<h2 id="trust">What this proves, and what you trust</h2>' in html and "<h3>The trusted base</h3>" in html
+    assert "<blockquote>" in html  # the claim's quoted statement, rendered
+    assert "## What this proves, and what you trust" in markdown(doc)
+
+
+def test_R_REPORT_6_provenance_names_the_tool_its_commit_or_files_hash_and_spec(tmp_path: Path) -> None:
+    from waterfall.report.provenance import files_sha256
+
+    m = mech("drift-v2")
+    doc = build(evidence(m, []), tmp_path, SCENARIOS_DIR)
+    t = doc["provenance"]["tool"]
+    assert t["distribution"] == "loss-waterfall" and t["spec_version"] == "waterfall-spec/1"
+    assert (t["files_sha256"], t["files"]) == files_sha256() and t["files"] > 100
+    assert t["commit"] is None or len(t["commit"].split()[0]) == 40  # a checkout: its commit
+    html = page(doc)
+    assert t["files_sha256"] in html and "spec version" in html
+    jsonschema.Draft202012Validator(SCHEMA).validate(json.loads(json.dumps(doc)))
+
+
+def test_R_REPORT_6_the_files_hash_changes_with_a_file(tmp_path: Path, monkeypatch) -> None:
+    from waterfall.report import provenance as P
+
+    before, count = P.files_sha256()
+    real = P.part_files()
+    changed = tmp_path / "x.py"
+    changed.write_bytes(real[0][1].read_bytes() + b"\n# changed\n")
+    monkeypatch.setattr(P, "part_files", lambda: [(real[0][0], changed)] + real[1:])
+    assert P.files_sha256() == (P.files_sha256()[0], count) and P.files_sha256()[0] != before
+
+
+def test_R_REPORT_7_all_n_arguments_in_full_and_fuzz_counts_explained(tmp_path: Path) -> None:
+    from waterfall.proofs.alln import all_n_verdicts
+
+    m = mech("drift-v2")
+    tally = Tally(examples=33)
+    tally.ran["deposit"] = 7
+    all_n = all_n_verdicts()
+    ev = evidence(m, [], all_n, tally)
+    ev.settings = {"fuzz_examples": 30}
+    doc = build(ev, tmp_path, SCENARIOS_DIR)
+    longest = max(all_n, key=lambda v: len(v.reason))
+    assert len(longest.reason) > 200 and longest.reason in markdown(doc).replace("\\|", "|")
+    from html import escape
+    assert escape(longest.reason) in page(doc)
+    assert doc["fuzz"]["per_mechanism"]["drift-v2"] == {"configured": 30, "runs": 33, "steps": 7,
+                                                         "stopped_at_claimed_violation": False}
+    assert "counts only valid runs towards max_examples" in doc["fuzz"]["note"]
+    cells = [c for c in doc["cells"] if c["text"].lstrip("*").startswith("fuzzed")]
+    assert cells and all("33 runs / 7 steps" in c["text"] for c in cells)  # counted as in the table
+
+
+def test_R_REPORT_7_the_matrix_is_abbreviated_with_a_key_and_sticky_heads(tmp_path: Path) -> None:
+    from waterfall.report.render import MATRIX_KEY, short
+
+    assert short("*PROVED N<=2 M<=1") == "*P 2/1" and short("fuzzed: none in 33 runs / 9 steps + Z3 UNREACHED") == "fz+UNR"
+    m = mech("drift-v2")
+    doc = build(evidence(m, [prove(m, "I-NONNEG", 3, operations=["liquidate"])]), tmp_path, SCENARIOS_DIR)
+    html = page(doc)
+    matrix = html[html.index('<table class="matrix">'):html.index("</table>", html.index('<table class="matrix">'))]
+    assert ">NONNEG</th>" in matrix and ">I-NONNEG</th>" not in matrix and "fuzzed: none" not in matrix.split('title=')[0]
+    from html import escape
+    assert "position:sticky" in html and escape(MATRIX_KEY) in html
+    widest = max(len(short(c["text"])) for c in doc["cells"])
+    assert widest <= 8  # every cell's visible text is short (its full text is in its title and below)

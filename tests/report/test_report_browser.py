@@ -40,7 +40,7 @@ def page_path(tmp_path_factory) -> Path:
     claiming = load_mechanism(out / "drift-claims-nonneg.toml")
     mechs = [claiming, drift]
     proofs = [prove(m, inv, 2, operations=["liquidate"]) for m in mechs for inv in ("I-CONS", "I-NONNEG")]
-    doc = build(Evidence(mechs, ["I-CONS", "I-NONNEG"], proofs, [], {}, 3), out, SCENARIOS_DIR)
+    doc = build(Evidence(mechs, ["I-CONS", "I-NONNEG"], proofs, [], {}, 3), out, SCENARIOS_DIR, exit_code=1)
     (out / "index.html").write_text(page(doc), encoding="utf-8")
     return out / "index.html"
 
@@ -48,7 +48,12 @@ def page_path(tmp_path_factory) -> Path:
 def test_R_REPORT_2_rendered_dom_has_summary_legend_matrix_and_a_sequence(page_path: Path) -> None:
     dom = subprocess.run([CHROMIUM, *FLAGS, "--dump-dom", page_path.as_uri()], capture_output=True, text=True,
                          timeout=120).stdout
-    assert '<p class="summary" id="summary">3 claims: 2 proved, 1 refuted' in dom
+    # a reader's checklist: the verdict line first (coloured as the worst claimed cell), then the
+    # summary, the trusted base, the provenance with the tool's identity
+    assert '<p class="verdict c-broken" id="verdict"' in dom and "Verdict: FAIL (exit 1)" in dom
+    assert dom.index('id="verdict"') < dom.index('id="summary"') < dom.index('id="matrix"') < dom.index('id="trust"')
+    assert "3 claims: 2 proved, 1 refuted" in dom and "<h3>The trusted base</h3>" in dom
+    assert "SHA-256 of the tool's files" in dom and "loss-waterfall" in dom
     assert all(f'class="sw c-{cat}"' in dom for cat in C.LEGEND)
     assert '<table class="matrix">' in dom and 'href="#cex-drift-claims-nonneg-I-NONNEG"' in dom
     assert '<ol class="seq"><li class="hit">liquidate account=a' in dom

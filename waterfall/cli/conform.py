@@ -18,7 +18,10 @@ from waterfall.model.errors import closest
 from waterfall.model.loader import catalogue, resolve_mechanism
 
 from waterfall.cli.args import DAY, command, integer, out_dir, out_file, seconds
+from waterfall.cli.terminal import ticking
+from waterfall.conformance.rule_coverage import coverage, text as coverage_text
 from waterfall.conformance.runner import Runner, StepResult, junit, load_vectors, report
+from waterfall.report.hints import conform_hint
 from waterfall.conformance.engine import ConformanceError, Engine, EngineStopped, killing_on_signals
 from waterfall.conformance.vectors import VECTORS_DIR, generate
 
@@ -53,9 +56,15 @@ def add_parser(sub: Any) -> None:
 def cmd_vectors(args: Any) -> int:
     """Write the vectors; print a summary."""
     mechs = [resolve_mechanism(m) for m in args.mechanism] if args.mechanism else None
-    manifest = generate(Path(args.out), mechs)
+    start = time.monotonic()
+
+    def progress(i: int, n: int, mid: str) -> None:  # R-CLI-10
+        print(f"[{i}/{n} {time.monotonic() - start:5.1f}s] {mid}", file=sys.stderr, flush=True)
+
+    manifest = generate(Path(args.out), mechs, progress)
     steps = sum(e["steps"] for e in manifest["vectors"])
-    print(f"wrote {len(manifest['vectors'])} vectors ({steps} steps) and manifest.json to {args.out}")
+    print(f"wrote {len(manifest['vectors'])} vectors ({steps} steps) and manifest.json to {args.out} "
+          f"({time.monotonic() - start:.1f} s)")
     return 0
 
 
@@ -101,7 +110,7 @@ def cmd_fuzz(args: Any) -> int:
           f"{out.examples} scenarios in {out.seconds:.1f} s with shrinking, to {len(out.vector['steps'])} operation(s):")
     for r in out.failure:
         print(f"  step {r.step} ({r.reason}):\n    " + r.detail.replace("\n", "\n    "))
-    print(f"minimal scenario saved as {path} (replay: waterfall conform --impl ... --vectors {args.save})")
+    print(f"minimal scenario saved as {path} (replay: {conform_hint(args.impl, args.save)})")
     return 1
 
 
@@ -109,7 +118,13 @@ def cmd_conform(args: Any) -> int:
     """Run, print per-step failures with diffs (or JSON), write JUnit; exit code."""
     if args.fuzz:
         return cmd_fuzz(args)
-    selection = load_vectors(Path(args.vectors), args.mechanism, args.filter)  # exit 2 before any start
+    begin = time.perf_counter()
+    if not args.json:
+        print(f"checking the vectors of {args.vectors} (each file's SHA-256 against the manifest, its schema) ...",
+              file=sys.stderr, flush=True)
+    with ticking("checking the vectors"):
+        selection = load_vectors(Path(args.vectors), args.mechanism, args.filter)  # exit 2 before any start
+    checked = time.perf_counter() - begin
     runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after)
     results: list[StepResult] = []
     start, last, stopped = time.perf_counter(), None, ""
@@ -126,23 +141,28 @@ def cmd_conform(args: Any) -> int:
         except EngineStopped as e:
             stopped = str(e)
     out = report(results, selection, runner, stopped)
+    ran = {r.vector for r in results}
+    cov = coverage([v.doc for v in selection.vectors if v.key in ran])  # R-KIT-1
+    out["rule_coverage"] = cov
     if args.junit:
         Path(args.junit).parent.mkdir(parents=True, exist_ok=True)
         Path(args.junit).write_text(junit(results, out["skipped_vectors"]), encoding="utf-8")
     if args.json:
         print(json.dumps(out, indent=2))
     else:
-        print(summary(out, len({r.vector for r in results}), time.perf_counter() - start))
+        print(summary(out, len({r.vector for r in results}), time.perf_counter() - start, checked))
+        print(coverage_text(cov, sorted({v.mechanism for v in selection.vectors if v.key in ran})))
     if stopped and not args.json:
         print(f"waterfall: conform: protocol error: {stopped}", file=sys.stderr)
     ok = out["steps"] and not out["failed"] and not stopped and not out["not_run_steps"]
     return 0 if ok else 1
 
 
-def summary(out: dict[str, Any], vectors: int, seconds_: float) -> str:
-    """The closing lines: passed / failed, what was skipped and why, what did not run."""
+def summary(out: dict[str, Any], vectors: int, seconds_: float, checked: float = 0.0) -> str:
+    """The closing lines: passed / failed (with the wall-clock time of the check and of the
+    run, R-CLI-10), what was skipped and why, what did not run."""
     lines = [f"{out['passed']} of {out['steps']} steps passed in {vectors} vectors, {out['failed']} failed "
-             f"({seconds_:.1f} s)"]
+             f"({checked + seconds_:.1f} s: {checked:.1f} s checking the vectors, {seconds_:.1f} s running them)"]
     if out["skipped_by_filter"]:
         lines.append(f"skipped: {out['skipped_by_filter']} vectors left out by --mechanism / --filter")
     if out["skipped_unannounced"]:

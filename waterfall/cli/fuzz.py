@@ -20,6 +20,7 @@ from waterfall.model.loader import catalogue, resolve_mechanism
 from waterfall.model.mechanism import Mechanism
 
 from waterfall.cli.args import DAY, integer, out_dir, seconds
+from waterfall.report.hints import replay_hint
 from waterfall.proofs.fuzz.machines import DEFAULT_DATABASE, Tally, database_path, example_database, save_scenario, search
 from waterfall.report.ledger import table
 
@@ -87,7 +88,7 @@ def cmd_fuzz(args: argparse.Namespace) -> int:
         if tally.failure:
             path = save_scenario(tally.failure["scenario"], Path(args.save))
             entry["violated"] = {"invariant": tally.failure["invariant"], "scenario": str(path),
-                                 "replay": f"waterfall run {path}"}
+                                 "replay": replay_hint(path, mech)}
         report.append(entry)
     failed = any(e["violated"] for e in report)
     if args.json:

@@ -21,6 +21,8 @@ from waterfall.model.loader import catalogue, fee_applies, layer_key_applies, lo
 from waterfall.model.mechanism import Mechanism
 from waterfall.spec import SCHEMAS_DIR
 
+from waterfall.report.hints import quoted
+
 # family -> (catalogue mechanism it starts from, one line on what it is)
 FAMILIES = {
     "haircut": ("generic-socialized-loss", "insurance fund, then a pro-rata haircut of profits (socialised loss)"),
@@ -112,7 +114,7 @@ def render(dest: Path, family: str) -> str:
            f"#   waterfall mechanisms {dest.name}             # validates, shows the result",
            f"#   waterfall verify --mechanism {dest.name}     # stress scenarios x invariants",
            f"#   waterfall prove --mechanism {dest.name}      # Z3 and all-N proofs of the claims",
-           "# Every key that applies is written out, defaults included; spec/mechanisms.md explains them.", ""]
+           "# Every key that applies is written out, defaults included; the format is explained by\n# `waterfall docs mechanisms` (spec/mechanisms.md in the installed package).", ""]
     top = {"format": "waterfall-mechanism", "version": 1, "id": mid, "name": f"{mid}: {what}",
            "family": tomllib.loads(Path(base.path).read_text(encoding="utf-8"))["family"],
            "description": f"Started from {base_id} ({family}). Say here what this design models and what it "
@@ -153,5 +155,5 @@ def cmd_init(args: Any) -> int:
     dest.write_text(render(dest, args.family), encoding="utf-8")
     mech = load_mechanism(dest)
     print(f"wrote {dest}: {mech.id}, a {args.family} mechanism started from {FAMILIES[args.family][0]} "
-          f"({len(mech.layers)} layers, {len(mech.claims)} claims); next: waterfall verify --mechanism {dest}")
+          f"({len(mech.layers)} layers, {len(mech.claims)} claims); next: waterfall verify --mechanism {quoted(dest)}")
     return 0

@@ -21,11 +21,11 @@ from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
 from waterfall.proofs.checks import ALL_IDS, CLAIMED_VIOLATED, DOCUMENTED_VIOLATION, HOLDS, check_steps, expectation_misses, stress_scenarios, verify_mechanism
-from waterfall.cli.about import missing_extra, version_text
+from waterfall.cli.about import clash, missing_extra, version_text
 from waterfall.cli.ids import resolve_invariants
 from waterfall.report import categories as C
 from waterfall.report import ci_outputs
-from waterfall.cli import compare, conform, crosshair, fuzz, init, prove, replay, report
+from waterfall.cli import bundled, compare, conform, crosshair, fuzz, init, prove, replay, report
 from waterfall.report.ledger import event_lines, ledger, table
 from waterfall.cli.terminal import escaped_output
 from waterfall.report.trace import describe_op
@@ -45,6 +45,9 @@ def run_main(argv: Sequence[str] | None = None) -> int:
         args = parser().parse_args(argv)
     except SystemExit as e:  # usage error (2), --help and --version (0): returned, so callers get the code
         return e.code if isinstance(e.code, int) else EXIT_INPUT
+    warning = clash()
+    if warning:  # R-PKG-3: another distribution shares the import name; said on every command
+        print(f"waterfall: {warning}", file=sys.stderr)
     why = missing_extra(getattr(args, "command", ""))
     if why:
         print(f"waterfall: error [E-EXTRA]: {why}", file=sys.stderr)
@@ -72,13 +75,16 @@ class VersionAction(argparse.Action):
 
     def __call__(self, parser: argparse.ArgumentParser, *args: Any) -> None:
         print(version_text())
+        warning = clash()
+        if warning:
+            print(f"waterfall: {warning}", file=sys.stderr)
         parser.exit()
 
 
 def parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     p = argparse.ArgumentParser(prog="waterfall", description=__doc__.splitlines()[0])
-    p.add_argument("--version", action=VersionAction, help="print the versions of waterfall and of its engines, and exit")
+    p.add_argument("--version", action=VersionAction, help="print the distribution (loss-waterfall), its version, spec version and engines, and exit")
     sub = p.add_subparsers(required=True, metavar="COMMAND", dest="command")
     r = sub.add_parser("run", help="run a scenario and print the before/after ledger")
     r.add_argument("scenario", help="scenario JSON file, or the name of a bundled one (fund-empty)")
@@ -104,6 +110,7 @@ def parser() -> argparse.ArgumentParser:
     replay.add_parser(sub)
     init.add_parser(sub)
     compare.add_parser(sub)
+    bundled.add_parser(sub)
     return p
 
 

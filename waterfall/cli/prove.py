@@ -31,6 +31,7 @@ from waterfall.proofs import verdict as V
 from waterfall.cli.args import DAY, integer, out_dir, out_file, seconds
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes
 from waterfall.proofs.prove.matrix import run_matrix
+from waterfall.report.hints import replay_hint
 from waterfall.report.ledger import ledger, table
 from waterfall.proofs.verdict import Verdict
 
@@ -182,10 +183,8 @@ def cmd_prove(args: Any) -> int:
               "not about model.step; not the matrix's evidence):")
         print(table([[v.invariant, v.mechanism, v.kind, f"{v.seconds:.2f}s", v.reason[:90]] for v in all_n],
                     ["invariant", "family", "verdict", "time", "argument"]))
-    cat = catalogue()
     for p, mid in saved_by:
-        own = "" if mid in cat else f" --mechanism {by_id[mid].path}"  # a file: its id names no mechanism
-        print(f"saved {p} (replay: waterfall run {p}{own})")
+        print(f"saved {p} (replay: {replay_hint(p, by_id[mid])})")
     return code
 
 

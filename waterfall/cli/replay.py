@@ -17,13 +17,14 @@ from pathlib import Path
 from typing import Any
 
 from waterfall.model.errors import ScenarioError
-from waterfall.model.loader import catalogue, resolve_mechanism, resolve_scenario, scenario_mechanism
+from waterfall.model.loader import resolve_mechanism, resolve_scenario, scenario_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
 from waterfall.proofs.checks import first_violation
 from waterfall.report import trace as T
 from waterfall.cli.ids import resolve_invariants
+from waterfall.report.hints import is_catalogued
 
 
 def add_parser(sub: Any) -> None:
@@ -71,7 +72,14 @@ def test_name(mech: Mechanism, invariants: list[str]) -> str:
 def emit_test(path: Path, doc: dict[str, Any], mech: Mechanism, traces: list[T.Trace]) -> None:
     """A pytest file that replays `doc` under `mech` and asserts, per invariant, what a fix
     must change (claimed: holds) or what the design documents (not claimed: still violated)."""
-    where = repr(mech.id) if mech.id in catalogue() else repr(str(Path(mech.path).resolve()))
+    # R-REPLAY-3: a catalogue mechanism by its id; any other inlined (its TOML text), so the
+    # test runs on another machine with no path of this one in it
+    if is_catalogued(mech):
+        load = f"resolve_mechanism({mech.id!r})"
+        inline = ""
+    else:
+        load = 'mechanism_from_doc(tomllib.loads(MECHANISM_TOML), "<inlined mechanism>")'
+        inline = f"MECHANISM_TOML = {Path(mech.path).read_text(encoding='utf-8')!r}\n"
     claimed = [t.invariant for t in traces if t.claimed]
     documented = [t.invariant for t in traces if not t.claimed]
     steps = "\n".join(f"#   {s.n}. {s.op}" for s in traces[0].steps)
@@ -82,18 +90,19 @@ Not claimed, violated (documented properties): {", ".join(documented) or "none"}
 """
 # The sequence, as `waterfall replay` shows it:
 {steps}
-from waterfall.model.loader import resolve_mechanism, scenario_from_doc
+import tomllib
+
+from waterfall.model.loader import mechanism_from_doc, resolve_mechanism, scenario_from_doc
 from waterfall.model.replay import run
 from waterfall.proofs.checks import check_steps
 
 SCENARIO = {pprint.pformat(doc, width=100, sort_dicts=False)}
-MECHANISM = {where}
-CLAIMED = {claimed!r}
+{inline}CLAIMED = {claimed!r}
 DOCUMENTED = {documented!r}
 
 
 def {test_name(mech, claimed + documented)}() -> None:
-    mech = resolve_mechanism(MECHANISM)
+    mech = {load}
     sc = scenario_from_doc(SCENARIO, "<counterexample>")
     violated = {{f.invariant for f in check_steps(run(sc, mech), mech, sc.name)}}
     assert not violated & set(CLAIMED), f"claimed invariants still violated: {{sorted(violated & set(CLAIMED))}}"

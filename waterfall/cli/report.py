@@ -25,7 +25,7 @@ from waterfall.cli.prove import EXIT_FINDING, INVARIANTS, MAX_ACCOUNTS, add_quer
 from waterfall.proofs.prove.matrix import run_matrix
 from waterfall.report.document import Evidence, build, ci_cells, command_line
 from waterfall.report.plots import time_against_n
-from waterfall.report.render import markdown, page
+from waterfall.report.render import MATRIX_KEY, head_id, markdown, page, short
 
 FUZZ_STEPS = 25
 
@@ -69,23 +69,27 @@ def cmd_report(args: Any) -> int:
     ns = [int(x) for x in args.time_n.split(",") if x.strip()]
     if ns:
         print(f"timing the liquidation proofs at k = {ns}", file=sys.stderr, flush=True)
-    fuzz_seed = f"derandomized (Hypothesis derandomize=True: a fixed seed per mechanism), {args.fuzz_examples} runs " \
-                f"of up to {FUZZ_STEPS} steps, no example database"
+    code = exit_code(proofs)
+    code = EXIT_FINDING if any(t.failure for t in fuzz.values()) else code
+    fuzz_seed = f"derandomized (Hypothesis derandomize=True: a fixed seed per mechanism), max_examples=" \
+                f"{args.fuzz_examples} valid runs per mechanism of up to {FUZZ_STEPS} steps, no example database " \
+                f"(the cells count the runs started: the report's 'Fuzz counts' says why they differ)"
     ev = Evidence(mechs, INVARIANTS, proofs, all_n, fuzz, sizes.accounts, sizes.markets,
                   time_against_n(ns, args.timeout) if ns else {},
-                  {"prove_timeout_seconds": args.timeout, "operations": args.operation or "all", "fuzz": fuzz_seed},
+                  {"prove_timeout_seconds": args.timeout, "operations": args.operation or "all", "fuzz": fuzz_seed,
+                   "fuzz_examples": args.fuzz_examples},
                   args.shrink_seconds, per_op)
     out = Path(args.out)
     command = command_line()
-    doc = build(ev, out, SCENARIOS_DIR, command)
+    doc = build(ev, out, SCENARIOS_DIR, command, code)
     (out / "report.json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     (out / "report.md").write_text(markdown(doc), encoding="utf-8")
     (out / "index.html").write_text(page(doc), encoding="utf-8")
     ci_outputs.write(args, ci_cells(doc), mechs, command)
     invs = [i["id"] for i in doc["invariants"]]
-    rows = [[m.id] + [c["text"] for c in doc["cells"] if c["mechanism"] == m.id] for m in mechs]
-    print(table(rows, ["mechanism"] + invs))
-    print(f"\n{doc['summary']['text']}")
+    rows = [[m.id] + [short(c["text"]) for c in doc["cells"] if c["mechanism"] == m.id] for m in mechs]
+    print(table(rows, ["mechanism"] + [head_id(i) for i in invs]))
+    print(f"\nKey: {MATRIX_KEY}")
+    print(f"\n{doc['verdict']['text']}\n{doc['summary']['text']}")
     print(f"report: {out / 'index.html'} (and {out / 'report.md'}, {out / 'report.json'})")
-    code = exit_code(proofs)
-    return EXIT_FINDING if any(t.failure for t in fuzz.values()) else code
+    return code

@@ -46,3 +46,31 @@ def escaped_output() -> Iterator[None]:
         yield
     finally:
         sys.stdout, sys.stderr = out, err
+
+
+@contextmanager
+def ticking(label: str, every: float = 5.0, stream: TextIO | None = None) -> Iterator[None]:
+    """R-CLI-10: while a long step runs, a line `label: N s` on stderr every `every` seconds
+    (wall-clock), then `label: done in N s`; nothing is printed for a step shorter than `every`."""
+    import threading
+    import time
+
+    out = stream if stream is not None else sys.stderr
+    start = time.monotonic()
+    stop = threading.Event()
+    printed = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            print(f"{label}: {time.monotonic() - start:.0f} s", file=out, flush=True)
+            printed.set()
+
+    thread = threading.Thread(target=tick, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        if printed.is_set():
+            print(f"{label}: done in {time.monotonic() - start:.1f} s", file=out, flush=True)

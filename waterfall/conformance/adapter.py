@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
-from importlib.metadata import version
+from waterfall import __version__
 from typing import IO, Any
 
 from waterfall.model.codec import op_from_json, state_from_json, state_to_json
@@ -36,7 +36,7 @@ def answer(req: dict[str, Any]) -> dict[str, Any]:
     """One response line for one request line."""
     if req.get("type") == "hello":
         return {"type": "hello", "protocol": PROTOCOL, "implementation": "waterfall-reference",
-                "version": version("waterfall"), "mechanisms": ["*"]}
+                "version": __version__, "mechanisms": ["*"]}
     try:
         post, events = step(state_from_json(req["state"]), op_from_json(req["op"]), mechanism(req["mechanism"]))
     except WaterfallError as e:

@@ -1,6 +1,10 @@
-"""pytest plugin for implementers' CI (R-CONF-5): `pytest --waterfall-impl 'CMD'` runs every
-conformance vector as a test item of its own (node id `vectors/MECHANISM/ID`), through the
-runner of waterfall/conformance/runner.py and one implementation process group for the whole session.
+"""pytest plugin for implementers' CI (R-CONF-5): `pytest --waterfall-impl 'CMD'` runs the
+conformance vectors through the runner of waterfall/conformance/runner.py and one
+implementation process group for the whole session: one test item per mechanism (node id
+`vectors/MECHANISM`, its failures listed vector by vector), so the default output stays short;
+`--waterfall-per-vector` makes one item per vector (`vectors/MECHANISM/ID`). A mechanism the
+implementation does not announce is one skip that says how many vectors it leaves unrun, and
+the session ends with a line counting what ran and what was skipped (no vector skipped silently).
 
 Installed with this package (entry point `pytest11`); inactive unless --waterfall-impl is
 given. Options: --waterfall-vectors DIR, --waterfall-mechanism ID (repeatable),
@@ -23,6 +27,7 @@ from waterfall.conformance.vectors import VECTORS_DIR
 
 RUNNER = pytest.StashKey[Runner]()
 STACK = pytest.StashKey[ExitStack]()
+TALLY = pytest.StashKey[dict]()
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -35,6 +40,8 @@ def pytest_addoption(parser: Any) -> None:
     g.addoption("--waterfall-timeout", type=float, default=10.0, help="seconds per step")
     g.addoption("--waterfall-stop-after", type=int, default=5,
                 help="stop after N consecutive crashes, timeouts or garbage lines")
+    g.addoption("--waterfall-per-vector", action="store_true",
+                help="one test item per vector (default: one per mechanism, its failing vectors listed)")
 
 
 class VectorFailure(Exception):
@@ -42,23 +49,33 @@ class VectorFailure(Exception):
 
 
 class VectorItem(pytest.Item):
-    """One vector: passes when every step of it passes."""
+    """Vectors of one mechanism (one vector with --waterfall-per-vector): passes when every
+    step of every one of them passes."""
 
-    def __init__(self, *, vector: Vector, **kw: Any) -> None:
+    def __init__(self, *, vectors: list[Vector], **kw: Any) -> None:
         super().__init__(**kw)
-        self.vector = vector
+        self.vectors = vectors
 
     def runtest(self) -> None:
         runner = runner_for(self.config)
-        if not runner.engine.announces(self.vector.mechanism):
-            pytest.skip(f"the implementation does not announce mechanism {self.vector.mechanism!r}")
+        tally = self.config.stash.setdefault(TALLY, {"vectors": 0, "steps": 0, "skipped": {}})
+        mechanism = self.vectors[0].mechanism
+        if not runner.engine.announces(mechanism):
+            tally["skipped"][mechanism] = tally["skipped"].get(mechanism, 0) + len(self.vectors)
+            pytest.skip(f"the implementation does not announce mechanism {mechanism!r} "
+                        f"({len(self.vectors)} vector{'s' if len(self.vectors) != 1 else ''} not run)")
+        failed: list[str] = []
         try:
-            failed = [r for r in runner.run_vector(self.vector) if r.status != "pass"]
+            for v in self.vectors:
+                results = list(runner.run_vector(v))
+                tally["vectors"] += 1
+                tally["steps"] += len(results)
+                failed += [step_text(v, r) for r in results if r.status != "pass"]
         except EngineStopped as e:
             self.session.shouldstop = f"waterfall: the implementation was stopped: {e}"
-            raise VectorFailure(f"protocol error: {e}") from None
+            raise VectorFailure("\n".join(failed + [f"protocol error: {e}"])) from None
         if failed:
-            raise VectorFailure("\n".join(step_text(self.vector, r) for r in failed))
+            raise VectorFailure("\n".join(failed))
 
     def repr_failure(self, excinfo: Any, style: Any = None) -> str:
         if isinstance(excinfo.value, VectorFailure):
@@ -66,7 +83,8 @@ class VectorItem(pytest.Item):
         return str(super().repr_failure(excinfo, style))
 
     def reportinfo(self) -> tuple[Path, None, str]:
-        return Path(self.config.getoption("waterfall_vectors")), None, f"vector {self.vector.key}"
+        what = self.vectors[0].key if len(self.vectors) == 1 else f"{len(self.vectors)} vectors of {self.name}"
+        return Path(self.config.getoption("waterfall_vectors")), None, what
 
 
 def step_text(v: Vector, r: StepResult) -> str:
@@ -97,8 +115,26 @@ def pytest_collection_modifyitems(session: Any, config: Any, items: list[Any]) -
         Engine(config.getoption("waterfall_impl"), 1.0)  # the command line parses
     except ConformanceError as e:
         raise pytest.UsageError(f"waterfall: {e}") from None
-    items.extend(VectorItem.from_parent(session, name=v.key, nodeid=f"vectors/{v.key}", vector=v)
-                 for v in selection.vectors)
+    if config.getoption("waterfall_per_vector"):
+        items.extend(VectorItem.from_parent(session, name=v.key, nodeid=f"vectors/{v.key}", vectors=[v])
+                     for v in selection.vectors)
+        return
+    groups: dict[str, list[Vector]] = {}
+    for v in selection.vectors:
+        groups.setdefault(v.mechanism, []).append(v)
+    items.extend(VectorItem.from_parent(session, name=m, nodeid=f"vectors/{m}", vectors=vs) for m, vs in groups.items())
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: Any) -> None:
+    """One line: the vectors and steps run, and every vector skipped with its mechanism."""
+    if not config.getoption("waterfall_impl") or TALLY not in config.stash:
+        return
+    t = config.stash[TALLY]
+    skipped = ", ".join(f"{m} ({n})" for m, n in sorted(t["skipped"].items()))
+    terminalreporter.write_line(
+        f"waterfall: {t['vectors']} vectors ({t['steps']} steps) run; "
+        + (f"{sum(t['skipped'].values())} vectors skipped, of mechanisms the implementation does not announce: "
+           f"{skipped}" if skipped else "no vector skipped"))
 
 
 def pytest_sessionstart(session: Any) -> None:

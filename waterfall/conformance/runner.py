@@ -352,7 +352,7 @@ class Runner:
     def run_vector(self, v: Vector) -> Iterator[StepResult]:
         """The steps of one vector on a running implementation (each with its own pre-state)."""
         state = v.doc["state"]
-        for k, st in enumerate(v.doc["steps"]):
+        for k, st in enumerate(v.doc["steps"], 1):  # steps are numbered from 1 everywhere (R-CLI-9)
             left = self.left()
             if left is not None and left <= 0:
                 self.deadline_hit = True

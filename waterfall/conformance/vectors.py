@@ -18,9 +18,9 @@ import hashlib
 import json
 import tomllib
 from dataclasses import dataclass
-from importlib.metadata import version
+from waterfall import __version__
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
@@ -164,6 +164,9 @@ def single_cases() -> Iterator[Case]:
         yield Case(f"op-{vid}", text, small_venue(), (op,))
     for vid, text, op in BOUND_OPS:
         yield Case(f"op-{vid}", text, bound_venue(), (op,))
+    from waterfall.conformance.limits import LIMIT_CASES  # the limits no compared balance shows (issue 20)
+    for vid, text, state, op in LIMIT_CASES:
+        yield Case(vid, text, state, (op,))
     yield Case("op-bound-trade-notional", "a trade of one lot, within the size bound, that takes open notionals "
                "entered above the mark beyond 10^36 (E-BOUND)", bound_venue(notional=10**36 - 10),
                (Trade("a", "b", "M0", 1, 10**18),))
@@ -266,11 +269,15 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
             yield doc
 
 
-def generate(out: Path, mechanisms: list[Mechanism] | None = None) -> dict[str, Any]:
-    """Write every vector and the manifest under `out`; returns the manifest."""
+def generate(out: Path, mechanisms: list[Mechanism] | None = None,
+             progress: Callable[[int, int, str], None] | None = None) -> dict[str, Any]:
+    """Write every vector and the manifest under `out`; returns the manifest. `progress(i, n,
+    id)` is called before each mechanism (R-CLI-10)."""
     mechs = mechanisms or mechanisms_all()
     entries = []
-    for mech in mechs:
+    for i, mech in enumerate(mechs, 1):
+        if progress:
+            progress(i, len(mechs), mech.id)
         for doc in documents(mech):
             text = canonical(doc)
             rel = Path(mech.id) / f"{doc['id']}.json"
@@ -279,6 +286,6 @@ def generate(out: Path, mechanisms: list[Mechanism] | None = None) -> dict[str, 
             entries.append({"mechanism": mech.id, "id": doc["id"], "path": rel.as_posix(),
                             "steps": len(doc["steps"]), "sha256": hashlib.sha256(text.encode()).hexdigest()})
     manifest = {"format": "waterfall-vectors", "spec_version": SPEC_VERSION,
-                "model_version": version("waterfall"), "vectors": entries}
+                "model_version": __version__, "vectors": entries}
     (out / "manifest.json").write_text(canonical(manifest), encoding="utf-8", newline="\n")
     return manifest

@@ -31,8 +31,10 @@ from waterfall.spec.invariants import REGISTRY, RELATIONS
 from waterfall.report import categories as C
 from waterfall.report import trace as T
 from waterfall.proofs import verdict as V
-from waterfall.report.provenance import versions
+from waterfall.report.provenance import tool, versions
+from waterfall.report.trust import trust
 from waterfall.report.ci_outputs import Cell
+from waterfall.report.hints import replay_hint
 from waterfall.proofs.fuzz.machines import Tally
 from waterfall.proofs.fuzz.shrink import shrink
 from waterfall.proofs.verdict import Verdict
@@ -154,15 +156,14 @@ def mechanism_file(mech: Mechanism) -> dict[str, Any]:
 def provenance(ev: Evidence, command: str) -> dict[str, Any]:
     """What produced this report: versions, command, settings and seeds, input hashes, date."""
     return {"date": datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
-            "command": command, "versions": versions(), "platform": platform.platform(),
+            "command": command, "tool": tool(), "versions": versions(), "platform": platform.platform(),
             "settings": {"accounts": ev.accounts, "markets": ev.markets, "shrink_seconds": ev.shrink_seconds, **ev.settings},
             "mechanisms": [mechanism_file(m) for m in ev.mechanisms]}
 
 
 def replay_command(path: Path, mech: Mechanism) -> str:
-    """The command that re-runs a saved counterexample (a file mechanism is named by path)."""
-    own = "" if mech.id in catalogue() else f" --mechanism {mech.path}"
-    return f"waterfall replay {path}{own}"
+    """The command that re-runs a saved counterexample, from any folder (R-CLI-9)."""
+    return replay_hint(path, mech)
 
 
 def counterexample(ev: Evidence, c: CellView, mech: Mechanism, out: Path) -> dict[str, Any]:
@@ -220,6 +221,45 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n} {one if n == 1 else (many or one + 's')}"
 
 
+# claimed cells' categories from worst to best: the verdict line takes the colour of the worst
+SEVERITY = (C.BROKEN, C.SANITY, C.UNDECIDED, C.PROVED, C.NA)
+VERDICT_WORDS = {0: "PASS", 1: "FAIL", 3: "NOT PROVED"}
+
+
+def verdict(cells: list[CellView], exit_code: int) -> dict[str, Any]:
+    """R-REPORT-6: the overall verdict line: the run's exit code, what it means, and the
+    category of the worst claimed cell (its colour)."""
+    present = {c.category for c in cells if c.claimed}
+    worst = next((cat for cat in SEVERITY if cat in present), C.NA)
+    if exit_code == 1 and worst not in (C.BROKEN, C.SANITY):
+        worst = C.SANITY  # a finding outside the claimed cells (an unclaimed mis-encoding, a prover error)
+    elif exit_code == 3 and worst in (C.PROVED, C.NA):
+        worst = C.UNDECIDED
+    meaning = {0: "every claimed invariant is proved at the sizes used or does not apply; none refuted",
+               1: "a claimed invariant is refuted, or a proof is vacuous, mis-encoded or crashed: see the red "
+                  "and purple cells",
+               3: "no claimed invariant is refuted, but some are undecided or not provable at the sizes used "
+                  "(yellow cells): not a proof"}.get(exit_code, "see the cells")
+    word = VERDICT_WORDS.get(exit_code, "ERROR")
+    return {"exit_code": exit_code, "worst": worst, "colour": C.LEGEND[worst][1],
+            "text": f"Verdict: {word} (exit {exit_code}): {meaning}."}
+
+
+def fuzz_counts(ev: Evidence) -> dict[str, Any]:
+    """R-REPORT-7: how the fuzz counts of the cells were counted, per mechanism."""
+    configured = ev.settings.get("fuzz_examples")
+    rows = {mid: {"configured": configured, "runs": t.examples, "steps": sum(t.ran.values()),
+                  "stopped_at_claimed_violation": bool(t.failure)} for mid, t in ev.fuzz.items()}
+    note = ("A cell's fuzz count is the number of runs Hypothesis started for that mechanism (one venue and one "
+            "sequence of operations each) and the operations they applied. It can differ from the number "
+            f"configured ({configured if configured is not None else 'none'} per mechanism, Hypothesis' "
+            "max_examples): Hypothesis counts only valid runs towards max_examples, so runs it discards (a venue "
+            "it could not draw, a sequence cut short) add to the count; and the search of a mechanism stops at "
+            "the first run that violates a claimed invariant, so such a mechanism shows fewer. Every cell of one "
+            "mechanism shows the same runs: one search checks every invariant after every step.")
+    return {"note": note, "per_mechanism": rows}
+
+
 def summary(cells: list[CellView]) -> dict[str, Any]:
     """Counts per category, claimed and unclaimed, and the one-line summary."""
     claimed = [c for c in cells if c.claimed]
@@ -234,9 +274,10 @@ def summary(cells: list[CellView]) -> dict[str, Any]:
             "unclaimed_violated": properties, "text": text}
 
 
-def build(ev: Evidence, out: Path, scenarios_dir: Path, command: str = "waterfall report") -> dict[str, Any]:
+def build(ev: Evidence, out: Path, scenarios_dir: Path, command: str = "waterfall report",
+          exit_code: int = 0) -> dict[str, Any]:
     """The whole report as a JSON document; plots and counterexample scenarios are written
-    into `out`."""
+    into `out`; `exit_code` is the run's (the verdict line states it)."""
     from waterfall.report.compare import DEFINITIONS, SUMMARY_HEADER, compare, summary_row
     from waterfall.report.plots import loss_plot, proof_time_plot
     out.mkdir(parents=True, exist_ok=True)
@@ -257,7 +298,10 @@ def build(ev: Evidence, out: Path, scenarios_dir: Path, command: str = "waterfal
                   for i in list(REGISTRY.values()) + list(RELATIONS.values()) if i.id in ev.invariants]
     return {
         "format": FORMAT, "version": 1, "title": "waterfall audit report",
+        "verdict": verdict(cells, exit_code),
         "summary": summary(cells),
+        "trust": trust(ev.accounts, ev.markets, ev.settings),
+        "fuzz": fuzz_counts(ev),
         "legend": [{"category": k, "label": lb, "colour": col, "meaning": text} for k, (lb, col, text) in C.LEGEND.items()],
         "provenance": provenance(ev, command),
         "invariants": invariants,

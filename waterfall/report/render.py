@@ -1,20 +1,25 @@
 """The report's JSON document (waterfall/report/document.py) as Markdown and as one self-contained HTML
 page (no scripts, no external resources; links to sources are plain links).
 
-Order: summary line, legend, contents, matrix (every cell a link to its evidence),
+Order: the verdict line with the exit code (coloured by the worst claimed cell), summary
+line, legend, contents, matrix (every cell a link to its evidence; abbreviated, with a key,
+so it fits a 1,400-pixel page), what this proves and what you trust (docs/proofs.md),
 counterexamples (sequence, steps, violation terms, compared runs, ledger), evidence per
-mechanism, all-N proofs, comparison, proof time, mechanisms, provenance.
+mechanism, all-N statements in full, fuzz counts, comparison, proof time, mechanisms,
+provenance (tool version, commit or files hash, spec version).
 """
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 
-SECTIONS = [("summary", "Summary"), ("matrix", "Matrix"), ("operations", "Operations explored"),
+SECTIONS = [("summary", "Summary"), ("matrix", "Matrix"), ("trust", "What this proves, and what you trust"),
+            ("operations", "Operations explored"),
             ("counterexamples", "Counterexamples"),
             ("evidence", "Evidence per cell"), ("all-n", "Statements about the rules for every N (not about the code)"),
-            ("comparison", "Mechanism comparison"), ("proof-time", "Proof time"), ("mechanisms", "Mechanisms"),
-            ("provenance", "Provenance")]
+            ("fuzz", "Fuzz counts"), ("comparison", "Mechanism comparison"), ("proof-time", "Proof time"),
+            ("mechanisms", "Mechanisms"), ("provenance", "Provenance")]
 STEP_PARTS = ("prices", "positions", "balances", "transfers")
 
 
@@ -25,6 +30,35 @@ def matrix(doc: dict[str, Any]) -> tuple[list[str], list[list[dict[str, Any]]]]:
     for c in doc["cells"]:
         rows.setdefault(c["mechanism"], []).append(c)
     return invs, list(rows.values())
+
+
+# R-REPORT-7: the matrix shows a short form of each cell (its full text is its tooltip and in
+# "Evidence per cell"); the key is printed under the matrix
+SHORT = [(r"^PROVED N<=(\d+) M<=(\d+)$", r"P \1/\2"), (r"^PROVED N<=(\d+)$", r"P \1"),
+         (r"^CEX \(prove, .*\)$", "CEX"), (r"^CEX \(Hypothesis.*\)$", "CEX h"),
+         (r"^fuzzed: none in .* \+ Z3 (\S+)$", r"fz+\1"), (r"^fuzzed: none in .*$", "fz"),
+         (r"^UNREACHED$", "UNR"), (r"^TRIVIAL$", "TRIV"), (r"^TIMEOUT$", "TO"), (r"^UNKNOWN$", "UNK"),
+         (r"^VACUOUS$", "VAC"), (r"^ENCODING MISMATCH$", "MIS"), (r"^prover error$", "ERR"), (r"^no evidence$", "-")]
+MATRIX_KEY = ("P k/m: PROVED N<=k M<=m; CEX: counterexample found by prove; CEX h: found by the fuzzer "
+              "(Hypothesis); fz: fuzzed, none found (no proof); fz+X: fuzzed, and prove said X; UNR: UNREACHED; "
+              "TRIV: TRIVIAL; TO: TIMEOUT; UNK: UNKNOWN; VAC: VACUOUS; MIS: ENCODING MISMATCH; ERR: prover "
+              "error; -: no evidence; *: claimed. Column heads drop the 'I-' of the invariant ids.")
+
+
+def short(text: str) -> str:
+    """A cell's text in the matrix's abbreviated form (MATRIX_KEY)."""
+    star, body = ("*", text[1:]) if text.startswith("*") else ("", text)
+    for pattern, repl in SHORT:
+        if re.match(pattern, body):
+            body = re.sub(pattern, repl, body)
+            break
+    body = body.replace("UNREACHED", "UNR").replace("TRIVIAL", "TRIV").replace("TIMEOUT", "TO").replace("UNKNOWN", "UNK")
+    return star + body
+
+
+def head_id(inv: str) -> str:
+    """A column head: the invariant id without its 'I-'."""
+    return inv.removeprefix("I-")
 
 
 def sections(doc: dict[str, Any]) -> list[tuple[str, str]]:
@@ -63,13 +97,17 @@ def md_table(head: list[str], rows: list[list[str]]) -> str:
 
 def markdown(doc: dict[str, Any]) -> str:
     """The Markdown form."""
-    out = [f"# {doc['title']}", f"**{doc['summary']['text']}**",
+    out = [f"# {doc['title']}", f"**{doc['verdict']['text']}**", f"**{doc['summary']['text']}**",
            "Legend: " + "; ".join(f"**{x['label']}**: {x['meaning']}" for x in doc["legend"])
            + ". `*` = the mechanism claims the invariant.",
            "Contents: " + " · ".join(f"[{t}](#{a})" for a, t in sections(doc))]
     invs, rows = matrix(doc)
-    out += ["## Matrix", md_table(["mechanism"] + invs,
-                                  [[r[0]["mechanism"]] + [f"[{c['text']}]({c['href']})" for c in r] for r in rows])]
+    out += ["## Matrix", md_table(["mechanism"] + [head_id(i) for i in invs],
+                                  [[r[0]["mechanism"]] + [f"[{short(c['text'])}]({c['href']})" for c in r] for r in rows]),
+            f"Key: {MATRIX_KEY}"]
+    tr = doc["trust"]
+    out += ["## What this proves, and what you trust", tr["sizes"]]
+    out += [f"### {x['title']}\n\n{x['markdown']}" for x in tr["sections"]]
     if doc.get("operations"):
         out += ["## Operations explored", OPERATIONS_NOTE, md_table(*operations(doc))]
     out.append("## Counterexamples")
@@ -86,7 +124,11 @@ def markdown(doc: dict[str, Any]) -> str:
                                                        c["text"], details(c, doc["all_n"])] for c in r])]
     out += ["## Statements about the rules for every N (not about the code)",
             md_table(["invariant", "family", "verdict", "argument"],
-                     [[v["invariant"], v["mechanism"], v["kind"], v["reason"][:160]] for v in doc["all_n"]])]
+                     [[v["invariant"], v["mechanism"], v["kind"], v["reason"]] for v in doc["all_n"]])]
+    fz = doc["fuzz"]
+    out += ["## Fuzz counts", fz["note"], md_table(["mechanism", "configured (max_examples)", "runs started",
+                                                     "operations applied", "stopped at a claimed violation"],
+                                                    fuzz_rows(fz))]
     comp = doc["comparison"]
     out += ["## Mechanism comparison over the stress scenarios", md_table(comp["header"], comp["rows"]),
             comp["definitions"]]
@@ -112,6 +154,12 @@ def markdown(doc: dict[str, Any]) -> str:
     return "\n\n".join(out) + "\n"
 
 
+def fuzz_rows(fz: dict[str, Any]) -> list[list[str]]:
+    """The fuzz counts per mechanism, as table rows."""
+    return [[mid, str(r["configured"]), str(r["runs"]), str(r["steps"]), "yes" if r["stopped_at_claimed_violation"] else "no"]
+            for mid, r in fz["per_mechanism"].items()]
+
+
 def details(c: dict[str, Any], all_n: list[dict[str, Any]]) -> str:
     """The evidence of one cell in one line."""
     parts = []
@@ -119,7 +167,7 @@ def details(c: dict[str, Any], all_n: list[dict[str, Any]]) -> str:
     if z3:
         extra = "".join(f", {k} {z3[k]}" for k in ("markets", "trigger") if z3.get(k) is not None)
         parts.append(f"prove: {z3['kind']}" + (f" at N<={z3['accounts']} M<={z3.get('markets')}" if z3.get("accounts") else "")
-                     + f" in {z3['seconds']:.1f}s{extra}" + (f" ({z3['reason'][:120]})" if z3.get("reason") else ""))
+                     + f" in {z3['seconds']:.1f}s{extra}" + (f" ({z3['reason']})" if z3.get("reason") else ""))
     for a in (all_n[k] for k in c["evidence"].get("all_n") or []):
         parts.append(f"all N ({a['mechanism']}): {a['kind']}")
     f = c["evidence"].get("fuzz")
@@ -129,7 +177,11 @@ def details(c: dict[str, Any], all_n: list[dict[str, Any]]) -> str:
 
 
 def provenance_rows(p: dict[str, Any]) -> list[list[str]]:
-    rows = [["date (UTC)", p["date"]], ["command", p["command"]], ["platform", p["platform"]]]
+    t = p["tool"]
+    rows = [["tool", f"{t['distribution']} {t['version']} (import name waterfall)"], ["spec version", t["spec_version"]],
+            ["commit", t["commit"] or "none (an installed package: see the files hash)"],
+            ["SHA-256 of the tool's files", f"{t['files_sha256']} ({t['files']} files)"],
+            ["date (UTC)", p["date"]], ["command", p["command"]], ["platform", p["platform"]]]
     rows += [[f"version of {k}", v or "not installed"] for k, v in p["versions"].items()]
     rows += [[f"setting {k}", str(v)] for k, v in p["settings"].items()]
     return rows
@@ -156,6 +208,13 @@ ol.seq{font-family:monospace;font-size:.85em;background:#fafafa;padding:.5em 2.5
 ol.seq li.hit{font-weight:700;color:#a00}ol.seq li.hit::after{content:"  \\2190 violation"}
 ul.terms{font-family:monospace;font-size:.85em}.runs{display:flex;gap:1em;flex-wrap:wrap}.run{border:1px dashed #999;padding:.3em .8em}
 .meta{font-size:.85em;color:#444}code{font-size:.9em}img{max-width:100%}
+.verdict{font-size:1.25em;font-weight:700;padding:.6em .8em;border-left:.5em solid #555;margin:.4em 0}
+.matrixwrap{max-width:100%;max-height:80vh;overflow:auto}
+table.matrix td,table.matrix th{font-size:.75em;padding:.15em .3em;white-space:nowrap}
+table.matrix thead th{position:sticky;top:0;z-index:2;writing-mode:vertical-rl;transform:rotate(180deg);text-align:left;padding:.3em .15em}
+table.matrix thead th:first-child{writing-mode:horizontal-tb;transform:none;left:0;z-index:3}
+table.matrix tbody th{position:sticky;left:0;background:#f3f3f3;z-index:1;text-align:left}
+.key{font-size:.8em;color:#333;max-width:100em}.trust{max-width:60em}
 """
 
 
@@ -172,6 +231,22 @@ def html_table(head: list[str], rows: list[list[str]], cls: str = "") -> str:
     th = "".join(f"<th>{h}</th>" for h in head)
     trs = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>'
+
+
+def md_html(text: str) -> str:
+    """Markdown of docs/proofs.md as HTML (Python-Markdown, the `report` extra); raw HTML in
+    it is escaped, never passed through."""
+    import markdown
+    md = markdown.Markdown(extensions=["tables"])
+    md.preprocessors.deregister("html_block")  # raw HTML is shown as text
+    md.inlinePatterns.deregister("html")
+    return md.convert(text)
+
+
+def darker(colour: str) -> str:
+    """A legend colour at half brightness, for the verdict's border."""
+    r, g, b = (int(colour[i:i + 2], 16) // 2 for i in (1, 3, 5))
+    return f"#{r:02x}{g:02x}{b:02x}"
 
 
 def counterexample_html(x: dict[str, Any]) -> str:
@@ -201,18 +276,29 @@ def counterexample_html(x: dict[str, Any]) -> str:
 def page(doc: dict[str, Any]) -> str:
     """A self-contained HTML page."""
     invs, rows = matrix(doc)
-    body = [f"<h1>{e(doc['title'])}</h1>", f'<p class="summary" id="summary">{e(doc["summary"]["text"])}</p>',
+    vd = doc["verdict"]
+    body = [f"<h1>{e(doc['title'])}</h1>",
+            f'<p class="verdict c-{e(vd["worst"])}" id="verdict" style="border-left-color:{e(darker(vd["colour"]))}">'
+            f'{e(vd["text"])}</p>',
+            f'<p class="summary" id="summary" style="border-left-color:{e(darker(vd["colour"]))}">'
+            f'{e(doc["summary"]["text"])}</p>',
             '<ul class="legend">' + "".join(f'<li><span class="sw c-{e(x["category"])}"></span><b>{e(x["label"])}</b>: '
                                             f'{e(x["meaning"])}</li>' for x in doc["legend"])
             + "<li><b>*</b>: the mechanism claims the invariant</li></ul>",
             '<nav class="toc">Contents: ' + "".join(f'<a href="#{a}">{e(t)}</a>' for a, t in sections(doc)) + "</nav>",
             '<h2 id="matrix">Matrix</h2>']
     inv_names = {i["id"]: i["name"] for i in doc["invariants"]}
-    head = "<th>mechanism</th>" + "".join(f'<th title="{e(inv_names[i])}">{e(i)}</th>' for i in invs)
+    head = "<th>mechanism</th>" + "".join(f'<th title="{e(i)}: {e(inv_names[i])}">{e(head_id(i))}</th>' for i in invs)
     trs = "".join(f'<tr><th><a href="#m-{e(r[0]["mechanism"])}">{e(r[0]["mechanism"])}</a></th>'
-                  + "".join(f'<td class="c-{e(c["category"])}"><a href="{e(c["href"])}">{e(c["text"])}</a></td>' for c in r)
+                  + "".join(f'<td class="c-{e(c["category"])}" title="{e(c["invariant"])}: {e(c["text"])}">'
+                            f'<a href="{e(c["href"])}">{e(short(c["text"]))}</a></td>' for c in r)
                   + "</tr>" for r in rows)
-    body.append(f'<table class="matrix"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>')
+    body.append(f'<div class="matrixwrap"><table class="matrix"><thead><tr>{head}</tr></thead><tbody>{trs}</tbody>'
+                f'</table></div><p class="key">Key: {e(MATRIX_KEY)}</p>')
+    tr = doc["trust"]
+    body += ['<h2 id="trust">What this proves, and what you trust</h2>',
+             f'<div class="trust">{md_html(tr["sizes"])}'
+             + "".join(f"<h3>{e(x['title'])}</h3>{md_html(x['markdown'])}" for x in tr["sections"]) + "</div>"]
     if doc.get("operations"):
         oh, orows = operations(doc)
         body += ['<h2 id="operations">Operations explored</h2>', f"<p>{e(OPERATIONS_NOTE)}</p>",
@@ -229,7 +315,11 @@ def page(doc: dict[str, Any]) -> str:
                     f"<th>verdict</th><th>details</th></tr></thead><tbody>{trs}</tbody></table>")
     body.append('<h2 id="all-n">Statements about the rules for every N (not about the code)</h2>')
     body.append(html_table(["invariant", "family", "verdict", "argument"],
-                           [[e(v["invariant"]), e(v["mechanism"]), e(v["kind"]), e(v["reason"][:200])] for v in doc["all_n"]]))
+                           [[e(v["invariant"]), e(v["mechanism"]), e(v["kind"]), e(v["reason"])] for v in doc["all_n"]]))
+    fz = doc["fuzz"]
+    body += ['<h2 id="fuzz">Fuzz counts</h2>', f"<p>{e(fz['note'])}</p>",
+             html_table(["mechanism", "configured (max_examples)", "runs started", "operations applied",
+                         "stopped at a claimed violation"], [[e(c) for c in r] for r in fuzz_rows(fz)])]
     comp = doc["comparison"]
     body += ['<h2 id="comparison">Mechanism comparison over the stress scenarios</h2>',
              html_table([e(h) for h in comp["header"]], [[e(c) for c in r] for r in comp["rows"]]),

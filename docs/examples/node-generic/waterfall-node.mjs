@@ -304,11 +304,15 @@ function addLayer(st, name, delta) {
   st.layers.set(name, (st.layers.get(name) ?? 0n) + delta);
 }
 
-/** R-UNIT-3: every resulting balance and open notional at most MAX_BALANCE in absolute value. */
+/** R-UNIT-3: every resulting balance (net deposits included) and open notional at most
+ * MAX_BALANCE in absolute value, every position's size at most MAX_INPUT (the limit vectors
+ * op-limit-* of issue 20 showed the first version checked neither; SPEC-GAPS.md B7). */
 function checkBounds(st) {
   for (const a of st.accounts.values()) {
     if (abs(a.collateral) > MAX_BALANCE) fail('E-BOUND', `account ${a.id} collateral exceeds MAX_BALANCE 10^36`);
+    if (abs(a.net_deposit) > MAX_BALANCE) fail('E-BOUND', `account ${a.id} net_deposit exceeds MAX_BALANCE 10^36`);
     for (const [mid, p] of a.positions) {
+      if (abs(p.size) > MAX_INPUT) fail('E-BOUND', `account ${a.id} market ${mid} size exceeds MAX_INPUT 10^18`);
       if (abs(p.on) > MAX_BALANCE) fail('E-BOUND', `account ${a.id} market ${mid} open_notional exceeds MAX_BALANCE 10^36`);
     }
   }

@@ -2,12 +2,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const program = fileURLToPath(new URL('../waterfall-node.mjs', import.meta.url));
 const mechanism = JSON.parse(readFileSync(new URL('../generic-socialized-loss.json', import.meta.url), 'utf8'));
-const scenario = JSON.parse(readFileSync(new URL('../../../../spec/scenarios/fund-short-by-one.json', import.meta.url), 'utf8'));
+// beside the copy `waterfall example node-generic DIR` makes, else spec/scenarios of the repository
+const besideIt = new URL('../scenarios/fund-short-by-one.json', import.meta.url);
+const inRepo = new URL('../../../../spec/scenarios/fund-short-by-one.json', import.meta.url);
+const scenario = JSON.parse(readFileSync(existsSync(besideIt) ? besideIt : inRepo, 'utf8'));
 
 function converse(requests) {
   return new Promise((resolve, reject) => {

@@ -6,12 +6,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { step } from '../waterfall-node.mjs';
 const GENERIC = JSON.parse(readFileSync(new URL('../generic-socialized-loss.json', import.meta.url), 'utf8'));
 
 const here = dirname(fileURLToPath(import.meta.url));
-const scenarioDir = join(here, '..', '..', '..', '..', 'spec', 'scenarios');
+// a copy made by `waterfall example node-generic DIR` has its scenarios beside it; in the
+// repository they are spec/scenarios
+const besideIt = join(here, '..', 'scenarios');
+const scenarioDir = existsSync(besideIt) ? besideIt : join(here, '..', '..', '..', '..', 'spec', 'scenarios');
 
 function equityOf(state, id) {
   const a = state.accounts.find((x) => x.id === id);
