@@ -15,4 +15,8 @@ checks the imports, and compares every function with the model's (they must agre
 Modules: `ranking` (R-ADL-3/4/5: scores and queue order), `layers` (R-WF-3/6/8/9/10,
 R-TIME-3: keys, peak, room, plans, capacity, sinks), `prices` (R-ADL-2/9/10: close prices),
 `fund_first` (R-ADL-7: the lots sent to the counterparty), `queue` (R-HC-9).
+
+May import from the model only its data types (`state`, `mechanism`, `ops`, `events`), the
+arithmetic helpers (`arith`) and the definitions of value and equity; never its rule
+modules, a checker, the kit, the report or the command line.
 """
