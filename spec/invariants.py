@@ -348,10 +348,21 @@ def queue_exact(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
     if mech.final.timing == "settlement":  # R-HC-7: the loss is deferred, not haircut here
         return True
     paid, base = haircut_view(pre, op, post, ev, mech.final)
-    left = (paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"})
-            - equity(post, post.accounts[op.account]))
-    shares = queue.queue_shares(queue.socialised(left, mech.final.severity_ppm, base), base)
+    shares = queue.queue_shares(queue.socialised(deficit_at_haircut(pre, op, ev), mech.final.severity_ppm, base), base)
     return all_(paid.get(i, 0) == shares[i] for i in base)
+
+
+def deficit_at_haircut(pre: State, op: Liquidate, ev: Sequence[Event]) -> Num:
+    """R-WF-1: the deficit the final resort starts from, without reading what it collected:
+    minus the bankrupt's equity on the pre-state, moved by its closing trades (R-LIQ-3: what
+    each sold or bought at its price against the mark) and by what the layers paid it."""
+    me = "account:" + op.account
+    eq = equity(pre, pre.accounts[op.account])
+    for e in ev:
+        if e.rule == "R-LIQ-3" and me in (e.src, e.dst):
+            gain = e.amount - e.size * pre.markets[e.market].mark
+            eq = eq + (gain if e.src == me else -gain)
+    return -(eq + paid_by(ev, {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3"}))
 
 
 def fund_first_split(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
