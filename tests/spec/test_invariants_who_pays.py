@@ -119,3 +119,22 @@ def test_I_DRAWDOWN_peak_kept_and_a_lost_peak_is_caught(mech_id: str) -> None:
     assert peak_before > post.layers[key]
     forgot = replace(post, history={**post.history, key: (post.clock, post.layers[key])})
     assert not REGISTRY["I-DRAWDOWN"].holds(pre, op, forgot, ev, mech)
+
+
+def test_I_ORDER_counts_an_adl_fill_the_fund_could_have_paid() -> None:
+    """R-LIQ-2 without a fund-first split: ADL only when the layers cannot pay the deficit the
+    counterparty's fill leaves. A fund of 1,000 pays a deficit of 160 at the fill: no ADL;
+    a fund of 100 cannot: the fill is abandoned and the position deleveraged."""
+    from waterfall.model.mechanism import Adl, LayerSpec
+    mech = Mechanism("adl", "adl", layers=(LayerSpec("insurance_fund"),), final=Adl(ranking="profit"))
+    accounts = {"b": acct(40, {"M": (10, 1_000)}), "s": acct(5_000, {"M": (-10, -1_000)}), "c": acct(10**6)}
+    op = Liquidate("b", "c", {"M": 80})  # b's equity at the fill: 40 + 10 * (80 - 100) = -160
+    for fund, adl in ((1_000, False), (100, True)):
+        pre = mkstate([mkt("M", 100)], accounts, {"insurance_fund": fund})
+        post, ev = step(pre, op, mech)
+        assert any(e.rule == "R-ADL-1" for e in ev) == adl
+        assert REGISTRY["I-ORDER"].holds(pre, op, post, list(ev), mech)
+    rich = mkstate([mkt("M", 100)], accounts, {"insurance_fund": 1_000})
+    post, ev = step(rich, op, mech)
+    fill = Event("R-ADL-1", "trade", "account:b", "account:s", 800, "adl", "M", 10, 80)
+    assert not REGISTRY["I-ORDER"].holds(rich, op, post, list(ev) + [fill], mech)
