@@ -76,7 +76,7 @@ BUGS: tuple[Bug, ...] = (
     Bug("adl-previous-mark-ignored", "adl.py", "        return previous_mark(mk)\n    eq = tx.equity(aid)",
         "        return mk.mark\n    eq = tx.equity(aid)", "hyperliquid-adl", ("I-ADL-PRICE",)),
     Bug("mark-choice-with-trigger", "waterfall.py", "capacity(tx, mech, scope) >= -tx.equity(aid)",
-        "capacity(tx, mech, scope, trigger=True) >= -tx.equity(aid)", "okx-adl", ("I-ADL-PRICE",)),
+        "capacity(tx, mech, scope, trigger=True) >= -tx.equity(aid)", "okx-adl", ("I-ADL-PRICE", "I-ADL-FUND")),
     Bug("reserve-dropped", "layers.py", "out = max(0, bal - spec.reserve)", "out = max(0, bal)",
         "drift-v2", ("I-RESERVE",)),
     Bug("lifetime-record-misread", "layers.py", "tx.layer_paid.get(paid_key(spec, markets), 0)",
