@@ -377,12 +377,12 @@ def fund_first_split(pre: State, op: Op, post: State, ev: Sequence[Event], mech:
     markets = prices.open_markets(pre, op.account)
     scope = sorted(pre.accounts[op.account].positions)
     booked = {m: sum_(e.size for e in ev if e.rule == "R-LIQ-3" and e.market == m) for m in markets}
-    whole = all_(booked[m] == fund_first.lots(pre.accounts[op.account].positions[m].size) for m in markets)
-    short = fill_deficit(pre, op) > 0
     if not markets:
         return True
+    if fill_deficit(pre, op) <= 0:  # the fill leaves no deficit: every lot goes to the counterparty
+        return all_(booked[m] == fund_first.lots(pre.accounts[op.account].positions[m].size) for m in markets)
     want = fund_first.book_lots(pre, mech, op, markets, scope)
-    return all_([implies(not_(short), whole), implies(short, all_(booked[m] == want[m] for m in markets))])
+    return all_(booked[m] == want[m] for m in markets)
 
 
 def adl_priced(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:

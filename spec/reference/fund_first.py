@@ -2,7 +2,7 @@
 ADL starts, from spec/rules.md."""
 from __future__ import annotations
 
-from waterfall.model.arith import Num, floor_div, ite, max_, min_
+from waterfall.model.arith import Num, floor_div, max_, min_
 from waterfall.model.mechanism import Adl, Mechanism
 from waterfall.model.ops import Liquidate
 from waterfall.model.state import State
@@ -13,7 +13,7 @@ from waterfall.spec.reference.prices import covered_at_mark, planned
 
 def lots(x: Num) -> Num:
     """|x|."""
-    return max_(x, -x)
+    return x if x >= 0 else -x
 
 
 def book_lots(pre: State, mech: Mechanism, op: Liquidate, markets: list[str], scope: list[str]) -> dict[str, Num]:
@@ -31,14 +31,13 @@ def book_lots(pre: State, mech: Mechanism, op: Liquidate, markets: list[str], sc
     cost = {}
     for m in markets:
         fill = op.fill_prices.get(m, pre.markets[m].mark)
-        cost[m] = ite(account.positions[m].size > 0, prices[m] - fill, fill - prices[m])
-    # gainers (c <= 0) first, then the others, each group in id order; one market needs no order
-    gainers = [m for m in markets if len(markets) > 1 and bool(cost[m] <= 0)]
+        cost[m] = prices[m] - fill if account.positions[m].size > 0 else fill - prices[m]
+    gainers = [m for m in markets if cost[m] <= 0]
     out: dict[str, Num] = {}
     for m in gainers + [m for m in markets if m not in gainers]:
-        whole = lots(account.positions[m].size)
-        affordable = max_(0, min_(whole, floor_div(budget, ite(cost[m] > 0, cost[m], 1))))
-        q = ite(cost[m] > 0, affordable, whole)
+        q = lots(account.positions[m].size)
+        if m not in gainers:
+            q = max_(0, min_(q, floor_div(budget, cost[m])))
         mark = pre.markets[m].mark
         if takeover is not None:
             q = min_(q, floor_div(takeover, mark))

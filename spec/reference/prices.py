@@ -17,10 +17,13 @@ def previous_mark(mk: Market) -> Num:
 def bankruptcy_price(mark: Num, size: Num, eq: Num, rounding: str) -> Num:
     """R-ADL-2: P = mark - eq / size, rounded in the bankrupt's favour ('toward_bankrupt':
     a long up, a short down) or the other way ('toward_counterparty'); at least 1."""
-    lots = ite(size < 0, -size, size)
-    exact_num = ite(size > 0, -eq, eq)  # mark - eq / size = mark + exact_num / lots
-    up = size > 0 if rounding == "toward_bankrupt" else size < 0
-    return max_(1, mark + ite(up, ceil_div(exact_num, lots), floor_div(exact_num, lots)))
+    if size > 0:  # a long: P = mark + (-eq) / size
+        up = rounding == "toward_bankrupt"
+        delta = ceil_div(-eq, size) if up else floor_div(-eq, size)
+    else:  # a short: P = mark + eq / |size|
+        up = rounding == "toward_counterparty"
+        delta = ceil_div(eq, -size) if up else floor_div(eq, -size)
+    return max_(1, mark + delta)
 
 
 def covered_at_mark(pre: State, mech: Mechanism, aid: str, scope: list[str]) -> Cond:
@@ -42,8 +45,9 @@ def close_price(pre: State, policy: Adl, market: str, size: Num, eq: Num, covere
     mk = pre.markets[market]
     if policy.close_price == "previous_mark":
         return previous_mark(mk)
-    bust = all_([at_bankruptcy(policy, covered), eq < 0])
-    return ite(bust, bankruptcy_price(mk.mark, size, eq, policy.bankruptcy_rounding), mk.mark)
+    if at_bankruptcy(policy, covered) and eq < 0:
+        return bankruptcy_price(mk.mark, size, eq, policy.bankruptcy_rounding)
+    return mk.mark
 
 
 def planned(pre: State, policy: Adl, aid: str, markets: list[str], covered: Cond
@@ -73,7 +77,7 @@ def adl_prices(pre: State, mech: Mechanism, aid: str, scope: list[str], markets:
     for m in markets:
         p = pre.accounts[aid].positions[m]
         prices[m] = close_price(pre, policy, m, p.size, eq, covered)
-        signed = ite(p.size > 0, lots.get(m, 0), -lots.get(m, 0))
+        signed = lots.get(m, 0) if p.size > 0 else -lots.get(m, 0)
         eq = eq + signed * (prices[m] - pre.markets[m].mark)
     return prices
 
