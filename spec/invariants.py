@@ -136,6 +136,8 @@ def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
     conds = []
     for k, spec in enumerate(mech.layers):
         later = {s.name for s in mech.layers[k + 1:]}
+        if not any(e.rule in SOCIALISE_RULES or (e.rule in DEFICIT_RULES and e.layer in later) for e in ev):
+            continue  # nothing later was drawn (the model records no zero transfer)
         drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
         conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, op.account)))
     if isinstance(mech.final, Adl) and not mech.final.fund_first and op.counterparty is not None \
@@ -449,9 +451,10 @@ def drawdown_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Me
         if spec.kind != "balance" or not spec.drawdown_ppm:
             continue
         conds += [layers.same_peak(pre, post, k, spec.drawdown_window) for k in layers.balances(post.layers, spec)]
-        if isinstance(op, Liquidate):
+        if isinstance(op, Liquidate):  # the keys that paid (the model records no zero transfer)
             keys = layers.keys(spec, sorted(pre.accounts[op.account].positions))
-            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k) for k in keys]
+            paid = [k for k in keys if any(e.rule == "R-WF-3" and e.src == "layer:" + k for e in ev)]
+            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k) for k in paid]
     return all_(conds)
 
 

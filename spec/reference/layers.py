@@ -34,6 +34,17 @@ def peak(points: tuple[Num, ...], balance: Num, clock: Num, window: int) -> Num:
     best = balance
     starts, values = points[0::2], points[1::2]
     for k, v in enumerate(values):
+        ended_before_window = k + 1 < len(starts) and starts[k + 1] <= clock - window
+        if not ended_before_window:
+            best = max(best, v)
+    return best
+
+
+def peak_term(points: tuple[Num, ...], balance: Num, clock: Num, window: int) -> Num:
+    """R-TIME-3: `peak` as one term (no decision), for a claim checked after every operation."""
+    best = balance
+    starts, values = points[0::2], points[1::2]
+    for k, v in enumerate(values):
         if k + 1 < len(starts):
             best = ite(starts[k + 1] > clock - window, max_(best, v), best)
         else:
@@ -46,12 +57,13 @@ def room(state: State, spec: LayerSpec, key: str, trigger: bool = False) -> Num:
     applies (mode 'cap', or the fund-first budget with `trigger`) and a balance above the
     floor, at most balance - ceil(peak * (10^6 - drawdown_ppm) / 10^6), not below 0."""
     bal = state.layers.get(key, 0)
-    out = max_(0, bal - spec.reserve)
+    out = max(0, bal - spec.reserve)
     if spec.drawdown_ppm == 0 or (spec.drawdown_mode == "trigger" and not trigger):
         return out
-    top = peak(state.history.get(key, ()), bal, state.clock, spec.drawdown_window)
-    stop = max_(0, bal - ceil_div(top * (PPM - spec.drawdown_ppm), PPM))
-    return ite(bal > spec.drawdown_floor, min_(out, stop), out)
+    if bal > spec.drawdown_floor:
+        top = peak(state.history.get(key, ()), bal, state.clock, spec.drawdown_window)
+        out = min(out, max(0, bal - ceil_div(top * (PPM - spec.drawdown_ppm), PPM)))
+    return out
 
 
 def lifetime_key(spec: LayerSpec, markets: list[str]) -> str:
@@ -73,9 +85,10 @@ def plan(state: State, spec: LayerSpec, deficit: Num, markets: list[str], trigge
     for key in keys(spec, markets):
         can = room(state, spec, key, trigger)
         if spec.cap_per_event:
-            can = min_(can, spec.cap_per_event - paid)
+            can = min(can, spec.cap_per_event - paid)
         if spec.lifetime_cap:
-            can = min_(can, lifetime_left(state, spec, markets) - paid)
+            left = spec.lifetime_cap - state.layer_paid.get(lifetime_key(spec, markets), 0)
+            can = min(can, max(0, left - paid))
         amount = max_(0, min_(deficit - paid, can))
         out.append((key, amount))
         paid = paid + amount
@@ -103,7 +116,7 @@ def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iter
 
 def kept_peak(state: State, key: str, window: int) -> Num:
     """R-TIME-3: the peak the kept history of `key` gives at the state's clock."""
-    return peak(state.history.get(key, ()), state.layers.get(key, 0), state.clock, window)
+    return peak_term(state.history.get(key, ()), state.layers.get(key, 0), state.clock, window)
 
 
 def same_peak(pre: State, post: State, key: str, window: int) -> Cond:
@@ -113,7 +126,7 @@ def same_peak(pre: State, post: State, key: str, window: int) -> Cond:
     before = pre.history.get(key) or (pre.clock, pre.layers.get(key, post.layers.get(key, 0)))
     bal = post.layers.get(key, 0)
     every = tuple(before) + (post.clock, bal)
-    return kept_peak(post, key, window) == peak(every, bal, post.clock, window)
+    return kept_peak(post, key, window) == peak_term(every, bal, post.clock, window)
 
 
 def balances(state: Mapping[str, Num], spec: LayerSpec) -> dict[str, Num]:

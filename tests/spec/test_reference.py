@@ -173,8 +173,9 @@ def test_R_WF_3_reference_plan_agrees_with_the_model(state: State, spec: LayerSp
             model_layers.sink_key(mech, sink, markets, state.markets)
     for key in state.history:
         for window in (1, 50, 2_000):
-            assert layers.peak(state.history[key], state.layers[key], state.clock, window) == \
-                model_history.peak(state.history, key, state.layers[key], state.clock, window)
+            want = model_history.peak(state.history, key, state.layers[key], state.clock, window)
+            assert layers.peak(state.history[key], state.layers[key], state.clock, window) == want
+            assert layers.peak_term(state.history[key], state.layers[key], state.clock, window) == want
 
 
 @settings(max_examples=300, deadline=None)
