@@ -595,8 +595,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               "A loss nobody covers must be on the books.", no_loss,
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
-              "A layer is drawn only when every earlier layer is exhausted; socialisation only when "
-              "every layer is.",
+              "A layer is drawn only when every earlier layer is exhausted; socialisation (an ADL fill "
+              "the layers could have paid included) only when every layer is.",
               "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order,
               later_drawn, "a later layer or the final resort paid"),
     Invariant("I-BUDGET", "budget balance",
