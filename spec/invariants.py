@@ -16,13 +16,11 @@ from typing import Callable, Sequence
 
 from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
 from waterfall.model.events import Event
-from waterfall.model.layers import plan_balance, sink_key
-from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Levy, Mechanism
 from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
-from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, validate_state, value
-from waterfall.model.tx import Tx
-from waterfall.model.units import MAX_BALANCE
+
+from waterfall.spec.reference import fund_first, layers, prices, queue, ranking
 
 Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
@@ -39,6 +37,7 @@ class Invariant:
     holds: Predicate
     trigger: Predicate
     trigger_text: str
+    applies: Callable[[Mechanism], str] = lambda mech: ""  # why it does not apply ('' when it does)
 
 
 def external_flow(op: Op, ev: Sequence[Event] = ()) -> Num:
@@ -105,16 +104,13 @@ def drawn_from(ev: Sequence[Event], src: str) -> Num:
 def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str) -> Cond:
     """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2): a balance layer
     drew, from each key of the bankrupt's markets, what R-WF-3 allows it on the pre-state
-    (reserve, drawdown rule R-WF-8, lifetime cap R-WF-9), or reached its per-event cap.
-    Assessments are not checked (their caps depend on equities mid-waterfall)."""
+    (reserve, drawdown rule R-WF-8, lifetime cap R-WF-9, isolated keys R-WF-10: the reference
+    plan, spec/reference/layers.py), or reached its per-event cap. Assessments are not
+    checked (their caps depend on equities mid-waterfall)."""
     if spec.kind == "balance":  # a later surplus may refill it, so the draws are counted
         capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
-        if spec.drawdown_ppm or spec.lifetime_cap or spec.isolated:  # the model's own rule (R-WF-8/9/10)
-            allowed = plan_balance(Tx(pre), spec, MAX_BALANCE, sorted(pre.accounts[aid].positions))
-            return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
-        keys = [k for k in pre.layers if k == spec.name or k.startswith(spec.name + ":")]
-        touched = [k for k in keys if k == spec.name or k.split(":", 1)[1] in pre.accounts[aid].positions]
-        return any_([capped, all_(drawn_from(ev, "layer:" + k) >= pre.layers[k] - spec.reserve for k in touched)])
+        allowed = layers.plan(pre, spec, layers.UNBOUNDED, sorted(pre.accounts[aid].positions))
+        return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
     if spec.kind == "default_fund":
@@ -131,15 +127,34 @@ def moved(ev: Sequence[Event], rules: set[str], stages: set[str] | None = None) 
 
 def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ORDER: a layer is drawn only when every earlier layer is exhausted, and the final
-    resort (haircut, levy, bad debt) only when every layer is."""
+    resort (haircut, levy, bad debt) only when every layer is. ADL fills count as
+    socialisation where the rules let the layers act first: with a counterparty named and
+    no fund-first split (R-LIQ-2), an ADL fill only when the balance layers could not pay
+    the deficit the counterparty's fill leaves (the fund-first split is I-ADL-FUND)."""
     if not isinstance(op, Liquidate):
         return True
     conds = []
     for k, spec in enumerate(mech.layers):
         later = {s.name for s in mech.layers[k + 1:]}
+        if not any(e.rule in SOCIALISE_RULES or (e.rule in DEFICIT_RULES and e.layer in later) for e in ev):
+            continue  # nothing later was drawn (the model records no zero transfer)
         drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
         conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, op.account)))
+    if isinstance(mech.final, Adl) and not mech.final.fund_first and op.counterparty is not None \
+            and all(spec.kind == "balance" for spec in mech.layers):
+        scope = sorted(pre.accounts[op.account].positions)
+        conds.append(implies(adl_filled(pre, op, post, ev, mech),
+                             layers.capacity(pre, mech, scope) < fill_deficit(pre, op)))
     return all_(conds)
+
+
+def fill_deficit(pre: State, op: Liquidate) -> Num:
+    """R-LIQ-2: the deficit the bankrupt has after selling every open position to the named
+    counterparty at its fill price (default: mark): minus its equity after those trades."""
+    a = pre.accounts[op.account]
+    moves = sum_(p.size * (op.fill_prices.get(m, pre.markets[m].mark) - pre.markets[m].mark)
+                 for m, p in a.positions.items())
+    return -(equity(pre, a) + moves)
 
 
 def budget(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
@@ -233,7 +248,7 @@ def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Me
     markets = sorted(pre.accounts[op.account].positions)  # R-WF-7
     residue = getattr(mech.final, "residue_sink", "bad_debt")
     def key(sink: str) -> str:
-        return "layer:" + sink_key(mech, sink, markets, pre.markets)
+        return "layer:" + layers.sink_key(mech, sink, markets, pre.markets)
     ok = [e.src == key(residue) for e in ev if e.rule == "R-HC-4"]
     ok += [e.dst == key(mech.liquidation.surplus_sink) for e in ev if e.rule in ("R-HC-3", "R-LEVY-3")]
     return all(ok)
@@ -277,25 +292,169 @@ def adl_bounded(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
 
 
 def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
-    """I-ADL-RANK: no account is deleveraged while an opposite account ranked above it (by
-    the mechanism's score on the pre-state) keeps size it could have given. Cyclic
-    deleveraging has no ranking and is not checked; the counterparty of a fund-first split is
-    not in the queue (R-ADL-7), and an account deleveraged from outside the queue breaks it."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or mech.final.ranking == "cyclic":
+    """I-ADL-RANK: no account is deleveraged while an opposite account ranked above it keeps
+    size it could have given. The rank is the reference one (spec/reference/ranking.py:
+    R-ADL-3/4 scores on the pre-state, R-ADL-5 cyclic order), never the model's; the
+    counterparty of a fund-first split is not in the queue (R-ADL-7), an account
+    deleveraged from outside the queue breaks it, and with skip_insolvent (R-ADL-6) an
+    account ranked above may keep size (its fill would have failed the collateral check)."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl):
         return True
+    policy = mech.final
+    book = op.counterparty if policy.fund_first else None  # R-ADL-7: not deleveraged
     conds = []
-    for m in {mk for mk, _, _ in adl_trades(ev, op.account)}:
-        side = -1 if pre.accounts[op.account].positions[m].size > 0 else 1
-        book = op.counterparty if mech.final.fund_first else None  # R-ADL-7: not deleveraged
-        order = [j for j in ranked(pre, mech.final.ranking, m, side, op.account, op.seed) if j != book]
-        filled = [j for mk, j, _ in adl_trades(ev, op.account) if mk == m]
-        if any(j not in order for j in filled):  # deleveraged from outside the queue
-            conds.append(False)
+    for m in sorted({mk for mk, _, _ in adl_trades(ev, op.account)}):
+        bust = pre.accounts[op.account].positions[m].size
+        queue_ids = [i for i, a in pre.accounts.items() if i not in (op.account, book) and m in a.positions]
+        side = -1 if bust > 0 else 1
+        cyclic = [i for i in ranking.cyclic(ranking.holders(pre, m, side, op.account), op.seed, m, op.account)
+                  if i != book] if policy.ranking == "cyclic" else None
+        scores = {i: ranking.SCORES[policy.ranking](pre, pre.accounts[i], m) for i in queue_ids} if cyclic is None else {}
+        for _, j, q in [t for t in adl_trades(ev, op.account) if t[0] == m]:
+            if j not in queue_ids:  # deleveraged from outside the queue
+                conds.append(implies(q > 0, False))
+                continue
+            for i in queue_ids:
+                if i == j:
+                    continue
+                if cyclic is not None:
+                    first = i in cyclic and j in cyclic and cyclic.index(i) < cyclic.index(j)
+                else:
+                    first = ranking.above(scores[i], scores[j], i, j)
+                left = post.accounts[i].positions[m].size if m in post.accounts[i].positions else 0
+                conds.append(implies(all_([q > 0, opposite(pre.accounts[i].positions[m].size, bust), first]),
+                                     any_([left == 0, policy.skip_insolvent])))
+    return all_(conds)
+
+
+# ---- rules that decide who pays (issue 18): claims from spec/reference/ ------------------
+
+def exempt_of(mech: Mechanism) -> tuple[str, ...]:
+    """R-HC-8 / R-LEVY-5: the accounts a haircut or a levy lists as exempt."""
+    return tuple(mech.final.exempt) if isinstance(mech.final, (Haircut, Levy)) else ()
+
+
+def exempt_spared(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-EXEMPT (R-LEVY-5, R-HC-8): an account listed in `exempt` pays no levy and no haircut."""
+    spared = {"account:" + i for i in exempt_of(mech)}
+    return not_(any_(e.amount > 0 for e in ev if e.rule in ("R-LEVY-2", "R-HC-2") and e.src in spared))
+
+
+def queue_exact(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-QUEUE (R-HC-9): a haircut queue collects exactly R = min(floor(D * severity_ppm /
+    10^6), sum of bases), D the deficit left when the haircut began, each account
+    min(what is left of R, its base) in the order of the bases, largest first (ties to the
+    smaller id): spec/reference/queue.py on the bases of R-HC-1."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut) or mech.final.order != "queue":
+        return True
+    if mech.final.timing == "settlement":  # R-HC-7: the loss is deferred, not haircut here
+        return True
+    paid, base = haircut_view(pre, op, post, ev, mech.final)
+    shares = queue.queue_shares(queue.socialised(deficit_at_haircut(pre, op, ev), mech.final.severity_ppm, base), base)
+    return all_(paid.get(i, 0) == shares[i] for i in base)
+
+
+def deficit_at_haircut(pre: State, op: Liquidate, ev: Sequence[Event]) -> Num:
+    """R-WF-1: the deficit the final resort starts from, without reading what it collected:
+    minus the bankrupt's equity on the pre-state, moved by its closing trades (R-LIQ-3: what
+    each sold or bought at its price against the mark) and by what the layers paid it."""
+    me = "account:" + op.account
+    eq = equity(pre, pre.accounts[op.account])
+    for e in ev:
+        if e.rule == "R-LIQ-3" and me in (e.src, e.dst):
+            gain = e.amount - e.size * pre.markets[e.market].mark
+            eq = eq + (gain if e.src == me else -gain)
+    return -(eq + paid_by(ev, {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3"}))
+
+
+def fund_first_split(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-ADL-FUND (R-ADL-7): with a counterparty named, a fund-first mechanism sells it
+    every lot when its fill leaves no deficit, else exactly the lots the reference split
+    (spec/reference/fund_first.py: budget of the balance layers, costs against the planned
+    prices, takeover cap) sends it: ADL takes only what the fund could not pay."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or not mech.final.fund_first:
+        return True
+    if op.counterparty is None or mech.liquidation.step_ppm:  # R-LIQ-6 steps are not split
+        return True
+    markets = prices.open_markets(pre, op.account)
+    scope = sorted(pre.accounts[op.account].positions)
+    booked = {m: sum_(e.size for e in ev if e.rule == "R-LIQ-3" and e.market == m) for m in markets}
+    if not markets:
+        return True
+    if fill_deficit(pre, op) <= 0:  # the fill leaves no deficit: every lot goes to the counterparty
+        return all_(booked[m] == fund_first.lots(pre.accounts[op.account].positions[m].size) for m in markets)
+    want = fund_first.book_lots(pre, mech, op, markets, scope)
+    return all_(booked[m] == want[m] for m in markets)
+
+
+def adl_priced(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-ADL-PRICE (R-ADL-2, R-ADL-9, R-ADL-10): every deleveraging fill is at the price the
+    rules choose (spec/reference/prices.py): mark, the previous mark, or the bankruptcy price
+    while the bankrupt's equity is below 0 (for 'mark_or_bankruptcy' only when the balance
+    layers cannot pay its deficit at mark); fund first (R-ADL-7) the planned prices.
+    Pricing 'per_fill' (R-ADL-8) is not covered."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Adl) or mech.final.pricing != "uniform":
+        return True
+    fills = [e for e in ev if e.rule == "R-ADL-1"]
+    if not fills:
+        return True
+    markets = prices.open_markets(pre, op.account)
+    scope = sorted(pre.accounts[op.account].positions)
+    lots = {m: sum_(e.size for e in fills if e.market == m) for m in markets}
+    want = prices.adl_prices(pre, mech, op.account, scope, markets, lots)
+    return all_(implies(e.size > 0, e.price == want[e.market]) if e.market in want else False for e in fills)
+
+
+def balance_specs(mech: Mechanism, key: str) -> list[LayerSpec]:
+    """The balance layers whose keys include `key` (NAME or NAME:MARKET)."""
+    name = key.partition(":")[0]
+    return [s for s in mech.layers if s.kind == "balance" and s.name == name]
+
+
+def reserve_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-RESERVE (R-WF-3, R-HC-4): a balance layer's reserve is never drawn: each of its keys
+    ends at least at min(its balance before, the reserve)."""
+    conds = []
+    for spec in mech.layers:
+        if spec.kind == "balance" and spec.reserve:
+            conds += [v >= min_(pre.layers.get(k, 0), spec.reserve) for k, v in layers.balances(post.layers, spec).items()]
+    return all_(conds)
+
+
+def lifetime_accumulated(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-LIFETIME (R-WF-9): a lifetime-capped layer pays in a liquidation at most what its
+    allowance for the bankrupt's first market has left, and that market's record grows by
+    exactly what it paid; no other record moves."""
+    conds = []
+    for spec in mech.layers:
+        if spec.kind != "balance" or not spec.lifetime_cap:
             continue
-        last = max(order.index(j) for j in filled)
-        for j in order[:last]:
-            left = post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0
-            conds.append(any_([left == 0, mech.final.skip_insolvent]))
+        records = {k for k in [*pre.layer_paid, *post.layer_paid] if k.startswith(spec.name + ":")}
+        key, drawn = "", 0
+        if isinstance(op, Liquidate):
+            scope = sorted(pre.accounts[op.account].positions)
+            key, drawn = layers.lifetime_key(spec, scope), paid_by(ev, {"R-WF-3"}, spec.name)
+            conds.append(drawn <= layers.lifetime_left(pre, spec, scope))
+            records.add(key)
+        conds += [post.layer_paid.get(k, 0) == pre.layer_paid.get(k, 0) + (drawn if k == key else 0)
+                  for k in sorted(records)]
+    return all_(conds)
+
+
+def drawdown_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """I-DRAWDOWN (R-WF-8, R-WF-8b, R-TIME-3): a key of a layer with a drawdown rule pays in a
+    liquidation at most what the rule leaves it on the pre-state (its peak over the window,
+    mode 'cap'; the reserve in mode 'trigger'), and after every operation its kept history
+    gives the peak that every point recorded gives (dropping points loses no peak)."""
+    conds = []
+    for spec in mech.layers:
+        if spec.kind != "balance" or not spec.drawdown_ppm:
+            continue
+        conds += [layers.same_peak(pre, post, k, spec.drawdown_window) for k in layers.balances(post.layers, spec)]
+        if isinstance(op, Liquidate):  # the keys that paid (the model records no zero transfer)
+            keys = layers.keys(spec, sorted(pre.accounts[op.account].positions))
+            paid = [k for k in keys if any(e.rule == "R-WF-3" and e.src == "layer:" + k for e in ev)]
+            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k) for k in paid]
     return all_(conds)
 
 
@@ -371,6 +530,46 @@ def residue_moved(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Me
     return moved(ev, {"R-HC-4", "R-HC-3", "R-LEVY-3"})
 
 
+def exempt_at_stake(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A levy or haircut charged someone while an exempt account held lots in the bankrupt's markets."""
+    if not isinstance(op, Liquidate):
+        return False
+    scope = pre.accounts[op.account].positions
+    held = [p.size != 0 for i in exempt_of(mech) if i in pre.accounts and i != op.account
+            for m, p in pre.accounts[i].positions.items() if m in scope]
+    return all_([moved(ev, {"R-LEVY-2", "R-HC-2"}), any_(held)])
+
+
+def fund_first_reached(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A fund-first liquidation with a counterparty named whose fill left a deficit (ADL or a layer paid)."""
+    if not isinstance(op, Liquidate) or op.counterparty is None:
+        return False
+    return any_([adl_filled(pre, op, post, ev, mech), moved(ev, {"R-WF-3"})])
+
+
+def reserve_layer_drawn(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A layer with a reserve paid (R-WF-3, R-HC-4)."""
+    return any_(e.amount > 0 for e in ev if e.rule in ("R-WF-3", "R-HC-4") and e.src.startswith("layer:")
+                and any(s.reserve for s in balance_specs(mech, e.src.partition(":")[2])))
+
+
+def lifetime_layer_drawn(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A layer with a lifetime cap paid (R-WF-3)."""
+    return moved(ev, {"R-WF-3"}, {s.name for s in mech.layers if s.lifetime_cap})
+
+
+def drawdown_layer_moved(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A layer with a drawdown rule paid or received."""
+    ruled = {s.name for s in mech.layers if s.drawdown_ppm}
+    return any_(e.amount > 0 for e in ev for end in (e.src, e.dst)
+                if end.startswith("layer:") and end[6:].partition(":")[0] in ruled)
+
+
+def needs(what: str, test: Callable[[Mechanism], bool]) -> Callable[[Mechanism], str]:
+    """An applicability test: '' when `test(mech)`, else why not."""
+    return lambda mech: "" if test(mech) else f"applies only to mechanisms with {what}"
+
+
 REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
     Invariant("I-CONS", "conservation of value",
               "Account equities plus every layer and contribution minus recorded bad debt change "
@@ -396,8 +595,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               "A loss nobody covers must be on the books.", no_loss,
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
-              "A layer is drawn only when every earlier layer is exhausted; socialisation only when "
-              "every layer is.",
+              "A layer is drawn only when every earlier layer is exhausted; socialisation (an ADL fill "
+              "the layers could have paid included) only when every layer is.",
               "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order,
               later_drawn, "a later layer or the final resort paid"),
     Invariant("I-BUDGET", "budget balance",
@@ -438,6 +637,49 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               "contributions and bad debt >= 0, the R-UNIT-3 bounds) to a valid state.",
               "The state invariants then hold after any sequence of operations, not just one.", valid_after,
               any_transfer, "an amount moved"),
+    Invariant("I-EXEMPT", "exempt accounts spared",
+              "An account listed as exempt (a levy's or a haircut's) is never charged the levy or a "
+              "haircut (R-LEVY-5, R-HC-8).",
+              "A protocol-owned market maker charged the loss drains the venue's own liquidity.",
+              exempt_spared, exempt_at_stake, "a levy or haircut moved while an exempt account held lots",
+              needs("exempt accounts", lambda m: bool(exempt_of(m)))),
+    Invariant("I-QUEUE", "queue collects exactly its share",
+              "A haircut queue collects exactly min(floor(D x severity), sum of bases), bases largest "
+              "first, each up to its base (R-HC-9).",
+              "Who pays in a queue is decided by the order; a wrong order or total charges the wrong "
+              "traders.", queue_exact, haircut_moved, "a haircut moved",
+              needs("a haircut queue", lambda m: isinstance(m.final, Haircut) and m.final.order == "queue")),
+    Invariant("I-ADL-FUND", "fund first before ADL",
+              "With a counterparty named, a fund-first venue sends it exactly the lots the layers' budget "
+              "and the takeover cap allow; only the rest is deleveraged (R-ADL-7).",
+              "ADL takes from traders only what the insurance fund could not pay.", fund_first_split,
+              fund_first_reached, "a fund-first liquidation with a counterparty left a deficit",
+              needs("fund-first ADL", lambda m: isinstance(m.final, Adl) and m.final.fund_first)),
+    Invariant("I-ADL-PRICE", "ADL close price",
+              "Every deleveraging fill is at the price the rules choose: mark, previous mark, or the "
+              "bankruptcy price (for mark_or_bankruptcy only when the layers cannot pay at mark) "
+              "(R-ADL-2, R-ADL-9, R-ADL-10).",
+              "The close price decides whether the fund or the deleveraged trader bears the loss.",
+              adl_priced, adl_filled, "an ADL fill",
+              needs("ADL at one price per market", lambda m: isinstance(m.final, Adl) and m.final.pricing == "uniform")),
+    Invariant("I-RESERVE", "layer reserve kept",
+              "No balance layer key ends below the lesser of its balance before and its reserve "
+              "(R-WF-3, R-HC-4).",
+              "A reserve is the part of the fund the venue promised never to spend.", reserve_kept,
+              reserve_layer_drawn, "a layer with a reserve paid",
+              needs("a layer reserve", lambda m: any(s.kind == "balance" and s.reserve for s in m.layers))),
+    Invariant("I-LIFETIME", "lifetime cap accumulated",
+              "A lifetime-capped layer pays at most its market's allowance left, and that record grows "
+              "by exactly what it paid (R-WF-9).",
+              "A cap that forgets what was paid is no cap.", lifetime_accumulated,
+              lifetime_layer_drawn, "a lifetime-capped layer paid",
+              needs("a lifetime cap", lambda m: any(s.kind == "balance" and s.lifetime_cap for s in m.layers))),
+    Invariant("I-DRAWDOWN", "drawdown rule and its record",
+              "A layer with a drawdown rule pays at most what the rule leaves it, and its kept history "
+              "gives the peak every recorded point gives (R-WF-8, R-WF-8b, R-TIME-3).",
+              "The drawdown stop is what keeps the fund from being spent in one crash.", drawdown_kept,
+              drawdown_layer_moved, "a layer with a drawdown rule paid or received",
+              needs("a drawdown rule", lambda m: any(s.kind == "balance" and s.drawdown_ppm for s in m.layers))),
 )}
 
 

@@ -121,6 +121,9 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
                 markets[m] = Market(m, data.draw(st.integers(50, 2_000), label=f"mark {m}"), 2 * mm, mm)
             n = data.draw(st.integers(*n_accounts), label="accounts")
             ids = [f"a{i}" for i in range(n)]
+            exempt = getattr(mech.final, "exempt", ())
+            if exempt and n >= 3:  # R-HC-8 / R-LEVY-5: an exempt account takes part (drift-v2's AMM)
+                ids[-1] = exempt[0]
             rng = random.Random(data.draw(st.integers(0, 2**32), label="seed")) if n > LARGE else None
             collateral = dict(zip(ids, self.many(data, rng, Ints(0, 20_000), n, "collaterals")))
             positions: dict[str, dict[str, Position]] = {i: {} for i in ids}

@@ -64,7 +64,29 @@ BUGS: tuple[Bug, ...] = (
     Bug("flat-markets-dropped", "waterfall.py",
         "scope = sorted(state.accounts[aid].positions)  # R-WF-7", "scope = markets  # R-WF-7",
         "clearing-house-vmgh", ("I-PROP", "I-BOUND", "I-NONNEG", "I-ORDER"), markets=2),
+    # issue 18: bugs on the rules that decide who pays, each passing every claim that existed
+    # before (their checks asked the model itself, or nothing checked the rule) and refuted by
+    # the claim the issue added (or rewrote over spec/reference/)
+    Bug("levy-exempt-tests-bankrupt", "levy.py", "if i != aid and i not in policy.exempt}",
+        "if i != aid and aid not in policy.exempt}", "drift-v2", ("I-EXEMPT",), accounts=3),
+    Bug("queue-smallest-first", "haircut.py", "key=lambda k: (-weights[k], ids[k])",
+        "key=lambda k: (weights[k], ids[k])", "chitra-queue", ("I-QUEUE",), accounts=3),
+    Bug("fund-first-lot-rounded-up", "waterfall.py", "q = max(0, min(q, budget // costs[m]))",
+        "q = max(0, min(q, -(-budget // costs[m])))", "bitmex-adl", ("I-ADL-FUND",)),
+    Bug("adl-previous-mark-ignored", "adl.py", "        return previous_mark(mk)\n    eq = tx.equity(aid)",
+        "        return mk.mark\n    eq = tx.equity(aid)", "hyperliquid-adl", ("I-ADL-PRICE",)),
+    Bug("mark-choice-with-trigger", "waterfall.py", "capacity(tx, mech, scope) >= -tx.equity(aid)",
+        "capacity(tx, mech, scope, trigger=True) >= -tx.equity(aid)", "okx-adl", ("I-ADL-PRICE", "I-ADL-FUND")),
+    Bug("reserve-dropped", "layers.py", "out = max(0, bal - spec.reserve)", "out = max(0, bal)",
+        "drift-v2", ("I-RESERVE",)),
+    Bug("lifetime-record-keeps-largest", "layers.py", "tx.layer_paid[record] = tx.layer_paid.get(record, 0) + paid",
+        "tx.layer_paid[record] = max(tx.layer_paid.get(record, 0), paid)", "drift-v2", ("I-LIFETIME",)),
+    Bug("drawdown-level-floored", "layers.py", "level = div_ceil(top * (PPM - spec.drawdown_ppm), PPM)",
+        "level = top * (PPM - spec.drawdown_ppm) // PPM", "bybit-adl", ("I-DRAWDOWN",)),
+    Bug("rank-ties-to-larger-id", "ranking.py", "keys.append(-s * n + rank[k])", "keys.append(-s * n - rank[k])",
+        "bitmex-adl", ("I-ADL-RANK",), accounts=3),
 )
+NEW_IN_ISSUE_18 = ("I-EXEMPT", "I-QUEUE", "I-ADL-FUND", "I-ADL-PRICE", "I-RESERVE", "I-LIFETIME", "I-DRAWDOWN")
 BY_NAME = {b.name: b for b in BUGS}
 
 

@@ -43,10 +43,14 @@ Make = Callable[[str], Any]
 
 def account_ids(k: int, mech: Mechanism | None = None) -> list[str]:
     """a00, a01, ...: code-point order is index order; with a pool (R-POOL) the last
-    account is the pool's."""
+    account is the pool's; with exempt accounts (R-HC-8, R-LEVY-5) and k >= 3 the last is
+    the first exempt one (with 2 accounts a00 and a01 stay: the bankrupt and a payer)."""
     ids = [f"a{i:02d}" for i in range(k)]
     if mech is not None and isinstance(mech.final, Pool):
         ids[-1] = mech.final.account
+    exempt = getattr(mech.final, "exempt", ()) if mech is not None else ()
+    if exempt and k >= 3:
+        ids[-1] = exempt[0]
     return ids
 
 

@@ -62,7 +62,7 @@ def not_applicable(mech: Mechanism, invariant: str) -> str:
         return f"applies only to {NEEDS[invariant].__name__} mechanisms"
     if invariant == "I-ORDER" and not mech.layers:
         return "the mechanism has no layers to order"
-    return ""
+    return REGISTRY[invariant].applies(mech) if invariant in REGISTRY else ""
 
 
 class Invalid:

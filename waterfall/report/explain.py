@@ -13,8 +13,8 @@ from typing import Callable, Sequence
 from waterfall.model.events import Event
 from waterfall.model.mechanism import Adl, Haircut, Mechanism
 from waterfall.model.ops import Liquidate, Op
-from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, value
+from waterfall.spec.reference.ranking import order
 from waterfall.spec.invariants import (DEFICIT_RULES, adl_trades, drawn_from, external_flow, haircut_view,
                                        prop_terms)
 
@@ -145,10 +145,10 @@ def adl_ranked(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mecha
     for m in sorted({mk for mk, _, _ in adl_trades(ev, op.account)}):
         side = -1 if pre.accounts[op.account].positions[m].size > 0 else 1
         gave = {j: q for mk, j, q in adl_trades(ev, op.account) if mk == m}
-        queue = list(ranked(pre, mech.final.ranking, m, side, op.account, op.seed))
+        queue = order(pre, mech.final.ranking, m, side, op.account, op.seed)  # the reference order (R-ADL-3)
         rows = [f"{j} gave {gave.get(j, 0)}, kept {post.accounts[j].positions[m].size if m in post.accounts[j].positions else 0}"
                 for j in queue]
-        out.append(f"market {m}, {mech.final.ranking} queue (highest first): " + "; ".join(rows))
+        out.append(f"market {m}, {mech.final.ranking} queue by spec/reference (highest first): " + "; ".join(rows))
     return out or ["no ADL fill"]
 
 

@@ -1,0 +1,134 @@
+"""What a balance layer can pay (R-WF-3, R-WF-8, R-WF-8b, R-WF-9, R-WF-10), its peak over a
+window (R-TIME-3) and the balance a sink names (R-WF-6), from spec/rules.md.
+
+Functions read the state a liquidation starts from; amounts are built with `arith` (min,
+max, if-then-else as terms), so they are one expression over the prover's unknowns.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from waterfall.model.arith import Cond, Num, ceil_div, ite, max_, min_, sum_
+from waterfall.model.mechanism import LayerSpec, Mechanism
+from waterfall.model.state import State
+
+PPM = 10**6
+UNBOUNDED = 10**36  # R-UNIT-3: MAX_BALANCE, more than any deficit
+
+
+def keys(spec: LayerSpec, markets: list[str]) -> list[str]:
+    """R-WF-3 / R-WF-10: the keys a balance layer pays from for the bankrupt's markets (id
+    order): NAME:MARKET per market for scope 'market'; for a global layer NAME:MARKET for
+    each isolated market, then NAME once if some market is not isolated (or none is held)."""
+    if spec.scope == "market":
+        return [f"{spec.name}:{m}" for m in markets]
+    isolated = [f"{spec.name}:{m}" for m in markets if m in spec.isolated]
+    shared = [spec.name] if not markets or any(m not in spec.isolated for m in markets) else []
+    return isolated + shared
+
+
+def peak(points: tuple[Num, ...], balance: Num, clock: Num, window: int) -> Num:
+    """R-TIME-3: the highest balance within [clock - window, clock]: the current balance and
+    every point (start, balance) in effect at some time of the window, a point holding from
+    its start until the next point's start (the last one until now)."""
+    best = balance
+    starts, values = points[0::2], points[1::2]
+    for k, v in enumerate(values):
+        ended_before_window = k + 1 < len(starts) and starts[k + 1] <= clock - window
+        if not ended_before_window:
+            best = max(best, v)
+    return best
+
+
+def peak_term(points: tuple[Num, ...], balance: Num, clock: Num, window: int) -> Num:
+    """R-TIME-3: `peak` as one term (no decision), for a claim checked after every operation."""
+    best = balance
+    starts, values = points[0::2], points[1::2]
+    for k, v in enumerate(values):
+        if k + 1 < len(starts):
+            best = ite(starts[k + 1] > clock - window, max_(best, v), best)
+        else:
+            best = max_(best, v)
+    return best
+
+
+def room(state: State, spec: LayerSpec, key: str, trigger: bool = False) -> Num:
+    """R-WF-3 / R-WF-8 / R-WF-8b: balance - reserve (not below 0); with a drawdown rule that
+    applies (mode 'cap', or the fund-first budget with `trigger`) and a balance above the
+    floor, at most balance - ceil(peak * (10^6 - drawdown_ppm) / 10^6), not below 0."""
+    bal = state.layers.get(key, 0)
+    out = max(0, bal - spec.reserve)
+    if spec.drawdown_ppm == 0 or (spec.drawdown_mode == "trigger" and not trigger):
+        return out
+    if bal > spec.drawdown_floor:
+        top = peak(state.history.get(key, ()), bal, state.clock, spec.drawdown_window)
+        out = min(out, max(0, bal - ceil_div(top * (PPM - spec.drawdown_ppm), PPM)))
+    return out
+
+
+def lifetime_key(spec: LayerSpec, markets: list[str]) -> str:
+    """R-WF-9: the record LAYER:M of the bankrupt's first market M (id order)."""
+    return f"{spec.name}:{markets[0] if markets else ''}"
+
+
+def lifetime_left(state: State, spec: LayerSpec, markets: list[str]) -> Num:
+    """R-WF-9: lifetime_cap - what the layer already paid for that market (not below 0)."""
+    return max_(0, spec.lifetime_cap - state.layer_paid.get(lifetime_key(spec, markets), 0))
+
+
+def plan(state: State, spec: LayerSpec, deficit: Num, markets: list[str], trigger: bool = False
+         ) -> list[tuple[str, Num]]:
+    """R-WF-3: (key, amount) a balance layer pays towards `deficit`, keys in order: each
+    min(deficit left, room, per-event cap left, lifetime allowance left)."""
+    out: list[tuple[str, Num]] = []
+    paid: Num = 0
+    for key in keys(spec, markets):
+        can = room(state, spec, key, trigger)
+        if spec.cap_per_event:
+            can = min(can, spec.cap_per_event - paid)
+        if spec.lifetime_cap:
+            left = spec.lifetime_cap - state.layer_paid.get(lifetime_key(spec, markets), 0)
+            can = min(can, max(0, left - paid))
+        amount = max_(0, min_(deficit - paid, can))
+        out.append((key, amount))
+        paid = paid + amount
+    return out
+
+
+def capacity(state: State, mech: Mechanism, markets: list[str], trigger: bool = False) -> Num:
+    """R-ADL-7 / R-ADL-10: what the balance layers together can pay for the bankrupt's markets."""
+    return sum_(a for spec in mech.layers if spec.kind == "balance"
+                for _, a in plan(state, spec, UNBOUNDED, markets, trigger))
+
+
+def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
+    """R-WF-6 / R-WF-10: the balance a sink names: NAME:M for a per-market layer or an
+    isolated M, M the bankrupt's first market (id order), else the venue's first; else NAME."""
+    ordered = sorted(markets) or sorted(venue_markets)
+    if not ordered:
+        return sink
+    first = ordered[0]
+    spec = next((s for s in mech.layers if s.name == sink), None)
+    if spec is not None and (spec.scope == "market" or first in spec.isolated):
+        return f"{sink}:{first}"
+    return sink
+
+
+def kept_peak(state: State, key: str, window: int) -> Num:
+    """R-TIME-3: the peak the kept history of `key` gives at the state's clock."""
+    return peak_term(state.history.get(key, ()), state.layers.get(key, 0), state.clock, window)
+
+
+def same_peak(pre: State, post: State, key: str, window: int) -> Cond:
+    """R-TIME-3: dropping replaced points keeps the peak: the kept points after an operation
+    give the peak that every point ever recorded (the points before, then the balance at the
+    new clock) gives."""
+    before = pre.history.get(key) or (pre.clock, pre.layers.get(key, post.layers.get(key, 0)))
+    bal = post.layers.get(key, 0)
+    every = tuple(before) + (post.clock, bal)
+    return kept_peak(post, key, window) == peak_term(every, bal, post.clock, window)
+
+
+def balances(state: Mapping[str, Num], spec: LayerSpec) -> dict[str, Num]:
+    """The balance keys of a layer: NAME and NAME:MARKET."""
+    return {k: v for k, v in state.items() if k == spec.name or k.startswith(spec.name + ":")}
