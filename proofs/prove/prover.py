@@ -43,7 +43,8 @@ from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
-from waterfall.proofs.prove.symexec import GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym, guard_sites, recorded, skip_refusals, variable
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
+                                            fresh_context, guard_sites, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 # the model's refusal guards (R-UNIT-3 bounds, R-STATE-5): their raising branch is not explored
@@ -175,10 +176,10 @@ class Prover:
     """Every case of a mechanism's operations, every invariant, one exploration per case."""
 
     def __init__(self, mech: Mechanism, invariants: list[str], deadline: float, max_paths: int,
-                 check_timeout_ms: int = 10_000, stop_when_refuted: set[str] | None = None) -> None:
+                 rlimit: int = DEFAULT_RLIMIT, stop_when_refuted: set[str] | None = None) -> None:
         self.mech, self.deadline, self.max_paths = mech, deadline, max_paths
         self.stop_when = set(stop_when_refuted or ()) & set(invariants)
-        self.check_ms = check_timeout_ms
+        self.rlimit = rlimit  # R-PROVE-11: the solver work one query may take
         self.cells = {i: Cell(i) for i in invariants}
         self.cases: list[CaseStats] = []
 
@@ -226,7 +227,7 @@ class Prover:
                 branching.update(self.check_path(case, path.result, path.assignment, ex))
             return self.done()
 
-        ex = Explorer(self.max_paths, self.deadline, self.check_ms)
+        ex = Explorer(self.max_paths, self.deadline, self.rlimit)
         out = ex.explore(fn, on_path)
         stats.paths, stats.seconds, stats.solver_calls = out.paths, out.seconds, out.solver_calls
         if not out.complete:
@@ -358,18 +359,21 @@ class Prover:
         """R-PROVE-5: the path's counterexample with every number within the smallest bound."""
         negated = z3.And([c.term() for c in conds] + [z3.Not(goal.term()) if goal is not None else z3.BoolVal(True)])
         for bound in BOUNDS:
-            s = z3.Solver()
-            s.set("timeout", 2000)
-            s.add(ex.solver.assertions())
-            s.add([z3.And(c >= -bound, c <= bound) for c in ex.variables.values()])
-            if s.check(negated) == z3.sat:
-                return values_of(s.model(), ex)
+            bounded = [z3.And(c >= -bound, c <= bound) for c in ex.variables.values()]
+            r, model, _ = solve(list(ex.solver.assertions()) + bounded + [negated], SMALLEST_RLIMIT)
+            if r == z3.sat:
+                return values_of(model, ex)
         return None
 
-def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], check_ms: int = 10_000) -> bool:
+SMALLEST_RLIMIT = 2_000_000
+"""R-PROVE-11: the solver work spent on each bound when minimising a counterexample (R-PROVE-5)."""
+
+
+def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], rlimit: int = DEFAULT_RLIMIT) -> bool:
     """Certora-style sanity (rule_sanity's tautology check): on the witness path's
     structure, does the predicate hold whatever numbers the states and events carry
     (pre-state, post-state and event amounts all replaced by unknowns)?"""
+    fresh_context()  # R-PROVE-11: the same answer whatever this process solved before
     case, values = witness
     state, op = concrete(mech, case, values)
     post, events = step(state, op, mech)
@@ -386,7 +390,7 @@ def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], c
             return True
         return False
 
-    Explorer(200, None, check_ms).explore(fn, on_path)
+    Explorer(200, None, rlimit).explore(fn, on_path)
     return not can_fail
 
 
@@ -459,13 +463,16 @@ class Evidence:
 
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
                     max_paths: int = 50_000, progress: Any = None,
-                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES) -> Evidence:
+                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES,
+                    rlimit: int = DEFAULT_RLIMIT) -> Evidence:
     """Every case of one operation kind on every venue of up to sizes.accounts accounts and
     sizes.markets markets (smallest first, so a counterexample is found on the smallest).
-    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted."""
+    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted.
+    `rlimit` bounds each query's solver work (R-PROVE-11); `timeout_s` is only an outer guard."""
+    fresh_context()  # R-PROVE-11: nothing solved before in this process steers Z3 here
     t0 = time.perf_counter()
     live = [i for i in invariants if not not_applicable(mech, i)]
-    prover = Prover(mech, live, t0 + timeout_s, max_paths, stop_when_refuted=stop_when_refuted)
+    prover = Prover(mech, live, t0 + timeout_s, max_paths, rlimit, stop_when_refuted=stop_when_refuted)
     if samples:  # small scope first: counterexamples among small numbers come cheap
         for k, m in sizes.search_pairs():
             for case in cases(mech, op, k, m):
@@ -489,13 +496,14 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
                     timeout_s: float = 600.0, max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None,
-                    samples: int = SAMPLES) -> tuple[list[Verdict], list[CaseStats]]:
+                    samples: int = SAMPLES, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], list[CaseStats]]:
     """R-PROVE-2: one verdict per invariant for a mechanism, over every case of `ops`
     (each operation with its own time limit), in this process."""
     t0 = time.perf_counter()
     ev = Evidence(mech.id, {}, [], [])
     for op in ops:
-        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples))
+        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples,
+                                 rlimit))
     out = verdicts(mech, invariants, sizes, ev)
     for v in out:
         v.seconds = round(time.perf_counter() - t0, 3)

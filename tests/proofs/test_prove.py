@@ -39,7 +39,7 @@ def mech(mid: str) -> Any:
 def explore(fn: Any) -> tuple[list[tuple[dict[str, int], Any]], SX.Exploration]:
     """Every path of fn (its assignment and result)."""
     seen: list[tuple[dict[str, int], Any]] = []
-    out = SX.Explorer(1000, None, 5000).explore(fn, lambda p, e: seen.append((dict(p.assignment), p.result)) and None)
+    out = SX.Explorer(1000, None).explore(fn, lambda p, e: seen.append((dict(p.assignment), p.result)) and None)
     return seen, out
 
 
@@ -322,7 +322,8 @@ def _boom(*args: Any) -> Any:
 def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from waterfall.proofs.prove import matrix
-    monkeypatch.setattr(matrix, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(matrix, "ProcessPoolExecutor",
+                        lambda max_workers, max_tasks_per_child: ThreadPoolExecutor(max_workers))
     monkeypatch.setattr(matrix, "_job", _boom)
     code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--operation", "deposit", "--no-all-n",
                  "--json"])
