@@ -18,7 +18,7 @@ from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min
 from waterfall.model.events import Event
 from waterfall.model.layers import plan_balance, sink_key
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
-from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
+from waterfall.model.ops import AdvanceTime, Deposit, Liquidate, Op, Withdraw
 from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, validate_state, value
 from waterfall.model.tx import Tx
@@ -193,9 +193,34 @@ def haircut_view(pre: State, op: Liquidate, post: State, ev: Sequence[Event], po
     return paid, base
 
 
+def settlement_views(pre: State, post: State, ev: Sequence[Event], policy: Haircut
+                     ) -> list[tuple[dict[str, Num], dict[str, Num], Num]]:
+    """R-HC-7's haircut at a settlement, one view per market with a deferred loss L: (paid,
+    base, target) where paid is what each account paid to that market's deferred record, its
+    base w is R-HC-1's on that market alone with no bankrupt excluded, and the target is
+    R = min(L, W)."""
+    total = haircuts(ev)
+    out = []
+    for m in sorted(pre.deferred):
+        paid: dict[str, Num] = {}
+        for e in ev:
+            if e.rule == "R-HC-2" and e.dst == "deferred:" + m:
+                aid = e.src.partition(":")[2]
+                paid[aid] = paid.get(aid, 0) + e.amount
+        base = {i: base_of(post, policy, i, {m}, total.get(i, 0)) for i in post.accounts}
+        out.append((paid, base, min_(pre.deferred[m], sum_(base.values()))))
+    return out
+
+
 def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
-    """I-BOUND: no account pays more haircut than its base; accounts outside it pay none."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
+    """I-BOUND: no account pays more haircut than its base; accounts outside it pay none
+    (at a liquidation, and at a settlement's haircut, R-HC-7)."""
+    if not isinstance(mech.final, Haircut):
+        return True
+    if isinstance(op, AdvanceTime):
+        return all_(all_(paid.get(i, 0) <= w for i, w in base.items())
+                    for paid, base, _ in settlement_views(pre, post, ev, mech.final))
+    if not isinstance(op, Liquidate):
         return True
     paid, base = haircut_view(pre, op, post, ev, mech.final)
     return all_(paid.get(i, 0) <= w for i, w in base.items())
@@ -216,12 +241,21 @@ def prop_terms(pre: State, op: Liquidate, post: State, ev: Sequence[Event], poli
 def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-PROP: each haircut is within one unit of the exact pro-rata share R * w / W of its
     base, R being what the haircut stage had to collect, min(deficit left, W)."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
+    if not isinstance(mech.final, Haircut):
         return True
-    paid, base, target = prop_terms(pre, op, post, ev, mech.final)
+    if isinstance(op, AdvanceTime):  # R-HC-7: each market's settlement haircut on its own
+        return all_(implies(moved([e for e in ev if e.dst == "deferred:" + m], {"R-HC-2"}), pro_rata(*view))
+                    for m, view in zip(sorted(pre.deferred), settlement_views(pre, post, ev, mech.final)))
+    if not isinstance(op, Liquidate):
+        return True
+    return implies(moved(ev, {"R-HC-2"}), pro_rata(*prop_terms(pre, op, post, ev, mech.final)))
+
+
+def pro_rata(paid: dict[str, Num], base: dict[str, Num], target: Num) -> Cond:
+    """I-PROP's test: every payment within one unit of target * w / W (cross-multiplied)."""
     wsum = sum_(base.values())
     gaps = [paid.get(i, 0) * wsum - target * w for i, w in base.items()]  # (paid - exact share) * W
-    return implies(moved(ev, {"R-HC-2"}), all_(all_([-wsum < g, g < wsum]) for g in gaps))
+    return all_(all_([-wsum < g, g < wsum]) for g in gaps)
 
 
 def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:

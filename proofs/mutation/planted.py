@@ -64,6 +64,14 @@ BUGS: tuple[Bug, ...] = (
     Bug("flat-markets-dropped", "waterfall.py",
         "scope = sorted(state.accounts[aid].positions)  # R-WF-7", "scope = markets  # R-WF-7",
         "clearing-house-vmgh", ("I-PROP", "I-BOUND", "I-NONNEG", "I-ORDER"), markets=2),
+    # issue 17's harness limits, each shown only by a case the harness lacked before (R-PROVE-2):
+    # a history of two points, a time record absent, the pool's own account operated
+    Bug("history-prune-half-pair", "history.py", "kept = kept[2:]", "kept = kept[1:]",
+        "okx-adl", ("I-VALID",), ops=("advance_time",)),
+    Bug("partial-record-without-default", "partial.py", "last = state.partial_at.get(op.account)",
+        "last = state.partial_at[op.account]", "hyperliquid-adl", ("I-VALID",)),
+    Bug("pool-own-deficit-dropped", "pool.py", "    if aid == policy.account:\n        return deficit",
+        "    if aid == policy.account:\n        return 0", "gmx-v2", ("I-CONS", "I-ZERO", "I-NOLOSS")),
 )
 BY_NAME = {b.name: b for b in BUGS}
 
