@@ -632,3 +632,56 @@ RELATIONS: dict[str, Relation] = {r.id: r for r in (
              "Splitting an account into two does not change what the pair loses, up to rounding.",
              "Otherwise traders can lower their share of a loss by opening more accounts.", sybil_proof),
 )}
+
+
+# ---- witness gates (R-PROVE-3, issue 17) ---------------------------------------------------
+# A PROVED needs a witness path where its trigger fires AND the claim is exercised in full:
+# an ADL ranking that compares two holders, a pro-rata split over two payers, a residue split
+# between two payers. With two accounts (the bankrupt and one other) none of them can happen,
+# so such a cell is UNREACHED at k = 2, never PROVED on a witness that compares nothing.
+
+@dataclass(frozen=True)
+class Gate:
+    """An invariant's witness gate: a condition on the step, and its text for reports."""
+
+    holds: Predicate
+    text: str
+
+
+def payers(ev: Sequence[Event], rules: set[str]) -> dict[str, Num]:
+    """What each account paid under these rules (haircuts, levies), by account id."""
+    out: dict[str, Num] = {}
+    for e in ev:
+        if e.rule in rules and e.src.startswith("account:"):
+            aid = e.src.partition(":")[2]
+            out[aid] = out.get(aid, 0) + e.amount
+    return out
+
+
+def two_paid(rules: set[str]) -> Predicate:
+    """A gate: at least two accounts paid a positive amount under `rules`."""
+    def gate(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+        paid = sorted(payers(ev, rules).items())
+        return any_(all_([a > 0, b > 0]) for k, (_, a) in enumerate(paid) for _, b in paid[k + 1:])
+    return gate
+
+
+def two_opposite_holders(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A gate: before a liquidation, two accounts other than the bankrupt hold positions
+    opposite to one of the bankrupt's, so the ADL ranking compares two holders."""
+    if not isinstance(op, Liquidate):
+        return False
+    bankrupt = pre.accounts[op.account]
+    pairs = []
+    for m, b in sorted(bankrupt.positions.items()):
+        opp = [any_([all_([b.size > 0, a.positions[m].size < 0]), all_([b.size < 0, a.positions[m].size > 0])])
+               for i, a in sorted(pre.accounts.items()) if i != op.account and m in a.positions]
+        pairs += [all_([x, y]) for k, x in enumerate(opp) for y in opp[k + 1:]]
+    return any_(pairs)
+
+
+WITNESS_GATES: dict[str, Gate] = {
+    "I-ADL-RANK": Gate(two_opposite_holders, "two opposite holders ranked"),
+    "I-PROP": Gate(two_paid({"R-HC-2"}), "two accounts haircut"),
+    "I-RESIDUE": Gate(two_paid({"R-HC-2", "R-LEVY-2"}), "two accounts paid the haircut or levy"),
+}
