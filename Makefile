@@ -6,7 +6,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup verify test browser fuzz fuzz-campaign mutate mutate-proofs kit-mutate kit-coverage conform-bugs hostile bench docs clean
+.PHONY: setup verify verify-deep test browser fuzz fuzz-campaign mutate mutate-proofs kit-mutate kit-coverage conform-bugs hostile bench docs clean
 
 PIP    := $(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
@@ -31,6 +31,13 @@ verify: setup
 	$(VENV)/bin/waterfall verify
 	$(VENV)/bin/waterfall report --accounts $(PROVE_ACCOUNTS) --markets $(PROVE_MARKETS) --timeout 600 --jobs 2 \
 		--out build/report || { rc=$$?; test $$rc -eq 3 && echo "make verify: some claimed invariants are undecided or not provable at this size (exit 3): see the report"; test $$rc -eq 3; }
+
+# k = 3 accounts (every claim with a witness gate needs a third account: docs/proofs.md), m = 1
+# and m = 2 (VERIFY_DEEP_MARKETS); far slower than `make verify` (docs/proofs.md, Speed)
+VERIFY_DEEP_MARKETS ?= 1
+verify-deep: setup
+	$(VENV)/bin/waterfall report --accounts 3 --markets $(VERIFY_DEEP_MARKETS) --timeout 1800 --jobs 2 \
+		--out build/report-deep || { rc=$$?; test $$rc -eq 3 && echo "make verify-deep: some claimed invariants are undecided (exit 3): see the report"; test $$rc -eq 3; }
 
 test: setup browser
 	$(PY) -m pytest

@@ -37,7 +37,7 @@ from waterfall.model.units import PPM
 
 from waterfall.proofs.verdict import COUNTEREXAMPLE, PROVED_ALL_N, UNKNOWN, VACUOUS, Verdict
 
-TIMEOUT_MS = 10_000
+RLIMIT = 50_000_000  # R-PROVE-11: solver work per all-N query, counted by Z3 (no wall-clock)
 Stage = tuple[str, list[Any], Any]  # (name, assumptions, goal)
 Claim = Callable[[int, list[int], list[int]], bool]  # (total, weights, shares) -> holds
 
@@ -96,7 +96,7 @@ def _model_dict(m: z3.ModelRef) -> dict[str, str]:
 def z3_check(assumptions: list[Any], goal: Any | None) -> tuple[z3.CheckSatResult, z3.Solver]:
     """Satisfiability of assumptions (and not goal, when a goal is given)."""
     s = z3.Solver()
-    s.set("timeout", TIMEOUT_MS)
+    s.set("rlimit", RLIMIT)
     s.add(*assumptions)
     if goal is not None:
         s.add(z3.Not(goal))

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
 from waterfall.model.events import Event
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Levy, Mechanism
-from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
+from waterfall.model.ops import AdvanceTime, Deposit, Liquidate, Op, Withdraw
 from waterfall.model.state import State, equity, validate_state, value
 
 from waterfall.spec.reference import fund_first, layers, prices, queue, ranking
@@ -208,9 +208,34 @@ def haircut_view(pre: State, op: Liquidate, post: State, ev: Sequence[Event], po
     return paid, base
 
 
+def settlement_views(pre: State, post: State, ev: Sequence[Event], policy: Haircut
+                     ) -> list[tuple[dict[str, Num], dict[str, Num], Num]]:
+    """R-HC-7's haircut at a settlement, one view per market with a deferred loss L: (paid,
+    base, target) where paid is what each account paid to that market's deferred record, its
+    base w is R-HC-1's on that market alone with no bankrupt excluded, and the target is
+    R = min(L, W)."""
+    total = haircuts(ev)
+    out = []
+    for m in sorted(pre.deferred):
+        paid: dict[str, Num] = {}
+        for e in ev:
+            if e.rule == "R-HC-2" and e.dst == "deferred:" + m:
+                aid = e.src.partition(":")[2]
+                paid[aid] = paid.get(aid, 0) + e.amount
+        base = {i: base_of(post, policy, i, {m}, total.get(i, 0)) for i in post.accounts}
+        out.append((paid, base, min_(pre.deferred[m], sum_(base.values()))))
+    return out
+
+
 def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
-    """I-BOUND: no account pays more haircut than its base; accounts outside it pay none."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
+    """I-BOUND: no account pays more haircut than its base; accounts outside it pay none
+    (at a liquidation, and at a settlement's haircut, R-HC-7)."""
+    if not isinstance(mech.final, Haircut):
+        return True
+    if isinstance(op, AdvanceTime):
+        return all_(all_(paid.get(i, 0) <= w for i, w in base.items())
+                    for paid, base, _ in settlement_views(pre, post, ev, mech.final))
+    if not isinstance(op, Liquidate):
         return True
     paid, base = haircut_view(pre, op, post, ev, mech.final)
     return all_(paid.get(i, 0) <= w for i, w in base.items())
@@ -231,12 +256,21 @@ def prop_terms(pre: State, op: Liquidate, post: State, ev: Sequence[Event], poli
 def proportional(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-PROP: each haircut is within one unit of the exact pro-rata share R * w / W of its
     base, R being what the haircut stage had to collect, min(deficit left, W)."""
-    if not isinstance(op, Liquidate) or not isinstance(mech.final, Haircut):
+    if not isinstance(mech.final, Haircut):
         return True
-    paid, base, target = prop_terms(pre, op, post, ev, mech.final)
+    if isinstance(op, AdvanceTime):  # R-HC-7: each market's settlement haircut on its own
+        return all_(implies(moved([e for e in ev if e.dst == "deferred:" + m], {"R-HC-2"}), pro_rata(*view))
+                    for m, view in zip(sorted(pre.deferred), settlement_views(pre, post, ev, mech.final)))
+    if not isinstance(op, Liquidate):
+        return True
+    return implies(moved(ev, {"R-HC-2"}), pro_rata(*prop_terms(pre, op, post, ev, mech.final)))
+
+
+def pro_rata(paid: dict[str, Num], base: dict[str, Num], target: Num) -> Cond:
+    """I-PROP's test: every payment within one unit of target * w / W (cross-multiplied)."""
     wsum = sum_(base.values())
     gaps = [paid.get(i, 0) * wsum - target * w for i, w in base.items()]  # (paid - exact share) * W
-    return implies(moved(ev, {"R-HC-2"}), all_(all_([-wsum < g, g < wsum]) for g in gaps))
+    return all_(all_([-wsum < g, g < wsum]) for g in gaps)
 
 
 def residue_sinks(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
@@ -840,3 +874,56 @@ RELATIONS: dict[str, Relation] = {r.id: r for r in (
              "Splitting an account into two does not change what the pair loses, up to rounding.",
              "Otherwise traders can lower their share of a loss by opening more accounts.", sybil_proof),
 )}
+
+
+# ---- witness gates (R-PROVE-3, issue 17) ---------------------------------------------------
+# A PROVED needs a witness path where its trigger fires AND the claim is exercised in full:
+# an ADL ranking that compares two holders, a pro-rata split over two payers, a residue split
+# between two payers. With two accounts (the bankrupt and one other) none of them can happen,
+# so such a cell is UNREACHED at k = 2, never PROVED on a witness that compares nothing.
+
+@dataclass(frozen=True)
+class Gate:
+    """An invariant's witness gate: a condition on the step, and its text for reports."""
+
+    holds: Predicate
+    text: str
+
+
+def payers(ev: Sequence[Event], rules: set[str]) -> dict[str, Num]:
+    """What each account paid under these rules (haircuts, levies), by account id."""
+    out: dict[str, Num] = {}
+    for e in ev:
+        if e.rule in rules and e.src.startswith("account:"):
+            aid = e.src.partition(":")[2]
+            out[aid] = out.get(aid, 0) + e.amount
+    return out
+
+
+def two_paid(rules: set[str]) -> Predicate:
+    """A gate: at least two accounts paid a positive amount under `rules`."""
+    def gate(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+        paid = sorted(payers(ev, rules).items())
+        return any_(all_([a > 0, b > 0]) for k, (_, a) in enumerate(paid) for _, b in paid[k + 1:])
+    return gate
+
+
+def two_opposite_holders(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
+    """A gate: before a liquidation, two accounts other than the bankrupt hold positions
+    opposite to one of the bankrupt's, so the ADL ranking compares two holders."""
+    if not isinstance(op, Liquidate):
+        return False
+    bankrupt = pre.accounts[op.account]
+    pairs = []
+    for m, b in sorted(bankrupt.positions.items()):
+        opp = [any_([all_([b.size > 0, a.positions[m].size < 0]), all_([b.size < 0, a.positions[m].size > 0])])
+               for i, a in sorted(pre.accounts.items()) if i != op.account and m in a.positions]
+        pairs += [all_([x, y]) for k, x in enumerate(opp) for y in opp[k + 1:]]
+    return any_(pairs)
+
+
+WITNESS_GATES: dict[str, Gate] = {
+    "I-ADL-RANK": Gate(two_opposite_holders, "two opposite holders ranked"),
+    "I-PROP": Gate(two_paid({"R-HC-2"}), "two accounts haircut"),
+    "I-RESIDUE": Gate(two_paid({"R-HC-2", "R-LEVY-2"}), "two accounts paid the haircut or levy"),
+}

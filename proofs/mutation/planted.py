@@ -85,6 +85,14 @@ BUGS: tuple[Bug, ...] = (
         "level = top * (PPM - spec.drawdown_ppm) // PPM", "bybit-adl", ("I-DRAWDOWN",)),
     Bug("rank-ties-to-larger-id", "ranking.py", "keys.append(-s * n + rank[k])", "keys.append(-s * n - rank[k])",
         "bitmex-adl", ("I-ADL-RANK",), accounts=3),
+    # issue 17's harness limits, each shown only by a case the harness lacked before (R-PROVE-2):
+    # a history of two points, a time record absent, the pool's own account operated
+    Bug("history-prune-half-pair", "history.py", "kept = kept[2:]", "kept = kept[1:]",
+        "okx-adl", ("I-VALID",), ops=("advance_time",)),
+    Bug("partial-record-without-default", "partial.py", "last = state.partial_at.get(op.account)",
+        "last = state.partial_at[op.account]", "hyperliquid-adl", ("I-VALID",)),
+    Bug("pool-own-deficit-dropped", "pool.py", "    if aid == policy.account:\n        return deficit",
+        "    if aid == policy.account:\n        return 0", "gmx-v2", ("I-CONS", "I-ZERO", "I-NOLOSS")),
 )
 NEW_IN_ISSUE_18 = ("I-EXEMPT", "I-QUEUE", "I-ADL-FUND", "I-ADL-PRICE", "I-RESERVE", "I-LIFETIME", "I-DRAWDOWN")
 BY_NAME = {b.name: b for b in BUGS}

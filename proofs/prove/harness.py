@@ -21,9 +21,11 @@ Structure the harness fixes, and why it loses no state:
 - with a pool as counterparty (R-POOL) the last account is the pool's;
 - time (R-STATE-6): the clock and every market's previous mark are unknowns; the records a
   mechanism reads are unknowns where it reads them (`extras`): one history point per
-  windowed layer key (a history of more points is not covered: docs/proofs.md), the
-  lifetime payout per LAYER:MARKET, each account's window base, each market's deferred
-  loss, a00's last partial liquidation time, each account's assessment allowance.
+  windowed layer key, or two in a case of its own, the lifetime payout per LAYER:MARKET,
+  each account's window base, each market's deferred loss, a00's last partial liquidation
+  time, each account's assessment allowance; one more case has no record at all (every
+  reader's default);
+- with a pool, one more case operates on the pool's own account.
 """
 from __future__ import annotations
 
@@ -41,13 +43,14 @@ OPERATIONS = ("deposit", "withdraw", "trade", "set_mark", "funding", "liquidate"
 Make = Callable[[str], Any]
 
 
-def account_ids(k: int, mech: Mechanism | None = None) -> list[str]:
+def account_ids(k: int, mech: Mechanism | None = None, pool_operated: bool = False) -> list[str]:
     """a00, a01, ...: code-point order is index order; with a pool (R-POOL) the last
-    account is the pool's; with exempt accounts (R-HC-8, R-LEVY-5) and k >= 3 the last is
-    the first exempt one (with 2 accounts a00 and a01 stay: the bankrupt and a payer)."""
+    account is the pool's, or the first (the operated one) in a pool-operated case; with
+    exempt accounts (R-HC-8, R-LEVY-5) and k >= 3 the last is the first exempt one (with 2
+    accounts a00 and a01 stay: the bankrupt and a payer)."""
     ids = [f"a{i:02d}" for i in range(k)]
     if mech is not None and isinstance(mech.final, Pool):
-        ids[-1] = mech.final.account
+        ids[0 if pool_operated else -1] = mech.final.account
     exempt = getattr(mech.final, "exempt", ()) if mech is not None else ()
     if exempt and k >= 3:
         ids[-1] = exempt[0]
@@ -75,6 +78,9 @@ class Case:
     counterparty: bool = True  # liquidation: a01 takes the positions (else ADL / none)
     seed: str = "0"  # liquidation: dYdX's cyclic start
     fills: bool = True  # liquidation with a counterparty: fill prices given (else omitted: the mark)
+    records: str = "one"  # time records: "one" history point per key, "two" (a peak behind a lower
+    #                       later point), "absent" (no record at all: every reader's default)
+    pool_operated: bool = False  # R-POOL: the pool's own account is the operated one (a00's place)
 
     def label(self) -> str:
         """A short name: 'liquidate k=3 m=2 a00:M0,M1 cp seed=0'."""
@@ -82,12 +88,14 @@ class Case:
         if self.op == "liquidate":
             extra = (" cp" if self.counterparty else " no-cp") + (f" seed={self.seed}" if self.seed != "0" else "")
             extra += "" if self.fills else " fills-omitted"
+        extra += "" if self.records == "one" else f" records={self.records}"
+        extra += " pool-operated" if self.pool_operated else ""
         return f"{self.op} k={self.accounts} m={self.markets} a00:{','.join(self.held) or '-'}{extra}"
 
 
 def build(mech: Mechanism, case: Case, make: Make) -> tuple[State, Op]:
     """The state and operation of a case, every number from make(name)."""
-    ids, mids = account_ids(case.accounts, mech), market_ids(case.markets)
+    ids, mids = account_ids(case.accounts, mech, case.pool_operated), market_ids(case.markets)
     markets = {m: Market(m, make(f"mark_{m}"), make(f"im_{m}"), make(f"mm_{m}"), make(f"pm_{m}")) for m in mids}
     accounts = {}
     for a in ids:
@@ -95,17 +103,20 @@ def build(mech: Mechanism, case: Case, make: Make) -> tuple[State, Op]:
         accounts[a] = Account(make(f"c_{a}"), make(f"d_{a}"), {m: position(make, a, m, markets[m].mark) for m in held})
     layers = {key: make(f"L_{key}") for key in mech.layer_keys(mids)}
     fund = {a: make(f"df_{a}") for a in ids}
-    state = State(markets, accounts, layers, fund, make("bad_debt"), make("clock"), **extras(mech, ids, mids, make))
+    records = {} if case.records == "absent" else extras(mech, ids, mids, make, points=2 if case.records == "two" else 1)
+    state = State(markets, accounts, layers, fund, make("bad_debt"), make("clock"), **records)
     return state, operation(case, ids, mids, make)
 
 
-def extras(mech: Mechanism, ids: list[str], mids: list[str], make: Make) -> dict[str, Any]:
-    """The time records (R-STATE-6) the mechanism reads, every number unknown."""
+def extras(mech: Mechanism, ids: list[str], mids: list[str], make: Make, points: int = 1) -> dict[str, Any]:
+    """The time records (R-STATE-6) the mechanism reads, every number unknown; `points`
+    (time, balance) points per windowed layer key."""
     out: dict[str, Any] = {}
     spans = windows(mech)
     keys = [k for k in mech.layer_keys(mids) if k.partition(":")[0] in spans]
-    if keys:  # R-TIME-3: one (time, balance) point per windowed key
-        out["history"] = {k: (make(f"ht_{k}"), make(f"hb_{k}")) for k in keys}
+    if keys:  # R-TIME-3: `points` (time, balance) points per windowed key
+        out["history"] = {k: tuple(x for j in range(points) for x in (make(f"ht{j or ''}_{k}"), make(f"hb{j or ''}_{k}")))
+                          for k in keys}
     capped = [s.name for s in mech.layers if s.lifetime_cap]
     if capped:  # R-WF-9
         out["layer_paid"] = {f"{n}:{m}": make(f"lp_{n}:{m}") for n in capped for m in mids}
@@ -161,11 +172,11 @@ def _start(seed: str, market: str, holders: int) -> int:
 SMALL = {"mark": (1, 5), "im": (0, 3), "mm": (0, 3), "c": (-6, 12), "d": (-6, 12), "s": (-3, 3), "u": (-8, 8),
          "L": (0, 6), "df": (0, 6), "bad": (0, 2), "amount": (1, 6), "size": (1, 3), "price": (1, 6),
          "rate": (-3, 3), "fill": (1, 6), "pm": (0, 5), "hb": (0, 8), "lp": (0, 6), "wb": (-6, 6),
-         "def": (0, 4), "as": (0, 6)}
+         "hb1": (0, 8), "def": (0, 4), "as": (0, 6)}
 """Ranges of the small-scope search, by the first part of an unknown's name; margin rates
 are drawn from RATES by their index; times from TIMES."""
 RATES = (0, 1, 50_000, 100_000, 500_000, 1_000_000)
-TIMES = {"clock", "ht", "pa", "seconds"}
+TIMES = {"clock", "ht", "ht1", "pa", "seconds"}
 
 
 def small_time(rng: Any) -> int:
@@ -187,9 +198,9 @@ def small_values(mech: Mechanism, case: Case, rng: Any) -> dict[str, int]:
         v = rng.randint(lo, hi)
         out[name] = RATES[v] if kind in ("im", "mm") else v
     for name in names:  # times no later than the clock (R-STATE-6), else nearly no draw is valid
-        if name.split("_")[0] in ("ht", "pa"):
+        if name.split("_")[0] in ("ht", "ht1", "pa"):
             out[name] = min(out[name], out["clock"])
-    ids = account_ids(case.accounts, mech)
+    ids = account_ids(case.accounts, mech, case.pool_operated)
     last = ids[-1]  # balances each market (R-STATE-5), else nearly no draw is valid
     for m in market_ids(case.markets):
         held = [a for a in ids if f"s_{a}_{m}" in out and a != last]
@@ -227,7 +238,9 @@ def cases(mech: Mechanism, op: str, k: int, m: int) -> Iterator[Case]:
         return
     if op != "liquidate":
         yield Case(op, k, m, tuple(mids))
+        yield from variants(mech, op, k, m)
         return
+    yield from variants(mech, op, k, m)
     adl = isinstance(mech.final, Adl)
     seeds = cyclic_seeds(k, m) if adl and mech.final.ranking == "cyclic" else ["0"]  # type: ignore[union-attr]
     for r in range(m, -1, -1):
@@ -238,6 +251,21 @@ def cases(mech: Mechanism, op: str, k: int, m: int) -> Iterator[Case]:
             if adl or not held:  # without an ADL final resort, a close needs a counterparty
                 for s in seeds:
                     yield Case(op, k, m, held, False, s)
+
+
+def variants(mech: Mechanism, op: str, k: int, m: int) -> Iterator[Case]:
+    """The cases that lift the harness's structural limits (R-PROVE-2), each with a00 holding
+    every market: the time records absent (every reader's default), histories of two points
+    (a peak behind a later, lower point: R-TIME-3's pruning), and with a pool the pool's
+    own account operated (its own deficit, its own deposit or trade)."""
+    held = tuple(market_ids(m))
+    probe = extras(mech, account_ids(k, mech), list(held), lambda name: 0)
+    if probe:
+        yield Case(op, k, m, held, records="absent")
+    if "history" in probe:
+        yield Case(op, k, m, held, records="two")
+    if isinstance(mech.final, Pool) and op != "deleverage":
+        yield Case(op, k, m, held, pool_operated=True)
 
 
 @dataclass

@@ -14,43 +14,55 @@ from waterfall.spec.invariants import REGISTRY
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes, operations_for
+from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
 
 
 def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeout: float,
-         max_paths: int) -> dict[str, Any]:
-    """One (mechanism, operation) task in a worker process (the mechanism reloaded from its file)."""
+         max_paths: int, rlimit: int) -> dict[str, Any]:
+    """One (mechanism, operation) task in a fresh worker process (the mechanism reloaded from its file)."""
     from waterfall.proofs.prove.prover import prove_operation
-    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths).to_json()
+    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths,
+                           rlimit=rlimit).to_json()
 
 
 def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, timeout: float, jobs: int,
                ops: list[str] | None = None, max_paths: int = 50_000,
-               progress: Any = sys.stderr) -> tuple[list[Verdict], dict[str, Any]]:
+               progress: Any = sys.stderr, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], dict[str, Any]]:
     """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
-    from the merged evidence, and the evidence per mechanism and operation (for the table)."""
+    from the merged evidence, and the evidence per mechanism and operation (for the table).
+    R-PROVE-11: each task runs in a process of its own (nothing solved before steers Z3) and
+    the evidence is merged in task order, never in order of completion, so the verdicts do
+    not depend on the number of workers or the machine's load."""
     from waterfall.proofs.prove.prover import Evidence, verdicts as to_verdicts
     ops = ops or list(OPERATIONS)
     proved = [i for i in invariants if i in REGISTRY]
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
+    results: dict[int, Any] = {}
     start = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths): (m, op)
-                   for m, op in tasks}
+    with ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
+        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, rlimit): n
+                   for n, (m, op) in enumerate(tasks)}
         for k, fut in enumerate(as_completed(futures), start=1):
-            m, op = futures[fut]
+            n = futures[fut]
+            m, op = tasks[n]
             try:
-                ev = Evidence.from_json(fut.result())
+                results[n] = Evidence.from_json(fut.result())
             except Exception as e:  # a crash of the prover is a finding about the prover (exit 1)
-                ev = Evidence(m.id, {}, [], [], False)
-                per_op[m.id][op] = {"error": f"{type(e).__name__}: {e}"}
-            else:
-                per_op[m.id][op] = op_summary(ev)
-            by_mech[m.id].merge(ev)
+                results[n] = f"{type(e).__name__}: {e}"
+            done = {"error": results[n]} if isinstance(results[n], str) else op_summary(results[n])
             print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
-                  f"{describe_exploration(per_op[m.id][op])}", file=progress, flush=True)
+                  f"{describe_exploration(done)}", file=progress, flush=True)
+    for n, (m, op) in enumerate(tasks):  # task order: the same merge whatever finished first
+        ev = results[n]
+        if isinstance(ev, str):
+            per_op[m.id][op] = {"error": ev}
+            ev = Evidence(m.id, {}, [], [], False)
+        else:
+            per_op[m.id][op] = op_summary(ev)
+        by_mech[m.id].merge(ev)
     out: list[Verdict] = []
     for m in mechs:
         vs = to_verdicts(m, invariants, sizes, by_mech[m.id])

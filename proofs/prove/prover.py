@@ -36,14 +36,15 @@ from waterfall.model.mechanism import Adl, Haircut, Mechanism
 from waterfall.model.ops import Op
 from waterfall.model.state import Account, Market, Position, State, validate_state
 from waterfall.model.step import step
-from waterfall.spec.invariants import REGISTRY, RELATIONS
+from waterfall.spec.invariants import REGISTRY, RELATIONS, WITNESS_GATES
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases, small_values
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
-from waterfall.proofs.prove.symexec import GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym, guard_sites, recorded, skip_refusals, variable
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
+                                            fresh_context, guard_sites, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 # the model's refusal guards (R-UNIT-3 bounds, R-STATE-5): their raising branch is not explored
@@ -92,6 +93,7 @@ class Cell:
     witness: tuple[Case, dict[str, int]] | None = None
     trigger_undecided: str = ""  # Z3 could not say whether the trigger fires on some path
     note: str = ""
+    others: list[tuple[Case, dict[str, int]]] = field(default_factory=list)  # more witness paths (TRIVIAL)
 
 
 @dataclass
@@ -149,13 +151,21 @@ def holds(inv: str, *args: Any) -> Any:
         return False
 
 
+def exercised(inv: str, *args: Any) -> Any:
+    """R-PROVE-3: the invariant's trigger fires and its witness gate holds (spec/invariants.py,
+    WITNESS_GATES: the claim is exercised in full, e.g. two holders ranked)."""
+    trig = REGISTRY[inv].trigger(*args)
+    gate = WITNESS_GATES.get(inv)
+    return trig if gate is None else and_sym([trig, gate.holds(*args)])
+
+
 def fires(mech: Mechanism, invariant: str, state: State, op: Op) -> bool:
-    """A witness replayed: the model applies the operation and the trigger fires."""
+    """A witness replayed: the model applies the operation, the trigger fires, the gate holds."""
     try:
         post, events = step(state, op, mech)
     except WaterfallError:
         return False
-    return bool(REGISTRY[invariant].trigger(state, op, post, events, mech))
+    return bool(exercised(invariant, state, op, post, events, mech))
 
 
 def _recorded_hold(conds: list[Any], model: Any) -> bool:
@@ -175,10 +185,10 @@ class Prover:
     """Every case of a mechanism's operations, every invariant, one exploration per case."""
 
     def __init__(self, mech: Mechanism, invariants: list[str], deadline: float, max_paths: int,
-                 check_timeout_ms: int = 10_000, stop_when_refuted: set[str] | None = None) -> None:
+                 rlimit: int = DEFAULT_RLIMIT, stop_when_refuted: set[str] | None = None) -> None:
         self.mech, self.deadline, self.max_paths = mech, deadline, max_paths
         self.stop_when = set(stop_when_refuted or ()) & set(invariants)
-        self.check_ms = check_timeout_ms
+        self.rlimit = rlimit  # R-PROVE-11: the solver work one query may take
         self.cells = {i: Cell(i) for i in invariants}
         self.cases: list[CaseStats] = []
 
@@ -207,9 +217,8 @@ class Prover:
             live = [i for i, c in self.cells.items() if c.counterexample is None and (not forking or i in forking)]
             goals, triggers = {}, {}
             for i in live:
-                inv = REGISTRY[i]
                 goals[i] = self.evaluate(i in forking, lambda *a, i=i: holds(i, *a), state, op, post, events)
-                triggers[i] = self.evaluate(i in forking, inv.trigger, state, op, post, events)
+                triggers[i] = self.evaluate(i in forking, lambda *a, i=i: exercised(i, *a), state, op, post, events)
             return Outcome(goals, triggers)
 
         def on_path(path: Path, ex: Explorer) -> bool:
@@ -226,7 +235,7 @@ class Prover:
                 branching.update(self.check_path(case, path.result, path.assignment, ex))
             return self.done()
 
-        ex = Explorer(self.max_paths, self.deadline, self.check_ms)
+        ex = Explorer(self.max_paths, self.deadline, self.rlimit)
         out = ex.explore(fn, on_path)
         stats.paths, stats.seconds, stats.solver_calls = out.paths, out.seconds, out.solver_calls
         if not out.complete:
@@ -332,7 +341,11 @@ class Prover:
                     self.cells[inv].undecided = f"{case.label()}: Z3 {why} on a path"
         for inv, (trig, _) in out.triggers.items():
             cell = self.cells.get(inv)
-            if cell is None or cell.witness is not None or trig is False:
+            if cell is None or trig is False:
+                continue
+            if cell.witness is not None:  # more witness paths, for TRIVIAL over them all (R-PROVE-3)
+                if len(cell.others) < MAX_WITNESSES - 1 and (trig is True or (isinstance(trig, SymBool) and trig.v)):
+                    cell.others.append((case, dict(assignment)))
                 continue
             if trig is True or (isinstance(trig, SymBool) and trig.v):
                 cell.witness = (case, dict(assignment))
@@ -358,18 +371,24 @@ class Prover:
         """R-PROVE-5: the path's counterexample with every number within the smallest bound."""
         negated = z3.And([c.term() for c in conds] + [z3.Not(goal.term()) if goal is not None else z3.BoolVal(True)])
         for bound in BOUNDS:
-            s = z3.Solver()
-            s.set("timeout", 2000)
-            s.add(ex.solver.assertions())
-            s.add([z3.And(c >= -bound, c <= bound) for c in ex.variables.values()])
-            if s.check(negated) == z3.sat:
-                return values_of(s.model(), ex)
+            bounded = [z3.And(c >= -bound, c <= bound) for c in ex.variables.values()]
+            r, model, _ = solve(list(ex.solver.assertions()) + bounded + [negated], SMALLEST_RLIMIT)
+            if r == z3.sat:
+                return values_of(model, ex)
         return None
 
-def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], check_ms: int = 10_000) -> bool:
+SMALLEST_RLIMIT = 2_000_000
+"""R-PROVE-11: the solver work spent on each bound when minimising a counterexample (R-PROVE-5)."""
+
+MAX_WITNESSES = 8
+"""R-PROVE-3: witness paths kept per invariant; TRIVIAL only if the tautology check holds on all."""
+
+
+def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], rlimit: int = DEFAULT_RLIMIT) -> bool:
     """Certora-style sanity (rule_sanity's tautology check): on the witness path's
     structure, does the predicate hold whatever numbers the states and events carry
     (pre-state, post-state and event amounts all replaced by unknowns)?"""
+    fresh_context()  # R-PROVE-11: the same answer whatever this process solved before
     case, values = witness
     state, op = concrete(mech, case, values)
     post, events = step(state, op, mech)
@@ -386,7 +405,7 @@ def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], c
             return True
         return False
 
-    Explorer(200, None, check_ms).explore(fn, on_path)
+    Explorer(200, None, rlimit).explore(fn, on_path)
     return not can_fail
 
 
@@ -429,6 +448,7 @@ class Evidence:
         def cell(c: Cell) -> dict[str, Any]:
             d = asdict(c)
             d["witness"] = None if c.witness is None else [asdict(c.witness[0]), c.witness[1]]
+            d["others"] = [[asdict(w[0]), w[1]] for w in c.others]
             return d
         return {"mechanism": self.mechanism, "cells": {i: cell(c) for i, c in self.cells.items()},
                 "cases": [asdict(c) for c in self.cases], "vacuous": self.vacuous, "timed_out": self.timed_out}
@@ -436,10 +456,12 @@ class Evidence:
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Evidence":
         """The inverse of to_json."""
+        def case(w: list[Any]) -> tuple[Case, dict[str, int]]:
+            return Case(**{**w[0], "held": tuple(w[0]["held"])}), w[1]
         cells = {}
         for i, c in d["cells"].items():
-            w = c.pop("witness")
-            cells[i] = Cell(**c, witness=None if w is None else (Case(**{**w[0], "held": tuple(w[0]["held"])}), w[1]))
+            w, others = c.pop("witness"), c.pop("others", [])
+            cells[i] = Cell(**c, witness=None if w is None else case(w), others=[case(o) for o in others])
         return Evidence(d["mechanism"], cells, [CaseStats(**c) for c in d["cases"]], d["vacuous"], d["timed_out"])
 
     def merge(self, other: "Evidence") -> "Evidence":
@@ -451,6 +473,8 @@ class Evidence:
             for name in ("counterexample", "mismatch", "undecided", "witness", "trigger_undecided", "note"):
                 if not getattr(mine, name) and getattr(c, name):
                     setattr(mine, name, getattr(c, name))
+            extra = ([c.witness] if c.witness is not None and mine.witness is not c.witness else []) + c.others
+            mine.others = (mine.others + extra)[:MAX_WITNESSES - 1]
         self.cases += other.cases
         self.vacuous += other.vacuous
         self.timed_out = self.timed_out or other.timed_out
@@ -459,13 +483,16 @@ class Evidence:
 
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
                     max_paths: int = 50_000, progress: Any = None,
-                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES) -> Evidence:
+                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES,
+                    rlimit: int = DEFAULT_RLIMIT) -> Evidence:
     """Every case of one operation kind on every venue of up to sizes.accounts accounts and
     sizes.markets markets (smallest first, so a counterexample is found on the smallest).
-    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted."""
+    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted.
+    `rlimit` bounds each query's solver work (R-PROVE-11); `timeout_s` is only an outer guard."""
+    fresh_context()  # R-PROVE-11: nothing solved before in this process steers Z3 here
     t0 = time.perf_counter()
     live = [i for i in invariants if not not_applicable(mech, i)]
-    prover = Prover(mech, live, t0 + timeout_s, max_paths, stop_when_refuted=stop_when_refuted)
+    prover = Prover(mech, live, t0 + timeout_s, max_paths, rlimit, stop_when_refuted=stop_when_refuted)
     if samples:  # small scope first: counterexamples among small numbers come cheap
         for k, m in sizes.search_pairs():
             for case in cases(mech, op, k, m):
@@ -489,13 +516,14 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
                     timeout_s: float = 600.0, max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None,
-                    samples: int = SAMPLES) -> tuple[list[Verdict], list[CaseStats]]:
+                    samples: int = SAMPLES, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], list[CaseStats]]:
     """R-PROVE-2: one verdict per invariant for a mechanism, over every case of `ops`
     (each operation with its own time limit), in this process."""
     t0 = time.perf_counter()
     ev = Evidence(mech.id, {}, [], [])
     for op in ops:
-        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples))
+        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples,
+                                 rlimit))
     out = verdicts(mech, invariants, sizes, ev)
     for v in out:
         v.seconds = round(time.perf_counter() - t0, 3)
@@ -525,7 +553,8 @@ def verdict(ev: Evidence, mech: Mechanism, inv: str, sizes: Sizes) -> Verdict:
         return base
     cell = ev.cells.get(inv, Cell(inv))
     incomplete = [c for c in ev.cases if not c.complete]
-    base.trigger = REGISTRY[inv].trigger_text
+    gate = WITNESS_GATES.get(inv)
+    base.trigger = REGISTRY[inv].trigger_text + (f", with {gate.text}" if gate else "")
     base.stats = {"paths": cell.paths, "cases": len(ev.cases), "explored": sum(c.paths for c in ev.cases),
                   "solver_calls": sum(c.solver_calls for c in ev.cases)}
     if cell.counterexample is not None:
@@ -549,9 +578,14 @@ def verdict(ev: Evidence, mech: Mechanism, inv: str, sizes: Sizes) -> Verdict:
         base.witness = {"case": case.label(), "state": state_to_json(state), "op": op_to_json(op)}
         if not fires(mech, inv, state, op):
             base.kind, base.reason = V.ENCODING_MISMATCH, f"{case.label()}: the witness does not fire the trigger in the model"
-        elif tautology(mech, inv, cell.witness):
-            base.kind, base.reason = V.TRIVIAL, "holds whatever numbers the states and events carry (tautology)"
+        elif (telling := next((w for w in [cell.witness, *cell.others] if not tautology(mech, inv, w)), None)) is None:
+            base.kind = V.TRIVIAL
+            base.reason = (f"holds whatever numbers the states and events carry (tautology) on every witness path "
+                           f"kept ({1 + len(cell.others)})")
         else:
+            case, values = telling  # the witness on which the predicate could have failed
+            state, op = concrete(mech, case, values)
+            base.witness = {"case": case.label(), "state": state_to_json(state), "op": op_to_json(op)}
             base.kind = V.PROVED_UP_TO
             base.reason = f"every path of {len(ev.cases)} cases ({base.stats['explored']} paths); witness: {case.label()}"
     return base

@@ -118,3 +118,28 @@ def test_R_HC_6_catalogue_windows() -> None:
     assert load_mechanism(catalogue()["deribit"]).final.window == DAY
     dpe_file = load_mechanism(catalogue()["bitmex-2015-profit-equalisation"]).final
     assert (dpe_file.timing, dpe_file.window) == ("settlement", WEEK)
+
+
+def test_I_BOUND_and_I_PROP_judge_the_haircut_at_a_settlement() -> None:
+    # R-HC-7's haircut is a haircut (issue 17): I-BOUND and I-PROP are evaluated at the
+    # advance_time that settles, per market, on the DPE worked example, and a payment beyond
+    # the base or off the pro-rata share is a violation there too
+    from waterfall.model.events import Event
+    from waterfall.spec.invariants import bounded_haircut, proportional
+    st = mkstate([dpe_market()], {"A": acct(4), "B": acct(4), "engine": acct(1_000)}, {"insurance_fund:M": 0})
+    st = apply(st, Trade("A", "B", "M", 1, 100), mech(final=Haircut()))[0]
+    st = apply(st, SetMark("M", 120), dpe())[0]
+    st = apply(st, Liquidate("B", "engine", {"M": 120}), dpe())[0]
+    st = apply(st, SetMark("M", 105), dpe())[0]
+    op = AdvanceTime(WEEK)
+    post, ev = apply(st, op, dpe())
+    assert transfers(ev, "R-HC-2") == [("account:A", "deferred:M", 4), ("account:engine", "deferred:M", 12)]
+    assert bounded_haircut(st, op, post, ev, dpe()) is True and proportional(st, op, post, ev, dpe()) is True
+    # the same settlement with A charged its whole equity (9) and the engine the rest (7)
+    wrong = [e._replace(amount=9) if e.src == "account:A" else e._replace(amount=7) for e in ev if e.rule == "R-HC-2"]
+    moved = {"A": 9 - 4, "engine": 7 - 12}
+    from dataclasses import replace
+    bad = replace(post, accounts={i: a._replace(collateral=a.collateral - moved.get(i, 0))
+                                  for i, a in post.accounts.items()})
+    assert bounded_haircut(st, op, bad, wrong, dpe()) is False
+    assert proportional(st, op, bad, wrong, dpe()) is False

@@ -39,7 +39,7 @@ def mech(mid: str) -> Any:
 def explore(fn: Any) -> tuple[list[tuple[dict[str, int], Any]], SX.Exploration]:
     """Every path of fn (its assignment and result)."""
     seen: list[tuple[dict[str, int], Any]] = []
-    out = SX.Explorer(1000, None, 5000).explore(fn, lambda p, e: seen.append((dict(p.assignment), p.result)) and None)
+    out = SX.Explorer(1000, None).explore(fn, lambda p, e: seen.append((dict(p.assignment), p.result)) and None)
     return seen, out
 
 
@@ -188,9 +188,29 @@ def generic_k2() -> dict[str, V.Verdict]:
     return {v.invariant: v for v in vs}
 
 
+def test_R_PROVE_3_a_witness_gate_needs_a_third_account(generic_k2: dict[str, V.Verdict]) -> None:
+    # I-PROP's witness must haircut two accounts: with two accounts (the bankrupt and one
+    # other) no path can, so the cell is UNREACHED, not PROVED on a split over one payer
+    v = generic_k2["I-PROP"]
+    assert v.kind == V.UNREACHED and "two accounts haircut" in v.reason
+    # ... and a 3-account liquidation that haircuts two winners passes the gate, one winner does not
+    from conftest import acct, mkstate, mkt
+    from waterfall.model.ops import Liquidate
+    from waterfall.model.step import step
+    m = mech("generic-socialized-loss")
+    market = mkt("M0", 120)
+    for longs, gated in (({"a": 1, "c": 1}, True), ({"a": 2}, False)):
+        accounts = {i: acct(100, {"M0": (n, 100 * n)}) for i, n in longs.items()}
+        accounts["b"] = acct(4, {"M0": (-2, -200)})  # short 2 from 100, mark 120: 4 - 40 < 0
+        accounts["e"] = acct(1_000)
+        st = mkstate([market], accounts, {k: 0 for k in m.layer_keys(["M0"])})
+        op = Liquidate("b", "e", {"M0": 120})
+        post, ev = step(st, op, m)
+        assert bool(P.exercised("I-PROP", st, op, post, ev, m)) is gated, longs
+
+
 def test_R_PROVE_2_every_operation_proved_with_a_replayed_witness(generic_k2: dict[str, V.Verdict]) -> None:
-    for inv in ("I-CONS", "I-ZERO", "I-FUND", "I-NOLOSS", "I-ORDER", "I-BUDGET", "I-PROP", "I-BOUND", "I-EVENTS",
-                "I-VALID"):
+    for inv in ("I-CONS", "I-ZERO", "I-FUND", "I-NOLOSS", "I-ORDER", "I-BUDGET", "I-BOUND", "I-EVENTS", "I-VALID"):
         v = generic_k2[inv]
         assert v.kind == V.PROVED_UP_TO and v.accounts == 2 and v.markets == 1, (inv, v.kind, v.reason)
         assert v.witness and v.trigger and v.stats["cases"] == 10  # 6 plain operations (advance_time too) + 4 liquidation cases
@@ -322,7 +342,8 @@ def _boom(*args: Any) -> Any:
 def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
     from concurrent.futures import ThreadPoolExecutor
     from waterfall.proofs.prove import matrix
-    monkeypatch.setattr(matrix, "ProcessPoolExecutor", ThreadPoolExecutor)
+    monkeypatch.setattr(matrix, "ProcessPoolExecutor",
+                        lambda max_workers, max_tasks_per_child: ThreadPoolExecutor(max_workers))
     monkeypatch.setattr(matrix, "_job", _boom)
     code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--operation", "deposit", "--no-all-n",
                  "--json"])

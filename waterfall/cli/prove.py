@@ -32,6 +32,7 @@ from waterfall.cli.args import DAY, integer, out_dir, out_file, seconds
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes
 from waterfall.proofs.prove.matrix import run_matrix
 from waterfall.report.hints import replay_hint
+from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
 from waterfall.report.ledger import ledger, table
 from waterfall.proofs.verdict import Verdict
 
@@ -69,6 +70,9 @@ def add_query_args(p: Any) -> None:
                    help=f"seconds per mechanism and operation (default {DEFAULT_TIMEOUT:g})")
     p.add_argument("--max-paths", type=integer(1, 10**9), default=50_000,
                    help="paths per case before UNKNOWN (default 50000)")
+    p.add_argument("--rlimit", type=integer(10**6, 10**12), default=DEFAULT_RLIMIT,
+                   help=f"solver work per query, in Z3's resource units, before the branch is UNKNOWN: "
+                        f"the same verdict on any machine, whatever its load (R-PROVE-11; default {DEFAULT_RLIMIT})")
     p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1, help="parallel tasks (default: cores)")
 
 
@@ -149,7 +153,8 @@ def cmd_prove(args: Any) -> int:
     if unknown:
         raise WaterfallError(f"unknown invariant {unknown[0]!r} (known: {', '.join(INVARIANTS)})", invariant=unknown[0])
     sizes = sizes_from(args)
-    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths)
+    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
+                                 rlimit=args.rlimit)
     all_n: list[Verdict] = []
     if not args.no_all_n:
         from waterfall.proofs.alln import all_n_verdicts

@@ -60,7 +60,8 @@ def cmd_report(args: Any) -> int:
     from waterfall.proofs.alln import all_n_verdicts
     mechs = [resolve_mechanism(m) for m in (args.mechanism or sorted(catalogue()))]
     sizes = sizes_from(args)
-    proofs, per_op = run_matrix(mechs, INVARIANTS, sizes, args.timeout, args.jobs, args.operation, args.max_paths)
+    proofs, per_op = run_matrix(mechs, INVARIANTS, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
+                                rlimit=args.rlimit)
     all_n = all_n_verdicts()
     fuzz = {}
     for m in mechs:
