@@ -29,7 +29,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
                progress: Any = sys.stderr) -> tuple[list[Verdict], dict[str, Any]]:
     """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
     from the merged evidence, and the evidence per mechanism and operation (for the table)."""
-    from waterfall.proofs.prove.prover import Evidence, verdicts as to_verdicts
+    from waterfall.proofs.prove.prover import Evidence
     ops = ops or list(OPERATIONS)
     proved = [i for i in invariants if i in REGISTRY]
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
@@ -51,6 +51,14 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
             by_mech[m.id].merge(ev)
             print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
                   f"{describe_exploration(per_op[m.id][op])}", file=progress, flush=True)
+    return merged_verdicts(mechs, invariants, sizes, by_mech, per_op), per_op
+
+
+def merged_verdicts(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, by_mech: dict[str, Any],
+                    per_op: dict[str, Any]) -> list[Verdict]:
+    """One verdict per (mechanism, invariant) from each mechanism's merged evidence; an
+    operation's prover error makes every applicable verdict of its mechanism UNKNOWN."""
+    from waterfall.proofs.prove.prover import verdicts as to_verdicts
     out: list[Verdict] = []
     for m in mechs:
         vs = to_verdicts(m, invariants, sizes, by_mech[m.id])
@@ -60,7 +68,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
             if errors and v.kind != V.NOT_APPLICABLE:
                 v.kind, v.reason, v.stats = V.UNKNOWN, "prover error: " + "; ".join(errors), {**v.stats, "error": True}
         out += vs
-    return out, per_op
+    return out
 
 
 def op_summary(ev: Any) -> dict[str, Any]:

@@ -43,7 +43,7 @@ from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
-from waterfall.proofs.prove.symexec import GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym, guard_sites, recorded, skip_refusals, variable
+from waterfall.proofs.prove.symexec import GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym, fresh_context, guard_sites, recorded, skip_refusals, variable
 from waterfall.proofs.verdict import Verdict
 
 # the model's refusal guards (R-UNIT-3 bounds, R-STATE-5): their raising branch is not explored
@@ -191,6 +191,8 @@ class Prover:
         (symexec.recorded): one query per path proves 'decisions and predicate'. An
         invariant whose predicate can branch on a path is then explored again with its
         predicate forking (`forking`: only those invariants)."""
+        if not forking:  # R-PROVE-13: each case in a fresh Z3 context, reproducible in any process
+            fresh_context()
         stats = CaseStats(case.label() + (f" (forking {', '.join(sorted(forking))})" if forking else ""))
         mech = self.mech
         branching: set[str] = set()

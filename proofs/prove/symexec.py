@@ -431,6 +431,15 @@ def variable(name: str, assignment: dict[str, int]) -> SymInt:
     return SymInt(assignment.get(name, 0), "var", (name, const))
 
 
+def fresh_context() -> None:
+    """R-PROVE-13: the next Z3 terms and solvers start a new main context. Z3's answers
+    (which model, which path next) depend on every term the context has seen, so a case
+    explored after a fresh context gets the same paths and numbers in any process, after
+    any other work: a unit of `waterfall prove --executor dask` is reproducible. Terms of
+    the old context stay valid (each keeps its context alive) but must not be mixed in."""
+    z3.z3._main_ctx = None
+
+
 # ---- exploration ---------------------------------------------------------------------------
 
 SMALL = 10**6
