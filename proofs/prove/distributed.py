@@ -60,6 +60,7 @@ Key = tuple[frozenset[str], frozenset[str]]
 GIVEN_CEX: dict[str, Any] = {"given": "refuted by an earlier unit"}
 GIVEN_WITNESS: Any = ("given", {})
 RETRIES = 3
+CONNECT_SECONDS = 10  # a scheduler that does not answer within this is an input error (exit 2)
 
 
 class ClusterError(WaterfallError):
@@ -353,7 +354,7 @@ def connect(address: str | None, jobs: int) -> Any:
                            argument="--executor") from e
     if address:
         try:
-            return Client(address, timeout=30)
+            return Client(address, timeout=CONNECT_SECONDS)
         except (OSError, TimeoutError, ValueError) as e:
             raise ClusterError(f"no Dask scheduler at --address {address}: {e}", argument="--address") from e
     cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True,
