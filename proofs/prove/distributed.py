@@ -320,6 +320,10 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
                 on_event(client, spec)
             if all(r.finished for r in spec.runs):
                 break
+        if progress is not None:
+            print(f"dask: {spec.done} units on {len(client.scheduler_info().get('workers', {}))} workers "
+                  f"({spec.rerun} started again: a guessed key was wrong), {time.perf_counter() - start:.1f}s",
+                  file=progress, flush=True)
     finally:
         if own:
             close(client)
