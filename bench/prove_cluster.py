@@ -78,7 +78,11 @@ def main() -> int:
                 out = D.run_distributed([m], INVARIANTS, sizes, args.timeout, w, ops, progress=None, client=client,
                                         on_event=lambda _c, s: seen.append(s) if not seen else None)
                 spec = seen[0] if seen else None
-                extra = {"units": spec.done if spec else 0, "reruns": spec.rerun if spec else 0}
+                case_s = [c.seconds for r in (spec.runs if spec else []) for c in r.stats]
+                extra = {"units": spec.done if spec else 0, "reruns": spec.rerun if spec else 0,
+                         "case_seconds": round(sum(case_s), 1), "largest_case_seconds": round(max(case_s, default=0), 1),
+                         # no number of workers finishes before its largest case: the speed-up's bound
+                         "speedup_bound": round(sum(case_s) / max(case_s), 2) if case_s and max(case_s) else None}
                 rows.append(row("dask", w, m.id, time.perf_counter() - t0, out, extra))
                 show(rows[-1])
         finally:
@@ -94,7 +98,9 @@ def show(r: dict) -> None:
     """One table line."""
     print(f"{r['executor']:<8} {r['workers']:>7} {r['mechanism']:<24} {r['seconds']:>8.1f} {r['paths']:>7} "
           f"{r['paths_per_second']:>8} {r.get('units', '-'):>6} {r.get('reruns', '-'):>6}  "
-          f"{'yes' if r['complete'] else 'NO':<8}  {r['claimed_verdicts']}", flush=True)
+          f"{'yes' if r['complete'] else 'NO':<8}  {r['claimed_verdicts']}"
+          + (f"  largest case {r['largest_case_seconds']}s of {r['case_seconds']}s" if "case_seconds" in r else ""),
+          flush=True)
 
 
 if __name__ == "__main__":
