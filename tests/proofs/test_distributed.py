@@ -213,3 +213,15 @@ def test_R_PROVE_13_address_without_dask_and_no_scheduler_are_typed_errors(capsy
                  "--operation", "deposit", "--no-all-n"]) == 2
     err = capsys.readouterr().err
     assert "E-CLUSTER" in err and "tcp://127.0.0.1:9" in err and "Traceback" not in err
+
+
+def test_R_PROVE_13_counterexamples_are_the_single_process_ones(deterministic: Any) -> None:
+    mechs, invs = [resolve_mechanism("drift-v2")], ["I-NONNEG", "I-CONS"]  # I-NONNEG: not claimed, refuted
+    single = as_json(run_matrix(mechs, invs, SIZES, 600, 1, ["liquidate"], progress=None))
+    c = client()
+    try:
+        out = D.run_distributed(mechs, invs, SIZES, 600, 2, ["liquidate"], progress=None, client=c)
+    finally:
+        D.close(c)
+    assert '"kind": "COUNTEREXAMPLE"' in single and '"kind": "PROVED N<=k"' in single
+    assert as_json(out) == single
