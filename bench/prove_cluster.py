@@ -39,10 +39,12 @@ def row(executor: str, workers: int, mech_id: str, seconds: float, out: tuple, e
     ops = per_op[mech_id]
     paths = sum(d.get("paths", 0) for d in ops.values())
     kinds = Counter(v.kind for v in verdicts if v.claimed)
+    per = {op: {k: d.get(k) for k in ("paths", "complete", "seconds", "cases", "reason", "error") if k in d}
+           for op, d in ops.items()}
     return {"executor": executor, "workers": workers, "mechanism": mech_id, "seconds": round(seconds, 1),
             "paths": paths, "paths_per_second": round(paths / seconds, 2) if seconds else None,
             "complete": all(d.get("complete", False) for d in ops.values()),
-            "claimed_verdicts": dict(sorted(kinds.items())), **extra}
+            "claimed_verdicts": dict(sorted(kinds.items())), "operations": per, **extra}
 
 
 def main() -> int:
