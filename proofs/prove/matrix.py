@@ -35,6 +35,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
+    done: dict[tuple[str, str], tuple[Evidence, dict[str, Any]]] = {}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths): (m, op)
@@ -44,13 +45,14 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
             try:
                 ev = Evidence.from_json(fut.result())
             except Exception as e:  # a crash of the prover is a finding about the prover (exit 1)
-                ev = Evidence(m.id, {}, [], [], False)
-                per_op[m.id][op] = {"error": f"{type(e).__name__}: {e}"}
+                done[(m.id, op)] = Evidence(m.id, {}, [], [], False), {"error": f"{type(e).__name__}: {e}"}
             else:
-                per_op[m.id][op] = op_summary(ev)
-            by_mech[m.id].merge(ev)
+                done[(m.id, op)] = ev, op_summary(ev)
             print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
-                  f"{describe_exploration(per_op[m.id][op])}", file=progress, flush=True)
+                  f"{describe_exploration(done[(m.id, op)][1])}", file=progress, flush=True)
+    for m, op in tasks:  # merged in task order, never in completion order (the same verdicts for any --jobs)
+        ev, per_op[m.id][op] = done[(m.id, op)]
+        by_mech[m.id].merge(ev)
     return merged_verdicts(mechs, invariants, sizes, by_mech, per_op), per_op
 
 
