@@ -139,7 +139,8 @@ def test_R_PROVE_13_a_worker_killed_mid_run_loses_no_result(single: str) -> None
     assert as_json(out) == single
 
 
-def unit(cells: dict[str, Cell], by_crash: set[str] = frozenset()) -> Evidence:  # type: ignore[assignment]
+def unit(cells: dict[str, Cell]) -> Evidence:
+    """One case unit's evidence made of these cells."""
     return Evidence("m", cells, [CaseStats("c")], [])
 
 
