@@ -34,35 +34,38 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     R-PROVE-11: each task runs in a process of its own (nothing solved before steers Z3) and
     the evidence is merged in task order, never in order of completion, so the verdicts do
     not depend on the number of workers or the machine's load."""
-    from waterfall.proofs.prove.prover import Evidence, verdicts as to_verdicts
+    from waterfall.proofs.prove.prover import Evidence
     ops = ops or list(OPERATIONS)
     proved = [i for i in invariants if i in REGISTRY]
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
-    results: dict[int, Any] = {}
+    done: dict[tuple[str, str], tuple[Evidence, dict[str, Any]]] = {}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, rlimit): n
-                   for n, (m, op) in enumerate(tasks)}
+        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, rlimit): (m, op)
+                   for m, op in tasks}
         for k, fut in enumerate(as_completed(futures), start=1):
-            n = futures[fut]
-            m, op = tasks[n]
+            m, op = futures[fut]
             try:
-                results[n] = Evidence.from_json(fut.result())
+                ev = Evidence.from_json(fut.result())
             except Exception as e:  # a crash of the prover is a finding about the prover (exit 1)
-                results[n] = f"{type(e).__name__}: {e}"
-            done = {"error": results[n]} if isinstance(results[n], str) else op_summary(results[n])
+                done[(m.id, op)] = Evidence(m.id, {}, [], [], False), {"error": f"{type(e).__name__}: {e}"}
+            else:
+                done[(m.id, op)] = ev, op_summary(ev)
             print(f"[{k}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
-                  f"{describe_exploration(done)}", file=progress, flush=True)
-    for n, (m, op) in enumerate(tasks):  # task order: the same merge whatever finished first
-        ev = results[n]
-        if isinstance(ev, str):
-            per_op[m.id][op] = {"error": ev}
-            ev = Evidence(m.id, {}, [], [], False)
-        else:
-            per_op[m.id][op] = op_summary(ev)
+                  f"{describe_exploration(done[(m.id, op)][1])}", file=progress, flush=True)
+    for m, op in tasks:  # merged in task order, never in completion order (the same verdicts for any --jobs)
+        ev, per_op[m.id][op] = done[(m.id, op)]
         by_mech[m.id].merge(ev)
+    return merged_verdicts(mechs, invariants, sizes, by_mech, per_op), per_op
+
+
+def merged_verdicts(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, by_mech: dict[str, Any],
+                    per_op: dict[str, Any]) -> list[Verdict]:
+    """One verdict per (mechanism, invariant) from each mechanism's merged evidence; an
+    operation's prover error makes every applicable verdict of its mechanism UNKNOWN."""
+    from waterfall.proofs.prove.prover import verdicts as to_verdicts
     out: list[Verdict] = []
     for m in mechs:
         vs = to_verdicts(m, invariants, sizes, by_mech[m.id])
@@ -72,7 +75,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
             if errors and v.kind != V.NOT_APPLICABLE:
                 v.kind, v.reason, v.stats = V.UNKNOWN, "prover error: " + "; ".join(errors), {**v.stats, "error": True}
         out += vs
-    return out, per_op
+    return out
 
 
 def op_summary(ev: Any) -> dict[str, Any]:

@@ -201,6 +201,8 @@ class Prover:
         (symexec.recorded): one query per path proves 'decisions and predicate'. An
         invariant whose predicate can branch on a path is then explored again with its
         predicate forking (`forking`: only those invariants)."""
+        if not forking:  # R-PROVE-13: each case in a fresh Z3 context, reproducible in any process
+            fresh_context()
         stats = CaseStats(case.label() + (f" (forking {', '.join(sorted(forking))})" if forking else ""))
         mech = self.mech
         branching: set[str] = set()

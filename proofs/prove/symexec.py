@@ -431,6 +431,15 @@ def variable(name: str, assignment: dict[str, int]) -> SymInt:
     return SymInt(assignment.get(name, 0), "var", (name, const))
 
 
+def fresh_context() -> None:
+    """R-PROVE-11, R-PROVE-13: the next Z3 terms and solvers start a new main context. Z3's answers
+    (which model, which path next) depend on every term the context has seen, so a case
+    explored after a fresh context gets the same paths and numbers in any process, after
+    any other work: a unit of `waterfall prove --executor dask` is reproducible. Terms of
+    the old context stay valid (each keeps its context alive) but must not be mixed in."""
+    z3.z3._main_ctx = None
+
+
 # ---- exploration ---------------------------------------------------------------------------
 
 SMALL = 10**6
@@ -497,12 +506,6 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
         if r == z3.unknown:
             why = s.reason_unknown()
     return z3.unknown, None, why or "unknown"
-
-
-def fresh_context() -> None:
-    """R-PROVE-11: a new Z3 context for the next exploration, so that its terms, their ids and
-    hence Z3's choices do not depend on what this process solved before."""
-    z3.z3._main_ctx = None  # z3.main_ctx() makes a new one on its next use
 
 
 @dataclass

@@ -41,6 +41,7 @@ INVARIANTS = list(REGISTRY) + list(RELATIONS)
 DEFAULT_SIZES = Sizes(2, 1)  # what completes for the whole catalogue in minutes (docs/proofs.md, Speed)
 DEFAULT_TIMEOUT = 600.0
 MAX_ACCOUNTS, MAX_MARKETS = 8, 4  # beyond these the path count is out of reach (docs/proofs.md)
+EXECUTORS = ("local", "dask")  # R-PROVE-13
 
 
 def add_parser(sub: Any) -> None:
@@ -73,7 +74,14 @@ def add_query_args(p: Any) -> None:
     p.add_argument("--rlimit", type=integer(10**6, 10**12), default=DEFAULT_RLIMIT,
                    help=f"solver work per query, in Z3's resource units, before the branch is UNKNOWN: "
                         f"the same verdict on any machine, whatever its load (R-PROVE-11; default {DEFAULT_RLIMIT})")
-    p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1, help="parallel tasks (default: cores)")
+    p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1,
+                   help="parallel tasks; with --executor dask and no --address, local worker processes (default: cores)")
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="local: a process per (mechanism, operation) on this machine; dask: units of work (a case "
+                        "each) on a Dask cluster, same verdicts (extra 'cluster'; default local)")
+    p.add_argument("--address", metavar="SCHEDULER",
+                   help="with --executor dask: the scheduler to use, e.g. tcp://host:8786 (default: start a local "
+                        "cluster of --jobs workers)")
 
 
 def exit_code(verdicts: list[Verdict]) -> int:
@@ -153,8 +161,7 @@ def cmd_prove(args: Any) -> int:
     if unknown:
         raise WaterfallError(f"unknown invariant {unknown[0]!r} (known: {', '.join(INVARIANTS)})", invariant=unknown[0])
     sizes = sizes_from(args)
-    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                                 rlimit=args.rlimit)
+    verdicts, per_op = run_proofs(args, mechs, invariants, sizes)
     all_n: list[Verdict] = []
     if not args.no_all_n:
         from waterfall.proofs.alln import all_n_verdicts
@@ -191,6 +198,18 @@ def cmd_prove(args: Any) -> int:
     for p, mid in saved_by:
         print(f"saved {p} (replay: {replay_hint(p, by_id[mid])})")
     return code
+
+
+def run_proofs(args: Any, mechs: list[Mechanism], invariants: list[str], sizes: Sizes) -> tuple[list[Verdict], dict[str, Any]]:
+    """The proof matrix on the chosen executor (R-PROVE-7 locally, R-PROVE-13 on Dask)."""
+    if args.address and args.executor != "dask":
+        raise WaterfallError("--address names a Dask scheduler: give it with --executor dask", argument="--address")
+    if args.executor == "dask":
+        from waterfall.proofs.prove.distributed import run_distributed
+        return run_distributed(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
+                               address=args.address, rlimit=args.rlimit)
+    return run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
+                      rlimit=args.rlimit)
 
 
 def sizes_from(args: Any) -> Sizes:

@@ -21,8 +21,7 @@ from waterfall.report import ci_outputs
 from waterfall.cli.args import integer, integer_list, out_dir, out_file, seconds
 from waterfall.proofs.fuzz.machines import Tally, search
 from waterfall.report.ledger import table
-from waterfall.cli.prove import EXIT_FINDING, INVARIANTS, MAX_ACCOUNTS, add_query_args, exit_code, sizes_from
-from waterfall.proofs.prove.matrix import run_matrix
+from waterfall.cli.prove import EXIT_FINDING, INVARIANTS, MAX_ACCOUNTS, add_query_args, exit_code, run_proofs, sizes_from
 from waterfall.report.document import Evidence, build, ci_cells, command_line
 from waterfall.report.plots import time_against_n
 from waterfall.report.render import MATRIX_KEY, head_id, markdown, page, short
@@ -60,8 +59,7 @@ def cmd_report(args: Any) -> int:
     from waterfall.proofs.alln import all_n_verdicts
     mechs = [resolve_mechanism(m) for m in (args.mechanism or sorted(catalogue()))]
     sizes = sizes_from(args)
-    proofs, per_op = run_matrix(mechs, INVARIANTS, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                                rlimit=args.rlimit)
+    proofs, per_op = run_proofs(args, mechs, INVARIANTS, sizes)
     all_n = all_n_verdicts()
     fuzz = {}
     for m in mechs:
