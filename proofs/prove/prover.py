@@ -39,6 +39,7 @@ from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs import verdict as V
+from waterfall.proofs.prove import relational
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases, small_values
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
@@ -56,8 +57,6 @@ SAMPLES = 600  # the small-scope search before each case's exploration: random s
 
 def not_applicable(mech: Mechanism, invariant: str) -> str:
     """Why an invariant does not apply to a mechanism ('' when it does)."""
-    if invariant in RELATIONS:
-        return "relational (two runs of the model compared): fuzzed, not proved"
     if invariant in NEEDS and not isinstance(mech.final, NEEDS[invariant]):
         return f"applies only to {NEEDS[invariant].__name__} mechanisms"
     if invariant == "I-ORDER" and not mech.layers:
@@ -423,6 +422,7 @@ class Evidence:
     cases: list[CaseStats]
     vacuous: list[str]
     timed_out: bool = False
+    relations: dict[str, Any] = field(default_factory=dict)  # R-PROVE-12: relation -> RelCell as JSON
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able form (a witness keeps its case as a dict)."""
@@ -431,7 +431,8 @@ class Evidence:
             d["witness"] = None if c.witness is None else [asdict(c.witness[0]), c.witness[1]]
             return d
         return {"mechanism": self.mechanism, "cells": {i: cell(c) for i, c in self.cells.items()},
-                "cases": [asdict(c) for c in self.cases], "vacuous": self.vacuous, "timed_out": self.timed_out}
+                "cases": [asdict(c) for c in self.cases], "vacuous": self.vacuous, "timed_out": self.timed_out,
+                "relations": self.relations}
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Evidence":
@@ -440,7 +441,8 @@ class Evidence:
         for i, c in d["cells"].items():
             w = c.pop("witness")
             cells[i] = Cell(**c, witness=None if w is None else (Case(**{**w[0], "held": tuple(w[0]["held"])}), w[1]))
-        return Evidence(d["mechanism"], cells, [CaseStats(**c) for c in d["cases"]], d["vacuous"], d["timed_out"])
+        return Evidence(d["mechanism"], cells, [CaseStats(**c) for c in d["cases"]], d["vacuous"], d["timed_out"],
+                        d.get("relations", {}))
 
     def merge(self, other: "Evidence") -> "Evidence":
         """Both explorations together: the first counterexample, mismatch, undecided reason
@@ -454,6 +456,7 @@ class Evidence:
         self.cases += other.cases
         self.vacuous += other.vacuous
         self.timed_out = self.timed_out or other.timed_out
+        self.relations.update(other.relations)
         return self
 
 
@@ -464,7 +467,7 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     sizes.markets markets (smallest first, so a counterexample is found on the smallest).
     `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted."""
     t0 = time.perf_counter()
-    live = [i for i in invariants if not not_applicable(mech, i)]
+    live = [i for i in invariants if not not_applicable(mech, i) and i in REGISTRY]
     prover = Prover(mech, live, t0 + timeout_s, max_paths, stop_when_refuted=stop_when_refuted)
     if samples:  # small scope first: counterexamples among small numbers come cheap
         for k, m in sizes.search_pairs():
@@ -483,7 +486,11 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
             if progress is not None:
                 progress(mech, st)
             timed_out = timed_out or (not st.complete and "time limit" in st.reason)
-    return Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
+    ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
+    if op == relational.OPERATION and any(i in RELATIONS for i in invariants):  # R-PROVE-12, its own time limit
+        cells = relational.prove_relations(mech, [i for i in invariants if i in RELATIONS], sizes, timeout_s, max_paths)
+        ev.relations = {i: asdict(c) for i, c in cells.items()}
+    return ev
 
 
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
@@ -517,6 +524,8 @@ def verdicts(mech: Mechanism, invariants: list[str], sizes: Sizes, ev: Evidence)
 
 def verdict(ev: Evidence, mech: Mechanism, inv: str, sizes: Sizes) -> Verdict:
     """The cell's verdict from its evidence (the order of the module docstring)."""
+    if inv in RELATIONS:  # R-PROVE-12
+        return relational.verdict(mech, inv, sizes, relational.RelCell(**ev.relations[inv]) if inv in ev.relations else None)
     base = Verdict(mech.id, inv, V.NOT_APPLICABLE, sizes.accounts, markets=sizes.markets,
                    claimed=inv in mech.claims)
     why = not_applicable(mech, inv)
