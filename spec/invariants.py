@@ -481,8 +481,10 @@ def path_independent(state: State, op: Liquidate, mech: Mechanism, other: object
     second = Liquidate(str(other), op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
     first = Liquidate(op.account, op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
     ab = _run(state, [first, second], mech)
+    if ab is None:  # not comparable: the other order is not run
+        return None
     ba = _run(state, [second, first], mech)
-    if ab is None or ba is None:
+    if ba is None:
         return None
     return _ledger(ab) == _ledger(ba)
 
@@ -513,9 +515,11 @@ def scale_invariant(state: State, op: Liquidate, mech: Mechanism, k: object) -> 
     to rounding: within 2k (two units at the original scale) of k times the original."""
     k = int(k)  # type: ignore[call-overload]
     one = _run(state, [op], mech)
+    if one is None:  # not comparable: the scaled run is not made
+        return None
     many = _run(scaled(state, k), [Liquidate(op.account, op.counterparty,
                                              {m: p * k for m, p in op.fill_prices.items()}, op.seed)], mech)
-    if one is None or many is None:
+    if many is None:
         return None
     near = lambda x, y: abs(y - k * x) <= 2 * k  # noqa: E731
     accounts = all(near(a.collateral, many.accounts[i].collateral) and
@@ -576,11 +580,13 @@ def sybil_proof(state: State, op: Liquidate, mech: Mechanism, aid: object) -> bo
     aid = str(aid)
     state = doubled(state)
     one = _run(state, [op], mech)
+    if one is None:  # not comparable: the split run is not made
+        return None
     two_pre = split_state(state, aid)
     if two_pre is None:
         return None
     two = _run(two_pre, [op], mech)
-    if one is None or two is None:
+    if two is None:
         return None
     lost = equity(state, state.accounts[aid]) - equity(one, one.accounts[aid])
     pair = [aid, aid + "~2"]
@@ -609,7 +615,7 @@ def path_trigger(state: State, op: Liquidate, mech: Mechanism, other: object) ->
     first, second = Liquidate(op.account, cp, op.fill_prices, op.seed), Liquidate(str(other), cp, op.fill_prices, op.seed)
     once = _run(state, [first], mech)
     if once is None or _run(state, [first, second], mech) is None or _run(state, [second, first], mech) is None:
-        return False
+        return False  # (`or` short-circuits: a refused run stops it)
     return reaches_others(state, first, once)
 
 

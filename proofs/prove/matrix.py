@@ -10,7 +10,7 @@ from typing import Any
 
 from waterfall.model.loader import load_mechanism
 from waterfall.model.mechanism import Mechanism
-from waterfall.spec.invariants import REGISTRY
+from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes, operations_for
@@ -31,7 +31,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     from the merged evidence, and the evidence per mechanism and operation (for the table)."""
     from waterfall.proofs.prove.prover import Evidence, verdicts as to_verdicts
     ops = ops or list(OPERATIONS)
-    proved = [i for i in invariants if i in REGISTRY]
+    proved = [i for i in invariants if i in REGISTRY or i in RELATIONS]  # relations: R-PROVE-12
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
@@ -68,7 +68,7 @@ def op_summary(ev: Any) -> dict[str, Any]:
     return {"cases": len(ev.cases), "paths": sum(c.paths for c in ev.cases),
             "applied": sum(c.applied for c in ev.cases), "refused": sum(sum(c.refused.values()) for c in ev.cases),
             "complete": all(c.complete for c in ev.cases) and not ev.timed_out,
-            "seconds": round(sum(c.seconds for c in ev.cases), 2),
+            "seconds": round(sum(c.seconds for c in ev.cases) + sum(r["seconds"] for r in ev.relations.values()), 2),
             "reason": next((c.reason for c in ev.cases if not c.complete), "")}
 
 
