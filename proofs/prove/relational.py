@@ -77,6 +77,7 @@ class RelCell:
     undecided: str = ""
     timed_out: bool = False
     witness: dict[str, Any] | None = None  # {"case": asdict(Case), "param": ..., "values": {...}}
+    parameter: Any = None  # the counterexample's parameter (the other account, or k)
     cases: int = 0
     explored: int = 0
     seconds: float = 0.0
@@ -230,7 +231,7 @@ class RelProver:
         fails, why = replay(self.mech, rid, state, op, param)
         if fails and cell.counterexample is None:
             cell.counterexample = scenario(self.mech, rid, state, op, param, f"{case.label()}, parameter {param}")
-            cell.counterexample["parameter"] = param
+            cell.parameter = param
         elif not fails:
             cell.mismatch = cell.mismatch or f"{case.label()} {param}: {why}"
 
@@ -355,6 +356,7 @@ def verdict(mech: Mechanism, rid: str, sizes: Sizes, cell: RelCell | None) -> Ve
     base.seconds = round(cell.seconds, 3)
     if cell.counterexample is not None:
         base.kind, base.counterexample = V.COUNTEREXAMPLE, cell.counterexample
+        base.stats["parameter"] = cell.parameter
         base.reason = f"self-composition: {cell.counterexample['description'].split('; ')[-1]}"
     elif cell.mismatch:
         base.kind, base.reason = V.ENCODING_MISMATCH, cell.mismatch
