@@ -245,8 +245,8 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
                      source=doc["source"], path=origin, relations=tuple(doc.get("relations", ())))
     check_layers(mech, origin)
     check_refinements(mech, origin)
-    check_claims(mech, origin)
     check_relations(doc, origin)
+    check_claims(mech, origin)
     return mech
 
 
