@@ -18,15 +18,16 @@ from waterfall.proofs.verdict import Verdict
 
 
 def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeout: float,
-         max_paths: int) -> dict[str, Any]:
+         max_paths: int, relations: str = "claimed") -> dict[str, Any]:
     """One (mechanism, operation) task in a worker process (the mechanism reloaded from its file)."""
     from waterfall.proofs.prove.prover import prove_operation
-    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths).to_json()
+    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths,
+                           relations=relations).to_json()
 
 
 def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, timeout: float, jobs: int,
                ops: list[str] | None = None, max_paths: int = 50_000,
-               progress: Any = sys.stderr) -> tuple[list[Verdict], dict[str, Any]]:
+               progress: Any = sys.stderr, relations: str = "claimed") -> tuple[list[Verdict], dict[str, Any]]:
     """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
     from the merged evidence, and the evidence per mechanism and operation (for the table)."""
     from waterfall.proofs.prove.prover import Evidence, verdicts as to_verdicts
@@ -37,7 +38,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths): (m, op)
+        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, relations): (m, op)
                    for m, op in tasks}
         for k, fut in enumerate(as_completed(futures), start=1):
             m, op = futures[fut]

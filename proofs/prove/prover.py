@@ -462,10 +462,13 @@ class Evidence:
 
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
                     max_paths: int = 50_000, progress: Any = None,
-                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES) -> Evidence:
+                    stop_when_refuted: set[str] | None = None, samples: int = SAMPLES,
+                    relations: str = "claimed") -> Evidence:
     """Every case of one operation kind on every venue of up to sizes.accounts accounts and
     sizes.markets markets (smallest first, so a counterexample is found on the smallest).
-    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted."""
+    `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted.
+    `relations`: the relational invariants among `invariants` are proved on a liquidation
+    where the mechanism claims them ("claimed") or all of them ("all"), R-PROVE-12."""
     t0 = time.perf_counter()
     live = [i for i in invariants if not not_applicable(mech, i) and i in REGISTRY]
     prover = Prover(mech, live, t0 + timeout_s, max_paths, stop_when_refuted=stop_when_refuted)
@@ -487,8 +490,9 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
                 progress(mech, st)
             timed_out = timed_out or (not st.complete and "time limit" in st.reason)
     ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
-    if op == relational.OPERATION and any(i in RELATIONS for i in invariants):  # R-PROVE-12, its own time limit
-        cells = relational.prove_relations(mech, [i for i in invariants if i in RELATIONS], sizes, timeout_s, max_paths)
+    rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
+    if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
+        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths)
         ev.relations = {i: asdict(c) for i, c in cells.items()}
     return ev
 
@@ -496,13 +500,15 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
                     timeout_s: float = 600.0, max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None,
-                    samples: int = SAMPLES) -> tuple[list[Verdict], list[CaseStats]]:
+                    samples: int = SAMPLES, relations: str = "all") -> tuple[list[Verdict], list[CaseStats]]:
     """R-PROVE-2: one verdict per invariant for a mechanism, over every case of `ops`
-    (each operation with its own time limit), in this process."""
+    (each operation with its own time limit), in this process; the relations listed are
+    proved whether claimed or not (R-PROVE-12)."""
     t0 = time.perf_counter()
     ev = Evidence(mech.id, {}, [], [])
     for op in ops:
-        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples))
+        ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples,
+                                 relations))
     out = verdicts(mech, invariants, sizes, ev)
     for v in out:
         v.seconds = round(time.perf_counter() - t0, 3)

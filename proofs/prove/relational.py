@@ -350,7 +350,8 @@ def verdict(mech: Mechanism, rid: str, sizes: Sizes, cell: RelCell | None) -> Ve
     base = Verdict(mech.id, rid, V.NOT_APPLICABLE, sizes.accounts, markets=sizes.markets,
                    claimed=rid in mech.claims, trigger=rel.trigger_text)
     if cell is None:
-        base.reason = "not explored (the liquidation operation was not asked)"
+        base.reason = ("not proved in this run: a relation is proved on liquidations, where the mechanism claims "
+                       "it or when asked by name (--invariant); the fuzzer checks it at every liquidation")
         return base
     base.stats = {"paths": cell.paths, "cases": cell.cases, "explored": cell.explored, "not_comparable": cell.skipped}
     base.seconds = round(cell.seconds, 3)

@@ -186,3 +186,14 @@ def test_R_PROVE_12_loader_refuses_a_relation_under_claims_and_an_invariant_unde
     assert e.value.where["key"] == "relations[0]"
     m = mechanism_from_doc(_doc(relations=["I-PATH"]), "x.toml")
     assert m.relations == ("I-PATH",) and "I-PATH" in m.claims
+
+
+def test_R_PROVE_12_default_runs_prove_claimed_relations_only() -> None:
+    """`waterfall prove` / `report` without --invariant prove a relation where the mechanism
+    claims it; an unclaimed one is n/a with the reason (the fuzzer checks it)."""
+    from waterfall.proofs.prove.prover import prove_operation, verdict
+    m = mech("bybit-adl")  # claims no relation
+    ev = prove_operation(m, ["I-PATH"], K2, "liquidate", 60, relations="claimed")
+    assert ev.relations == {} and "when asked by name" in verdict(ev, m, "I-PATH", K2).reason
+    ev = prove_operation(m, ["I-PATH"], K2, "liquidate", 60, relations="all")
+    assert verdict(ev, m, "I-PATH", K2).kind == V.COUNTEREXAMPLE

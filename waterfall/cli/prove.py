@@ -148,7 +148,8 @@ def cmd_prove(args: Any) -> int:
     if unknown:
         raise WaterfallError(f"unknown invariant {unknown[0]!r} (known: {', '.join(INVARIANTS)})", invariant=unknown[0])
     sizes = sizes_from(args)
-    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths)
+    verdicts, per_op = run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
+                                  relations="all" if args.invariant else "claimed")  # R-PROVE-12
     all_n: list[Verdict] = []
     if not args.no_all_n:
         from waterfall.proofs.alln import all_n_verdicts
