@@ -107,7 +107,7 @@ def test_R_PROVE_12_verdicts_through_prove_and_its_json() -> None:
     ev = Evidence(m.id, {}, [], [], relations={"I-PATH": {"paths": 3, "counterexample": None}})
     assert Evidence.from_json(json.loads(json.dumps(ev.to_json()))).relations == ev.relations
     vs, _ = prove_mechanism(m, ["I-PATH"], K2, ["deposit"], 60)
-    assert vs[0].kind == V.NOT_APPLICABLE and "not explored" in vs[0].reason
+    assert vs[0].kind == V.NOT_APPLICABLE and "proved on liquidations" in vs[0].reason
 
 
 def test_R_PROVE_12_cli_shows_relational_verdicts(capsys: pytest.CaptureFixture[str]) -> None:
