@@ -48,6 +48,7 @@ from waterfall.spec.invariants import RELATIONS
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.checks import RELATION_PEERS, relation_params
+from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
 from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases
 from waterfall.proofs.prove.symexec import Explorer, Path, Sym, SymBool, Unsupported, and_sym, recorded, skip_refusals, variable
 from waterfall.proofs.verdict import Verdict
@@ -92,6 +93,19 @@ def candidates(rid: str, mech: Mechanism, case: Case) -> list[object]:
     ids = account_ids(case.accounts, mech)
     cp = ids[1] if case.counterparty else None
     return [i for i in ids if i not in (ids[0], cp)][:RELATION_PEERS]
+
+
+def checked(rid: str, state: State, op: Liquidate) -> list[object]:
+    """R-VERIFY-3's parameters of `rid` on a venue of unknowns (`checks.relation_params`).
+    I-PATH's list depends on numbers (the other account is liquidatable): its decisions fork.
+    I-SCALE's and I-SPLIT's lists depend on the venue's structure only (k = 3; the accounts
+    holding an entry), so the numeric decisions relation_params makes for I-PATH are not
+    forked for them (they would multiply the paths by each account's liquidatability and
+    change nothing); they are recorded and dropped."""
+    if rid == "I-PATH":
+        return relation_params(state, op)[rid]
+    params, _ = recorded(lambda: relation_params(state, op))
+    return params[rid]
 
 
 def concrete(mech: Mechanism, case: Case, values: dict[str, int]) -> tuple[State, Liquidate]:
@@ -145,7 +159,7 @@ class RelProver:
                 validate_state(state)
             except WaterfallError:
                 return SKIP
-            if param not in relation_params(state, op)[rid]:  # type: ignore[arg-type]
+            if param not in checked(rid, state, op):  # type: ignore[arg-type]
                 return SKIP
             held = rel.holds(state, op, mech, param)  # type: ignore[arg-type]
             if held is None or held is False:
@@ -215,9 +229,8 @@ class RelProver:
     def refute(self, rid: str, case: Case, param: object, values: dict[str, int], ex: Explorer,
                held: SymBool | None) -> None:
         """A path where the relation fails: the smallest such values, replayed (R-PROVE-4, -5)."""
-        from waterfall.proofs.prove.prover import BOUNDS
         cell = self.cells[rid]
-        for bound in BOUNDS:  # R-PROVE-5: smallest numbers first
+        for bound in _prover.BOUNDS:  # R-PROVE-5: smallest numbers first
             s = z3.Solver()
             s.set("timeout", 2000)
             s.add(ex.solver.assertions())
@@ -296,7 +309,7 @@ def fires(mech: Mechanism, rid: str, witness: dict[str, Any]) -> bool:
 def havoc_runs(results: list[State | None], a: dict[str, int]) -> Iterator[None]:
     """While on, the spec's `_run` returns, call by call, the structure of `results` with
     every number an unknown (a refused run stays refused)."""
-    from waterfall.proofs.prove.prover import havoc_state
+    havoc_state = _prover.havoc_state
     real, calls = spec_invariants._run, iter(range(len(results)))
 
     def fake(state: State, ops: Any, mech: Mechanism) -> State | None:
