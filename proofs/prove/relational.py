@@ -31,6 +31,7 @@ account more (k + 1), the doubled one the same k. Verdict kinds are those of the
 """
 from __future__ import annotations
 
+import random
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ from waterfall.spec.invariants import RELATIONS
 from waterfall.proofs import verdict as V
 from waterfall.proofs.checks import RELATION_PEERS, relation_params
 from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
-from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases
+from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases, small_values
 from waterfall.proofs.prove.symexec import Explorer, Path, Sym, SymBool, Unsupported, and_sym, recorded, skip_refusals, variable
 from waterfall.proofs.verdict import Verdict
 
@@ -57,6 +58,9 @@ OPERATION = "liquidate"
 """The relations compare liquidations (R-VERIFY-3): they are proved on its cases only."""
 SCALE = 3
 """I-SCALE's factor, as R-VERIFY-3 checks it."""
+SAMPLES = 200
+"""R-PROVE-5's small-scope search before the exploration: random small venues per case and
+parameter (seeded by them), each checked on Python integers by the relation's own check."""
 
 
 class _Skip:
@@ -146,6 +150,20 @@ class RelProver:
                  check_timeout_ms: int = 10_000) -> None:
         self.mech, self.deadline, self.max_paths, self.check_ms = mech, deadline, max_paths, check_timeout_ms
         self.cells = {r: RelCell() for r in relations}
+
+    def sample(self, rid: str, case: Case, param: object, n: int) -> None:
+        """R-PROVE-5: `n` small random venues of the case (seeded, reproducible) through the
+        relation's own check on Python integers; the first that fails is the counterexample
+        (it proves nothing)."""
+        cell, rng = self.cells[rid], random.Random(f"{case.label()}|{rid}|{param}")
+        for _ in range(n):
+            if cell.counterexample is not None:
+                return
+            state, op = concrete(self.mech, case, small_values(self.mech, case, rng))
+            if replay(self.mech, rid, state, op, param)[0]:
+                cell.counterexample = scenario(self.mech, rid, state, op, param,
+                                               f"{case.label()}, parameter {param} (small-scope search)")
+                cell.parameter = param
 
     def run(self, rid: str, case: Case, param: object) -> None:
         """Explore every path of the relation's check on one case and parameter."""
@@ -271,13 +289,18 @@ def _values(model: Any, ex: Explorer) -> dict[str, int]:
 
 
 def prove_relations(mech: Mechanism, relations: list[str], sizes: Sizes, timeout_s: float = 600.0,
-                    max_paths: int = 50_000, progress: Any = None) -> dict[str, RelCell]:
+                    max_paths: int = 50_000, progress: Any = None, samples: int = SAMPLES) -> dict[str, RelCell]:
     """Every relation on every liquidation case of up to sizes.accounts accounts and
-    sizes.markets markets (smallest first), each parameter its own exploration; a relation
-    stops at its first counterexample. One time limit for all."""
+    sizes.markets markets (smallest first), each parameter its own exploration, after the
+    small-scope search over the same cases; a relation stops at its first counterexample.
+    One time limit for all."""
     prover = RelProver(mech, relations, time.perf_counter() + timeout_s, max_paths)
     for rid in relations:
         cell = prover.cells[rid]
+        for k, m in sizes.pairs() if samples else []:
+            for case in cases(mech, OPERATION, k, m):
+                for param in candidates(rid, mech, case):
+                    prover.sample(rid, case, param, samples)
         for k, m in sizes.pairs():
             for case in cases(mech, OPERATION, k, m):
                 for param in candidates(rid, mech, case):

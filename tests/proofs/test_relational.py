@@ -39,9 +39,10 @@ def mech(mid: str) -> Any:
     return load_mechanism(CAT[mid])
 
 
-def prove(mid: str, rid: str, sizes: Sizes = K2, timeout: float = 120.0) -> V.Verdict:
+def prove(mid: str, rid: str, sizes: Sizes = K2, timeout: float = 120.0, samples: int = 0) -> V.Verdict:
+    """The exploration alone unless samples (the small-scope search) is asked."""
     m = mech(mid)
-    cells = R.prove_relations(m, [rid], sizes, timeout)
+    cells = R.prove_relations(m, [rid], sizes, timeout, samples=samples)
     return R.verdict(m, rid, sizes, cells[rid])
 
 
@@ -138,7 +139,7 @@ from waterfall.proofs.prove import relational as R
 from waterfall.proofs.prove.harness import Sizes
 from waterfall.spec.invariants import RELATIONS
 m = resolve_mechanism("generic-socialized-loss")
-v = R.verdict(m, "I-SCALE", Sizes(2, 1), R.prove_relations(m, ["I-SCALE"], Sizes(2, 1), 240)["I-SCALE"])
+v = R.verdict(m, "I-SCALE", Sizes(2, 1), R.prove_relations(m, ["I-SCALE"], Sizes(2, 1), 240, samples=0)["I-SCALE"])
 doc = v.counterexample
 fails = doc is not None and RELATIONS["I-SCALE"].holds(state_from_json(doc["state"]),
                                                        op_from_json(doc["ops"][0]), m, 3) is False
@@ -197,3 +198,18 @@ def test_R_PROVE_12_default_runs_prove_claimed_relations_only() -> None:
     assert ev.relations == {} and "when asked by name" in verdict(ev, m, "I-PATH", K2).reason
     ev = prove_operation(m, ["I-PATH"], K2, "liquidate", 60, relations="all")
     assert verdict(ev, m, "I-PATH", K2).kind == V.COUNTEREXAMPLE
+
+
+def test_R_PROVE_12_small_scope_search_finds_relational_counterexamples_first() -> None:
+    """R-PROVE-5 for relations: random small venues (seeded) through the relation's own check
+    before the exploration; what it finds is replayed like any counterexample."""
+    m = mech("bybit-adl")
+    p = R.RelProver(m, ["I-SCALE"], float("inf"), 1000)
+    case = next(c for c in R.cases(m, "liquidate", 2, 1) if c.counterparty)
+    p.sample("I-SCALE", case, 3, 200)
+    doc = p.cells["I-SCALE"].counterexample
+    assert doc is not None and "small-scope search" in doc["description"]
+    assert RELATIONS["I-SCALE"].holds(state_from_json(doc["state"]), op_from_json(doc["ops"][0]), m, 3) is False
+    q = R.RelProver(mech("chitra-queue"), ["I-SCALE"], float("inf"), 1000)
+    q.sample("I-SCALE", next(iter(R.cases(mech("chitra-queue"), "liquidate", 2, 1))), 3, 200)
+    assert q.cells["I-SCALE"].counterexample is None  # proved there: nothing to find
