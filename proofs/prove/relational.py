@@ -394,7 +394,8 @@ def verdict(mech: Mechanism, rid: str, sizes: Sizes, cell: RelCell | None) -> Ve
     if cell.counterexample is not None:
         base.kind, base.counterexample = V.COUNTEREXAMPLE, cell.counterexample
         base.stats["parameter"] = cell.parameter
-        base.reason = f"self-composition: {cell.counterexample['description'].split('; ')[-1]}"
+        where = cell.counterexample["description"].split("; ")[-1]
+        base.reason = where if "small-scope search" in where else f"self-composition: {where}"
     elif cell.mismatch:
         base.kind, base.reason = V.ENCODING_MISMATCH, cell.mismatch
     elif cell.timed_out:
