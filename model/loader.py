@@ -241,10 +241,11 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
         final_doc["exempt"] = tuple(final_doc["exempt"])
     final = FINALS[final_doc.pop("policy")](**final_doc)
     mech = Mechanism(id=doc["id"], name=doc["name"], liquidation=Liquidation(**doc.get("liquidation", {})),
-                     layers=layers, final=final, claims=tuple(doc.get("claims", ())),
-                     source=doc["source"], path=origin)
+                     layers=layers, final=final, claims=tuple(doc.get("claims", ())) + tuple(doc.get("relations", ())),
+                     source=doc["source"], path=origin, relations=tuple(doc.get("relations", ())))
     check_layers(mech, origin)
     check_refinements(mech, origin)
+    check_relations(doc, origin)
     check_claims(mech, origin)
     return mech
 
@@ -341,6 +342,22 @@ def check_claims(mech: Mechanism, origin: str) -> None:
         if claim not in known:
             raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is not a registered invariant"
                                  f"{closest(claim, known)}", file=origin, key=f"claims[{i}]")
+
+
+def check_relations(doc: dict[str, Any], origin: str) -> None:
+    """R-MECH-2, R-PROVE-12: the relational claims (I-PATH, I-SCALE, I-SPLIT) are stated under
+    `relations`, every other claim under `claims`: a relation under `claims`, or an
+    invariant that is not a relation under `relations`, is refused."""
+    from waterfall.spec.invariants import REGISTRY, RELATIONS  # spec.invariants imports the model: import late
+    for i, claim in enumerate(doc.get("claims", ())):
+        if claim in RELATIONS:
+            raise MechanismError(f"{origin}: key claims[{i}]: {claim!r} is a relational claim: list it under "
+                                 f"'relations'", file=origin, key=f"claims[{i}]")
+    for i, rel in enumerate(doc.get("relations", ())):
+        if rel not in RELATIONS:
+            hint = " (an invariant of one step: list it under 'claims')" if rel in REGISTRY else closest(rel, list(RELATIONS))
+            raise MechanismError(f"{origin}: key relations[{i}]: {rel!r} is not a relational invariant{hint}",
+                                 file=origin, key=f"relations[{i}]")
 
 
 def check_layers(mech: Mechanism, origin: str) -> None:

@@ -175,6 +175,7 @@ class Mechanism:
     claims: tuple[str, ...] = ()
     source: dict = field(default_factory=dict, compare=False)
     path: str = ""
+    relations: tuple[str, ...] = ()  # the relational claims (also in `claims`), R-PROVE-12
 
     def layer_keys(self, markets: list[str]) -> list[str]:
         """Names of the state balances the 'balance' layers and the surplus sink refer to."""

@@ -729,6 +729,8 @@ class Relation:
     statement: str
     why: str
     holds: Callable[[State, Liquidate, Mechanism, object], "bool | None"]
+    trigger: Callable[[State, Liquidate, Mechanism, object], Cond] = lambda *a: False
+    trigger_text: str = ""
 
 
 def _run(state: State, ops: Sequence[Op], mech: Mechanism) -> State | None:
@@ -755,8 +757,10 @@ def path_independent(state: State, op: Liquidate, mech: Mechanism, other: object
     second = Liquidate(str(other), op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
     first = Liquidate(op.account, op.counterparty if op.counterparty != other else None, op.fill_prices, op.seed)
     ab = _run(state, [first, second], mech)
+    if ab is None:  # not comparable: the other order is not run
+        return None
     ba = _run(state, [second, first], mech)
-    if ab is None or ba is None:
+    if ba is None:
         return None
     return _ledger(ab) == _ledger(ba)
 
@@ -787,9 +791,11 @@ def scale_invariant(state: State, op: Liquidate, mech: Mechanism, k: object) -> 
     to rounding: within 2k (two units at the original scale) of k times the original."""
     k = int(k)  # type: ignore[call-overload]
     one = _run(state, [op], mech)
+    if one is None:  # not comparable: the scaled run is not made
+        return None
     many = _run(scaled(state, k), [Liquidate(op.account, op.counterparty,
                                              {m: p * k for m, p in op.fill_prices.items()}, op.seed)], mech)
-    if one is None or many is None:
+    if many is None:
         return None
     near = lambda x, y: abs(y - k * x) <= 2 * k  # noqa: E731
     accounts = all(near(a.collateral, many.accounts[i].collateral) and
@@ -850,11 +856,13 @@ def sybil_proof(state: State, op: Liquidate, mech: Mechanism, aid: object) -> bo
     aid = str(aid)
     state = doubled(state)
     one = _run(state, [op], mech)
+    if one is None:  # not comparable: the split run is not made
+        return None
     two_pre = split_state(state, aid)
     if two_pre is None:
         return None
     two = _run(two_pre, [op], mech)
-    if one is None or two is None:
+    if two is None:
         return None
     lost = equity(state, state.accounts[aid]) - equity(one, one.accounts[aid])
     pair = [aid, aid + "~2"]
@@ -862,17 +870,69 @@ def sybil_proof(state: State, op: Liquidate, mech: Mechanism, aid: object) -> bo
     return abs(lost2 - lost) <= 2
 
 
+# ---- relational triggers (R-PROVE-12): when the two runs compare something worth comparing ----
+
+def reaches_others(pre: State, op: Liquidate, post: State) -> Cond:
+    """A liquidation's loss reached beyond the bankrupt and its counterparty: a layer, the
+    bad-debt ledger, or another account's collateral or size changed."""
+    spared = (op.account, op.counterparty)
+    others = [any_([a.collateral != pre.accounts[i].collateral]
+                   + [p.size != pre.accounts[i].positions[m].size for m, p in a.positions.items()
+                      if m in pre.accounts[i].positions])
+              for i, a in post.accounts.items() if i not in spared and i in pre.accounts]
+    layers = [v != pre.layers.get(n, 0) for n, v in post.layers.items()]
+    return any_(others + layers + [post.bad_debt != pre.bad_debt])
+
+
+def path_trigger(state: State, op: Liquidate, mech: Mechanism, other: object) -> Cond:
+    """I-PATH's trigger: both orders apply, and the first liquidation's loss reaches beyond
+    its bankrupt and counterparty (so the second can see it)."""
+    cp = op.counterparty if op.counterparty != other else None
+    first, second = Liquidate(op.account, cp, op.fill_prices, op.seed), Liquidate(str(other), cp, op.fill_prices, op.seed)
+    once = _run(state, [first], mech)
+    if once is None or _run(state, [first, second], mech) is None or _run(state, [second, first], mech) is None:
+        return False  # (`or` short-circuits: a refused run stops it)
+    return reaches_others(state, first, once)
+
+
+def scale_trigger(state: State, op: Liquidate, mech: Mechanism, k: object) -> Cond:
+    """I-SCALE's trigger: the liquidation applies at both scales and its loss reaches beyond
+    the bankrupt and its counterparty (where the waterfall divides and rounds)."""
+    one = _run(state, [op], mech)
+    many = _run(scaled(state, int(k)), [Liquidate(op.account, op.counterparty,  # type: ignore[call-overload]
+                                                  {m: p * int(k) for m, p in op.fill_prices.items()},  # type: ignore[call-overload]
+                                                  op.seed)], mech)
+    if one is None or many is None:
+        return False
+    return reaches_others(state, op, one)
+
+
+def split_trigger(state: State, op: Liquidate, mech: Mechanism, aid: object) -> Cond:
+    """I-SPLIT's trigger: on the doubled venue both runs apply and the account (as one)
+    loses or gains equity in the liquidation, so the pair's share is compared."""
+    aid = str(aid)
+    venue = doubled(state)
+    one = _run(venue, [op], mech)
+    halves = split_state(venue, aid)
+    if one is None or halves is None or _run(halves, [op], mech) is None:
+        return False
+    return equity(venue, venue.accounts[aid]) != equity(one, one.accounts[aid])
+
+
 RELATIONS: dict[str, Relation] = {r.id: r for r in (
     Relation("I-PATH", "path independence",
              "Two liquidations give the same result in either order.",
              "The order in which a venue processes simultaneous bankruptcies should not pick winners.",
-             path_independent),
+             path_independent, path_trigger,
+             "both orders apply and the first liquidation's loss reaches a layer, the bad debt or another account"),
     Relation("I-SCALE", "scale invariance",
              "Scaling every amount and price by k scales every resulting balance by k, up to rounding.",
-             "The rule should not depend on the unit the venue counts in.", scale_invariant),
+             "The rule should not depend on the unit the venue counts in.", scale_invariant, scale_trigger,
+             "the liquidation applies at both scales and its loss reaches a layer, the bad debt or another account"),
     Relation("I-SPLIT", "Sybil resistance",
              "Splitting an account into two does not change what the pair loses, up to rounding.",
-             "Otherwise traders can lower their share of a loss by opening more accounts.", sybil_proof),
+             "Otherwise traders can lower their share of a loss by opening more accounts.", sybil_proof, split_trigger,
+             "on the doubled venue both runs apply and the split account's equity changes"),
 )}
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from waterfall.model.loader import load_mechanism
 from waterfall.model.mechanism import Mechanism
-from waterfall.spec.invariants import REGISTRY
+from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes, operations_for
@@ -19,16 +19,17 @@ from waterfall.proofs.verdict import Verdict
 
 
 def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeout: float,
-         max_paths: int, rlimit: int) -> dict[str, Any]:
+         max_paths: int, rlimit: int, relations: str = "claimed") -> dict[str, Any]:
     """One (mechanism, operation) task in a fresh worker process (the mechanism reloaded from its file)."""
     from waterfall.proofs.prove.prover import prove_operation
     return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths,
-                           rlimit=rlimit).to_json()
+                           rlimit=rlimit, relations=relations).to_json()
 
 
 def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, timeout: float, jobs: int,
                ops: list[str] | None = None, max_paths: int = 50_000,
-               progress: Any = sys.stderr, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], dict[str, Any]]:
+               progress: Any = sys.stderr, rlimit: int = DEFAULT_RLIMIT,
+               relations: str = "claimed") -> tuple[list[Verdict], dict[str, Any]]:
     """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
     from the merged evidence, and the evidence per mechanism and operation (for the table).
     R-PROVE-11: each task runs in a process of its own (nothing solved before steers Z3) and
@@ -36,14 +37,14 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
     not depend on the number of workers or the machine's load."""
     from waterfall.proofs.prove.prover import Evidence
     ops = ops or list(OPERATIONS)
-    proved = [i for i in invariants if i in REGISTRY]
+    proved = [i for i in invariants if i in REGISTRY or i in RELATIONS]  # relations: R-PROVE-12
     tasks = [(m, op) for m in mechs for op in ops if op in operations_for(m)]
     by_mech: dict[str, Evidence] = {m.id: Evidence(m.id, {}, [], []) for m in mechs}
     per_op: dict[str, Any] = {m.id: {} for m in mechs}
     done: dict[tuple[str, str], tuple[Evidence, dict[str, Any]]] = {}
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
-        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, rlimit): (m, op)
+        futures = {pool.submit(_job, str(m.path), proved, asdict(sizes), op, timeout, max_paths, rlimit, relations): (m, op)
                    for m, op in tasks}
         for k, fut in enumerate(as_completed(futures), start=1):
             m, op = futures[fut]
@@ -83,7 +84,7 @@ def op_summary(ev: Any) -> dict[str, Any]:
     return {"cases": len(ev.cases), "paths": sum(c.paths for c in ev.cases),
             "applied": sum(c.applied for c in ev.cases), "refused": sum(sum(c.refused.values()) for c in ev.cases),
             "complete": all(c.complete for c in ev.cases) and not ev.timed_out,
-            "seconds": round(sum(c.seconds for c in ev.cases), 2),
+            "seconds": round(sum(c.seconds for c in ev.cases) + sum(r["seconds"] for r in ev.relations.values()), 2),
             "reason": next((c.reason for c in ev.cases if not c.complete), "")}
 
 

@@ -39,6 +39,7 @@ from waterfall.model.step import step
 from waterfall.spec.invariants import REGISTRY, RELATIONS, WITNESS_GATES
 
 from waterfall.proofs import verdict as V
+from waterfall.proofs.prove import relational
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases, small_values
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
@@ -57,8 +58,6 @@ SAMPLES = 600  # the small-scope search before each case's exploration: random s
 
 def not_applicable(mech: Mechanism, invariant: str) -> str:
     """Why an invariant does not apply to a mechanism ('' when it does)."""
-    if invariant in RELATIONS:
-        return "relational (two runs of the model compared): fuzzed, not proved"
     if invariant in NEEDS and not isinstance(mech.final, NEEDS[invariant]):
         return f"applies only to {NEEDS[invariant].__name__} mechanisms"
     if invariant == "I-ORDER" and not mech.layers:
@@ -444,6 +443,7 @@ class Evidence:
     cases: list[CaseStats]
     vacuous: list[str]
     timed_out: bool = False
+    relations: dict[str, Any] = field(default_factory=dict)  # R-PROVE-12: relation -> RelCell as JSON
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able form (a witness keeps its case as a dict)."""
@@ -453,7 +453,8 @@ class Evidence:
             d["others"] = [[asdict(w[0]), w[1]] for w in c.others]
             return d
         return {"mechanism": self.mechanism, "cells": {i: cell(c) for i, c in self.cells.items()},
-                "cases": [asdict(c) for c in self.cases], "vacuous": self.vacuous, "timed_out": self.timed_out}
+                "cases": [asdict(c) for c in self.cases], "vacuous": self.vacuous, "timed_out": self.timed_out,
+                "relations": self.relations}
 
     @staticmethod
     def from_json(d: dict[str, Any]) -> "Evidence":
@@ -464,7 +465,8 @@ class Evidence:
         for i, c in d["cells"].items():
             w, others = c.pop("witness"), c.pop("others", [])
             cells[i] = Cell(**c, witness=None if w is None else case(w), others=[case(o) for o in others])
-        return Evidence(d["mechanism"], cells, [CaseStats(**c) for c in d["cases"]], d["vacuous"], d["timed_out"])
+        return Evidence(d["mechanism"], cells, [CaseStats(**c) for c in d["cases"]], d["vacuous"], d["timed_out"],
+                        d.get("relations", {}))
 
     def merge(self, other: "Evidence") -> "Evidence":
         """Both explorations together: the first counterexample, mismatch, undecided reason
@@ -480,28 +482,31 @@ class Evidence:
         self.cases += other.cases
         self.vacuous += other.vacuous
         self.timed_out = self.timed_out or other.timed_out
+        self.relations.update(other.relations)
         return self
 
 
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
                     max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None, samples: int = SAMPLES,
-                    rlimit: int = DEFAULT_RLIMIT) -> Evidence:
+                    rlimit: int = DEFAULT_RLIMIT, relations: str = "claimed") -> Evidence:
     """Every case of one operation kind on every venue of up to sizes.accounts accounts and
     sizes.markets markets (smallest first, so a counterexample is found on the smallest).
     `stop_when_refuted` (mutation runs): stop as soon as one of these invariants is refuted.
-    `rlimit` bounds each query's solver work (R-PROVE-11); `timeout_s` is only an outer guard."""
+    `rlimit` bounds each query's solver work (R-PROVE-11); `timeout_s` is only an outer guard.
+    `relations`: the relational invariants among `invariants` are proved on a liquidation
+    where the mechanism claims them ("claimed") or all of them ("all"), R-PROVE-12."""
     fresh_context()  # R-PROVE-11: nothing solved before in this process steers Z3 here
     t0 = time.perf_counter()
-    live = [i for i in invariants if not not_applicable(mech, i)]
+    live = [i for i in invariants if not not_applicable(mech, i) and i in REGISTRY]
     prover = Prover(mech, live, t0 + timeout_s, max_paths, rlimit, stop_when_refuted=stop_when_refuted)
-    if samples:  # small scope first: counterexamples among small numbers come cheap
+    if samples and live:  # small scope first: counterexamples among small numbers come cheap
         for k, m in sizes.search_pairs():
             for case in cases(mech, op, k, m):
                 if not prover.done():
                     prover.sample(case, samples)
     timed_out = False
-    for k, m in sizes.pairs():
+    for k, m in sizes.pairs() if live else []:  # only relations asked: no step invariant to explore
         for case in cases(mech, op, k, m):
             if prover.done() or all(c.counterexample is not None for c in prover.cells.values()):
                 break
@@ -512,20 +517,27 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
             if progress is not None:
                 progress(mech, st)
             timed_out = timed_out or (not st.complete and "time limit" in st.reason)
-    return Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
+    ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
+    rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
+    if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
+        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths)
+        ev.relations = {i: asdict(c) for i, c in cells.items()}
+    return ev
 
 
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
                     timeout_s: float = 600.0, max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None,
-                    samples: int = SAMPLES, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], list[CaseStats]]:
+                    samples: int = SAMPLES, rlimit: int = DEFAULT_RLIMIT,
+                    relations: str = "all") -> tuple[list[Verdict], list[CaseStats]]:
     """R-PROVE-2: one verdict per invariant for a mechanism, over every case of `ops`
-    (each operation with its own time limit), in this process."""
+    (each operation with its own time limit), in this process; the relations listed are
+    proved whether claimed or not (R-PROVE-12)."""
     t0 = time.perf_counter()
     ev = Evidence(mech.id, {}, [], [])
     for op in ops:
         ev.merge(prove_operation(mech, invariants, sizes, op, timeout_s, max_paths, progress, stop_when_refuted, samples,
-                                 rlimit))
+                                 rlimit=rlimit, relations=relations))
     out = verdicts(mech, invariants, sizes, ev)
     for v in out:
         v.seconds = round(time.perf_counter() - t0, 3)
@@ -547,6 +559,8 @@ def verdicts(mech: Mechanism, invariants: list[str], sizes: Sizes, ev: Evidence)
 
 def verdict(ev: Evidence, mech: Mechanism, inv: str, sizes: Sizes) -> Verdict:
     """The cell's verdict from its evidence (the order of the module docstring)."""
+    if inv in RELATIONS:  # R-PROVE-12
+        return relational.verdict(mech, inv, sizes, relational.RelCell(**ev.relations[inv]) if inv in ev.relations else None)
     base = Verdict(mech.id, inv, V.NOT_APPLICABLE, sizes.accounts, markets=sizes.markets,
                    claimed=inv in mech.claims)
     why = not_applicable(mech, inv)

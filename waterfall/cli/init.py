@@ -119,7 +119,7 @@ def render(dest: Path, family: str) -> str:
            "family": tomllib.loads(Path(base.path).read_text(encoding="utf-8"))["family"],
            "description": f"Started from {base_id} ({family}). Say here what this design models and what it "
                           "simplifies.",
-           "claims": list(base.claims)}
+           "claims": [c for c in base.claims if c not in base.relations], "relations": list(base.relations)}
     out += keyed(props, top)
     out += ["[source]"] + comment(props["source"])
     out += keyed(props["source"]["properties"], {

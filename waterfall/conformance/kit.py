@@ -77,7 +77,7 @@ def _doc(vid: str) -> dict[str, Any]:
     base, sections = VARIANTS[vid]
     doc = tomllib.loads(catalogue()[base].read_text(encoding="utf-8"))
     doc.update(copy.deepcopy(sections))
-    doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [],
+    doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [], "relations": [],
                 "description": f"conformance kit variant of {base} (waterfall/conformance/kit.py)"})
     return doc
 

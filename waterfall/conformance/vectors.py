@@ -75,7 +75,7 @@ def vector(mech: Mechanism, case: Case) -> dict[str, Any]:
             "mechanism": mechanism_doc(mech), "state": state_to_json(start), "steps": steps}
 
 
-PROSE = ("description", "source", "claims", "family")
+PROSE = ("description", "source", "claims", "relations", "family")
 
 
 def mechanism_doc(mech: Mechanism) -> dict[str, Any]:
