@@ -47,11 +47,12 @@ from typing import Any, Callable
 from waterfall.model.errors import WaterfallError
 from waterfall.model.loader import mechanism_from_doc
 from waterfall.model.mechanism import Mechanism
-from waterfall.spec.invariants import REGISTRY
+from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, cases, operations_for
 from waterfall.proofs.prove.matrix import describe_exploration, merged_verdicts, op_summary
 from waterfall.proofs.prove.prover import MAX_WITNESSES, SAMPLES, Cell, Evidence, Prover, not_applicable
+from waterfall.proofs.prove import relational
 from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
 
@@ -116,6 +117,14 @@ class _CaseProver(Prover):
         out = super().check_path(*a)
         self.by_crash -= {i for i, c in self.cells.items() if c.undecided != before[i]}
         return out
+
+
+def relations_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, Any], op: str,
+                   rels: list[str], timeout: float, max_paths: int) -> dict[str, Any]:
+    """R-PROVE-12 on the cluster: the relations of one liquidation, as prove_operation proves them."""
+    mech = mechanism(text, origin)
+    cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths)
+    return {i: asdict(c) for i, c in cells.items()}
 
 
 def case_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, Any], op: str, index: int,
@@ -186,12 +195,13 @@ class OpRun:
     pending: dict[tuple[int, Key], Any] = field(default_factory=dict)
     error: str = ""
     finished: bool = False
+    relations: dict[str, Any] = field(default_factory=dict)  # R-PROVE-12: the relations unit's cells
 
     def evidence(self) -> Evidence:
         """The operation's evidence, as prove_operation returns it."""
         if self.error:
             return Evidence(self.mech.id, {}, [], [], False)
-        return Evidence(self.mech.id, self.cells, self.stats, self.vacuous, self.timed_out)
+        return Evidence(self.mech.id, self.cells, self.stats, self.vacuous, self.timed_out, self.relations)
 
 
 class Speculation:
@@ -200,10 +210,12 @@ class Speculation:
 
     def __init__(self, client: Any, mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
                  timeout: float, ops: list[str], max_paths: int, retries: int = RETRIES,
-                 rlimit: int = DEFAULT_RLIMIT) -> None:
+                 rlimit: int = DEFAULT_RLIMIT, relations: str = "claimed") -> None:
         self.client, self.sizes, self.timeout, self.max_paths, self.retries = client, sizes, timeout, max_paths, retries
         self.rlimit = rlimit
         self.invariants = [i for i in invariants if i in REGISTRY]
+        self.asked = list(invariants)  # relations included (R-PROVE-12)
+        self.relations = relations
         self.texts = {m.id: Path(m.path).read_text() for m in mechs}
         self.runs = [OpRun(m, op, [c.label() for c in op_cases(m, op, sizes)])
                      for m in mechs for op in ops if op in operations_for(m)]
@@ -231,12 +243,23 @@ class Speculation:
 
     def start(self) -> list[Any]:
         """The sampling unit of every operation."""
-        return [self.submit(run, sample_unit, -1, None, SAMPLES, self.rlimit) for run in self.runs]
+        units = [self.submit(run, sample_unit, -1, None, SAMPLES, self.rlimit) for run in self.runs]
+        for run in self.runs:  # R-PROVE-12: the relations of a liquidation, one unit of their own
+            rels = [i for i in self.asked if i in RELATIONS and (self.relations == "all" or i in run.mech.claims)]
+            if run.op == relational.OPERATION and rels:
+                units.append(self.submit(run, relations_unit, -2, None, rels, self.timeout, self.max_paths))
+        return units
 
     def on_result(self, fut: Any) -> list[Any]:
         """A finished unit: kept, the operation's fold advanced; the units to submit next."""
         run, index, key = self.owner.pop(fut)
         self.done += 1
+        if index == -2:  # the relations unit: its cells, whatever the case units do
+            try:
+                run.relations = fut.result()
+            except Exception as e:  # noqa: BLE001  (a crash of the prover is a finding about the prover)
+                run.error = f"{type(e).__name__}: {e}"
+            return []
         if run.finished:
             return []
         try:
@@ -301,7 +324,8 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
                     ops: list[str] | None = None, max_paths: int = 50_000, address: str | None = None,
                     progress: Any = sys.stderr, retries: int = RETRIES,
                     on_event: Callable[[Any, Speculation], None] | None = None,
-                    client: Any = None, rlimit: int = DEFAULT_RLIMIT) -> tuple[list[Verdict], dict[str, Any]]:
+                    client: Any = None, rlimit: int = DEFAULT_RLIMIT,
+                    relations: str = "claimed") -> tuple[list[Verdict], dict[str, Any]]:
     """R-PROVE-13: run_matrix on a Dask cluster: the scheduler at `address`, or a local
     cluster of `jobs` worker processes (one thread each) started here; the same verdicts and
     per-operation evidence as run_matrix. `on_event(client, speculation)` is called after
@@ -314,7 +338,7 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
     try:
         check_workers(client)
         spec = Speculation(client, mechs, invariants, sizes, timeout, list(ops or OPERATIONS), max_paths, retries,
-                           rlimit)
+                           rlimit, relations)
         start = time.perf_counter()
         pool = as_completed(spec.start())
         for fut in pool:
@@ -362,7 +386,7 @@ def connect(address: str | None, jobs: int) -> Any:
     try:
         from distributed import Client, LocalCluster
     except ImportError as e:
-        raise ClusterError("--executor dask needs Dask's distributed: pip install 'waterfall[cluster]'",
+        raise ClusterError("--executor dask needs Dask's distributed: pip install 'loss-waterfall[cluster]'",
                            argument="--executor") from e
     if address:
         try:

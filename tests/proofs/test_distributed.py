@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-distributed = pytest.importorskip("distributed", reason="extra 'cluster' (in dev): pip install 'waterfall[cluster]'")
+distributed = pytest.importorskip("distributed", reason="extra 'cluster' (in dev): pip install 'loss-waterfall[cluster]'")
 
 from waterfall.cli.main import main  # noqa: E402
 from waterfall.cli.prove import INVARIANTS  # noqa: E402

@@ -202,14 +202,15 @@ def cmd_prove(args: Any) -> int:
 
 def run_proofs(args: Any, mechs: list[Mechanism], invariants: list[str], sizes: Sizes) -> tuple[list[Verdict], dict[str, Any]]:
     """The proof matrix on the chosen executor (R-PROVE-7 locally, R-PROVE-13 on Dask)."""
+    relations = "all" if getattr(args, "invariant", None) else "claimed"  # R-PROVE-12
     if args.address and args.executor != "dask":
         raise WaterfallError("--address names a Dask scheduler: give it with --executor dask", argument="--address")
     if args.executor == "dask":
         from waterfall.proofs.prove.distributed import run_distributed
         return run_distributed(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                               address=args.address, rlimit=args.rlimit)
+                               address=args.address, rlimit=args.rlimit, relations=relations)
     return run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                      rlimit=args.rlimit)
+                      rlimit=args.rlimit, relations=relations)
 
 
 def sizes_from(args: Any) -> Sizes:
