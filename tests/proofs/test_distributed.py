@@ -140,7 +140,7 @@ def test_R_PROVE_13_a_case_computed_with_a_wrong_key_is_never_folded() -> None:
     mech = resolve_mechanism(MECH)
     spec = D.Speculation(Client(), [mech], INVARIANTS, SIZES, 600, ["liquidate"], 50_000)
     run = spec.runs[0]
-    [sample] = spec.start()
+    [sample, *_relations] = spec.start()  # the sampling unit, and the relations unit (R-PROVE-12)
     [first] = spec.on_result(sample)  # case 0 only: no key to guess from yet
     assert spec.owner[first][1] == 0
     later = spec.on_result(first)  # case 1 with the key case 0 left, cases 2 and 3 speculated with it
