@@ -22,7 +22,7 @@ from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
 from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, validate_state, value
 from waterfall.model.tx import Tx
-from waterfall.model.units import MAX_BALANCE
+from waterfall.model.units import MAX_BALANCE, PPM
 
 Predicate = Callable[[State, Op, State, Sequence[Event], Mechanism], Cond]
 
@@ -204,12 +204,15 @@ def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: 
 def prop_terms(pre: State, op: Liquidate, post: State, ev: Sequence[Event], policy: Haircut
                ) -> tuple[dict[str, Num], dict[str, Num], Num]:
     """I-PROP's quantities: what each account paid, its base w, and the target R =
-    min(deficit left when the haircut began, W)."""
+    min(theta x deficit left when the haircut began, W): with severity theta < 1 (R-HC-9)
+    the part not socialised is written off and is no part of what is split pro rata."""
     paid, base = haircut_view(pre, op, post, ev, policy)
     # deficit when the haircut began: what the haircut stage and the write-off brought in,
     # less what it sent on as surplus (R-HC-3), given the bankrupt ends at exactly 0
     left = (paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"})
             - equity(post, post.accounts[op.account]))
+    if policy.severity_ppm < PPM:  # R-HC-9: only floor(D x theta) is socialised
+        left = left * policy.severity_ppm // PPM
     return paid, base, min_(left, sum_(base.values()))
 
 
