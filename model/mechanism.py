@@ -147,12 +147,16 @@ class Pool:
     what the layers leave (R-POOL-1); traders' PnL on a side is capped at
     max_pnl_factor_ppm of the pool's value when the pool pays it (R-POOL-2); a keeper may
     deleverage while the side's PnL exceeds adl_trigger_ppm of the pool, not below
-    adl_floor_ppm (R-POOL-3)."""
+    adl_floor_ppm (R-POOL-3); with `cap_on_decrease` every trade that reduces a trader's
+    position against the pool settles its PnL, capped (R-POOL-4); `side_share_ppm` is the
+    share of the pool's value that backs one side (GMX: half of a single-token pool)."""
 
     account: str = "pool"
     max_pnl_factor_ppm: int = PPM
     adl_trigger_ppm: int = PPM
     adl_floor_ppm: int = 0
+    cap_on_decrease: bool = False
+    side_share_ppm: int = PPM
 
 
 @dataclass(frozen=True)

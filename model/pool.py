@@ -20,8 +20,19 @@ from .units import PPM, check_input, div_floor
 
 
 def pool_value(tx: Tx, policy: Pool) -> int:
-    """R-POOL-1: the pool's value without PnL: its account's collateral."""
-    return tx.accounts[policy.account].collateral
+    """R-POOL-1 / R-POOL-2: the value without PnL of the pool backing one side: its account's
+    collateral times `side_share_ppm`, rounded down (GMX MarketUtils.getPoolAmount / getPoolDivisor:
+    a single-token market's side is half its pool)."""
+    value = tx.accounts[policy.account].collateral
+    return value if policy.side_share_ppm == PPM else div_floor(value * policy.side_share_ppm, PPM)
+
+
+def capped_pnl(tx: Tx, policy: Pool, pnl: int, side: int) -> int:
+    """R-POOL-2: what the pool pays for a PnL `pnl` when the side's PnL is `side`: a
+    positive PnL is scaled to floor(pnl x cap / side) when side > cap = floor(value x
+    max_pnl_factor_ppm / 10^6); a loss is paid in full."""
+    cap = div_floor(pool_value(tx, policy) * policy.max_pnl_factor_ppm, PPM)
+    return div_floor(pnl * cap, side) if pnl > 0 and side > cap else pnl
 
 
 def side_pnl(tx: Tx, policy: Pool, market: str, side: int) -> int:
@@ -84,8 +95,7 @@ def deleverage_against_pool(state: State, op: Deleverage, mech: Mechanism) -> Tx
         raise AdlRefused(f"the {op.size} lots' entry value {quote} is below one unit per lot: they cannot "
                          f"be closed at it", account=op.account, market=op.market)
     tx.fill_quote("R-POOL-3", op.account, op.market, policy.account, op.size, quote, "adl", -side)
-    cap = div_floor(value * policy.max_pnl_factor_ppm, PPM)
-    paid = div_floor(pnl * cap, before) if pnl > 0 and before > cap else pnl
+    paid = capped_pnl(tx, policy, pnl, before)
     if paid > 0:
         tx.pay("R-POOL-2", acct(policy.account), acct(op.account), paid, "pool")
     elif paid < 0:
