@@ -30,8 +30,9 @@ def pool_value(tx: Tx, policy: Pool) -> int:
 def capped_pnl(tx: Tx, policy: Pool, pnl: int, side: int) -> int:
     """R-POOL-2: what the pool pays for a PnL `pnl` when the side's PnL is `side`: a
     positive PnL is scaled to floor(pnl x cap / side) when side > cap = floor(value x
-    max_pnl_factor_ppm / 10^6); a loss is paid in full."""
-    cap = div_floor(pool_value(tx, policy) * policy.max_pnl_factor_ppm, PPM)
+    max_pnl_factor_ppm / 10^6), not below 0 (a pool without value pays no profit); a loss
+    is paid in full."""
+    cap = max(0, div_floor(pool_value(tx, policy) * policy.max_pnl_factor_ppm, PPM))
     return div_floor(pnl * cap, side) if pnl > 0 and side > cap else pnl
 
 
