@@ -81,11 +81,20 @@ def covered_at_mark(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> bool
 
 def settle_deleveraged(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> int:
     """R-WF-1 after deleveraging: no socialisation; with pricing 'per_fill' no surplus rule
-    either (dYdX charges no fee on deleveraging: what rounding leaves stays with the account)."""
+    either (dYdX charges no fee on deleveraging: what rounding leaves stays with the account).
+    R-ADL-11: with `skip_insolvent`, size no valid taker could take is left open and nothing
+    is settled: the account stays as the fills left it, to be liquidated again."""
+    if mech.final.skip_insolvent and pending(tx, aid):  # type: ignore[union-attr]
+        return 0
     per_fill = mech.final.pricing == "per_fill"  # type: ignore[union-attr]
     if per_fill and tx.equity(aid) >= 0:
         return 0
     return settle(tx, mech, aid, scope, socialise=False)
+
+
+def pending(tx: Tx, aid: str) -> bool:
+    """R-ADL-11: the account still holds size after deleveraging (no valid taker for it)."""
+    return any(p.size != 0 for p in tx.accounts[aid].positions.values())
 
 
 def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str], scope: list[str]) -> Tx:

@@ -81,8 +81,16 @@ def no_negative(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
 
 def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-NOLOSS: after a liquidation the bankrupt's equity is >= 0, what nobody covered
-    being recorded as bad debt; bad debt never shrinks."""
-    settled = equity(post, post.accounts[op.account]) >= 0 if isinstance(op, Liquidate) else True
+    being recorded as bad debt; bad debt never shrinks. R-ADL-11: under a mechanism that
+    skips takers failing the collateral check, a liquidation may instead leave the account
+    pending: still holding size, with nothing settled (no layer draw, surplus or write-off)."""
+    if not isinstance(op, Liquidate):
+        return post.bad_debt >= pre.bad_debt
+    settled = equity(post, post.accounts[op.account]) >= 0
+    if isinstance(mech.final, Adl) and mech.final.skip_insolvent:
+        left = any_(p.size != 0 for p in post.accounts[op.account].positions.values())
+        untouched = paid_by(ev, {"R-WF-3", "R-WF-5", "R-LIQ-5"}) == 0
+        settled = any_([settled, all_([left, untouched])])
     return all_([post.bad_debt >= pre.bad_debt, settled])
 
 
@@ -395,7 +403,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               others_charged, "another account was charged"),
     Invariant("I-NOLOSS", "no silent loss",
               "After a liquidation the bankrupt's equity is >= 0; what nobody covered is bad debt, "
-              "which never shrinks.",
+              "which never shrinks. A liquidation no valid taker could complete (R-ADL-11) may leave "
+              "the account pending instead: still holding size, nothing settled.",
               "A loss nobody covers must be on the books.", no_loss,
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
