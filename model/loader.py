@@ -239,6 +239,10 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     final_doc = dict(doc["final"])
     if "exempt" in final_doc:
         final_doc["exempt"] = tuple(final_doc["exempt"])
+    if "priority" in final_doc:
+        final_doc["priority"] = tuple(final_doc["priority"])
+    if "account_caps" in final_doc:
+        final_doc["account_caps"] = tuple(sorted(final_doc["account_caps"].items()))
     final = FINALS[final_doc.pop("policy")](**final_doc)
     mech = Mechanism(id=doc["id"], name=doc["name"], liquidation=Liquidation(**doc.get("liquidation", {})),
                      layers=layers, final=final, claims=tuple(doc.get("claims", ())),
@@ -290,8 +294,12 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.window", f"profit {final.profit!r} / timing {final.timing!r} needs a window (seconds)")
         if final.window and not needs_window:
             refuse(origin, "final.window", "a window needs profit 'window_gain' or timing 'settlement'")
-        if final.order == "queue" and final.cap_ppm < PPM:
-            refuse(origin, "final.order", "a queue takes each base in full: it has no per-account cap (cap_ppm)")
+        if final.order == "queue" and (final.cap_ppm < PPM or final.account_caps):
+            refuse(origin, "final.order", "a queue takes each base in full: it has no per-account cap (cap_ppm, account_caps)")
+        if final.order != "queue" and (final.queue_order != "profit" or final.priority):
+            refuse(origin, "final.queue_order", "queue_order and priority order a queue: set order = 'queue'")
+        if (final.queue_order == "priority") != bool(final.priority):
+            refuse(origin, "final.priority", "queue_order 'priority' needs a priority list, and a priority list needs queue_order 'priority'")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):

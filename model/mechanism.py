@@ -83,7 +83,9 @@ class Haircut:
     timing 'settlement' defers the loss to the end of the window (R-HC-7); `exempt`
     accounts are never charged (R-HC-8); `severity_ppm` is the share theta of the deficit
     socialised at all and `order` 'queue' takes it greedily, largest base first (R-HC-9,
-    Chitra's severity and queue)."""
+    Chitra's severity and queue); `queue_order` ranks the queue by base ('profit'), by
+    leverage x base ('leverage_profit') or by the `priority` list (R-HC-10);
+    `account_caps` gives accounts their own cap beta_i in ppm of the base (R-HC-11)."""
 
     profit: str = "upnl"
     scope: str = "all_markets"
@@ -96,6 +98,9 @@ class Haircut:
     exempt: tuple[str, ...] = ()
     severity_ppm: int = PPM
     order: str = "pro_rata"
+    queue_order: str = "profit"
+    priority: tuple[str, ...] = ()
+    account_caps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

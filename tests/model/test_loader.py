@@ -727,6 +727,17 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
+    # R-HC-10 / R-HC-11 (issue 19)
+    ("queue order without a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nqueue_order = "leverage_profit"'),
+     "final.queue_order", "order = 'queue'"),
+    ("priority order without its list", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\nqueue_order = "priority"'),
+     "final.priority", "needs a priority list"),
+    ("priority list without its order", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\npriority = ["a"]'),
+     "final.priority", "needs queue_order 'priority'"),
+    ("per-account caps on a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\naccount_caps = { a = 5 }'),
+     "final.order", "no per-account cap"),
+    ("per-account cap above 100 %", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\naccount_caps = { a = 1000001 }'),
+     "final.account_caps.a", "1000000"),
 ]
 
 
