@@ -27,7 +27,8 @@ def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[s
     for spec in mech.layers:
         if deficit == 0:
             break
-        deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
+        if spec.pays:  # R-WF-11: a layer that only receives pays no deficit
+            deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
     return deficit
 
 
@@ -88,7 +89,7 @@ def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[
 def capacity(tx: Tx, mech: Mechanism, markets: list[str], trigger: bool = False) -> int:
     """R-ADL-7: what the balance layers could pay together for the bankrupt's markets
     (with `trigger`, drawdown rules in mode 'trigger' apply too)."""
-    return sum(amount for spec in mech.layers if spec.kind == "balance"
+    return sum(amount for spec in mech.layers if spec.kind == "balance" and spec.pays
                for _, amount in plan_balance(tx, spec, MAX_BALANCE, markets, trigger))
 
 

@@ -47,7 +47,7 @@ MAX_OPS = 1_000
 MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
-LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",),
+LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""

@@ -47,7 +47,8 @@ class LayerSpec:
     what it pays for one market over its life (R-WF-9: Drift); markets in `isolated` have
     their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets); an assessment with
     `assessment_period` > 0 caps what each member pays over all defaults of one period
-    (R-CH-4: Eurex's capped period).
+    (R-CH-4: Eurex's capped period); `pays` false makes a balance that only receives (a
+    surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -65,6 +66,7 @@ class LayerSpec:
     lifetime_cap: int = 0
     isolated: tuple[str, ...] = ()
     assessment_period: int = 0
+    pays: bool = True
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in

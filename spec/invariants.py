@@ -139,11 +139,15 @@ def moved(ev: Sequence[Event], rules: set[str], stages: set[str] | None = None) 
 
 def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-ORDER: a layer is drawn only when every earlier layer is exhausted, and the final
-    resort (haircut, levy, bad debt) only when every layer is."""
+    resort (haircut, levy, bad debt) only when every layer is; a layer that pays no deficit
+    (R-WF-11) is never drawn."""
     if not isinstance(op, Liquidate):
         return True
     conds = []
     for k, spec in enumerate(mech.layers):
+        if not spec.pays:  # R-WF-11: a layer that only receives never pays a deficit
+            conds.append(not_(moved(ev, DEFICIT_RULES, {spec.name})))
+            continue
         later = {s.name for s in mech.layers[k + 1:]}
         drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
         conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, op.account)))

@@ -727,7 +727,10 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
-    # R-HC-10 / R-HC-11 (issue 19)
+    # R-WF-11 / R-HC-10 / R-HC-11 (issue 19)
+    ("pays on a clearing layer", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\npays = false\n\n[final]'),
+     "layers[1].pays", "does not apply"),
     ("queue order without a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nqueue_order = "leverage_profit"'),
      "final.queue_order", "order = 'queue'"),
     ("priority order without its list", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\nqueue_order = "priority"'),
