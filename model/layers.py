@@ -22,12 +22,15 @@ def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iter
     return sink
 
 
-def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str]) -> int:
-    """R-WF-2: each layer in order pays min(remaining deficit, what it can); returns the rest."""
+def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str],
+                deleveraged: bool = False) -> int:
+    """R-WF-2: each layer in order pays min(remaining deficit, what it can); returns the rest.
+    A layer that only receives pays nothing (R-WF-11); a layer `after_adl` pays only once
+    deleveraging has run (R-WF-12)."""
     for spec in mech.layers:
         if deficit == 0:
             break
-        if spec.pays:  # R-WF-11: a layer that only receives pays no deficit
+        if spec.pays and (deleveraged or not spec.after_adl):
             deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
     return deficit
 
@@ -88,8 +91,9 @@ def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[
 
 def capacity(tx: Tx, mech: Mechanism, markets: list[str], trigger: bool = False) -> int:
     """R-ADL-7: what the balance layers could pay together for the bankrupt's markets
-    (with `trigger`, drawdown rules in mode 'trigger' apply too)."""
-    return sum(amount for spec in mech.layers if spec.kind == "balance" and spec.pays
+    (with `trigger`, drawdown rules in mode 'trigger' apply too); a layer that pays only
+    after deleveraging (R-WF-12) or never (R-WF-11) is not counted."""
+    return sum(amount for spec in mech.layers if spec.kind == "balance" and spec.pays and not spec.after_adl
                for _, amount in plan_balance(tx, spec, MAX_BALANCE, markets, trigger))
 
 

@@ -48,6 +48,7 @@ MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
 LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
+                   "after_adl": ("balance",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
@@ -281,6 +282,7 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
+    check_after_adl(mech, origin)
     rule = mech.liquidation
     if not rule.step_ppm:
         for name in ("step_threshold", "step_min_notional", "step_max_notional", "step_markets",
@@ -311,6 +313,18 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.collateral_check", "a collateral check applies only with skip_insolvent = true")
         if final.pricing == "per_fill" and final.close_price != "bankruptcy":
             refuse(origin, "final.pricing", "per-fill prices are bankruptcy quotes: close_price must be 'bankruptcy'")
+
+
+def check_after_adl(mech: Mechanism, origin: str) -> None:
+    """R-MECH-3 / R-WF-12: a layer that pays after deleveraging needs an ADL final resort and
+    comes after every other layer (so seniority, I-ORDER, still reads in file order)."""
+    seen = False
+    for i, spec in enumerate(mech.layers):
+        if spec.after_adl and not isinstance(mech.final, Adl):
+            refuse(origin, f"layers[{i}].after_adl", "a layer paid after deleveraging needs the final resort 'adl'")
+        if seen and not spec.after_adl:
+            refuse(origin, f"layers[{i}].after_adl", "layers paid after deleveraging come after every other layer")
+        seen = seen or spec.after_adl
 
 
 def layer_key_applies(key: str, kind: str) -> bool:

@@ -48,7 +48,8 @@ class LayerSpec:
     their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets); an assessment with
     `assessment_period` > 0 caps what each member pays over all defaults of one period
     (R-CH-4: Eurex's capped period); `pays` false makes a balance that only receives (a
-    surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund).
+    surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund); `after_adl` makes
+    a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -67,6 +68,7 @@ class LayerSpec:
     isolated: tuple[str, ...] = ()
     assessment_period: int = 0
     pays: bool = True
+    after_adl: bool = False
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in

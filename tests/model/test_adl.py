@@ -606,3 +606,24 @@ def test_R_ADL_11_dydx_no_valid_taker_no_transfer_the_account_stays_negative() -
     funded = replace(st, layers={"insurance_fund": 10})
     post, ev = apply(funded, Liquidate("carl"), m)
     assert ev == [] and post.layers == {"insurance_fund": 10}
+
+
+def test_R_WF_12_hyperliquid_backstop_pays_what_adl_leaves_never_before() -> None:
+    # hyperliquid docs trading/auto-deleveraging: ADL closes at the previous price "ensuring
+    # that the platform has no bad debt". B long 10 from 100 with -20 collateral: even at the
+    # previous mark 100 its equity is -20. The catalogue's HLP backstop (after_adl) pays it;
+    # it is not drawn before ADL: the book fill at 90 (deficit 120) is still abandoned for ADL.
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.model.ops import SetMark
+    hl = load_mechanism(catalogue()["hyperliquid-adl"])
+    st = mkstate([mkt("M", 100)], {"B": acct(-20, {"M": (10, 1_000)}), "s": acct(1_000, {"M": (-10, -1_000)}),
+                                   "c": acct(10**6)}, {"backstop": 1_000})
+    st = apply(st, SetMark("M", 90), hl)[0]
+    for op in (Liquidate("B"), Liquidate("B", "c")):
+        post, ev = apply(st, op, hl)
+        assert trades(ev, "R-ADL-1") == [("account:B", "account:s", "M", 10, 100)]
+        assert transfers(ev, "R-WF-3") == [("layer:backstop", "account:B", 20)]
+        assert post.bad_debt == 0 and eq_of(post, "B") == 0 and post.layers["backstop"] == 980
+    # an empty backstop: what ADL leaves is bad debt
+    post, _ = apply(replace(st, layers={"backstop": 0}), Liquidate("B"), hl)
+    assert post.bad_debt == 20

@@ -693,6 +693,12 @@ def test_R_MECH_1_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> 
 
 
 ADL_FINAL = '[final]\npolicy = "adl"\nranking = "profit"\n'
+
+
+def backstop_then_fund(t: str) -> str:
+    """An ADL mechanism whose after-ADL layer comes before an ordinary one (R-WF-12)."""
+    t = t.replace("reserve = 1", "reserve = 1\nafter_adl = true")
+    return t[:t.index("[final]")] + '[[layers]]\nname = "fee_pool"\n\n' + ADL_FINAL
 REFINEMENTS = [
     # (label, edit of the valid text, key the error must name, words of the message) - R-MECH-3
     ("drawdown without window", lambda t: t.replace("reserve = 1", "reserve = 1\ndrawdown_ppm = 300000"),
@@ -727,7 +733,11 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
-    # R-WF-11 / R-HC-10 / R-HC-11 (issue 19)
+    # R-WF-11 / R-WF-12 / R-HC-10 / R-HC-11 (issue 19)
+    ("after-ADL layer without ADL", lambda t: t.replace("reserve = 1", "reserve = 1\nafter_adl = true"),
+     "layers[0].after_adl", "final resort 'adl'"),
+    ("after-ADL layer before another", lambda t: backstop_then_fund(t),
+     "layers[1].after_adl", "after every other layer"),
     ("pays on a clearing layer", lambda t: t.replace(
         "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\npays = false\n\n[final]'),
      "layers[1].pays", "does not apply"),
