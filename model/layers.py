@@ -127,13 +127,20 @@ def clip(shares: list[int], limit: int) -> list[int]:
 
 def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-2: non-defaulters' contributions pay pro rata to what each has left; a floor
-    shortfall stays in the deficit for the next layer."""
+    shortfall stays in the deficit for the next layer. R-CH-5: the balance named by
+    `alongside` (the CCP's second tranche) takes part in the same split, weighted by its
+    balance, as one more payer (its id is its layer name)."""
     ids = sorted(m for m, c in tx.default_fund.items() if m != aid and c > 0)
     left = [tx.default_fund[m] for m in ids]
+    src = ["default_fund:" + m for m in ids]
+    if spec.alongside and tx.layers.get(spec.alongside, 0) > 0:
+        ids.append(spec.alongside)
+        left.append(tx.layers[spec.alongside])
+        src.append(layer(spec.alongside))
     amount = min(deficit, sum(left))
     shares = clip(allocate(amount, left, ids, spec.rounding), amount)
-    for m, share in zip(ids, shares):
-        tx.pay("R-CH-2", "default_fund:" + m, acct(aid), share, spec.name)
+    for endpoint, share in zip(src, shares):
+        tx.pay("R-CH-2", endpoint, acct(aid), share, spec.name)
     return sum(shares)
 
 

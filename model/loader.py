@@ -48,7 +48,7 @@ MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
 LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
-                   "after_adl": ("balance",),
+                   "after_adl": ("balance",), "alongside": ("default_fund",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
@@ -283,6 +283,7 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
     check_after_adl(mech, origin)
+    check_alongside(mech, origin)
     rule = mech.liquidation
     if not rule.step_ppm:
         for name in ("step_threshold", "step_min_notional", "step_max_notional", "step_markets",
@@ -313,6 +314,19 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.collateral_check", "a collateral check applies only with skip_insolvent = true")
         if final.pricing == "per_fill" and final.close_price != "bankruptcy":
             refuse(origin, "final.pricing", "per-fill prices are bankruptcy quotes: close_price must be 'bankruptcy'")
+
+
+def check_alongside(mech: Mechanism, origin: str) -> None:
+    """R-MECH-3 / R-CH-5: a default fund's `alongside` names a global balance layer of the
+    mechanism that pays nothing on its own (pays = false), so it pays only in the split."""
+    layers = {s.name: s for s in mech.layers}
+    for i, spec in enumerate(mech.layers):
+        if not spec.alongside:
+            continue
+        other = layers.get(spec.alongside)
+        if other is None or other.kind != "balance" or other.pays or other.scope != "global" or other.isolated:
+            refuse(origin, f"layers[{i}].alongside", f"{spec.alongside!r} must be a global balance layer of this "
+                   f"mechanism with pays = false (it pays only alongside the default fund)")
 
 
 def check_after_adl(mech: Mechanism, origin: str) -> None:

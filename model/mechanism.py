@@ -49,7 +49,9 @@ class LayerSpec:
     `assessment_period` > 0 caps what each member pays over all defaults of one period
     (R-CH-4: Eurex's capped period); `pays` false makes a balance that only receives (a
     surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund); `after_adl` makes
-    a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop).
+    a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop);
+    a default fund's `alongside` names a balance that pays in the same pro-rata split
+    (R-CH-5: Eurex's second skin in the game).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -69,6 +71,7 @@ class LayerSpec:
     assessment_period: int = 0
     pays: bool = True
     after_adl: bool = False
+    alongside: str = ""
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in

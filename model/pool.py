@@ -20,19 +20,24 @@ from .units import PPM, check_input, div_floor
 
 
 def pool_value(tx: Tx, policy: Pool) -> int:
-    """R-POOL-1 / R-POOL-2: the value without PnL of the pool backing one side: its account's
-    collateral times `side_share_ppm`, rounded down (GMX MarketUtils.getPoolAmount / getPoolDivisor:
-    a single-token market's side is half its pool)."""
-    value = tx.accounts[policy.account].collateral
-    return value if policy.side_share_ppm == PPM else div_floor(value * policy.side_share_ppm, PPM)
+    """R-POOL-1: the pool's value without PnL: its account's collateral."""
+    return tx.accounts[policy.account].collateral
+
+
+def side_factor(policy: Pool, factor_ppm: int) -> int:
+    """R-POOL-2: a factor of the side's pool as a factor of the whole pool:
+    floor(side_share_ppm x factor_ppm / 10^6) (GMX MarketUtils.getPoolAmount /
+    getPoolDivisor: a single-token market's side is half its pool). Both are the
+    mechanism's constants, so every comparison stays linear in the pool's value."""
+    return factor_ppm if policy.side_share_ppm == PPM else policy.side_share_ppm * factor_ppm // PPM
 
 
 def capped_pnl(tx: Tx, policy: Pool, pnl: int, side: int) -> int:
     """R-POOL-2: what the pool pays for a PnL `pnl` when the side's PnL is `side`: a
     positive PnL is scaled to floor(pnl x cap / side) when side > cap = floor(value x
-    max_pnl_factor_ppm / 10^6), not below 0 (a pool without value pays no profit); a loss
-    is paid in full."""
-    cap = max(0, div_floor(pool_value(tx, policy) * policy.max_pnl_factor_ppm, PPM))
+    side_factor(max_pnl_factor_ppm) / 10^6), not below 0 (a pool without value pays no
+    profit); a loss is paid in full."""
+    cap = max(0, div_floor(pool_value(tx, policy) * side_factor(policy, policy.max_pnl_factor_ppm), PPM))
     return div_floor(pnl * cap, side) if pnl > 0 and side > cap else pnl
 
 

@@ -125,8 +125,9 @@ def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spe
         return any_([capped, all_(drawn_from(ev, "layer:" + k) >= pre.layers[k] - spec.reserve for k in touched)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
-    if spec.kind == "default_fund":
-        return all_(c == 0 for m, c in post.default_fund.items() if m != aid)
+    if spec.kind == "default_fund":  # R-CH-5: with the balance that pays alongside it
+        tranche = [post.layers.get(spec.alongside, 0) == 0] if spec.alongside else []
+        return all_([c == 0 for m, c in post.default_fund.items() if m != aid] + tranche)
     return True
 
 

@@ -733,7 +733,10 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
-    # R-WF-11 / R-WF-12 / R-HC-10 / R-HC-11 (issue 19)
+    # R-WF-11 / R-WF-12 / R-CH-5 / R-HC-10 / R-HC-11 (issue 19)
+    ("alongside a layer that pays", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nalongside = "insurance_fund"\n\n[final]'),
+     "layers[1].alongside", "pays = false"),
     ("after-ADL layer without ADL", lambda t: t.replace("reserve = 1", "reserve = 1\nafter_adl = true"),
      "layers[0].after_adl", "final resort 'adl'"),
     ("after-ADL layer before another", lambda t: backstop_then_fund(t),
