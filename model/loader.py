@@ -303,6 +303,8 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.queue_order", "queue_order and priority order a queue: set order = 'queue'")
         if (final.queue_order == "priority") != bool(final.priority):
             refuse(origin, "final.priority", "queue_order 'priority' needs a priority list, and a priority list needs queue_order 'priority'")
+    if isinstance(final, WithdrawalHaircut) and final.warming_first and not final.window:
+        refuse(origin, "final.warming_first", "warming profit is the gain of the current window: set a window (seconds)")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):

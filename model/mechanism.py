@@ -147,10 +147,15 @@ class WithdrawalHaircut:
     """R-WH: the shortfall left by the layers is recorded (R-WH-1) and recovered from
     withdrawals: a charge on the whole amount ('amount', Paradex's socialised-loss factor)
     or on the profit withdrawn ('profit', Percolator's haircut) (R-WH-2); with `window` > 0
-    profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up)."""
+    profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up);
+    `warming_first` burns that warming profit before any layer pays (R-WH-4, Percolator's
+    crisis order); `recompute` charges for the shortfall as it stands when the withdrawal is
+    made, net of what the layers hold then (R-WH-5, Paradex)."""
 
     base: str = "amount"
     window: int = 0
+    warming_first: bool = False
+    recompute: bool = False
 
 
 @dataclass(frozen=True)

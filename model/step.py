@@ -53,7 +53,7 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
                                  f"collateral {a.collateral}", account=op.account)
     tx = Tx(state)
     policy = mech.final
-    charge = withdrawal_charge(tx, policy, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
+    charge = withdrawal_charge(tx, mech, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
     warming = unmatured_gain(tx, policy, op.account) if isinstance(policy, WithdrawalHaircut) else 0
     repay(tx, op.account, charge)
     tx.pay("R-OP-2", acct(op.account), "external", op.amount - charge, "withdraw")

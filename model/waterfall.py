@@ -16,6 +16,7 @@ from .pool import pool_absorbs
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
 from .units import PPM, check_input, div_floor, ppm_of
+from .warming import burn_warming
 from .withdrawal import record_shortfall
 
 FINAL = {Haircut: haircut, Levy: levy, WithdrawalHaircut: record_shortfall, Pool: pool_absorbs}
@@ -159,7 +160,8 @@ def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int, lots:
 
 def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool,
            deleveraged: bool = False) -> int:
-    """R-WF-1: equity >= 0 pays the surplus rule (R-LIQ-5); a deficit is drawn from the
+    """R-WF-1: equity >= 0 pays the surplus rule (R-LIQ-5); a deficit first burns warming
+    profit where the policy says so (R-WH-4), then is drawn from the
     layers in order (R-WF-2; those `after_adl` only once `deleveraged`, R-WF-12), then, if
     `socialise`, from the final resort (R-HC, R-LEVY). `markets` are the bankrupt's markets
     (R-WF-7). Returns what is still uncovered."""
@@ -168,7 +170,7 @@ def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: 
     if eq >= 0:
         pay_surplus(tx, mech, aid, eq, surplus_key)
         return 0
-    rest = draw_layers(tx, mech, aid, -eq, markets, deleveraged)
+    rest = draw_layers(tx, mech, aid, burn_warming(tx, mech, aid, -eq), markets, deleveraged)
     final = FINAL.get(type(mech.final))
     if rest and socialise and final is not None:
         rest = final(tx, mech, aid, rest, markets, surplus_key)

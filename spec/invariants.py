@@ -96,7 +96,7 @@ def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanis
 
 # ---- the waterfall's order and budget (events of one liquidation) -------------------------
 
-DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5", "R-HC-7"}
+DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5", "R-HC-7", "R-WH-4"}
 SOCIALISE_RULES = {"R-HC-2", "R-LEVY-2", "R-WF-5", "R-HC-7"}
 
 

@@ -733,7 +733,9 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
-    # R-WF-11 / R-WF-12 / R-CH-5 / R-HC-10 / R-HC-11 (issue 19)
+    # R-WF-11 / R-WF-12 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    ("warming first without a window", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "withdrawal_haircut"\nwarming_first = true\n',
+     "final.warming_first", "set a window"),
     ("alongside a layer that pays", lambda t: t.replace(
         "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nalongside = "insurance_fund"\n\n[final]'),
      "layers[1].alongside", "pays = false"),

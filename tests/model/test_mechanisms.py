@@ -26,7 +26,8 @@ EXPECTED = {
     "bitmex-2015-profit-equalisation": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
     # the shortfall waits for withdrawals (R-WH-1): nobody pays at the liquidation
     "paradex-withdrawal-haircut": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
-    "percolator-warmup": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    # the whole gain is still warming (window 1 h, no base): burnt first, pro rata (R-WH-4)
+    "percolator-warmup": (HAIRCUT, 16000, 14000, 0),
     # the pool (added empty, R-RUN-1) absorbs the deficit: its liquidity providers lose 2000
     "gmx-v2": ({"alice": 10000, "bob": 10000, "mm": 1000000, "pool": -2000}, 17200, 14800, 0),
     # the clawback waits for the weekly settlement (R-HC-7): nobody pays at the liquidation
