@@ -319,9 +319,13 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
 
 
 def check_alongside(mech: Mechanism, origin: str) -> None:
-    """R-MECH-3 / R-CH-5: a default fund's `alongside` names a global balance layer of the
-    mechanism that pays nothing on its own (pays = false), so it pays only in the split."""
+    """R-MECH-3 / R-CH-5 / R-WF-11: a default fund's `alongside` names a global balance layer
+    of the mechanism that pays nothing on its own (pays = false), so it pays only in the
+    split; a layer that pays nothing is not a residue sink."""
     layers = {s.name: s for s in mech.layers}
+    sink = getattr(mech.final, "residue_sink", "bad_debt")
+    if sink in layers and not layers[sink].pays:
+        refuse(origin, "final.residue_sink", f"{sink!r} pays nothing (pays = false): it cannot pay a rounding residue")
     for i, spec in enumerate(mech.layers):
         if not spec.alongside:
             continue

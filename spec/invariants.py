@@ -146,8 +146,10 @@ def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
         return True
     conds = []
     for k, spec in enumerate(mech.layers):
-        if not spec.pays:  # R-WF-11: a layer that only receives never pays a deficit
-            conds.append(not_(moved(ev, DEFICIT_RULES, {spec.name})))
+        if not spec.pays:  # R-WF-11: a layer that only receives never falls in a liquidation
+            if spec.name not in {s.alongside for s in mech.layers}:  # (R-CH-5: paid in the fund's split)
+                conds += [post.layers.get(k, 0) >= v for k, v in pre.layers.items()
+                          if k == spec.name or k.startswith(spec.name + ":")]
             continue
         later = {s.name for s in mech.layers[k + 1:]}
         drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
