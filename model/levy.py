@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .events import acct, layer
 from .haircut import settle_residue
+from .layers import capacity
 from .mechanism import Levy, Mechanism
 from .tx import Tx
 from .units import div_ceil, div_floor
@@ -18,8 +19,13 @@ def levy(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str], su
     bankrupt's markets, both sides; each account pays floor(|size| * rate / scale) from its
     collateral, losers included. Zero OI charges nobody (R-LEVY-4). Exempt accounts are
     outside OI and pay nothing (R-LEVY-5: Drift's AMM). Surplus to the surplus sink,
-    shortfall to the residue sink; returns the uncovered rest."""
+    shortfall to the residue sink; returns the uncovered rest. R-LEVY-6: with
+    `only_when_exhausted`, nothing is levied while a balance layer could still pay (its
+    transfer was limited, e.g. by the liquidator's cap): the rest stays on the account, to
+    be liquidated again (Mango)."""
     policy: Levy = mech.final  # type: ignore[assignment]
+    if policy.only_when_exhausted and capacity(tx, mech, markets) > 0:  # R-LEVY-6
+        return 0
     scope = set(markets)
     lots = {i: sum(abs(p.size) for m, p in a.positions.items() if m in scope)
             for i, a in tx.accounts.items() if i != aid and i not in policy.exempt}

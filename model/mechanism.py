@@ -133,13 +133,16 @@ class Adl:
 @dataclass(frozen=True)
 class Levy:
     """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango);
-    `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5)."""
+    `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5);
+    `only_when_exhausted` levies only once the balance layers are exhausted, leaving the
+    rest on the account otherwise (R-LEVY-6, Mango)."""
 
     rate_scale: int = 10**9
     rate_rounding: str = "ceil"
     payment_rounding: str = "floor"
     residue_sink: str = "bad_debt"
     exempt: tuple[str, ...] = ()
+    only_when_exhausted: bool = False
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Callable, Sequence
 from waterfall.model.arith import Cond, Num, all_, any_, implies, ite, max_, min_, not_, sum_
 from waterfall.model.events import Event
 from waterfall.model.layers import plan_balance, sink_key
-from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Mechanism
+from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Levy, Mechanism
 from waterfall.model.ops import Deposit, Liquidate, Op, Withdraw
 from waterfall.model.ranking import ranked
 from waterfall.model.state import State, equity, validate_state, value
@@ -91,6 +91,10 @@ def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanis
         left = any_(p.size != 0 for p in post.accounts[op.account].positions.values())
         untouched = paid_by(ev, {"R-WF-3", "R-WF-5", "R-LIQ-5"}) == 0
         settled = any_([settled, all_([left, untouched])])
+    if isinstance(mech.final, Levy) and mech.final.only_when_exhausted:  # R-LEVY-6
+        room = [post.layers.get(k, 0) > s.reserve for s in mech.layers if s.kind == "balance" and s.pays
+                for k in post.layers if k == s.name or k.startswith(s.name + ":")]
+        settled = any_([settled, all_([any_(room), paid_by(ev, {"R-WF-5", "R-LEVY-2"}) == 0])])
     return all_([post.bad_debt >= pre.bad_debt, settled])
 
 
