@@ -135,7 +135,8 @@ class Levy:
     """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango);
     `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5);
     `only_when_exhausted` levies only once the balance layers are exhausted, leaving the
-    rest on the account otherwise (R-LEVY-6, Mango)."""
+    rest on the account otherwise (R-LEVY-6, Mango); `per_market` levies each market's part
+    of the loss on that market's open interest (R-LEVY-7, Drift)."""
 
     rate_scale: int = 10**9
     rate_rounding: str = "ceil"
@@ -143,6 +144,7 @@ class Levy:
     residue_sink: str = "bad_debt"
     exempt: tuple[str, ...] = ()
     only_when_exhausted: bool = False
+    per_market: bool = False
 
 
 @dataclass(frozen=True)

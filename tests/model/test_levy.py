@@ -190,3 +190,27 @@ def test_R_LEVY_6_mango_socialises_only_once_the_vault_is_exhausted() -> None:
     post, ev = apply(drift_state(50), Liquidate("b", "S", {"M": 200}), limited)
     assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 50)]
     assert sum(levies(ev).values()) == 50 and eq_of(post, "b") == 0
+
+
+def test_R_LEVY_7_drift_resolves_each_market_on_its_own_open_interest() -> None:
+    # drift-labs/protocol-v2 programs/drift/src/controller/liquidation.rs
+    # resolve_perp_bankruptcy(market_index): one perp market at a time, its loss socialised
+    # over that market's base open interest. b is short 1 in M (bought back at 200: loss
+    # 100) and long 1 in N (sold at 50: loss 50), collateral 0: deficit 150 = 100 + 50.
+    # M's OI after the close: L 5, S 4, c 1 = 10: 100 -> 10 a lot (L 50, S 40, c 10). N's OI:
+    # Y 3, Z 2, c 1 = 6: ceil(50e9 / 6) -> floor(8.33 a lot): Y 25, Z 16, c 8, 1 unit of
+    # bad debt. Levied over both markets at once (16 lots) M's holders would pay for N's loss.
+    from dataclasses import replace
+    st = mkstate([mkt("M", 100), mkt("N", 100)],
+                 {"L": acct(1000, {"M": (5, 500)}), "S": acct(1000, {"M": (-4, -400)}),
+                  "Y": acct(1000, {"N": (-3, -300)}), "Z": acct(1000, {"N": (2, 200)}),
+                  "b": acct(0, {"M": (-1, -100), "N": (1, 100)}), "c": acct(10_000)},
+                 {"insurance_fund": 1})
+    per = mech(final=Levy(per_market=True), layers=(LayerSpec("insurance_fund", reserve=1),))
+    post, ev = apply(st, Liquidate("b", "c", {"M": 200, "N": 50}), per)
+    assert [(src, amt) for src, _, amt in transfers(ev, "R-LEVY-2")] == [
+        ("account:L", 50), ("account:S", 40), ("account:c", 10), ("account:Y", 25), ("account:Z", 16), ("account:c", 8)]
+    assert post.bad_debt == 1 and eq_of(post, "b") == 0
+    whole = replace(per, final=Levy())
+    post, ev = apply(st, Liquidate("b", "c", {"M": 200, "N": 50}), whole)
+    assert levies(ev) == {"L": 46, "S": 37, "c": 18, "Y": 28, "Z": 18} and post.bad_debt == 3
