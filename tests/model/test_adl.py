@@ -627,3 +627,20 @@ def test_R_WF_12_hyperliquid_backstop_pays_what_adl_leaves_never_before() -> Non
     # an empty backstop: what ADL leaves is bad debt
     post, _ = apply(replace(st, layers={"backstop": 0}), Liquidate("B"), hl)
     assert post.bad_debt == 20
+
+
+def test_R_ADL_4b_bitmex_isolated_position_ranked_by_its_own_margin() -> None:
+    # bitmex.com/app/autoDeleveraging: EffLev = MarkValue / (MarkValue - BankruptValue), the
+    # margin of the position (isolated) or of the account (cross). An isolated position is an
+    # account of its own in the model (R-WF-10), so its equity is the position's own margin.
+    # Trader T: short 10 from 110 at mark 100 (PnL 100) with 100 isolated margin, plus 10,000
+    # of cross collateral elsewhere; U: short 10 from 110 with 500 of margin, cross. Ranked
+    # with T's whole 10,100 of equity T comes last (EffLev 1,000 / 10,200); with its isolated
+    # margin (T's position in its own account "T.iso") it comes first (1,000 / 200 vs 1,000 / 600).
+    from waterfall.model.ranking import ranked
+    def venue(accounts):
+        return mkstate([mkt("M", 100)], {**accounts, "B": acct(10_000, {"M": (20, 2_200)})})
+    cross = venue({"T": acct(10_100, {"M": (-10, -1_100)}), "U": acct(500, {"M": (-10, -1_100)})})
+    iso = venue({"T": acct(10_000), "T.iso": acct(100, {"M": (-10, -1_100)}), "U": acct(500, {"M": (-10, -1_100)})})
+    assert list(ranked(cross, "bitmex", "M", -1, "B", "")) == ["U", "T"]
+    assert list(ranked(iso, "bitmex", "M", -1, "B", "")) == ["T.iso", "U"]
