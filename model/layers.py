@@ -14,11 +14,13 @@ from .units import MAX_BALANCE, PPM, div_ceil
 def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
     """R-WF-6: the balance a sink names: NAME, or NAME:MARKET for a per-market layer
     (the bankrupt's first market in id order, else the venue's first market; a venue
-    without markets uses NAME)."""
+    without markets uses NAME), or that market's NAME:CURRENCY (R-WF-13)."""
     first = (markets or sorted(venue_markets) or [""])[0]
     for spec in mech.layers:
         if spec.name == sink and (spec.scope == "market" or first in spec.isolated) and first:
             return f"{sink}:{first}"
+        if spec.name == sink and spec.settlement and first:  # R-WF-13: the first market's currency
+            return spec.keys([first])[0]
     return sink
 
 

@@ -235,7 +235,8 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     if problems:
         raise MechanismError(listed(origin, problems, "key "), file=origin, key=problems[0][0])
     check_applicable(doc, origin)
-    layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {})})
+    layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {}),
+                                **({"settlement": tuple(sorted(spec["settlement"].items()))} if "settlement" in spec else {})})
                    for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
     if "exempt" in final_doc:
@@ -269,13 +270,15 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     for i, spec in enumerate(mech.layers):
         key = f"layers[{i}]"
         if spec.kind != "balance":
-            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated"):
+            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated", "settlement"):
                 if getattr(spec, name):
                     refuse(origin, f"{key}.{name}", f"only a balance layer can have {name} (kind {spec.kind!r})")
         if spec.assessment_period and spec.kind != "assessment":
             refuse(origin, f"{key}.assessment_period", f"only an assessment layer has an assessment period (kind {spec.kind!r})")
         if spec.isolated and spec.scope == "market":
             refuse(origin, f"{key}.isolated", "a per-market layer already keeps one balance per market")
+        if spec.settlement and (spec.scope == "market" or spec.isolated):
+            refuse(origin, f"{key}.settlement", "a fund per settlement currency is a global layer without isolated markets")
         if spec.drawdown_ppm and not spec.drawdown_window:
             refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
         if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:

@@ -51,7 +51,8 @@ class LayerSpec:
     surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund); `after_adl` makes
     a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop);
     a default fund's `alongside` names a balance that pays in the same pro-rata split
-    (R-CH-5: Eurex's second skin in the game).
+    (R-CH-5: Eurex's second skin in the game); `settlement` maps markets to the settlement
+    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -72,13 +73,24 @@ class LayerSpec:
     pays: bool = True
     after_adl: bool = False
     alongside: str = ""
+    settlement: tuple[tuple[str, str], ...] = ()
 
     def keys(self, markets: list[str]) -> list[str]:
-        """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in
-        `markets` (id order): NAME:MARKET per market for scope 'market'; else NAME:MARKET
-        for an isolated market and NAME (once) for the others."""
+        """R-WF-3 / R-WF-10 / R-WF-13: the balance keys this layer pays from for positions in
+        `markets` (id order): NAME:MARKET per market for scope 'market'; with `settlement`,
+        NAME:CURRENCY for a market that settles in CURRENCY and NAME for the others, each
+        once in first-use order; else NAME:MARKET for an isolated market and NAME (once)
+        for the others."""
         if self.scope == "market":
             return [f"{self.name}:{m}" for m in markets]
+        if self.settlement:
+            currency = dict(self.settlement)
+            keys: list[str] = []
+            for m in markets:
+                k = f"{self.name}:{currency[m]}" if m in currency else self.name
+                if k not in keys:
+                    keys.append(k)
+            return keys or [self.name]
         own = [f"{self.name}:{m}" for m in markets if m in self.isolated]
         return own + [self.name] if len(own) < len(markets) or not markets else own
 

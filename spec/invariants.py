@@ -121,7 +121,7 @@ def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spe
     Assessments are not checked (their caps depend on equities mid-waterfall)."""
     if spec.kind == "balance":  # a later surplus may refill it, so the draws are counted
         capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
-        if spec.drawdown_ppm or spec.lifetime_cap or spec.isolated:  # the model's own rule (R-WF-8/9/10)
+        if spec.drawdown_ppm or spec.lifetime_cap or spec.isolated or spec.settlement:  # the model's own rule (R-WF-8/9/10/13)
             allowed = plan_balance(Tx(pre), spec, MAX_BALANCE, sorted(pre.accounts[aid].positions))
             return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
         keys = [k for k in pre.layers if k == spec.name or k.startswith(spec.name + ":")]

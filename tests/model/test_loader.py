@@ -733,7 +733,9 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
-    # R-WF-11 / R-WF-12 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    # R-WF-11 / R-WF-12 / R-WF-13 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    ("settlement currencies on a per-market layer", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nscope = "market"\nsettlement = { M = "BTC" }'), "layers[0].settlement", "global layer"),
     ("residue sink that pays nothing", lambda t: t.replace("reserve = 1", "reserve = 1\npays = false").replace(
         'residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'), "final.residue_sink", "pays nothing"),
     ("warming first without a window", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "withdrawal_haircut"\nwarming_first = true\n',
