@@ -8,7 +8,7 @@ from .events import acct, layer
 from .history import peak
 from .mechanism import LayerSpec, Mechanism
 from .tx import Tx
-from .units import MAX_BALANCE, PPM, div_ceil
+from .units import MAX_BALANCE, PPM, div_ceil, div_floor
 
 
 def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
@@ -129,21 +129,21 @@ def clip(shares: list[int], limit: int) -> list[int]:
 
 def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-2: non-defaulters' contributions pay pro rata to what each has left; a floor
-    shortfall stays in the deficit for the next layer. R-CH-5: the balance named by
-    `alongside` (the CCP's second tranche) takes part in the same split, weighted by its
-    balance, as one more payer (its id is its layer name)."""
+    shortfall stays in the deficit for the next layer. R-CH-5: the balance T named by
+    `alongside` (the CCP's second tranche) pays alongside them: of amount = min(deficit,
+    F + T), F the members' total, it pays floor(amount x T / (F + T)) (rounded down: a
+    rounding unit falls on the members) and the members split the rest as above."""
     ids = sorted(m for m, c in tx.default_fund.items() if m != aid and c > 0)
     left = [tx.default_fund[m] for m in ids]
-    src = ["default_fund:" + m for m in ids]
-    if spec.alongside and tx.layers.get(spec.alongside, 0) > 0:
-        ids.append(spec.alongside)
-        left.append(tx.layers[spec.alongside])
-        src.append(layer(spec.alongside))
-    amount = min(deficit, sum(left))
-    shares = clip(allocate(amount, left, ids, spec.rounding), amount)
-    for endpoint, share in zip(src, shares):
-        tx.pay("R-CH-2", endpoint, acct(aid), share, spec.name)
-    return sum(shares)
+    tranche = tx.layers.get(spec.alongside, 0) if spec.alongside else 0
+    total = sum(left) + tranche
+    amount = min(deficit, total)
+    own = div_floor(amount * tranche, total) if tranche > 0 else 0
+    tx.pay("R-CH-2", layer(spec.alongside), acct(aid), own, spec.name)
+    shares = clip(allocate(amount - own, left, ids, spec.rounding), amount - own)
+    for m, share in zip(ids, shares):
+        tx.pay("R-CH-2", "default_fund:" + m, acct(aid), share, spec.name)
+    return own + sum(shares)
 
 
 def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
