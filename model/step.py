@@ -66,7 +66,9 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
 
 def trade(state: State, op: Trade, mech: Mechanism) -> Tx:
     """R-OP-3: distinct known accounts, known market, positive size and price; an account
-    whose position grows must end at equity >= initial margin."""
+    whose position grows must end at equity >= initial margin. R-POOL-4: under a pool with
+    `cap_on_decrease`, the lots that reduce a trader's position against the pool settle
+    their PnL, capped; the rest of the size trades as usual."""
     state.account(op.buyer)
     state.account(op.seller)
     state.market(op.market)
