@@ -9,14 +9,14 @@ from __future__ import annotations
 from .allocation import allocate
 from .mechanism import Mechanism, WithdrawalHaircut
 from .tx import Tx
+from .withdrawal import unmatured_gain
 
 
 def burn_warming(tx: Tx, mech: Mechanism, aid: str, deficit: int) -> int:
     """R-WH-4: with `warming_first`, before any layer the deficit is taken from the other
-    accounts' warming gain w = max(0, min(gain since the window began, equity)) (R-WH-3),
-    pro rata, each floor(R x w / W) with R = min(deficit, W): one scale factor for every
-    warming gain, rounded down; the rounding shortfall stays in the deficit for the
-    layers. Returns what is left for the layers."""
+    accounts' warming gain (R-WH-3's gain since the window began, capped at equity >= 0),
+    pro rata with largest remainder, R = min(deficit, sum of warming gains); returns what
+    is left for the layers."""
     policy = mech.final
     if not isinstance(policy, WithdrawalHaircut) or not policy.warming_first or deficit <= 0:
         return deficit
@@ -24,13 +24,11 @@ def burn_warming(tx: Tx, mech: Mechanism, aid: str, deficit: int) -> int:
     for i in sorted(tx.accounts):
         if i == aid:
             continue
-        a = tx.accounts[i]
-        eq = tx.equity(i)
-        w = max(0, min(eq - a.net_deposit - tx.window_base.get(i, 0), eq))
+        w = min(unmatured_gain(tx, policy, i), max(0, tx.equity(i)))
         if w > 0:
             ids.append(i)
             weights.append(w)
     target = min(deficit, sum(weights))
-    shares = allocate(target, weights, ids, "floor")
+    shares = allocate(target, weights, ids, "largest_remainder")
     tx.collect("R-WH-4", ids, shares, aid, "warming")
     return deficit - sum(shares)
