@@ -5,6 +5,7 @@ from .allocation import allocate, water_fill
 from .events import acct, layer
 from .layers import sink_key
 from .mechanism import Haircut, Mechanism
+from .queue import queue_order
 from .tx import Tx
 from .units import PPM, div_floor
 
@@ -55,20 +56,28 @@ def haircut_shares(tx: Tx, policy: Haircut, aid: str, deficit: int, markets: lis
     ids, weights = haircut_base(tx, policy, aid, markets)
     deficit = div_floor(deficit * policy.severity_ppm, PPM) if policy.severity_ppm < PPM else deficit
     if policy.order == "queue":
-        return ids, queue_shares(deficit, weights, ids), min(deficit, sum(weights))
-    if policy.cap_ppm < PPM:
-        caps = [w * policy.cap_ppm // PPM for w in weights]
+        return ids, queue_shares(deficit, weights, queue_order(tx, policy, ids, weights)), min(deficit, sum(weights))
+    if policy.cap_ppm < PPM or policy.account_caps:
+        caps = [w * account_cap(policy, i) // PPM for i, w in zip(ids, weights)]
         target = min(deficit, sum(caps))
         return ids, water_fill(target, weights, caps, ids, policy.rounding), target
     target = min(deficit, sum(weights))
     return ids, allocate(target, weights, ids, policy.rounding), target
 
 
-def queue_shares(target: int, weights: list[int], ids: list[str]) -> list[int]:
-    """R-HC-9: the queue: accounts by base, largest first (ties to the smaller id), each
-    pays min(what is left of the target, its base), the last partially."""
-    order = sorted(range(len(ids)), key=lambda k: (-weights[k], ids[k]))
-    shares = [0] * len(ids)
+def account_cap(policy: Haircut, aid: str) -> int:
+    """R-HC-11: an account's cap in ppm of its base: its own beta_i from `account_caps`,
+    else `cap_ppm`."""
+    for a, cap in policy.account_caps:
+        if a == aid:
+            return cap
+    return policy.cap_ppm
+
+
+def queue_shares(target: int, weights: list[int], order: list[int]) -> list[int]:
+    """R-HC-9: the queue: accounts in `order` (R-HC-10), each pays min(what is left of the
+    target, its base), the last partially."""
+    shares = [0] * len(weights)
     left = target
     for k in order:
         shares[k] = min(left, weights[k])

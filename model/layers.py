@@ -8,26 +8,32 @@ from .events import acct, layer
 from .history import peak
 from .mechanism import LayerSpec, Mechanism
 from .tx import Tx
-from .units import MAX_BALANCE, PPM, div_ceil
+from .units import MAX_BALANCE, PPM, div_ceil, div_floor
 
 
 def sink_key(mech: Mechanism, sink: str, markets: list[str], venue_markets: Iterable[str]) -> str:
     """R-WF-6: the balance a sink names: NAME, or NAME:MARKET for a per-market layer
     (the bankrupt's first market in id order, else the venue's first market; a venue
-    without markets uses NAME)."""
+    without markets uses NAME), or that market's NAME:CURRENCY (R-WF-13)."""
     first = (markets or sorted(venue_markets) or [""])[0]
     for spec in mech.layers:
         if spec.name == sink and (spec.scope == "market" or first in spec.isolated) and first:
             return f"{sink}:{first}"
+        if spec.name == sink and spec.settlement and first:  # R-WF-13: the first market's currency
+            return spec.keys([first])[0]
     return sink
 
 
-def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str]) -> int:
-    """R-WF-2: each layer in order pays min(remaining deficit, what it can); returns the rest."""
+def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[str],
+                deleveraged: bool = False) -> int:
+    """R-WF-2: each layer in order pays min(remaining deficit, what it can); returns the rest.
+    A layer that only receives pays nothing (R-WF-11); a layer `after_adl` pays only once
+    deleveraging has run (R-WF-12)."""
     for spec in mech.layers:
         if deficit == 0:
             break
-        deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
+        if spec.pays and (deleveraged or not spec.after_adl):
+            deficit -= DRAW[spec.kind](tx, spec, aid, deficit, markets)
     return deficit
 
 
@@ -87,8 +93,9 @@ def draw_balance(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[
 
 def capacity(tx: Tx, mech: Mechanism, markets: list[str], trigger: bool = False) -> int:
     """R-ADL-7: what the balance layers could pay together for the bankrupt's markets
-    (with `trigger`, drawdown rules in mode 'trigger' apply too)."""
-    return sum(amount for spec in mech.layers if spec.kind == "balance"
+    (with `trigger`, drawdown rules in mode 'trigger' apply too); a layer that pays only
+    after deleveraging (R-WF-12) or never (R-WF-11) is not counted."""
+    return sum(amount for spec in mech.layers if spec.kind == "balance" and spec.pays and not spec.after_adl
                for _, amount in plan_balance(tx, spec, MAX_BALANCE, markets, trigger))
 
 
@@ -122,14 +129,21 @@ def clip(shares: list[int], limit: int) -> list[int]:
 
 def draw_default_fund(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:
     """R-CH-2: non-defaulters' contributions pay pro rata to what each has left; a floor
-    shortfall stays in the deficit for the next layer."""
+    shortfall stays in the deficit for the next layer. R-CH-5: the balance T named by
+    `alongside` (the CCP's second tranche) pays alongside them: of amount = min(deficit,
+    F + T), F the members' total, it pays floor(amount x T / (F + T)) (rounded down: a
+    rounding unit falls on the members) and the members split the rest as above."""
     ids = sorted(m for m, c in tx.default_fund.items() if m != aid and c > 0)
     left = [tx.default_fund[m] for m in ids]
-    amount = min(deficit, sum(left))
-    shares = clip(allocate(amount, left, ids, spec.rounding), amount)
+    tranche = tx.layers.get(spec.alongside, 0) if spec.alongside else 0
+    total = sum(left) + tranche
+    amount = min(deficit, total)
+    own = div_floor(amount * tranche, total) if tranche > 0 else 0
+    tx.pay("R-CH-2", layer(spec.alongside), acct(aid), own, spec.name)
+    shares = clip(allocate(amount - own, left, ids, spec.rounding), amount - own)
     for m, share in zip(ids, shares):
         tx.pay("R-CH-2", "default_fund:" + m, acct(aid), share, spec.name)
-    return sum(shares)
+    return own + sum(shares)
 
 
 def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: list[str]) -> int:

@@ -47,7 +47,8 @@ MAX_OPS = 1_000
 MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
-LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",),
+LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
+                   "after_adl": ("balance",), "alongside": ("default_fund",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
@@ -234,11 +235,16 @@ def mechanism_from_doc(doc: dict[str, Any], origin: str) -> Mechanism:
     if problems:
         raise MechanismError(listed(origin, problems, "key "), file=origin, key=problems[0][0])
     check_applicable(doc, origin)
-    layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {})})
+    layers = tuple(LayerSpec(**{**spec, **({"isolated": tuple(spec["isolated"])} if "isolated" in spec else {}),
+                                **({"settlement": tuple(sorted(spec["settlement"].items()))} if "settlement" in spec else {})})
                    for spec in doc.get("layers", []))
     final_doc = dict(doc["final"])
     if "exempt" in final_doc:
         final_doc["exempt"] = tuple(final_doc["exempt"])
+    if "priority" in final_doc:
+        final_doc["priority"] = tuple(final_doc["priority"])
+    if "account_caps" in final_doc:
+        final_doc["account_caps"] = tuple(sorted(final_doc["account_caps"].items()))
     final = FINALS[final_doc.pop("policy")](**final_doc)
     mech = Mechanism(id=doc["id"], name=doc["name"], liquidation=Liquidation(**doc.get("liquidation", {})),
                      layers=layers, final=final, claims=tuple(doc.get("claims", ())) + tuple(doc.get("relations", ())),
@@ -265,19 +271,23 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     for i, spec in enumerate(mech.layers):
         key = f"layers[{i}]"
         if spec.kind != "balance":
-            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated"):
+            for name in ("drawdown_ppm", "drawdown_window", "drawdown_floor", "lifetime_cap", "isolated", "settlement"):
                 if getattr(spec, name):
                     refuse(origin, f"{key}.{name}", f"only a balance layer can have {name} (kind {spec.kind!r})")
         if spec.assessment_period and spec.kind != "assessment":
             refuse(origin, f"{key}.assessment_period", f"only an assessment layer has an assessment period (kind {spec.kind!r})")
         if spec.isolated and spec.scope == "market":
             refuse(origin, f"{key}.isolated", "a per-market layer already keeps one balance per market")
+        if spec.settlement and (spec.scope == "market" or spec.isolated):
+            refuse(origin, f"{key}.settlement", "a fund per settlement currency is a global layer without isolated markets")
         if spec.drawdown_ppm and not spec.drawdown_window:
             refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
         if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:
             refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
+    check_after_adl(mech, origin)
+    check_alongside(mech, origin)
     rule = mech.liquidation
     if not rule.step_ppm:
         for name in ("step_threshold", "step_min_notional", "step_max_notional", "step_markets",
@@ -291,8 +301,14 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.window", f"profit {final.profit!r} / timing {final.timing!r} needs a window (seconds)")
         if final.window and not needs_window:
             refuse(origin, "final.window", "a window needs profit 'window_gain' or timing 'settlement'")
-        if final.order == "queue" and final.cap_ppm < PPM:
-            refuse(origin, "final.order", "a queue takes each base in full: it has no per-account cap (cap_ppm)")
+        if final.order == "queue" and (final.cap_ppm < PPM or final.account_caps):
+            refuse(origin, "final.order", "a queue takes each base in full: it has no per-account cap (cap_ppm, account_caps)")
+        if final.order != "queue" and (final.queue_order != "profit" or final.priority):
+            refuse(origin, "final.queue_order", "queue_order and priority order a queue: set order = 'queue'")
+        if (final.queue_order == "priority") != bool(final.priority):
+            refuse(origin, "final.priority", "queue_order 'priority' needs a priority list, and a priority list needs queue_order 'priority'")
+    if isinstance(final, WithdrawalHaircut) and final.warming_first and not final.window:
+        refuse(origin, "final.warming_first", "warming profit is the gain of the current window: set a window (seconds)")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):
@@ -304,6 +320,35 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.collateral_check", "a collateral check applies only with skip_insolvent = true")
         if final.pricing == "per_fill" and final.close_price != "bankruptcy":
             refuse(origin, "final.pricing", "per-fill prices are bankruptcy quotes: close_price must be 'bankruptcy'")
+
+
+def check_alongside(mech: Mechanism, origin: str) -> None:
+    """R-MECH-3 / R-CH-5 / R-WF-11: a default fund's `alongside` names a global balance layer
+    of the mechanism that pays nothing on its own (pays = false), so it pays only in the
+    split; a layer that pays nothing is not a residue sink."""
+    layers = {s.name: s for s in mech.layers}
+    sink = getattr(mech.final, "residue_sink", "bad_debt")
+    if sink in layers and not layers[sink].pays:
+        refuse(origin, "final.residue_sink", f"{sink!r} pays nothing (pays = false): it cannot pay a rounding residue")
+    for i, spec in enumerate(mech.layers):
+        if not spec.alongside:
+            continue
+        other = layers.get(spec.alongside)
+        if other is None or other.kind != "balance" or other.pays or other.scope != "global" or other.isolated:
+            refuse(origin, f"layers[{i}].alongside", f"{spec.alongside!r} must be a global balance layer of this "
+                   f"mechanism with pays = false (it pays only alongside the default fund)")
+
+
+def check_after_adl(mech: Mechanism, origin: str) -> None:
+    """R-MECH-3 / R-WF-12: a layer that pays after deleveraging needs an ADL final resort and
+    comes after every other layer (so seniority, I-ORDER, still reads in file order)."""
+    seen = False
+    for i, spec in enumerate(mech.layers):
+        if spec.after_adl and not isinstance(mech.final, Adl):
+            refuse(origin, f"layers[{i}].after_adl", "a layer paid after deleveraging needs the final resort 'adl'")
+        if seen and not spec.after_adl:
+            refuse(origin, f"layers[{i}].after_adl", "layers paid after deleveraging come after every other layer")
+        seen = seen or spec.after_adl
 
 
 def layer_key_applies(key: str, kind: str) -> bool:

@@ -47,7 +47,12 @@ class LayerSpec:
     what it pays for one market over its life (R-WF-9: Drift); markets in `isolated` have
     their own balance NAME:MARKET (R-WF-10: dYdX's isolated markets); an assessment with
     `assessment_period` > 0 caps what each member pays over all defaults of one period
-    (R-CH-4: Eurex's capped period).
+    (R-CH-4: Eurex's capped period); `pays` false makes a balance that only receives (a
+    surplus sink) and pays no deficit (R-WF-11: BitMEX's DPE-era fund); `after_adl` makes
+    a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop);
+    a default fund's `alongside` names a balance that pays in the same pro-rata split
+    (R-CH-5: Eurex's second skin in the game); `settlement` maps markets to the settlement
+    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -65,13 +70,27 @@ class LayerSpec:
     lifetime_cap: int = 0
     isolated: tuple[str, ...] = ()
     assessment_period: int = 0
+    pays: bool = True
+    after_adl: bool = False
+    alongside: str = ""
+    settlement: tuple[tuple[str, str], ...] = ()
 
     def keys(self, markets: list[str]) -> list[str]:
-        """R-WF-3 / R-WF-10: the balance keys this layer pays from for positions in
-        `markets` (id order): NAME:MARKET per market for scope 'market'; else NAME:MARKET
-        for an isolated market and NAME (once) for the others."""
+        """R-WF-3 / R-WF-10 / R-WF-13: the balance keys this layer pays from for positions in
+        `markets` (id order): NAME:MARKET per market for scope 'market'; with `settlement`,
+        NAME:CURRENCY for a market that settles in CURRENCY and NAME for the others, each
+        once in first-use order; else NAME:MARKET for an isolated market and NAME (once)
+        for the others."""
         if self.scope == "market":
             return [f"{self.name}:{m}" for m in markets]
+        if self.settlement:
+            currency = dict(self.settlement)
+            keys: list[str] = []
+            for m in markets:
+                k = f"{self.name}:{currency[m]}" if m in currency else self.name
+                if k not in keys:
+                    keys.append(k)
+            return keys or [self.name]
         own = [f"{self.name}:{m}" for m in markets if m in self.isolated]
         return own + [self.name] if len(own) < len(markets) or not markets else own
 
@@ -83,7 +102,9 @@ class Haircut:
     timing 'settlement' defers the loss to the end of the window (R-HC-7); `exempt`
     accounts are never charged (R-HC-8); `severity_ppm` is the share theta of the deficit
     socialised at all and `order` 'queue' takes it greedily, largest base first (R-HC-9,
-    Chitra's severity and queue)."""
+    Chitra's severity and queue); `queue_order` ranks the queue by base ('profit'), by
+    leverage x base ('leverage_profit') or by the `priority` list (R-HC-10);
+    `account_caps` gives accounts their own cap beta_i in ppm of the base (R-HC-11)."""
 
     profit: str = "upnl"
     scope: str = "all_markets"
@@ -96,6 +117,9 @@ class Haircut:
     exempt: tuple[str, ...] = ()
     severity_ppm: int = PPM
     order: str = "pro_rata"
+    queue_order: str = "profit"
+    priority: tuple[str, ...] = ()
+    account_caps: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -121,13 +145,18 @@ class Adl:
 @dataclass(frozen=True)
 class Levy:
     """R-LEVY: charge the loss per lot of open interest, both sides (Drift, Mango);
-    `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5)."""
+    `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5);
+    `only_when_exhausted` levies only once the balance layers are exhausted, leaving the
+    rest on the account otherwise (R-LEVY-6, Mango); `per_market` levies each market's part
+    of the loss on that market's open interest (R-LEVY-7, Drift)."""
 
     rate_scale: int = 10**9
     rate_rounding: str = "ceil"
     payment_rounding: str = "floor"
     residue_sink: str = "bad_debt"
     exempt: tuple[str, ...] = ()
+    only_when_exhausted: bool = False
+    per_market: bool = False
 
 
 @dataclass(frozen=True)
@@ -135,10 +164,15 @@ class WithdrawalHaircut:
     """R-WH: the shortfall left by the layers is recorded (R-WH-1) and recovered from
     withdrawals: a charge on the whole amount ('amount', Paradex's socialised-loss factor)
     or on the profit withdrawn ('profit', Percolator's haircut) (R-WH-2); with `window` > 0
-    profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up)."""
+    profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up);
+    `warming_first` burns that warming profit before any layer pays (R-WH-4, Percolator's
+    crisis order); `recompute` charges for the shortfall as it stands when the withdrawal is
+    made, net of what the layers hold then (R-WH-5, Paradex)."""
 
     base: str = "amount"
     window: int = 0
+    warming_first: bool = False
+    recompute: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,12 +181,16 @@ class Pool:
     what the layers leave (R-POOL-1); traders' PnL on a side is capped at
     max_pnl_factor_ppm of the pool's value when the pool pays it (R-POOL-2); a keeper may
     deleverage while the side's PnL exceeds adl_trigger_ppm of the pool, not below
-    adl_floor_ppm (R-POOL-3)."""
+    adl_floor_ppm (R-POOL-3); with `cap_on_decrease` every trade that reduces a trader's
+    position against the pool settles its PnL, capped (R-POOL-4); `side_share_ppm` is the
+    share of the pool's value that backs one side (GMX: half of a single-token pool)."""
 
     account: str = "pool"
     max_pnl_factor_ppm: int = PPM
     adl_trigger_ppm: int = PPM
     adl_floor_ppm: int = 0
+    cap_on_decrease: bool = False
+    side_share_ppm: int = PPM
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,23 @@ def pool_value(tx: Tx, policy: Pool) -> int:
     return tx.accounts[policy.account].collateral
 
 
+def side_factor(policy: Pool, factor_ppm: int) -> int:
+    """R-POOL-2: a factor of the side's pool as a factor of the whole pool:
+    floor(side_share_ppm x factor_ppm / 10^6) (GMX MarketUtils.getPoolAmount /
+    getPoolDivisor: a single-token market's side is half its pool). Both are the
+    mechanism's constants, so every comparison stays linear in the pool's value."""
+    return factor_ppm if policy.side_share_ppm == PPM else policy.side_share_ppm * factor_ppm // PPM
+
+
+def capped_pnl(tx: Tx, policy: Pool, pnl: int, side: int) -> int:
+    """R-POOL-2: what the pool pays for a PnL `pnl` when the side's PnL is `side`: a
+    positive PnL is scaled to floor(pnl x cap / side) when side > cap = floor(value x
+    side_factor(max_pnl_factor_ppm) / 10^6), not below 0 (a pool without value pays no
+    profit); a loss is paid in full."""
+    cap = max(0, div_floor(pool_value(tx, policy) * side_factor(policy, policy.max_pnl_factor_ppm), PPM))
+    return div_floor(pnl * cap, side) if pnl > 0 and side > cap else pnl
+
+
 def side_pnl(tx: Tx, policy: Pool, market: str, side: int) -> int:
     """R-POOL-2: the net unrealised PnL of the traders (every account but the pool) holding
     sign `side` in `market`."""
@@ -84,8 +101,7 @@ def deleverage_against_pool(state: State, op: Deleverage, mech: Mechanism) -> Tx
         raise AdlRefused(f"the {op.size} lots' entry value {quote} is below one unit per lot: they cannot "
                          f"be closed at it", account=op.account, market=op.market)
     tx.fill_quote("R-POOL-3", op.account, op.market, policy.account, op.size, quote, "adl", -side)
-    cap = div_floor(value * policy.max_pnl_factor_ppm, PPM)
-    paid = div_floor(pnl * cap, before) if pnl > 0 and before > cap else pnl
+    paid = capped_pnl(tx, policy, pnl, before)
     if paid > 0:
         tx.pay("R-POOL-2", acct(policy.account), acct(op.account), paid, "pool")
     elif paid < 0:

@@ -9,12 +9,13 @@ from .clock import advance_time
 from .errors import InsufficientMargin, SelfTrade
 from .events import Event, acct
 from .history import record
-from .mechanism import Mechanism, WithdrawalHaircut
+from .mechanism import Mechanism, Pool, WithdrawalHaircut
 from .ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from .state import State, equity, margin_requirement
 from .tx import Tx
 from .units import check_balance, check_input
 from .pool import deleverage_against_pool
+from .pool_decrease import decrease_to_pool, reduced_lots
 from .waterfall import liquidate
 from .withdrawal import repay, unmatured_gain, withdrawal_charge
 
@@ -52,7 +53,7 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
                                  f"collateral {a.collateral}", account=op.account)
     tx = Tx(state)
     policy = mech.final
-    charge = withdrawal_charge(tx, policy, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
+    charge = withdrawal_charge(tx, mech, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
     warming = unmatured_gain(tx, policy, op.account) if isinstance(policy, WithdrawalHaircut) else 0
     repay(tx, op.account, charge)
     tx.pay("R-OP-2", acct(op.account), "external", op.amount - charge, "withdraw")
@@ -65,7 +66,9 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
 
 def trade(state: State, op: Trade, mech: Mechanism) -> Tx:
     """R-OP-3: distinct known accounts, known market, positive size and price; an account
-    whose position grows must end at equity >= initial margin."""
+    whose position grows must end at equity >= initial margin. R-POOL-4: under a pool with
+    `cap_on_decrease`, the lots that reduce a trader's position against the pool settle
+    their PnL, capped; the rest of the size trades as usual."""
     state.account(op.buyer)
     state.account(op.seller)
     state.market(op.market)
@@ -74,7 +77,16 @@ def trade(state: State, op: Trade, mech: Mechanism) -> Tx:
     if op.buyer == op.seller:
         raise SelfTrade(f"account {op.buyer!r} cannot trade with itself", account=op.buyer)
     tx = Tx(state)
-    tx.trade("R-OP-3", op.buyer, op.seller, op.market, op.size, op.price, "trade")
+    policy = mech.final
+    size = op.size
+    if isinstance(policy, Pool) and policy.cap_on_decrease and policy.account in (op.buyer, op.seller):
+        trader, sign = (op.seller, -1) if op.buyer == policy.account else (op.buyer, 1)
+        lots = reduced_lots(tx, trader, op.market, sign, size)
+        if lots:  # R-POOL-4: the part that reduces the trader's position settles its capped PnL
+            decrease_to_pool(tx, policy, trader, op.market, lots, op.price)
+            size -= lots
+    if size:
+        tx.trade("R-OP-3", op.buyer, op.seller, op.market, size, op.price, "trade")
     for aid in (op.buyer, op.seller):
         old = state.accounts[aid].positions.get(op.market)
         new = tx.accounts[aid].positions.get(op.market)

@@ -16,6 +16,7 @@ from .pool import pool_absorbs
 from .state import State, equity, margin_requirement, notional
 from .tx import Tx
 from .units import PPM, check_input, div_floor, ppm_of
+from .warming import burn_warming
 from .withdrawal import record_shortfall
 
 FINAL = {Haircut: haircut, Levy: levy, WithdrawalHaircut: record_shortfall, Pool: pool_absorbs}
@@ -66,7 +67,7 @@ def liquidate(state: State, mech: Mechanism, op: Liquidate) -> Tx:
             close_to(tx, aid, op.counterparty or "", m, op.fill_prices.get(m, tx.markets[m].mark))
         if adl and mech.final.fund_first and markets and tx.equity(aid) < 0:  # type: ignore[union-attr]
             return fund_first(state, mech, op, markets, scope)
-        rest = settle(tx, mech, aid, scope, socialise=not adl)
+        rest = settle(tx, mech, aid, scope, socialise=not adl, deleveraged=adl and not markets)
         if not (adl and rest > 0 and markets):
             return finish(tx, aid, rest)
     tx = Tx(state)
@@ -81,11 +82,20 @@ def covered_at_mark(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> bool
 
 def settle_deleveraged(tx: Tx, mech: Mechanism, aid: str, scope: list[str]) -> int:
     """R-WF-1 after deleveraging: no socialisation; with pricing 'per_fill' no surplus rule
-    either (dYdX charges no fee on deleveraging: what rounding leaves stays with the account)."""
+    either (dYdX charges no fee on deleveraging: what rounding leaves stays with the account).
+    R-ADL-11: with `skip_insolvent`, size no valid taker could take is left open and nothing
+    is settled: the account stays as the fills left it, to be liquidated again."""
+    if mech.final.skip_insolvent and pending(tx, aid):  # type: ignore[union-attr]
+        return 0
     per_fill = mech.final.pricing == "per_fill"  # type: ignore[union-attr]
     if per_fill and tx.equity(aid) >= 0:
         return 0
-    return settle(tx, mech, aid, scope, socialise=False)
+    return settle(tx, mech, aid, scope, socialise=False, deleveraged=True)
+
+
+def pending(tx: Tx, aid: str) -> bool:
+    """R-ADL-11: the account still holds size after deleveraging (no valid taker for it)."""
+    return any(p.size != 0 for p in tx.accounts[aid].positions.values())
 
 
 def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str], scope: list[str]) -> Tx:
@@ -148,16 +158,19 @@ def close_to(tx: Tx, aid: str, counterparty: str, market: str, price: int, lots:
     tx.trade("R-LIQ-3", buyer, seller, market, abs(pos.size) if lots is None else min(lots, abs(pos.size)), price, "close")
 
 
-def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool) -> int:
-    """R-WF-1: equity >= 0 pays the surplus rule (R-LIQ-5); a deficit is drawn from the
-    layers in order (R-WF-2), then, if `socialise`, from the final resort (R-HC, R-LEVY).
-    `markets` are the bankrupt's markets (R-WF-7). Returns what is still uncovered."""
+def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: bool,
+           deleveraged: bool = False) -> int:
+    """R-WF-1: equity >= 0 pays the surplus rule (R-LIQ-5); a deficit first burns warming
+    profit where the policy says so (R-WH-4), then is drawn from the
+    layers in order (R-WF-2; those `after_adl` only once `deleveraged`, R-WF-12), then, if
+    `socialise`, from the final resort (R-HC, R-LEVY). `markets` are the bankrupt's markets
+    (R-WF-7). Returns what is still uncovered."""
     eq = tx.equity(aid)
     surplus_key = sink_key(mech, mech.liquidation.surplus_sink, markets, tx.markets)
     if eq >= 0:
         pay_surplus(tx, mech, aid, eq, surplus_key)
         return 0
-    rest = draw_layers(tx, mech, aid, -eq, markets)
+    rest = draw_layers(tx, mech, aid, burn_warming(tx, mech, aid, -eq), markets, deleveraged)
     final = FINAL.get(type(mech.final))
     if rest and socialise and final is not None:
         rest = final(tx, mech, aid, rest, markets, surplus_key)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .events import acct
 from .haircut import defer
+from .layers import capacity
 from .mechanism import Mechanism, WithdrawalHaircut
 from .tx import Tx
 from .units import div_ceil
@@ -26,14 +27,23 @@ def outstanding(tx: Tx) -> int:
     return sum(tx.deferred.values())
 
 
-def withdrawal_charge(tx: Tx, policy: WithdrawalHaircut, aid: str, amount: int) -> int:
+def live_shortfall(tx: Tx, mech: Mechanism) -> int:
+    """R-WH-5: the shortfall recomputed now: the recorded shortfall less what the paying
+    balance layers could pay now (R-WF-3), not below 0 (Paradex: Exchange Bankruptcy Amount
+    = max(0, users' bankruptcy amount - insurance fund balance))."""
+    return max(0, outstanding(tx) - capacity(tx, mech, sorted(tx.markets)))
+
+
+def withdrawal_charge(tx: Tx, mech: Mechanism, aid: str, amount: int) -> int:
     """R-WH-2: the charge on a withdrawal of `amount` while a shortfall L is outstanding:
     base 'amount' (Paradex): ceil(amount x L / C), C the sum of every account's positive
     equity (what the venue owes its clients); base 'profit' (Percolator): only the part of
     the withdrawal that is matured profit, w = min(amount, max(0, gain)), is charged
     ceil(w x L / G), G the sum of positive gains (equity - net deposits). At most L and the
-    amount; 0 without a shortfall or a base."""
-    loss = outstanding(tx)
+    amount; 0 without a shortfall or a base. R-WH-5: with `recompute`, L is the shortfall
+    recomputed now (live_shortfall)."""
+    policy: WithdrawalHaircut = mech.final  # type: ignore[assignment]
+    loss = live_shortfall(tx, mech) if policy.recompute else outstanding(tx)
     if loss <= 0:
         return 0
     view = tx.view()

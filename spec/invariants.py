@@ -19,6 +19,7 @@ from waterfall.model.events import Event
 from waterfall.model.mechanism import Adl, Haircut, LayerSpec, Levy, Mechanism
 from waterfall.model.ops import AdvanceTime, Deposit, Liquidate, Op, Withdraw
 from waterfall.model.state import State, equity, validate_state, value
+from waterfall.model.units import PPM
 
 from waterfall.spec.reference import fund_first, layers, prices, queue, ranking
 
@@ -80,14 +81,26 @@ def no_negative(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
 
 def no_loss(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-NOLOSS: after a liquidation the bankrupt's equity is >= 0, what nobody covered
-    being recorded as bad debt; bad debt never shrinks."""
-    settled = equity(post, post.accounts[op.account]) >= 0 if isinstance(op, Liquidate) else True
+    being recorded as bad debt; bad debt never shrinks. R-ADL-11: under a mechanism that
+    skips takers failing the collateral check, a liquidation may instead leave the account
+    pending: still holding size, with nothing settled (no layer draw, surplus or write-off)."""
+    if not isinstance(op, Liquidate):
+        return post.bad_debt >= pre.bad_debt
+    settled = equity(post, post.accounts[op.account]) >= 0
+    if isinstance(mech.final, Adl) and mech.final.skip_insolvent:
+        left = any_(p.size != 0 for p in post.accounts[op.account].positions.values())
+        untouched = paid_by(ev, {"R-WF-3", "R-WF-5", "R-LIQ-5"}) == 0
+        settled = any_([settled, all_([left, untouched])])
+    if isinstance(mech.final, Levy) and mech.final.only_when_exhausted:  # R-LEVY-6
+        room = [post.layers.get(k, 0) > s.reserve for s in mech.layers if s.kind == "balance" and s.pays
+                for k in post.layers if k == s.name or k.startswith(s.name + ":")]
+        settled = any_([settled, all_([any_(room), paid_by(ev, {"R-WF-5", "R-LEVY-2"}) == 0])])
     return all_([post.bad_debt >= pre.bad_debt, settled])
 
 
 # ---- the waterfall's order and budget (events of one liquidation) -------------------------
 
-DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5", "R-HC-7"}
+DEFICIT_RULES = {"R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3", "R-HC-2", "R-HC-4", "R-LEVY-2", "R-WF-5", "R-HC-7", "R-WH-4"}
 SOCIALISE_RULES = {"R-HC-2", "R-LEVY-2", "R-WF-5", "R-HC-7"}
 
 
@@ -113,8 +126,9 @@ def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spe
         return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
-    if spec.kind == "default_fund":
-        return all_(c == 0 for m, c in post.default_fund.items() if m != aid)
+    if spec.kind == "default_fund":  # R-CH-5: with the balance that pays alongside it
+        tranche = [post.layers.get(spec.alongside, 0) == 0] if spec.alongside else []
+        return all_([c == 0 for m, c in post.default_fund.items() if m != aid] + tranche)
     return True
 
 
@@ -130,11 +144,17 @@ def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
     resort (haircut, levy, bad debt) only when every layer is. ADL fills count as
     socialisation where the rules let the layers act first: with a counterparty named and
     no fund-first split (R-LIQ-2), an ADL fill only when the balance layers could not pay
-    the deficit the counterparty's fill leaves (the fund-first split is I-ADL-FUND)."""
+    the deficit the counterparty's fill leaves (the fund-first split is I-ADL-FUND). A layer that pays no deficit
+    (R-WF-11) is never drawn."""
     if not isinstance(op, Liquidate):
         return True
     conds = []
     for k, spec in enumerate(mech.layers):
+        if not spec.pays:  # R-WF-11: a layer that only receives never falls in a liquidation
+            if spec.name not in {s.alongside for s in mech.layers}:  # (R-CH-5: paid in the fund's split)
+                conds += [post.layers.get(k, 0) >= v for k, v in pre.layers.items()
+                          if k == spec.name or k.startswith(spec.name + ":")]
+            continue
         later = {s.name for s in mech.layers[k + 1:]}
         if not any(e.rule in SOCIALISE_RULES or (e.rule in DEFICIT_RULES and e.layer in later) for e in ev):
             continue  # nothing later was drawn (the model records no zero transfer)
@@ -244,12 +264,15 @@ def bounded_haircut(pre: State, op: Op, post: State, ev: Sequence[Event], mech: 
 def prop_terms(pre: State, op: Liquidate, post: State, ev: Sequence[Event], policy: Haircut
                ) -> tuple[dict[str, Num], dict[str, Num], Num]:
     """I-PROP's quantities: what each account paid, its base w, and the target R =
-    min(deficit left when the haircut began, W)."""
+    min(theta x deficit left when the haircut began, W): with severity theta < 1 (R-HC-9)
+    the part not socialised is written off and is no part of what is split pro rata."""
     paid, base = haircut_view(pre, op, post, ev, policy)
     # deficit when the haircut began: what the haircut stage and the write-off brought in,
     # less what it sent on as surplus (R-HC-3), given the bankrupt ends at exactly 0
     left = (paid_by(ev, {"R-HC-2", "R-HC-4", "R-WF-5"}) - paid_by(ev, {"R-HC-3"})
             - equity(post, post.accounts[op.account]))
+    if policy.severity_ppm < PPM:  # R-HC-9: only floor(D x theta) is socialised
+        left = left * policy.severity_ppm // PPM
     return paid, base, min_(left, sum_(base.values()))
 
 
@@ -625,7 +648,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               others_charged, "another account was charged"),
     Invariant("I-NOLOSS", "no silent loss",
               "After a liquidation the bankrupt's equity is >= 0; what nobody covered is bad debt, "
-              "which never shrinks.",
+              "which never shrinks. A liquidation no valid taker could complete (R-ADL-11) may leave "
+              "the account pending instead: still holding size, nothing settled.",
               "A loss nobody covers must be on the books.", no_loss,
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",

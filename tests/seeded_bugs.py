@@ -56,7 +56,7 @@ def _fund_negative(tx_, spec, aid, deficit, markets):
     return deficit
 
 
-def _socialise_first(tx_, mech, aid, deficit, markets):
+def _socialise_first(tx_, mech, aid, deficit, markets, deleveraged=False):
     return deficit  # the layers are skipped: straight to socialisation
 
 

@@ -41,7 +41,7 @@ class Bug:
 
 BUGS: tuple[Bug, ...] = (
     Bug("haircut-base-uncapped", "haircut.py", "w = profit if profit < eq else eq", "w = profit",
-        "okx-2018-clawback", ("I-NONNEG", "I-BOUND")),
+        "deribit", ("I-NONNEG", "I-BOUND")),
     Bug("lr-ties-extra-unit", "allocation.py", "above = [i for i, r in enumerate(rems) if r > cut]",
         "above = [i for i, r in enumerate(rems) if r >= cut]", "generic-socialized-loss",
         ("I-BUDGET", "I-PROP"), accounts=3),

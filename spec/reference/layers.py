@@ -22,6 +22,10 @@ def keys(spec: LayerSpec, markets: list[str]) -> list[str]:
     each isolated market, then NAME once if some market is not isolated (or none is held)."""
     if spec.scope == "market":
         return [f"{spec.name}:{m}" for m in markets]
+    if spec.settlement:  # R-WF-13: one fund per settlement currency, NAME for unlisted markets
+        currency = dict(spec.settlement)
+        named = [f"{spec.name}:{currency[m]}" if m in currency else spec.name for m in markets]
+        return list(dict.fromkeys(named)) or [spec.name]
     isolated = [f"{spec.name}:{m}" for m in markets if m in spec.isolated]
     shared = [spec.name] if not markets or any(m not in spec.isolated for m in markets) else []
     return isolated + shared
@@ -96,8 +100,9 @@ def plan(state: State, spec: LayerSpec, deficit: Num, markets: list[str], trigge
 
 
 def capacity(state: State, mech: Mechanism, markets: list[str], trigger: bool = False) -> Num:
-    """R-ADL-7 / R-ADL-10: what the balance layers together can pay for the bankrupt's markets."""
-    return sum_(a for spec in mech.layers if spec.kind == "balance"
+    """R-ADL-7 / R-ADL-10: what the balance layers together can pay for the bankrupt's markets
+    (a layer that pays only after deleveraging, R-WF-12, or never, R-WF-11, is not counted)."""
+    return sum_(a for spec in mech.layers if spec.kind == "balance" and spec.pays and not spec.after_adl
                 for _, a in plan(state, spec, UNBOUNDED, markets, trigger))
 
 

@@ -1,6 +1,7 @@
 """R-ADL-*: auto-deleveraging: bankruptcy price, ranking, cyclic order, partial fills."""
 from __future__ import annotations
 
+from dataclasses import replace
 from hashlib import sha256
 
 import pytest
@@ -526,13 +527,14 @@ def test_R_ADL_6_the_solvency_check_is_exact_integer_arithmetic() -> None:
     # At 10^20 a float cannot tell -(10^20 + 1) from -10^20. b: long 1 at mark 10^18 with
     # open notional 10^18 + 10^20 + 1 and no collateral -> equity -(10^20 + 1), P = mark + 10^20 + 1.
     # s: the mirror short, upnl 10^20 + 1, collateral -1 -> equity 10^20; buying at P costs it
-    # 10^20 + 1 -> equity -1 < 0: skipped (exactly), so nobody takes the lot and the loss is bad debt.
+    # 10^20 + 1 -> equity -1 < 0: skipped (exactly), so nobody takes the lot: the liquidation is
+    # pending (R-ADL-11), nothing is settled and b keeps its position and its negative equity.
     mark, loss = 10**18, 10**20 + 1
     st = mkstate([mkt("M", mark)], {"b": acct(0, {"M": (1, mark + loss)}), "s": acct(-1, {"M": (-1, -mark - loss)})},
                  {"insurance_fund": 0})
     post, ev = apply(st, Liquidate("b"), adl("profit", skip_insolvent=True))
     assert trades(ev) == [] and post.accounts["s"] == st.accounts["s"]
-    assert post.bad_debt == loss
+    assert post.bad_debt == 0 and post.accounts["b"] == st.accounts["b"] and eq_of(post, "b") == -loss
 
 
 # --------------------------------------------------------------------------- Hyperliquid
@@ -581,3 +583,64 @@ def test_R_ADL_9_hyperliquid_closes_at_the_previous_mark() -> None:
     # at the current mark (the catalogue's reading before R-ADL-9) the 50 is bad debt
     post, _ = apply(st, Liquidate("B"), mech(final=Adl(ranking="hyperliquid_side", close_price="mark"), layers=()))
     assert post.bad_debt == 50 and eq_of(post, "s") == 1_100
+
+
+def test_R_ADL_11_dydx_no_valid_taker_no_transfer_the_account_stays_negative() -> None:
+    # dydxprotocol/v4-chain protocol/x/clob/keeper/deleveraging_test.go (and
+    # liquidations_test.go), "Can place a liquidation order that is unfilled and cannot be
+    # deleveraged due to non-overlapping bankruptcy prices": Carl_Num0_1BTC_Short_49999USD
+    # (TNC -$1 at $50,000: bankruptcy price $49,999), Dave_Num0_1BTC_Long_50000USD_Short
+    # (TNC $0), insurance fund 0. Dave selling at $49,999 would leave him at -$1: he fails the
+    # collateral check. Expected: both subaccounts unchanged. Our units: 1 lot = 1 BTC,
+    # BtcUsd 20 % initial / 10 % maintenance; Carl's $49,999 of USDC is collateral -1 with
+    # the short's entry value -50,000 (the same equity).
+    from waterfall.model.loader import catalogue, load_mechanism
+    st = mkstate([mkt("BTC", 50_000, im_ppm=200_000, mm_ppm=100_000)],
+                 {"carl": acct(-1, {"BTC": (-1, -50_000)}), "dave": acct(0, {"BTC": (1, 50_000)})},
+                 {"insurance_fund": 0})
+    m = load_mechanism(catalogue()["dydx-v4-deleveraging"])
+    post, ev = apply(st, Liquidate("carl"), m)
+    assert ev == [] and post.accounts == st.accounts and post.bad_debt == 0 and post.layers == st.layers
+    assert eq_of(post, "carl") == -1
+    # with a fund the model used to draw 1 from it while the short stayed open: no longer
+    funded = replace(st, layers={"insurance_fund": 10})
+    post, ev = apply(funded, Liquidate("carl"), m)
+    assert ev == [] and post.layers == {"insurance_fund": 10}
+
+
+def test_R_WF_12_hyperliquid_backstop_pays_what_adl_leaves_never_before() -> None:
+    # hyperliquid docs trading/auto-deleveraging: ADL closes at the previous price "ensuring
+    # that the platform has no bad debt". B long 10 from 100 with -20 collateral: even at the
+    # previous mark 100 its equity is -20. The catalogue's HLP backstop (after_adl) pays it;
+    # it is not drawn before ADL: the book fill at 90 (deficit 120) is still abandoned for ADL.
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.model.ops import SetMark
+    hl = load_mechanism(catalogue()["hyperliquid-adl"])
+    st = mkstate([mkt("M", 100)], {"B": acct(-20, {"M": (10, 1_000)}), "s": acct(1_000, {"M": (-10, -1_000)}),
+                                   "c": acct(10**6)}, {"backstop": 1_000})
+    st = apply(st, SetMark("M", 90), hl)[0]
+    for op in (Liquidate("B"), Liquidate("B", "c")):
+        post, ev = apply(st, op, hl)
+        assert trades(ev, "R-ADL-1") == [("account:B", "account:s", "M", 10, 100)]
+        assert transfers(ev, "R-WF-3") == [("layer:backstop", "account:B", 20)]
+        assert post.bad_debt == 0 and eq_of(post, "B") == 0 and post.layers["backstop"] == 980
+    # an empty backstop: what ADL leaves is bad debt
+    post, _ = apply(replace(st, layers={"backstop": 0}), Liquidate("B"), hl)
+    assert post.bad_debt == 20
+
+
+def test_R_ADL_4b_bitmex_isolated_position_ranked_by_its_own_margin() -> None:
+    # bitmex.com/app/autoDeleveraging: EffLev = MarkValue / (MarkValue - BankruptValue), the
+    # margin of the position (isolated) or of the account (cross). An isolated position is an
+    # account of its own in the model (R-WF-10), so its equity is the position's own margin.
+    # Trader T: short 10 from 110 at mark 100 (PnL 100) with 100 isolated margin, plus 10,000
+    # of cross collateral elsewhere; U: short 10 from 110 with 500 of margin, cross. Ranked
+    # with T's whole 10,100 of equity T comes last (EffLev 1,000 / 10,200); with its isolated
+    # margin (T's position in its own account "T.iso") it comes first (1,000 / 200 vs 1,000 / 600).
+    from waterfall.model.ranking import ranked
+    def venue(accounts):
+        return mkstate([mkt("M", 100)], {**accounts, "B": acct(10_000, {"M": (20, 2_200)})})
+    cross = venue({"T": acct(10_100, {"M": (-10, -1_100)}), "U": acct(500, {"M": (-10, -1_100)})})
+    iso = venue({"T": acct(10_000), "T.iso": acct(100, {"M": (-10, -1_100)}), "U": acct(500, {"M": (-10, -1_100)})})
+    assert list(ranked(cross, "bitmex", "M", -1, "B", "")) == ["U", "T"]
+    assert list(ranked(iso, "bitmex", "M", -1, "B", "")) == ["T.iso", "U"]

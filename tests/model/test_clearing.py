@@ -202,3 +202,28 @@ def test_R_CH_4_assessment_caps_hold_across_defaults_in_one_period() -> None:
     no_period = mech(layers=(_replace(spec, assessment_period=0),))
     st4, ev = apply(_replace(st, assessable={}), Liquidate("d2", "m"), no_period)
     assert transfers(ev, "R-CH-3") == [("account:m", "account:d2", 150)] and st4.assessable == {}
+
+
+def test_R_CH_5_eurex_second_skin_in_the_game_pays_alongside_the_default_fund() -> None:
+    # eurexchange.com/ec-en/services/risk-management/default-waterfall/contribution-of-eurex_clearing:
+    # the SITG (EUR 143 million) is used in full first; then the non-defaulted members'
+    # contributions and the SSITG (EUR 57 million) are utilised. In EUR millions: members
+    # x 100 and y 300, a deficit of 343 after the defaulter's own resources: SITG 143 -> 200
+    # left, shared pro rata by x 100, y 300 and SSITG 57 (457): the SSITG pays
+    # floor(200 x 57 / 457) = 24 (rounded down, R-CH-5), the members split the other 176
+    # pro rata, 44 and 132.
+    from waterfall.model.loader import catalogue, load_mechanism
+    house = load_mechanism(catalogue()["clearing-house-vmgh"])
+    st = mkstate([mkt("M", 100)],
+                 {"d": acct(-343, {"M": (10, 1000)}), "s": acct(10_000, {"M": (-10, -1000)}),
+                  "x": acct(1000), "y": acct(1000), "c": acct(10_000)},
+                 {"ccp_capital": 143, "ccp_second_tranche": 57}, {"d": 0, "x": 100, "y": 300})
+    post, ev = apply(st, Liquidate("d", "c"), house)
+    assert by_rule(ev, "R-WF-3") == {"layer:ccp_capital": 143}
+    assert by_rule(ev, "R-CH-2") == {"default_fund:x": 44, "default_fund:y": 132, "layer:ccp_second_tranche": 24}
+    assert post.layers["ccp_second_tranche"] == 33 and post.bad_debt == 0 and eq_of(post, "d") == 0
+    # the tranche is drawn only in the default fund's split (pays = false: never as a layer of
+    # its own, R-WF-11): with no members' contributions left it makes up the split alone
+    st2 = mkstate([mkt("M", 100)], dict(st.accounts), {"ccp_capital": 143, "ccp_second_tranche": 57}, {"d": 0})
+    post, ev = apply(st2, Liquidate("d", "c"), house)
+    assert by_rule(ev, "R-CH-2") == {"layer:ccp_second_tranche": 57}

@@ -314,3 +314,49 @@ def test_R_HC_9_queue_takes_the_largest_base_first_and_severity_limits_the_total
     half = replace(queue, final=replace(queue.final, severity_ppm=500_000))
     post = run(sc, half)[-1].post
     assert (post.accounts["alice"].collateral, post.accounts["bob"].collateral, post.bad_debt) == (9000, 10000, 1000)
+
+
+def queue_venue():
+    # Three winners (ids "1", "2", "3") short against the bankrupt long 'b' at mark 100:
+    # bases 100, 40, 10 (profit capped at equity); b's equity 75 - 150 = -75, no fund money.
+    # Leverage (notional / equity): "1" 100 / 1,100, "2" 1,000 / 40, "3" 100 / 1,010, so
+    # leverage x base ranks "2" (1,000), "1" (9.09), "3" (0.99).
+    return short_winners_state(100, 75, {"1": (1, 100, 1_000), "2": (10, 40, 0), "3": (1, 10, 1_000)},
+                               layers={"insurance_fund": 0})
+
+
+def test_R_HC_10_queue_order_by_priority_and_by_leverage_gives_the_papers_35_40_0() -> None:
+    # Issue 19 quoting Chitra (arXiv 2512.01112): the paper's queue example takes the accounts
+    # in the order 2, 1, 3 and haircuts 35 / 40 / 0; a queue by profit gives 75 / 0 / 0.
+    # The bases here are reconstructed to fit that example (the paper body was not read).
+    from dataclasses import replace
+    from waterfall.model.loader import catalogue, load_mechanism
+    queue = load_mechanism(catalogue()["chitra-queue"])
+    _, ev = apply(queue_venue(), Liquidate("b", "c"), queue)
+    assert haircuts(ev) == {"1": 75}
+    given = replace(queue, final=replace(queue.final, queue_order="priority", priority=("2", "1", "3")))
+    _, ev = apply(queue_venue(), Liquidate("b", "c"), given)
+    assert haircuts(ev) == {"1": 35, "2": 40}
+    lev = replace(queue, final=replace(queue.final, queue_order="leverage_profit"))
+    _, ev = apply(queue_venue(), Liquidate("b", "c"), lev)
+    assert haircuts(ev) == {"1": 35, "2": 40}
+    # a priority list naming only "3": "3" first, then the others by base
+    only3 = replace(queue, final=replace(queue.final, queue_order="priority", priority=("3",)))
+    _, ev = apply(queue_venue(), Liquidate("b", "c"), only3)
+    assert haircuts(ev) == {"3": 10, "1": 65}
+
+
+def test_R_HC_11_per_account_caps_beta_i() -> None:
+    # Chitra's capped pro-rata h_i = min(eta, beta_i): bases 100, 100, 100, D = 150, caps
+    # beta = 10 %, 50 % (the file's cap_ppm), 100 %: 10 + 50 + eta x 100 = 150 -> eta = 0.9:
+    # haircuts 10, 50, 90. With the one uniform cap of 50 % it would be 50 each and no more.
+    from dataclasses import replace
+    from waterfall.model.loader import catalogue, load_mechanism
+    capped = load_mechanism(catalogue()["capped-pro-rata"])
+    st = short_winners_state(100, 150, {"a1": (1, 100, 0), "a2": (1, 100, 0), "a3": (1, 100, 0)},
+                             layers={"insurance_fund": 0})
+    _, ev = apply(st, Liquidate("b", "c"), capped)
+    assert haircuts(ev) == {"a1": 50, "a2": 50, "a3": 50}
+    beta = replace(capped, final=replace(capped.final, account_caps=(("a1", 100_000), ("a3", 1_000_000))))
+    post, ev = apply(st, Liquidate("b", "c"), beta)
+    assert haircuts(ev) == {"a1": 10, "a2": 50, "a3": 90} and post.bad_debt == 0

@@ -165,3 +165,52 @@ def test_R_WF_9_drift_insurance_pays_at_most_what_is_left_of_the_markets_lifetim
     again = replace(drift_state(1_000), layer_paid=post.layer_paid)
     post2, ev2 = apply(again, Liquidate("b", "S", {"M": 200}), drift)
     assert transfers(ev2, "R-WF-3") == [] and levies(ev2) == {"L": 50, "S": 50}
+
+
+def test_R_LEVY_6_mango_socialises_only_once_the_vault_is_exhausted() -> None:
+    # blockworks-foundation/mango-v4@1303a4a16228eb1e8e8d4f0eef724eaf63310c86
+    # programs/mango-v4/src/instructions/perp_liq_negative_pnl_or_bankruptcy.rs: the insurance
+    # transfer is min(what the liquidator takes over, vault amount); socialize_loss runs only
+    # "if insurance_transfer == insurance_vault_amount" (the vault exhausted). b's deficit is
+    # 100 (drift_state's close at 200); the vault holds 150 but the liquidator's limit
+    # (cap_per_event) is 60: the vault pays 60, is not exhausted, nothing is levied and b
+    # stays at -40, to be liquidated again. The second call: the vault pays the 40 left
+    # (within the limit; 50 stays in it) and no levy is needed.
+    from dataclasses import replace
+    from waterfall.model.loader import catalogue, load_mechanism
+    mango = load_mechanism(catalogue()["mango-v4"])
+    assert mango.final.only_when_exhausted
+    limited = replace(mango, layers=(replace(mango.layers[0], cap_per_event=60),))
+    post, ev = apply(drift_state(150), Liquidate("b", "S", {"M": 200}), limited)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 60)]
+    assert levies(ev) == {} and post.bad_debt == 0 and eq_of(post, "b") == -40
+    post, ev = apply(post, Liquidate("b", "S"), limited)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 40)] and eq_of(post, "b") == 0
+    # a vault of 50 with the same limit: it pays 50, is exhausted, the last 50 is levied
+    post, ev = apply(drift_state(50), Liquidate("b", "S", {"M": 200}), limited)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:b", 50)]
+    assert sum(levies(ev).values()) == 50 and eq_of(post, "b") == 0
+
+
+def test_R_LEVY_7_drift_resolves_each_market_on_its_own_open_interest() -> None:
+    # drift-labs/protocol-v2 programs/drift/src/controller/liquidation.rs
+    # resolve_perp_bankruptcy(market_index): one perp market at a time, its loss socialised
+    # over that market's base open interest. b is short 1 in M (bought back at 200: loss
+    # 100) and long 1 in N (sold at 50: loss 50), collateral 0: deficit 150 = 100 + 50.
+    # M's OI after the close: L 5, S 4, c 1 = 10: 100 -> 10 a lot (L 50, S 40, c 10). N's OI:
+    # Y 3, Z 2, c 1 = 6: ceil(50e9 / 6) -> floor(8.33 a lot): Y 25, Z 16, c 8, 1 unit of
+    # bad debt. Levied over both markets at once (16 lots) M's holders would pay for N's loss.
+    from dataclasses import replace
+    st = mkstate([mkt("M", 100), mkt("N", 100)],
+                 {"L": acct(1000, {"M": (5, 500)}), "S": acct(1000, {"M": (-4, -400)}),
+                  "Y": acct(1000, {"N": (-3, -300)}), "Z": acct(1000, {"N": (2, 200)}),
+                  "b": acct(0, {"M": (-1, -100), "N": (1, 100)}), "c": acct(10_000)},
+                 {"insurance_fund": 1})
+    per = mech(final=Levy(per_market=True), layers=(LayerSpec("insurance_fund", reserve=1),))
+    post, ev = apply(st, Liquidate("b", "c", {"M": 200, "N": 50}), per)
+    assert [(src, amt) for src, _, amt in transfers(ev, "R-LEVY-2")] == [
+        ("account:L", 50), ("account:S", 40), ("account:c", 10), ("account:Y", 25), ("account:Z", 16), ("account:c", 8)]
+    assert post.bad_debt == 1 and eq_of(post, "b") == 0
+    whole = replace(per, final=Levy())
+    post, ev = apply(st, Liquidate("b", "c", {"M": 200, "N": 50}), whole)
+    assert levies(ev) == {"L": 46, "S": 37, "c": 18, "Y": 28, "Z": 18} and post.bad_debt == 3

@@ -693,6 +693,12 @@ def test_R_MECH_1_files_are_read_as_utf8_whatever_the_locale(tmp_path: Path) -> 
 
 
 ADL_FINAL = '[final]\npolicy = "adl"\nranking = "profit"\n'
+
+
+def backstop_then_fund(t: str) -> str:
+    """An ADL mechanism whose after-ADL layer comes before an ordinary one (R-WF-12)."""
+    t = t.replace("reserve = 1", "reserve = 1\nafter_adl = true")
+    return t[:t.index("[final]")] + '[[layers]]\nname = "fee_pool"\n\n' + ADL_FINAL
 REFINEMENTS = [
     # (label, edit of the valid text, key the error must name, words of the message) - R-MECH-3
     ("drawdown without window", lambda t: t.replace("reserve = 1", "reserve = 1\ndrawdown_ppm = 300000"),
@@ -727,6 +733,33 @@ REFINEMENTS = [
      "layers[0].drawdown_mode", "is not one of"),
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
+    # R-WF-11 / R-WF-12 / R-WF-13 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    ("settlement currencies on a per-market layer", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nscope = "market"\nsettlement = { M = "BTC" }'), "layers[0].settlement", "global layer"),
+    ("residue sink that pays nothing", lambda t: t.replace("reserve = 1", "reserve = 1\npays = false").replace(
+        'residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'), "final.residue_sink", "pays nothing"),
+    ("warming first without a window", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "withdrawal_haircut"\nwarming_first = true\n',
+     "final.warming_first", "set a window"),
+    ("alongside a layer that pays", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nalongside = "insurance_fund"\n\n[final]'),
+     "layers[1].alongside", "pays = false"),
+    ("after-ADL layer without ADL", lambda t: t.replace("reserve = 1", "reserve = 1\nafter_adl = true"),
+     "layers[0].after_adl", "final resort 'adl'"),
+    ("after-ADL layer before another", lambda t: backstop_then_fund(t),
+     "layers[1].after_adl", "after every other layer"),
+    ("pays on a clearing layer", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\npays = false\n\n[final]'),
+     "layers[1].pays", "does not apply"),
+    ("queue order without a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nqueue_order = "leverage_profit"'),
+     "final.queue_order", "order = 'queue'"),
+    ("priority order without its list", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\nqueue_order = "priority"'),
+     "final.priority", "needs a priority list"),
+    ("priority list without its order", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\npriority = ["a"]'),
+     "final.priority", "needs queue_order 'priority'"),
+    ("per-account caps on a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\naccount_caps = { a = 5 }'),
+     "final.order", "no per-account cap"),
+    ("per-account cap above 100 %", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\naccount_caps = { a = 1000001 }'),
+     "final.account_caps.a", "1000000"),
 ]
 
 

@@ -26,10 +26,12 @@ EXPECTED = {
     "bitmex-2015-profit-equalisation": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
     # the shortfall waits for withdrawals (R-WH-1): nobody pays at the liquidation
     "paradex-withdrawal-haircut": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
-    "percolator-warmup": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
+    # the whole gain is still warming (window 1 h, no base): burnt first, pro rata (R-WH-4)
+    "percolator-warmup": (HAIRCUT, 16000, 14000, 0),
     # the pool (added empty, R-RUN-1) absorbs the deficit: its liquidity providers lose 2000
     "gmx-v2": ({"alice": 10000, "bob": 10000, "mm": 1000000, "pool": -2000}, 17200, 14800, 0),
-    "okx-2018-clawback": (HAIRCUT, 16000, 14000, 0),        # no window base yet: the whole gain = profit
+    # the clawback waits for the weekly settlement (R-HC-7): nobody pays at the liquidation
+    "okx-2018-clawback": ({"alice": 10000, "bob": 10000, "mm": 1000000}, 17200, 14800, 0),
     "capped-pro-rata": (HAIRCUT, 16000, 14000, 0),          # caps 3600 / 2400 not reached
     "chitra-queue": ({"alice": 8000, "bob": 10000, "mm": 1000000}, 15200, 14800, 0),  # all from the largest
     "clearing-house-vmgh": (HAIRCUT, 16000, 14000, 0),      # no contributions: straight to VMGH
@@ -129,3 +131,19 @@ def test_R_RUN_1_layer_keys_include_the_sinks_a_mechanism_can_use() -> None:
     two = Mechanism("m", "m", none, (LayerSpec("insurance_fund"), LayerSpec("fee_pool", scope="market")),
                     BadDebtOnly())
     assert two.layer_keys(["A"]) == ["insurance_fund", "fee_pool:A"]
+
+
+def test_okx_2018_clawback_at_the_weekly_settlement() -> None:
+    # OKEx applied the clawback at the weekly settlement of 3 August 2018 (OKEx statement as
+    # quoted in the file's sources): fund-empty's deficit 2000 waits in the record; the week's
+    # end takes it from the week's gains, alice 7200 and bob 4800 (no window base yet): 1200, 800.
+    from dataclasses import replace
+    from waterfall.model.ops import AdvanceTime
+    sc = load_scenario(SCENARIOS_DIR / "fund-empty.json")
+    mech = load_mechanism(catalogue()["okx-2018-clawback"])
+    sc = replace(sc, ops=tuple(sc.ops) + (AdvanceTime(mech.final.window),))
+    results = run(sc, mech)
+    assert results[-2].post.deferred and all(r.error is None for r in results)
+    post = results[-1].post
+    assert (post.accounts["alice"].collateral, post.accounts["bob"].collateral) == (8800, 9200)
+    assert post.deferred == {} and post.bad_debt == 0

@@ -71,4 +71,59 @@ def test_R_POOL_1_the_pool_takes_a_liquidation_and_absorbs_its_shortfall() -> No
 
 
 def test_R_POOL_catalogue_file() -> None:
-    assert load_mechanism(catalogue()["gmx-v2"]).final == GMX
+    from dataclasses import replace
+    assert load_mechanism(catalogue()["gmx-v2"]).final == replace(GMX, cap_on_decrease=True, side_share_ppm=500_000)
+
+
+# gmx-io/gmx-synthetics@219e0db9f1ca599ff57cb81ac2a8e9146da9849e
+# test/exchange/DecreasePosition/CappedPnl.ts: a single-token USDC market with 2,000,000 USDC
+# of liquidity (1,000,000 per side); user0 and user1 each open a 250,000 USD long at 5,000
+# with 100,000 USDC collateral; the price rises 50 % (7,500) and each closes in full.
+def capped_pnl_venue() -> object:
+    return mkstate([mkt("ETH", 7_500)], {"user0": acct(100_000, {"ETH": (50, 250_000)}),
+                                         "user1": acct(100_000, {"ETH": (50, 250_000)}),
+                                         "pool": acct(2_000_000, {"ETH": (-100, -500_000)})})
+
+
+def gmx_file(factor_ppm: int) -> Mechanism:
+    from dataclasses import replace
+    m = load_mechanism(catalogue()["gmx-v2"])
+    assert m.final.cap_on_decrease and m.final.side_share_ppm == 500_000
+    return replace(m, final=replace(m.final, max_pnl_factor_ppm=factor_ppm))
+
+
+def close_both(m: Mechanism) -> tuple[int, int]:
+    from waterfall.model.ops import Trade
+    st, _ = step(capped_pnl_venue(), Trade("pool", "user0", "ETH", 50, 7_500), m)
+    st, _ = step(st, Trade("pool", "user1", "ETH", 50, 7_500), m)
+    assert "user0" not in {a for a, x in st.accounts.items() if x.positions}
+    return eq_of(st, "user0"), eq_of(st, "user1")
+
+
+def test_R_POOL_4_base_case_each_user_receives_225000() -> None:
+    # "base case pnl check" (maxPnlFactorForTraders 90 %: no cap binds): 100,000 + 125,000
+    assert close_both(gmx_file(900_000)) == (225_000, 225_000)
+
+
+def test_R_POOL_4_capped_pnl_135000_then_168775() -> None:
+    # "capped pnl" (maxPnlFactorForTraders 7 %): the long side is backed by half the pool,
+    # 1,000,000; cap 70,000 < side PnL 250,000 -> user0 gets 125,000 x 70,000 / 250,000 =
+    # 35,000; the pool paid it, so user1's cap is 7 % of 1,965,000 / 2 = 68,775 and its side
+    # PnL is its own 125,000 -> 68,775. GMX: 135,000 and 168,775 USDC received.
+    assert close_both(gmx_file(70_000)) == (135_000, 168_775)
+
+
+def test_R_POOL_4_off_by_default_and_only_for_reductions_against_the_pool() -> None:
+    from waterfall.model.ops import Trade
+    plain = mech(final=Pool(account="pool", max_pnl_factor_ppm=70_000), layers=())
+    st, ev = step(capped_pnl_venue(), Trade("pool", "user0", "ETH", 50, 7_500), plain)
+    assert eq_of(st, "user0") == 225_000 and not [e for e in ev if e.rule == "R-POOL-4"]
+    capped = mech(final=Pool(account="pool", max_pnl_factor_ppm=70_000, cap_on_decrease=True), layers=())
+    # user0 buys more from the pool: an increase, no settlement
+    st, ev = step(capped_pnl_venue(), Trade("user0", "pool", "ETH", 1, 7_500), capped)
+    assert not [e for e in ev if e.rule == "R-POOL-4"]
+    # user0 sells 60 to the pool: 50 close (capped: side 2,000,000 x 7 % = 140,000 -> 70,000),
+    # 10 open short at 7,500
+    st, ev = step(capped_pnl_venue(), Trade("pool", "user0", "ETH", 60, 7_500), capped)
+    assert pos(st, "user0", "ETH") == (-10, -75_000)
+    assert st.accounts["user0"].collateral == 170_000

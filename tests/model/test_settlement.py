@@ -143,3 +143,19 @@ def test_I_BOUND_and_I_PROP_judge_the_haircut_at_a_settlement() -> None:
                                   for i, a in post.accounts.items()})
     assert bounded_haircut(st, op, bad, wrong, dpe()) is False
     assert proportional(st, op, bad, wrong, dpe()) is False
+
+
+def test_R_WF_11_bitmex_dpe_system_loss_is_beyond_margin_with_no_fund() -> None:
+    # The DPE example again with the catalogue file and a contract fund holding 100: the DPE
+    # page's system loss is the loss beyond margin (6), with no fund in between; the fund,
+    # which only receives (pays = false), keeps its 100 and A's profit is still adjusted 60 %.
+    dpe_file = load_mechanism(catalogue()["bitmex-2015-profit-equalisation"])
+    assert [s.pays for s in dpe_file.layers] == [False]
+    st = mkstate([dpe_market()], {"A": acct(4), "B": acct(4), "engine": acct(1_000)}, {"insurance_fund:M": 100})
+    st = apply(st, Trade("A", "B", "M", 1, 100), mech(final=Haircut()))[0]
+    st = apply(st, SetMark("M", 110), dpe_file)[0]
+    st, ev = apply(st, Liquidate("B", "engine", {"M": 110}), dpe_file)
+    assert transfers(ev, "R-WF-3") == [] and st.layers["insurance_fund:M"] == 100
+    assert st.deferred == {"M": 6}
+    st, _ = apply(st, AdvanceTime(WEEK), dpe_file)
+    assert eq_of(st, "A") == 8 and st.layers["insurance_fund:M"] == 100

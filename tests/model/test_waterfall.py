@@ -264,3 +264,25 @@ def test_R_WF_6_per_market_sink_in_a_venue_without_markets_is_the_plain_name() -
     assert sink_key(m, "fee_pool", [], []) == "fee_pool"
     assert sink_key(m, "fee_pool", [], ["B", "A"]) == "fee_pool:A"
     assert sink_key(m, "fee_pool", ["B"], ["A", "B"]) == "fee_pool:B"
+
+
+def test_R_WF_13_deribit_fund_per_settlement_currency() -> None:
+    # Deribit keeps one insurance fund per settlement currency: a loss on ETH-PERPETUAL is
+    # paid from the ETH fund only, however much the BTC fund holds; with the ETH fund empty
+    # the rest goes on to the haircut. The liquidation fee goes to the ETH fund too (R-WF-6).
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.model.ops import Liquidate as Liq
+    deribit = load_mechanism(catalogue()["deribit"])
+    assert deribit.layers[0].keys(["BTC-PERPETUAL", "ETH-PERPETUAL", "X"]) == [
+        "insurance_fund:BTC", "insurance_fund:ETH", "insurance_fund"]
+    def venue(eth_fund):
+        return mkstate([mkt("BTC-PERPETUAL", 100), mkt("ETH-PERPETUAL", 100)],
+                       {"b": acct(900, {"ETH-PERPETUAL": (10, 2_000)}), "w": acct(0, {"ETH-PERPETUAL": (-10, -2_000)}),
+                        "c": acct(10**6)},
+                       {"insurance_fund:BTC": 10_000, "insurance_fund:ETH": eth_fund})
+    post, ev = apply(venue(5_000), Liq("b", "c"), deribit)   # b: 900 - 1,000 = -100
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund:ETH", "account:b", 100)]
+    assert post.layers["insurance_fund:BTC"] == 10_000
+    post, ev = apply(venue(40), Liq("b", "c"), deribit)
+    assert transfers(ev, "R-WF-3") == [("layer:insurance_fund:ETH", "account:b", 40)]
+    assert post.layers["insurance_fund:BTC"] == 10_000 and transfers(ev, "R-HC-2") == [("account:w", "account:b", 60)]

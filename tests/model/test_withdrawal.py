@@ -104,5 +104,41 @@ def test_R_WH_3_profit_warms_up_before_it_can_be_withdrawn() -> None:
 
 
 def test_R_WH_catalogue_files() -> None:
-    assert load_mechanism(catalogue()["paradex-withdrawal-haircut"]).final == WithdrawalHaircut("amount", 0)
-    assert load_mechanism(catalogue()["percolator-warmup"]).final == WithdrawalHaircut("profit", 3_600)
+    assert load_mechanism(catalogue()["paradex-withdrawal-haircut"]).final == WithdrawalHaircut("amount", 0, recompute=True)
+    assert load_mechanism(catalogue()["percolator-warmup"]).final == WithdrawalHaircut("profit", 3_600, warming_first=True)
+
+
+def test_R_WH_4_percolator_burns_warming_profit_before_the_fund() -> None:
+    # aeyakovenko/percolator crates/model_safety/src/crisis/haircut.rs, "Loss Waterfall":
+    # 1. warming PnL (burn unvested PnL first), 2. insurance fund, 3. equity. Charlie's deficit
+    # 600; alice's 1,600 made in this window is still warming: it pays all 600 and the fund
+    # keeps its 400; nothing is left for withdrawals to repay. Without the burn (before issue
+    # 19) the fund paid 400 and 200 waited for withdrawals (after_default).
+    policy = load_mechanism(catalogue()["percolator-warmup"])
+    st = apply(shortfall_venue(), SetMark("M", 260), policy)[0]
+    post, ev = apply(st, Liquidate("charlie", "alice", {"M": 260}), policy)
+    assert transfers(ev, "R-WH-4") == [("account:alice", "account:charlie", 600)]
+    assert transfers(ev, "R-WF-3") == [] and post.layers["insurance_fund"] == 400 and post.deferred == {}
+    assert eq_of(post, "alice") == 2_000 and eq_of(post, "charlie") == 0
+    # once the window has ended alice's gain is vested: the fund pays first again
+    later = apply(st, AdvanceTime(3_600), policy)[0]
+    post, ev = apply(later, Liquidate("charlie", "alice", {"M": 260}), policy)
+    assert transfers(ev, "R-WH-4") == [] and transfers(ev, "R-WF-3") == [("layer:insurance_fund", "account:charlie", 400)]
+
+
+def test_R_WH_5_paradex_recomputes_the_shortfall_so_a_recovered_fund_ends_the_charge() -> None:
+    # docs.paradex.trade/risk/socialized-losses: Exchange Bankruptcy Amount = max(0, users'
+    # bankruptcy amount - insurance fund balance); the factor applies only while it is
+    # positive, and the charge stops once the fund is recapitalised. After the default the
+    # record is 200 and the fund 0: alice's withdrawal of 1,800 pays 100 as before. If the fund
+    # has been recapitalised to 150 first, the live shortfall is 50: ceil(1,800 x 50 / 3,600)
+    # = 25; at 200 or more, nothing (the fixed record alone would still charge 100).
+    from dataclasses import replace
+    policy = load_mechanism(catalogue()["paradex-withdrawal-haircut"])
+    st = after_default(policy)
+    assert transfers(apply(st, Withdraw("alice", 1_800), policy)[1])[0] == ("account:alice", "deferred:M", 100)
+    for fund, charge in ((150, 25), (200, 0), (1_000, 0)):
+        _, ev = apply(replace(st, layers={"insurance_fund": fund}), Withdraw("alice", 1_800), policy)
+        assert sum(a for s_, d, a in transfers(ev) if d == "deferred:M") == charge
+    _, ev = apply(replace(st, layers={"insurance_fund": 150}), Withdraw("alice", 1_800), paradex())
+    assert transfers(ev)[0] == ("account:alice", "deferred:M", 100)  # without recompute

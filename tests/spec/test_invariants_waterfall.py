@@ -136,3 +136,23 @@ def test_I_RESIDUE_shortfall_paid_by_the_wrong_layer() -> None:
     assert holds("I-RESIDUE", r.pre, r.op, r.post, r.events, mech)
     wrong = retarget(list(r.events), "R-HC-4", src="layer:insurance_fund")
     assert not holds("I-RESIDUE", r.pre, r.op, r.post, wrong, mech)
+
+
+def test_I_PROP_severity_below_one_an_exact_pro_rata_split_holds() -> None:
+    # Issue 19: with severity theta = 3/4 only 75 of the deficit 100 is socialised (R-HC-9);
+    # the rest (25) is written off. Bases 64, 32, 4 (W = 100): the exact pro-rata split of
+    # what is haircut is 48, 24, 3. I-PROP must compare with theta x D, not with D: before the
+    # fix it took the write-off into the target (100) and reported this split as violated.
+    from conftest import short_winners_state
+    pre = short_winners_state(100, 0, {"a": (1, 64, 0), "d": (1, 32, 0), "e": (1, 4, 0)},
+                              layers={"insurance_fund": 0})
+    mech = Mechanism("t", "t", layers=(LayerSpec("insurance_fund"),), final=Haircut(severity_ppm=750_000))
+    op = Liquidate("b", "c")
+    post, ev = step(pre, op, mech)
+    paid = {e.src: e.amount for e in ev if e.rule == "R-HC-2"}
+    assert paid == {"account:a": 48, "account:d": 24, "account:e": 3} and post.bad_debt == 25
+    assert holds("I-PROP", pre, op, post, ev, mech)
+    # and it can still fail: one unit moved from a to d
+    ev2 = [e._replace(amount=e.amount + (-1 if e.src == "account:a" else 1 if e.src == "account:d" else 0))
+           if e.rule == "R-HC-2" else e for e in ev]
+    assert not holds("I-PROP", pre, op, with_collateral(post, a=1, d=-1), ev2, mech)

@@ -84,10 +84,17 @@ def toml_value(v: Any) -> str:
 
 
 def keyed(props: dict[str, Any], values: dict[str, Any]) -> list[str]:
-    """Each key with its comment, then `key = value`."""
+    """Each key with its comment, then `key = value`; a table key (schema type object, held
+    as (key, value) pairs) as an inline table; a key whose default means 'none' (an empty
+    name, an empty list the schema requires non-empty) is left out."""
     out: list[str] = []
     for k, v in values.items():
-        out += comment(props.get(k, {})) + [f"{k} = {toml_value(v)}", ""]
+        prop = props.get(k, {})
+        if v == "" or (v == () and prop.get("minItems", 0) > 0):
+            continue
+        text = ("{ " + ", ".join(f"{json.dumps(a)} = {toml_value(b)}" for a, b in v) + " }" if v else "{}") \
+            if prop.get("type") == "object" else toml_value(v)
+        out += comment(prop) + [f"{k} = {text}", ""]
     return out
 
 
