@@ -39,7 +39,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--deadline", type=seconds(30 * DAY), default=3_600.0,
                    help="seconds for the whole run (default 3600); steps left then are reported as not run")
     c.add_argument("--stop-after", type=integer(1, 1_000), default=5, metavar="N",
-                   help="stop after N consecutive crashes, timeouts or garbage lines (default 5)")
+                   help="stop after N crashes, timeouts, garbage lines or protocol errors within any "
+                   "max(20, 4N) steps (default 5)")
     c.add_argument("--junit", type=out_file, metavar="FILE", help="also write a JUnit XML report")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of text")
     c.add_argument("--fuzz", type=integer(1, 10_000_000), metavar="N",
@@ -72,7 +73,7 @@ def fuzz_mechanisms(names: list[str] | None) -> list[Any]:
     return [kit[m] if m in kit else resolve_mechanism(m) for m in (names or known)]
 
 
-def cmd_fuzz(args: Any) -> int:
+def cmd_fuzz(args: Any, started: float | None = None) -> int:
     """R-CONF-6: differential fuzzing; a disagreement is shrunk, printed and saved."""
     from waterfall.conformance.differential import differential, new_seed, save
     mechs = fuzz_mechanisms(args.mechanism)
@@ -80,7 +81,7 @@ def cmd_fuzz(args: Any) -> int:
     print(f"differential fuzzing: {args.fuzz} scenarios at most, seed {seed} "
           f"(repeat with --seed {seed})", file=sys.stderr, flush=True)
     with killing_on_signals():
-        out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline)
+        out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline, started=started)
     if args.json:
         print(json.dumps({"seed": seed, "examples": out.examples, "seconds": round(out.seconds, 2),
                           "first_found": out.first_found or None, "first_seconds": round(out.first_seconds, 2),
@@ -106,11 +107,13 @@ def cmd_fuzz(args: Any) -> int:
 
 
 def cmd_conform(args: Any) -> int:
-    """Run, print per-step failures with diffs (or JSON), write JUnit; exit code."""
+    """Run, print per-step failures with diffs (or JSON), write JUnit; exit code. The
+    deadline counts from here: loading and checking the vectors are part of it."""
+    started = time.monotonic()
     if args.fuzz:
-        return cmd_fuzz(args)
+        return cmd_fuzz(args, started)
     selection = load_vectors(Path(args.vectors), args.mechanism, args.filter)  # exit 2 before any start
-    runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after)
+    runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after, started)
     results: list[StepResult] = []
     start, last, stopped = time.perf_counter(), None, ""
     with killing_on_signals():

@@ -58,14 +58,15 @@ def new_seed() -> int:
 
 
 def differential(command: str, mechanisms: list[Mechanism], examples: int, timeout: float,
-                 seed: int, deadline: float | None = None, shrink_examples: int | None = None) -> Outcome:
+                 seed: int, deadline: float | None = None, shrink_examples: int | None = None,
+                 started: float | None = None) -> Outcome:
     """R-CONF-6: up to `examples` scenarios through the implementation and the model; a
     disagreement is shrunk (for at most `shrink_examples` further scenarios, so the same
     seed gives the same result) and kept in the outcome (the last failing call is the
     smallest one found)."""
     out, start = Outcome(), time.monotonic()
     budget = SHRINK_EXAMPLES if shrink_examples is None else shrink_examples
-    runner = Runner(Engine(command, timeout), deadline)
+    runner = Runner(Engine(command, timeout), deadline, started=started)
     try:
         runner.start()
     except EngineStopped as e:
