@@ -23,6 +23,7 @@ from waterfall.model.replay import run
 
 from waterfall.proofs.checks import first_violation
 from waterfall.report import trace as T
+from waterfall.cli.args import out_file
 from waterfall.cli.ids import resolve_invariants
 
 
@@ -32,7 +33,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("scenario", metavar="FILE", help="scenario file (or the name of a bundled one)")
     r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
     r.add_argument("--invariant", action="append", help="only this invariant (repeatable; default: every one)")
-    r.add_argument("--emit-test", metavar="PATH", help="write the counterexample as a pytest test")
+    r.add_argument("--emit-test", metavar="PATH", type=out_file, help="write the counterexample as a pytest test")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_replay)
 

@@ -2,7 +2,10 @@
 catalogue file uses (floor and ceil haircuts, residue sinks that are layers, capped
 haircuts with floor or ceil, every levy rounding pair, ADL by profit toward the
 counterparty, cyclic ADL at mark, clearing layers with floor and ceil, a bad-debt-only
-venue with reserves and per-event caps), so the vectors reach every option of
+venue with reserves and per-event caps; issue 21: severity below 10^6 with exempt accounts
+and a short window, a settlement queue, a capped fund with a floor haircut whose residue
+goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
+warm-up on amounts, a short assessment period), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -66,6 +69,26 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "layers": [CCP[1], {**CCP[2], "rounding": "ceil"}, {**CCP[3], "rounding": "floor"}],  # no defaulter layer
         "final": {"policy": "levy", "rate_scale": 1_000_000, "rate_rounding": "ceil", "payment_rounding": "floor",
                   "residue_sink": "ccp_capital"}}),
+    # issue 21: the time and severity options no catalogue file combines, and a residue payee
+    # other than the surplus sink (a residue sent to the surplus sink shows here)
+    "kit-haircut-severity-exempt-window": ("deribit", {
+        "layers": [FUND, POOL],
+        "final": {"policy": "haircut", "profit": "window_gain", "window": 3_600, "rounding": "floor",
+                  "residue_sink": "fee_pool", "exempt": ["amm"], "severity_ppm": 600_001}}),
+    "kit-haircut-settlement-queue": ("bitmex-2015-profit-equalisation", {
+        "final": {"policy": "haircut", "profit": "upnl", "timing": "settlement", "window": 7_200,
+                  "order": "queue", "severity_ppm": 999_999, "exempt": ["amm"], "residue_sink": "insurance_fund"}}),
+    "kit-fund-capped-floor-residue-pool": ("generic-socialized-loss", {
+        "liquidation": {"surplus": "fee", "fee_ppm": 5_000, "surplus_sink": "insurance_fund"},
+        "layers": [{**FUND, "lifetime_cap": 40_000, "cap_per_event": 30_000}, POOL],
+        "final": {"policy": "haircut", "rounding": "floor", "residue_sink": "fee_pool"}}),
+    "kit-drawdown-trigger-lifetime": ("bybit-adl", {
+        "layers": [{**FUND, "scope": "market", "drawdown_ppm": 250_000, "drawdown_window": 600,
+                    "drawdown_mode": "trigger", "drawdown_floor": 3, "lifetime_cap": 1_000_000}]}),
+    "kit-warmup-amount-window": ("paradex-withdrawal-haircut", {
+        "final": {"policy": "withdrawal_haircut", "base": "amount", "window": 60}}),
+    "kit-ccp-short-period": ("clearing-house-vmgh", {
+        "layers": [CCP[0], CCP[1], CCP[2], {**CCP[3], "assessment_period": 3_600}]}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
