@@ -475,8 +475,29 @@ def check_state_counts(doc: Any, origin: str, error: type[WaterfallError], key: 
 
 
 def load_scenario(path: str | Path) -> Scenario:
-    """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
-    return scenario_from_doc(read_doc(path, ScenarioError, "JSON", strict_json), str(path))
+    """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path. The
+    mechanism it names (and each of `mechanisms`) must exist, even when a command is given
+    another one with --mechanism: a typo is an error, not silently ignored."""
+    sc = scenario_from_doc(read_doc(path, ScenarioError, "JSON", strict_json), str(path))
+    check_named_mechanisms(sc)
+    return sc
+
+
+def check_named_mechanisms(sc: Scenario) -> None:
+    """R-FMT-4: `mechanism` and `mechanisms` of a scenario name catalogue ids or files."""
+    names = ([("mechanism", sc.mechanism)] if sc.mechanism else []) + \
+        [(f"mechanisms[{i}]", m) for i, m in enumerate(sc.mechanisms)]
+    for key, name in names:
+        try:
+            if key == "mechanism":
+                scenario_mechanism(sc)
+            elif name not in catalogue():
+                resolve_mechanism(str(Path(sc.path).parent / name) if (Path(sc.path).parent / name).exists()
+                                  else name)
+        except ScenarioError:
+            raise
+        except WaterfallError as e:
+            raise ScenarioError(f"{sc.path}: key {key}: {e}", file=sc.path, key=key) from None
 
 
 def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:

@@ -120,14 +120,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "scenario": sc.name, "mechanism": mech.id,
             "steps": [{"op": op_to_json(r.op), "error": r.error.to_json() if r.error else None,
-                       "events": [e.to_json() for e in r.events]} for r in results],
+                       "events": [e.to_json() for e in r.events], **({"crash": r.crash} if r.crash else {})}
+                      for r in results],
             "post_state": state_to_json(results[-1].post if results else sc.state),
             "invariants": [{"invariant": f.invariant, "step": f.step, "claimed": f.claimed} for f in findings],
             "expectation_misses": misses}, indent=2))
     else:
         print(f"scenario {sc.name} under {mech.id} ({len(results)} operations)")
         for n, r in enumerate(results, 1):
-            status = f"refused [{r.error.code}]: {r.error}" if r.error else f"{len(r.events)} events"
+            status = f"refused [{r.error.code}]: {r.error}" if r.error else \
+                f"the model crashed ({r.crash}): I-VALID" if r.crash else f"{len(r.events)} events"
             print(f"  step {n}: {describe_op(r.op)}: {status}")
             if r.events:
                 print(event_lines(r.events))

@@ -6,8 +6,9 @@ A step reaches: every rule ID named in the docstring of a function (or method) o
 that runs while model.step computes it (sys.setprofile; the guide asks every function to
 name its rule in its docstring), every rule named by an event it makes (R-EVT-3's `rule`),
 the rules of the records its post-state holds (the docstrings of State, Market, Account,
-Position: R-STATE-*), R-EVT-2 / R-EVT-3 when it makes events, and R-ERR-* when it is
-refused. The model rules are the IDs of the table rows of spec/rules.md sections 1 to 8
+Position: R-STATE-*), R-EVT-1..3 when it makes events, R-UNIT-1 and R-STATE-5 when its
+post-state is checked to keep them (integers only; validate_state passes), and R-ERR-*
+when it is refused. The model rules are the IDs of the table rows of spec/rules.md sections 1 to 8
 (units to errors); files, runs, proofs and tools (section 9 on) are not rules of a step.
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from waterfall.model.errors import WaterfallError
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.ops import Op
-from waterfall.model.state import State
+from waterfall.model.state import State, validate_state
 from waterfall.model.step import step
 from waterfall.spec import SPEC_DIR
 
@@ -83,11 +84,33 @@ def step_rules(state: State, op: Op, mech: Mechanism) -> tuple[bool, set[str]]:
     ids |= {e.rule for e in events if RULE_ID.fullmatch(e.rule)}
     if events:
         ids |= {"R-EVT-1", "R-EVT-2", "R-EVT-3"}
+    ids |= kept_by_state(post)
     held = {"State", "Market", "Account"} | ({"Position"} if any(a.positions for a in post.accounts.values())
                                              else set())
     for name in held:
         ids |= classes.get(name, frozenset())
     return True, ids
+
+
+def kept_by_state(post: State) -> set[str]:
+    """The state rules an applied step keeps, checked on its post-state: R-UNIT-1 (every
+    quantity an integer) and R-STATE-5 / R-STATE-6 (validate_state passes)."""
+    out: set[str] = set()
+    numbers = [post.bad_debt, post.clock, *post.layers.values(), *post.default_fund.values(),
+               *post.layer_paid.values(), *post.window_base.values(), *post.deferred.values(),
+               *post.partial_at.values(), *post.assessable.values(), *(x for v in post.history.values() for x in v)]
+    for mk in post.markets.values():
+        numbers += [mk.mark, mk.im_ppm, mk.mm_ppm, mk.prev_mark]
+    for a in post.accounts.values():
+        numbers += [a.collateral, a.net_deposit, *(x for p in a.positions.values() for x in p)]
+    if all(type(x) is int for x in numbers):
+        out.add("R-UNIT-1")
+    try:
+        validate_state(post)
+        out |= {"R-STATE-5", "R-STATE-6"}
+    except WaterfallError:
+        pass
+    return out
 
 
 def vector_rules(start: State, ops: tuple[Op, ...], mech: Mechanism) -> list[tuple[bool, set[str]]]:

@@ -38,6 +38,7 @@ from waterfall.proofs.mutation.model_copy import MODEL_DIR
 
 SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
+CHAINED = 10  # chained copies per mechanism (R-CONF-3): the first kept vectors that involve time
 
 
 @dataclass(frozen=True)
@@ -260,6 +261,7 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
                 if k >= len(fixed) and vector(mech, case) != doc:
                     sensitive[k].add(("probe", name))
     seen: set[tuple[Any, ...]] = set()
+    chained = 0
     # the fixed cases first, then the generated ones smallest first (a small vector that
     # reaches the same branches is kept instead of a large one)
     order = list(range(len(fixed))) + sorted(range(len(fixed), len(docs)), key=lambda k: (len(canonical(docs[k][1])), k))
@@ -272,7 +274,8 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
         if k < len(fixed) or not reached <= seen:
             seen |= reached
             yield {**doc, "_reach": reach}
-            if chains(doc):
+            if chains(doc) and chained < CHAINED:
+                chained += 1
                 yield {**doc, "id": f"chain-{doc['id']}", "chain": True, "_reach": reach,
                        "description": "chained: each step's pre-state is the implementation's own post-state; "
                                       + doc["description"]}
