@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import InvalidState, WaterfallError
+from .errors import InvalidState, ScenarioError, WaterfallError
 from .events import Event
 from .loader import Scenario
 from .mechanism import Mechanism
@@ -66,7 +66,11 @@ def run(scenario: Scenario, mech: Mechanism) -> list[StepResult]:
     """R-RUN-2: apply every operation in order; a refused one leaves the state as it was. A
     crash of the model (any other exception) ends the run with a step recording it: on a
     valid state that is itself a violation of I-VALID, kept as a finding, never a traceback."""
-    state = prepare(scenario.state, mech)
+    try:
+        state = prepare(scenario.state, mech)
+    except InvalidState as e:  # a record the mechanism cannot read: the scenario's fault (R-RUN-1)
+        raise ScenarioError(f"{scenario.path or scenario.name}: state under {mech.id}: {e}",
+                            file=scenario.path, key="state") from None
     results = []
     for op in scenario.ops:
         try:

@@ -66,13 +66,18 @@ def _nearest_existing(p: Path) -> Path:
     return q
 
 
+def _fits(text: str, p: Path) -> None:
+    """Every component of the path fits a file name (checked before the path is touched)."""
+    for part in p.parts:
+        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
+            raise argparse.ArgumentTypeError(f"{text}: a path component is longer than {NAME_MAX} bytes")
+
+
 def _check_chain(text: str, p: Path) -> None:
     """R-CLI-6: every component fits a file name, no symlink loop on the way, the nearest
     existing ancestor is a writable directory, and the missing parents can really be created
     (tried, then removed again: /proc/x or a read-only mount fails here, before any work)."""
-    for part in p.parts:
-        if len(part.encode("utf-8", "surrogateescape")) > NAME_MAX:
-            raise argparse.ArgumentTypeError(f"{text}: a path component is longer than {NAME_MAX} bytes")
+    _fits(text, p)
     try:
         os.path.realpath(p, strict=False)
         base = _nearest_existing(p)
@@ -110,6 +115,7 @@ def out_dir(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path")
     p = Path(text)
+    _fits(text, p)
     if (p.exists() or p.is_symlink()) and not p.is_dir():
         raise argparse.ArgumentTypeError(f"{text}: exists and is not a directory")
     _check_chain(text, p)
@@ -122,6 +128,7 @@ def out_file(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("an empty path")
     p = Path(text)
+    _fits(text, p)
     if p.exists() or p.is_symlink():
         if not p.is_file():
             raise argparse.ArgumentTypeError(f"{text}: exists and is not a regular file")
@@ -131,8 +138,6 @@ def out_file(text: str) -> str:
     if text.endswith(("/", os.sep)):
         raise argparse.ArgumentTypeError(f"{text}: names a directory, not a file")
     _check_chain(text, p.parent)
-    if len(p.name.encode("utf-8", "surrogateescape")) > NAME_MAX:
-        raise argparse.ArgumentTypeError(f"{text}: the file name is longer than {NAME_MAX} bytes")
     return text
 
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
-from waterfall.model.loader import (catalogue, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
+from waterfall.model.loader import (catalogue, check_named_mechanisms, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
                                    scenario_mechanism)
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
@@ -111,6 +111,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
     sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
+    check_named_mechanisms(sc, [mech])
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
     # the scenario's expectations apply when it is run under its own mechanism
@@ -181,6 +182,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     names = args.mechanism or list(catalogue())
     mechs = [resolve_mechanism(n) for n in names]
     scenarios = stress_scenarios(args.scenarios) if args.scenarios else stress_scenarios()
+    for sc in scenarios:
+        check_named_mechanisms(sc, mechs)
     outcomes = []
     for i, mech in enumerate(mechs, 1):
         if not args.json:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from waterfall.model.errors import ScenarioError
-from waterfall.model.loader import catalogue, resolve_mechanism, resolve_scenario, scenario_mechanism
+from waterfall.model.loader import catalogue, check_named_mechanisms, resolve_mechanism, resolve_scenario, scenario_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
@@ -42,6 +42,7 @@ def cmd_replay(args: Any) -> int:
     """Replay, show every violated invariant's trace, optionally emit a test."""
     sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
+    check_named_mechanisms(sc, [mech])
     doc = json.loads(Path(sc.path).read_text(encoding="utf-8"))
     results = run(sc, mech)
     violated = [inv for inv in resolve_invariants(args.invariant) if first_violation(results, mech, inv)[0]]
