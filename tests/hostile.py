@@ -406,7 +406,7 @@ def issue21_inputs() -> list[Hostile]:
                {"op": "advance_time"}, {"op": "advance_time", "seconds": "1" + "0" * 400},
                {"op": "deleverage", "account": "alice", "market": "BTC-PERP", "size": 1.0},
                {"op": "deleverage", "account": "alice", "market": "BTC-PERP"}):
-        own(f"scen time op {json.dumps(op)[:60]}", lambda d, op=op: d["ops"].insert(0, op), "ops[0]", run_it)
+        own(f"scen time op {json.dumps(op)[:90]}", lambda d, op=op: d["ops"].insert(0, op), "ops[0]", run_it)
     mkeys = (("drawdown_ppm float", "[[layers]]\nname = \"f2\"\ndrawdown_ppm = 1e5\ndrawdown_window = 10\n", "drawdown_ppm"),
              ("drawdown_mode unknown", "[[layers]]\nname = \"f2\"\ndrawdown_ppm = 1\ndrawdown_window = 1\n"
               "drawdown_mode = \"sometimes\"\n", "drawdown_mode"),

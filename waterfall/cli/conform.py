@@ -82,6 +82,12 @@ def cmd_fuzz(args: Any, started: float | None = None) -> int:
           f"(repeat with --seed {seed})", file=sys.stderr, flush=True)
     with killing_on_signals():
         out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline, started=started)
+    if out.model_crash is not None:  # a finding about the model, not the implementation (I-VALID)
+        from waterfall.proofs.fuzz.machines import save_scenario
+        path = save_scenario(out.model_crash, Path(args.save))
+        print(f"waterfall: conform: {out.model_crash['description']}; scenario saved as {path} "
+              f"(replay: waterfall run {path})", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"seed": seed, "examples": out.examples, "seconds": round(out.seconds, 2),
                           "first_found": out.first_found or None, "first_seconds": round(out.first_seconds, 2),
