@@ -129,7 +129,21 @@ def _margin_once(st: Any, acct: Any, *, initial: bool) -> int:
     return -((-total) // 1_000_000)
 
 
+def _adl_rescored_per_market() -> Any:
+    from waterfall.model import adl
+    original = adl.deleverage
+
+    def deleverage(tx: Any, policy: Any, aid: str, markets: list[str], seed: str, **kw: Any) -> None:
+        for m in markets:
+            original(tx, policy, aid, [m], seed, **kw)
+    return deleverage
+
+
 PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-ADL-3: every market is ranked on the state before any ADL fill: a vector where ranking
+    # each market after the previous market's fills changes who is deleveraged
+    "ranking before any fill decides (R-ADL-3)": [("waterfall.model.waterfall", "deleverage",
+                                                   _adl_rescored_per_market())],
     # R-ALLOC-2: equal remainders go to the smaller id: a vector where that decides a share
     "tie order decides (R-ALLOC-2)": [("waterfall.model.allocation", "top_remainders", _ties_reversed)],
     # R-MARGIN-1: margin rounded up per market: a vector where one rounding of the sum differs
