@@ -431,10 +431,10 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(tmp_path: Path) -> None:
     impl = broken_adapter(tmp_path, "fund-allowed-negative")
     found = tmp_path / "found"
-    run = cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
+    run = cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "1", "--mechanism", "generic-socialized-loss",
               "--save", str(found))
     assert run.returncode == 1, run.stderr
-    assert "DISAGREE: first found after" in run.stdout and "seed 7" in run.stdout and "insurance_fund" in run.stdout
+    assert "DISAGREE: first found after" in run.stdout and "seed 1" in run.stdout and "insurance_fund" in run.stdout
     assert "liquidate account=" in run.stdout  # the failing operation
     saved = sorted(found.rglob("*.json"))
     assert [p.name for p in saved][-1] == "manifest.json" and len(saved) == 2
@@ -442,7 +442,7 @@ def test_R_CONF_6_differential_fuzzing_finds_a_broken_engine_and_saves_a_vector(
     assert cli("conform", "--impl", impl, "--vectors", str(found)).returncode == 1  # the saved vector replays
     assert cli("conform", "--impl", ADAPTER, "--vectors", str(found)).returncode == 0
     again = tmp_path / "again"
-    assert cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "7", "--mechanism", "generic-socialized-loss",
+    assert cli("conform", "--impl", impl, "--fuzz", "300", "--seed", "1", "--mechanism", "generic-socialized-loss",
                "--save", str(again)).returncode == 1
     assert sorted(p.name for p in again.rglob("*.json")) == [p.name for p in saved]  # the seed is honoured
 

@@ -139,7 +139,16 @@ def _adl_rescored_per_market() -> Any:
     return deleverage
 
 
+def _water_fill_cut_at_caps(total: int, weights: Any, caps: Any, keys: Any, rounding: str) -> list[int]:
+    from waterfall.model.allocation import allocate
+    shares = allocate(total, weights, keys, rounding)
+    return [min(s, c) for s, c in zip(shares, caps)]
+
+
 PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-ALLOC-4: a capped split redistributes what the capped accounts cannot take: a vector
+    # where cutting at the caps without redistributing changes the shares
+    "capped split redistributes (R-ALLOC-4)": [("waterfall.model.haircut", "water_fill", _water_fill_cut_at_caps)],
     # R-ADL-3: every market is ranked on the state before any ADL fill: a vector where ranking
     # each market after the previous market's fills changes who is deleveraged
     "ranking before any fill decides (R-ADL-3)": [("waterfall.model.waterfall", "deleverage",

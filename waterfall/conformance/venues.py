@@ -309,12 +309,11 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
     """One operation on the current state, biased to what the waterfall does."""
     ids = sorted(state.accounts)
     markets = sorted(state.markets)
-    kind = d.int(0, 23)
-    if kind >= 20:
+    if d.int(0, 5) == 5:  # a time operation one time in six (a draw of its own: 0 shrinks to none)
         timed = time_operation(d, state, mech)
         if timed is not None:
             return timed
-        kind = d.int(0, 19)
+    kind = d.int(0, 19)
     victims = liquidatable(state)
     if kind == 0 and victims:  # deposit exactly up to the maintenance margin, then liquidate: E-HEALTHY
         who = victims[0]
