@@ -145,7 +145,33 @@ def _water_fill_cut_at_caps(total: int, weights: Any, caps: Any, keys: Any, roun
     return [min(s, c) for s, c in zip(shares, caps)]
 
 
+def _peak_edge_excluded() -> Any:
+    from waterfall.model import history
+    original = history.peak
+
+    def peak(points: Any, key: str, balance: int, clock: int, window: int) -> int:
+        return original(points, key, balance, clock, max(0, window - 1))
+    return peak
+
+
+def _repay_reversed(tx: Any, aid: str, charge: int) -> None:
+    from waterfall.model.events import acct
+    left = charge
+    for key in sorted(tx.deferred, reverse=True):
+        part = min(left, tx.deferred[key])
+        tx.pay("R-WH-2", acct(aid), "deferred:" + key, part, "withdrawal_haircut")
+        left -= part
+    for key in sorted(tx.deferred):
+        if tx.deferred[key] == 0:
+            del tx.deferred[key]
+
+
 PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-TIME-3: the window includes its start edge: a vector where leaving out the point at
+    # clock - window changes the peak
+    "window start edge decides (R-TIME-3)": [("waterfall.model.layers", "peak", _peak_edge_excluded())],
+    # R-WH-2: deferred records repaid in key order: a vector where the order decides
+    "repayment order decides (R-WH-2)": [("waterfall.model.step", "repay", _repay_reversed)],
     # R-ALLOC-4: a capped split redistributes what the capped accounts cannot take: a vector
     # where cutting at the caps without redistributing changes the shares
     "capped split redistributes (R-ALLOC-4)": [("waterfall.model.haircut", "water_fill", _water_fill_cut_at_caps)],

@@ -203,6 +203,13 @@ def time_records(d: Draw, state: State, mech: Mechanism) -> State:
                 start = max(0, clock - spec.drawdown_window + d.int(-1, 1))
                 history[k] = (min(start, clock), peak)
                 d.tags.add("drawdown at its threshold")
+                if start >= 1 and d.int(0, 1):  # the peak before the window, a lower point at its edge +-1
+                    edge = min(clock, max(start, clock - spec.drawdown_window + d.int(0, 2)))
+                    history[k] = (start - 1, peak, edge, max(bal, peak - 1 - d.int(0, max(0, peak - bal - 1))))
+                    if history[k][3] >= peak:
+                        history[k] = (min(start, clock), peak)
+                    else:
+                        d.tags.add("drawdown peak at the window's start edge")
         if spec.lifetime_cap:
             for m in sorted(state.markets):
                 if d.int(0, 1):
@@ -212,7 +219,9 @@ def time_records(d: Draw, state: State, mech: Mechanism) -> State:
     base = {i: d.int(-1_000, 1_000) for i in ids if d.int(0, 1)} \
         if isinstance(final, (Haircut, WithdrawalHaircut)) and getattr(final, "window", 0) else {}
     deferred = {m: d.int(1, 10_000) for m in sorted(state.markets) if d.int(0, 1)} \
-        if isinstance(final, Haircut) and final.timing == "settlement" else {}
+        if isinstance(final, Haircut) and final.timing == "settlement" or isinstance(final, WithdrawalHaircut) else {}
+    if len(deferred) > 1:
+        d.tags.add("several deferred records")
     cooldown = mech.liquidation.step_cooldown
     partial = {}
     if mech.liquidation.step_ppm:
