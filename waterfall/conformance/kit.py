@@ -5,7 +5,7 @@ counterparty, cyclic ADL at mark, clearing layers with floor and ceil, a bad-deb
 venue with reserves and per-event caps; issue 21: severity below 10^6 with exempt accounts
 and a short window, a settlement queue, a capped fund with a floor haircut whose residue
 goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
-warm-up on amounts, a short assessment period), so the vectors reach every option of
+warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -89,6 +89,9 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "final": {"policy": "withdrawal_haircut", "base": "amount", "window": 60}}),
     "kit-ccp-short-period": ("clearing-house-vmgh", {
         "layers": [CCP[0], CCP[1], CCP[2], {**CCP[3], "assessment_period": 3_600}]}),
+    "kit-pool-trigger-one": ("gmx-v2", {
+        "final": {"policy": "pool", "account": "pool", "max_pnl_factor_ppm": 1_000_000, "adl_trigger_ppm": 1_000_000,
+                  "adl_floor_ppm": 500_000}}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
@@ -166,7 +169,13 @@ def _repay_reversed(tx: Any, aid: str, charge: int) -> None:
             del tx.deferred[key]
 
 
+def _factor_at_or_above(pnl: int, value: int, factor_ppm: int) -> bool:
+    return value > 0 and pnl * 1_000_000 >= factor_ppm * value
+
+
 PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-POOL-3: ADL is allowed only strictly above the trigger: a vector where >= differs
+    "trigger strictly exceeded (R-POOL-3)": [("waterfall.model.pool", "factor_above", _factor_at_or_above)],
     # R-TIME-3: the window includes its start edge: a vector where leaving out the point at
     # clock - window changes the peak
     "window start edge decides (R-TIME-3)": [("waterfall.model.layers", "peak", _peak_edge_excluded())],

@@ -400,18 +400,40 @@ def time_operation(d: Draw, state: State, mech: Mechanism) -> Op | None:
         seconds = d.pick((to_edge - 1, to_edge, to_edge + 1, w, w - 1, w + 1, 2**31, 2 * w))
         d.tags.add("advance to a window edge")
         return AdvanceTime(max(1, seconds)) if seconds > 0 or d.int(0, 1) else AdvanceTime(0)
-    if choice == 3 and isinstance(mech.final, Pool):
+    if (choice == 3 or choice >= 1 and not spans) and isinstance(mech.final, Pool):  # a pool: mostly ADL orders
         holders = [(i, m, p.size) for i, a in sorted(state.accounts.items()) if i != mech.final.account
                    for m, p in sorted(a.positions.items()) if p.size]
         if holders:
             aid, m, size = d.pick(holders)
             d.tags.add("pool deleverage")
-            return Deleverage(aid, m, d.pick((abs(size), max(1, abs(size) // 2), 1, abs(size) + 1)))
+            order = Deleverage(aid, m, d.pick((abs(size), max(1, abs(size) // 2), 1, abs(size), abs(size) + 1)))
+            top = pool_to_trigger(d, state, mech.final, m, 1 if size > 0 else -1)
+            if top is not None:  # first bring the pool's value to the trigger (+-1), then the order
+                d.pending.append(order)
+                return top
+            return order
     if choice == 4 and state.markets:
         m = d.pick(sorted(state.markets))
         d.tags.add("set_mark to the same price")
         return SetMark(m, state.markets[m].mark)
     return AdvanceTime(d.pick((1, 59, 3_600, 0, -1, 2**31)))
+
+
+def pool_to_trigger(d: Draw, state: State, policy: Pool, market: str, side: int) -> Op | None:
+    """R-POOL-3's boundary: a deposit to the pool that makes its value the side's PnL divided
+    by the trigger (exactly when that divides, else the nearest), +-1 unit: ADL allowed only
+    strictly above the trigger."""
+    pool = state.accounts.get(policy.account)
+    if pool is None or policy.adl_trigger_ppm <= 0:
+        return None
+    mark = state.markets[market].mark
+    pnl = sum(p.size * mark - p.open_notional for i, a in sorted(state.accounts.items()) if i != policy.account
+              for mm, p in a.positions.items() if mm == market and p.size * side > 0)
+    target = pnl * 1_000_000 // policy.adl_trigger_ppm + d.int(-1, 1)
+    if pnl <= 0 or not 0 < target - pool.collateral <= MAX_INPUT:
+        return None
+    d.tags.add("pool value at the ADL trigger")
+    return Deposit(policy.account, target - pool.collateral)
 
 
 def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:
