@@ -56,7 +56,8 @@ def time_to_json(state: State) -> dict[str, Any]:
     if state.clock:
         doc["clock"] = str(state.clock)
     if state.history:
-        doc["layer_history"] = {k: [[str(v[i]), str(v[i + 1])] for i in range(0, len(v), 2)]
+        # pairs; an odd point (only a broken model makes one, I-VALID) is written alone, not lost
+        doc["layer_history"] = {k: [[str(x) for x in v[i:i + 2]] for i in range(0, len(v), 2)]
                                 for k, v in sorted(state.history.items())}
     for key in ("layer_paid", "window_base", "deferred", "partial_at", "assessable"):
         values = getattr(state, key)

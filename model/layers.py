@@ -41,7 +41,8 @@ def room(tx: Tx, spec: LayerSpec, key: str, trigger: bool = False) -> int:
     """R-WF-3 / R-WF-8: what a balance key can pay: balance - reserve, and with a drawdown
     rule, while the balance is above `drawdown_floor`, no lower than
     ceil(peak x (1 - drawdown_ppm / 10^6)), the peak taken over the window (R-TIME-3). A
-    rule in mode 'trigger' applies only when `trigger` (the fund-first split, R-ADL-7)."""
+    rule in mode 'trigger' applies only when `trigger` (the fund-first split, R-ADL-7;
+    R-WF-8b)."""
     bal = tx.layers.get(key, 0)
     out = max(0, bal - spec.reserve)
     applies = spec.drawdown_mode == "cap" or trigger

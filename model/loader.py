@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Sequence
 
 import jsonschema
 import referencing
@@ -560,6 +560,29 @@ def check_state_counts(doc: Any, origin: str, error: type[WaterfallError], key: 
 def load_scenario(path: str | Path) -> Scenario:
     """R-FMT-4: read and validate a scenario; ScenarioError names file and JSON path."""
     return scenario_from_doc(read_doc(path, ScenarioError, "JSON", strict_json), str(path))
+
+
+def check_named_mechanisms(sc: Scenario, given: Sequence[Mechanism] = ()) -> None:
+    """R-FMT-4 / R-RUN-3: `mechanism` and `mechanisms` of a scenario name catalogue ids or
+    files, or the id of a mechanism the command was given (a scenario saved from a mechanism
+    file names the file's id), even when another mechanism is chosen with --mechanism: a typo
+    is an error naming the key, not silently ignored."""
+    ids = {m.id for m in given}
+    names = ([("mechanism", sc.mechanism)] if sc.mechanism else []) + \
+        [(f"mechanisms[{i}]", m) for i, m in enumerate(sc.mechanisms)]
+    for key, name in names:
+        if name in ids:
+            continue
+        try:
+            if key == "mechanism":
+                scenario_mechanism(sc)
+            elif name not in catalogue():
+                resolve_mechanism(str(Path(sc.path).parent / name) if (Path(sc.path).parent / name).exists()
+                                  else name)
+        except ScenarioError:
+            raise
+        except WaterfallError as e:
+            raise ScenarioError(f"{sc.path}: key {key}: {e}", file=sc.path, key=key) from None
 
 
 def scenario_from_doc(doc: Any, origin: str = "<scenario>") -> Scenario:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from .errors import WaterfallError
+from .errors import InvalidState, ScenarioError, WaterfallError
 from .events import Event
 from .loader import Scenario
 from .mechanism import Mechanism
@@ -22,6 +22,7 @@ class StepResult:
     post: State
     events: list[Event] = field(default_factory=list)
     error: WaterfallError | None = None
+    crash: str = ""  # the model raised something else: a violation of I-VALID (then post is pre)
 
 
 def prepare(state: State, mech: Mechanism) -> State:
@@ -38,15 +39,38 @@ def prepare(state: State, mech: Mechanism) -> State:
             layers[f"{spec.name}:{markets[0]}"] = layers.pop(spec.name)
     for key in mech.layer_keys(markets):
         layers.setdefault(key, 0)
+    check_records(state, mech, markets)
     pool = getattr(mech.final, "account", None)  # R-POOL-1: the pool account a mechanism names
     if pool is not None and pool not in state.accounts:
         state = replace(state, accounts={**state.accounts, pool: Account(0, 0, {})})
     return replace(state, layers=layers) if layers != dict(state.layers) else state
 
 
+def check_records(state: State, mech: Mechanism, markets: list[str]) -> None:
+    """R-RUN-1 / R-STATE-6: a layer history names a balance key of a layer the mechanism keeps
+    a drawdown window for (R-TIME-3), a lifetime payout a layer with a lifetime cap (R-WF-9);
+    anything else would be carried along unread (InvalidState naming the key)."""
+    windowed = {k for s in mech.layers if s.kind == "balance" and s.drawdown_ppm > 0 for k in s.keys(markets)}
+    for key in state.history:
+        if key not in windowed:
+            raise InvalidState(f"layer_history of {key!r}: {mech.id} keeps no drawdown window for that layer "
+                               f"(R-TIME-3; windowed: {', '.join(sorted(windowed)) or 'none'})", layer=key)
+    capped = {s.name for s in mech.layers if s.kind == "balance" and s.lifetime_cap > 0}
+    for key in state.layer_paid:
+        if key.rpartition(":")[0] not in capped:
+            raise InvalidState(f"layer_paid of {key!r}: {mech.id} has no lifetime cap on that layer (R-WF-9)",
+                               layer=key)
+
+
 def run(scenario: Scenario, mech: Mechanism) -> list[StepResult]:
-    """R-RUN-2: apply every operation in order; a refused one leaves the state as it was."""
-    state = prepare(scenario.state, mech)
+    """R-RUN-2: apply every operation in order; a refused one leaves the state as it was. A
+    crash of the model (any other exception) ends the run with a step recording it: on a
+    valid state that is itself a violation of I-VALID, kept as a finding, never a traceback."""
+    try:
+        state = prepare(scenario.state, mech)
+    except InvalidState as e:  # a record the mechanism cannot read: the scenario's fault (R-RUN-1)
+        raise ScenarioError(f"{scenario.path or scenario.name}: state under {mech.id}: {e}",
+                            file=scenario.path, key="state") from None
     results = []
     for op in scenario.ops:
         try:
@@ -55,4 +79,7 @@ def run(scenario: Scenario, mech: Mechanism) -> list[StepResult]:
             state = post
         except WaterfallError as e:
             results.append(StepResult(op, state, state, [], e))
+        except Exception as e:  # noqa: BLE001 - a crash of the model is the finding (I-VALID)
+            results.append(StepResult(op, state, state, [], None, f"{type(e).__name__}: {e}"[:500]))
+            break
     return results

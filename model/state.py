@@ -106,7 +106,8 @@ def upnl(pos: Position, mark: int) -> int:
 
 
 def account_upnl(state: State, acct: Account) -> int:
-    """R-PNL-2: sum of an account's unrealised PnL over its markets at mark."""
+    """R-PNL-2: sum of an account's unrealised PnL over its markets at mark (R-PNL-1 per
+    position, inlined)."""
     markets = state.markets
     return sum(p.size * markets[m].mark - p.open_notional for m, p in acct.positions.items())
 
@@ -194,8 +195,9 @@ def check_per_account(state: State, values: Mapping[str, int], name: str, label:
 
 def validate_time(state: State) -> None:
     """R-STATE-6: clock >= 0; a previous mark >= 0 (0: none); history points in time order,
-    none after the clock, balances >= 0; lifetime payouts and deferred losses >= 0; window
-    bases and partial-liquidation times name known accounts (times <= clock)."""
+    none after the clock, balances >= 0; lifetime payouts (LAYER:MARKET of a known market)
+    and deferred losses (of a known market) >= 0; window bases and partial-liquidation times
+    name known accounts (times <= clock)."""
     check_input(state.clock, "clock", nonneg=True)
     for m, mk in state.markets.items():
         check_input(mk.prev_mark, "prev_mark", nonneg=True, market=m)
@@ -216,6 +218,13 @@ def validate_time(state: State) -> None:
             check_balance(v, name, layer=key)
             if v < 0:
                 raise InvalidState(f"{name} of {key!r} is negative", layer=key)
+    for m in state.deferred:  # deferred losses are kept per market (R-HC-7)
+        if m not in state.markets:
+            raise UnknownMarket(f"deferred loss of unknown market {m!r}", market=m)
+    for key in state.layer_paid:  # LAYER:MARKET (R-WF-9): the market is a known one ('' for none)
+        name, sep, m = key.rpartition(":")
+        if not sep or not name or (m and m not in state.markets):
+            raise InvalidState(f"layer_paid key {key!r} is not LAYER:MARKET of a known market (R-WF-9)", layer=key)
     check_per_account(state, state.window_base, "window_base", "window base", nonneg=False)
     check_per_account(state, state.assessable, "assessable", "assessment allowance", nonneg=True)
     for aid, t in state.partial_at.items():

@@ -78,6 +78,9 @@ def check_steps(results: list[StepResult], mech: Mechanism, scenario: str) -> li
     relational ones on every liquidation (R-VERIFY-3)."""
     found = []
     for n, r in enumerate(results, 1):
+        if r.crash:  # the model crashed on a valid state: I-VALID (R-STATE-5)
+            found.append(Finding("I-VALID", scenario, n, "I-VALID" in mech.claims))
+            continue
         if r.error is not None:
             continue
         for inv in REGISTRY.values():
@@ -162,6 +165,8 @@ def adl_fill(e: "Event", bankrupt: str) -> tuple[str, str, int, int]:
 def violation(r: StepResult, mech: Mechanism, inv: str) -> tuple[bool, object | None]:
     """(violated, parameter) of one applied step: a registered invariant's predicate, or the
     first failing parameter of a relational one."""
+    if r.crash:
+        return inv == "I-VALID", None
     if r.error is not None:
         return False, None
     if inv in REGISTRY:

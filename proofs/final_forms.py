@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Sequence
 
 from waterfall.model.allocation import allocate, water_fill
-from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism, WithdrawalHaircut
+from waterfall.model.errors import MechanismError
+from waterfall.model.mechanism import Adl, BadDebtOnly, Haircut, Levy, Mechanism, Pool, WithdrawalHaircut
 from waterfall.model.units import PPM, div_ceil, div_floor
 
 Form = tuple[object, ...]
@@ -29,7 +30,11 @@ def final_form(mech: Mechanism) -> Form:
         return ("adl",)
     if isinstance(f, WithdrawalHaircut):
         return ("withdrawal_haircut", f.base)
-    assert isinstance(f, BadDebtOnly)
+    if isinstance(f, Pool):
+        return ("pool", f.max_pnl_factor_ppm)
+    if not isinstance(f, BadDebtOnly):  # a final resort this comparison does not know: a typed error
+        raise MechanismError(f"{mech.id}: final resort {type(f).__name__} has no pure allocation form for "
+                             f"`waterfall diff`", key="final.policy")
     return ("bad_debt",)
 
 
@@ -41,6 +46,10 @@ def form_note(form: Form) -> str:
                 "depend on the whole state and are not compared")
     if form[0] == "bad_debt":
         return "no socialisation: nobody pays, the deficit is bad debt (R-WF-5)"
+    if form[0] == "pool":
+        return ("pool: the pool account is every trader's counterparty and absorbs the deficit (R-POOL-1); "
+                "no trader pays at the liquidation; the PnL cap (R-POOL-2) and keeper ADL (R-POOL-3) depend "
+                "on the pool's value and are not compared")
     if form[0] == "withdrawal_haircut":
         return ("nobody pays at the liquidation: the shortfall is recorded (R-WH-1) and recovered "
                 "from later withdrawals (R-WH-2), which depend on who withdraws when")

@@ -17,9 +17,12 @@ from typing import Any, Callable
 
 import importlib
 
-from waterfall.model import adl, allocation, haircut, layers, levy, state, waterfall
+from waterfall.model import (adl, allocation, clock, events, haircut, layers, levy, partial, pool, settlement, state,
+                             waterfall, withdrawal)
 from waterfall.model.errors import HealthyAccount, InvalidAmount
 from waterfall.model.mechanism import Levy
+from waterfall.model.ops import AdvanceTime, SetMark
+from waterfall.model.tx import Tx
 from waterfall.model.units import PPM, check_input
 from waterfall.conformance import adapter
 
@@ -124,28 +127,11 @@ def _cap_off_by_one(p: Any) -> None:
 
 
 def _rescored_per_market(p: Any) -> None:
-    def deleverage(tx, policy, aid, markets, seed):
-        for m in markets:
-            pos = tx.accounts[aid].positions.get(m)
-            if pos is None or pos.size == 0:
-                continue
-            mark = tx.markets[m].mark
-            eq = tx.equity(aid)
-            price = mark
-            if policy.close_price == "bankruptcy" and eq < 0:
-                price = adl.bankruptcy_price(mark, pos.size, eq, policy.bankruptcy_rounding)
-            side = -1 if pos.size > 0 else 1
-            remaining, fills = abs(pos.size), []
-            now = state.State(dict(tx.markets), dict(tx.accounts), dict(tx.layers), dict(tx.default_fund), tx.bad_debt)
-            for j in adl.ranked(now, policy.ranking, m, side, aid, seed):  # rescored after earlier markets' fills
-                q = min(remaining, abs(tx.accounts[j].positions[m].size))
-                if policy.skip_insolvent and tx.equity(j) + q * (price - mark) * side < 0:
-                    continue
-                fills.append((j, q))
-                remaining -= q
-                if remaining == 0:
-                    break
-            tx.fills("R-ADL-1", aid, m, fills, price, "adl", side)
+    original = adl.deleverage
+
+    def deleverage(tx, policy, aid, markets, seed, lots=None, prices=None, covered=False, book=None):
+        for m in markets:  # each market ranked on the state after the previous market's fills
+            original(tx, policy, aid, [m], seed, lots=lots, prices=prices, covered=covered, book=book)
     p.setattr(waterfall, "deleverage", deleverage)
 
 
@@ -272,9 +258,9 @@ def _assessment_ignores_equity(p: Any) -> None:
 def _skip_insolvent_ignored(p: Any) -> None:
     original = waterfall.deleverage
 
-    def deleverage(tx, policy, aid, markets, seed):
+    def deleverage(tx, policy, aid, markets, seed, **kw):
         from dataclasses import replace
-        return original(tx, replace(policy, skip_insolvent=False), aid, markets, seed)
+        return original(tx, replace(policy, skip_insolvent=False), aid, markets, seed, **kw)
     p.setattr(waterfall, "deleverage", deleverage)
 
 
@@ -289,9 +275,9 @@ def _per_market_layer_first_market(p: Any) -> None:
 def _adl_at_mark(p: Any) -> None:
     original = waterfall.deleverage
 
-    def deleverage(tx, policy, aid, markets, seed):
+    def deleverage(tx, policy, aid, markets, seed, **kw):
         from dataclasses import replace
-        return original(tx, replace(policy, close_price="mark"), aid, markets, seed)
+        return original(tx, replace(policy, close_price="mark"), aid, markets, seed, **kw)
     p.setattr(waterfall, "deleverage", deleverage)
 
 
@@ -313,6 +299,148 @@ def _zero_amount_withdraw_margin_first(p: Any) -> None:
             raise InvalidAmount("amount must be positive", account=op.account)
         return original(st, op, mech)
     p.setitem(step.HANDLERS, step.Withdraw, withdraw)
+
+
+# ------------------------------------------------------------------ issue 21: time, pool, partial, withdrawal
+
+
+def _drawdown_window_edge(p: Any) -> None:
+    original = layers.peak
+
+    def peak(history, key, balance, clock, window):  # the point at the window's start edge left out
+        return original(history, key, balance, clock, max(0, window - 1))
+    p.setattr(layers, "peak", peak)
+
+
+def _cooldown_off_by_one(p: Any) -> None:
+    original = partial.partial_applies
+
+    def applies(st, mech, op, markets):  # a step exactly `step_cooldown` seconds later still waits
+        last = st.partial_at.get(op.account)
+        if last is not None and st.clock - last == mech.liquidation.step_cooldown and st.clock > 0:
+            return False
+        return original(st, mech, op, markets)
+    p.setattr(waterfall, "partial_applies", applies)
+
+
+def _pool_trigger_inclusive(p: Any) -> None:
+    def factor_above(pnl, value, factor_ppm):  # >= instead of >: ADL allowed at the trigger itself
+        return value > 0 and pnl * PPM >= factor_ppm * value
+    p.setattr(pool, "factor_above", factor_above)
+
+
+def _exempt_in_open_interest(p: Any) -> None:
+    from dataclasses import replace
+    original = levy.levy
+
+    def counted(tx, mech, aid, deficit, markets, surplus_key):  # exempt accounts counted in OI and charged
+        return original(tx, replace(mech, final=replace(mech.final, exempt=())), aid, deficit, markets, surplus_key)
+    p.setitem(waterfall.FINAL, Levy, counted)
+
+
+def _window_rolls_on_exact_multiples(p: Any) -> None:
+    original = clock.advance_time
+
+    def advance(st, op, mech):  # the window rolls only when the clock lands on a multiple
+        window = getattr(mech.final, "window", 0)
+        if window and (st.clock + op.seconds) % window:
+            from dataclasses import replace
+            return original(st, op, replace(mech, final=replace(mech.final, window=0)))
+        return original(st, op, mech)
+    p.setitem(step.HANDLERS, AdvanceTime, advance)
+
+
+def _advance_time_zero_accepted(p: Any) -> None:
+    original = step.HANDLERS[AdvanceTime]
+
+    def advance(st, op, mech):  # advance_time(0) accepted as a no-op
+        if op.seconds == 0:
+            return Tx(st)
+        return original(st, op, mech)
+    p.setitem(step.HANDLERS, AdvanceTime, advance)
+
+
+def _lifetime_not_recorded(p: Any) -> None:
+    original = layers.DRAW["balance"]
+
+    def draw(tx, spec, aid, deficit, markets):  # what a capped layer paid is never recorded
+        before = dict(tx.layer_paid)
+        out = original(tx, spec, aid, deficit, markets)
+        tx.layer_paid.clear()
+        tx.layer_paid.update(before)
+        return out
+    p.setitem(layers.DRAW, "balance", draw)
+
+
+def _int32_clock(p: Any) -> None:
+    original = adapter.state_from_json
+
+    def parse(doc):  # the clock kept in a signed 32-bit integer
+        st = original(doc)
+        from dataclasses import replace
+        c = (st.clock + 2**31) % 2**32 - 2**31
+        return replace(st, clock=max(c, 0))
+    p.setattr(adapter, "state_from_json", parse)
+
+
+def _same_mark_no_op(p: Any) -> None:
+    original = step.HANDLERS[SetMark]
+
+    def set_mark(st, op, mech):  # set_mark to the current price skipped: the previous mark kept
+        mk = st.markets.get(op.market)
+        if mk is not None and op.price == mk.mark:
+            return Tx(st)
+        return original(st, op, mech)
+    p.setitem(step.HANDLERS, SetMark, set_mark)
+
+
+def _partial_time_not_recorded(p: Any) -> None:
+    original = partial.partial_step
+
+    def partial_step(st, mech, op, markets):  # the time of a partial step is not recorded (no cooldown ever)
+        tx = original(st, mech, op, markets)
+        if tx is not None:
+            tx.partial_at.clear()
+            tx.partial_at.update(st.partial_at)
+        return tx
+    p.setattr(waterfall, "partial_step", partial_step)
+
+
+def _assessment_period_never_resets(p: Any) -> None:
+    original = step.HANDLERS[AdvanceTime]
+
+    def advance(st, op, mech):  # the assessment allowance carried across periods
+        tx = original(st, op, mech)
+        tx.assessable.update(st.assessable)
+        return tx
+    p.setitem(step.HANDLERS, AdvanceTime, advance)
+
+
+def _withdrawal_repay_reverse(p: Any) -> None:
+    def repay(tx, aid, charge):  # deferred records repaid in reverse key order
+        left = charge
+        for key in sorted(tx.deferred, reverse=True):
+            part = min(left, tx.deferred[key])
+            tx.pay("R-WH-2", events.acct(aid), "deferred:" + key, part, "withdrawal_haircut")
+            left -= part
+        for key in sorted(tx.deferred):
+            if tx.deferred[key] == 0:
+                del tx.deferred[key]
+    p.setattr(step, "repay", repay)
+
+
+def _settlement_every_advance(p: Any) -> None:
+    original = clock.advance_time
+
+    def advance(st, op, mech):  # the deferred loss settled at every advance, not at the window's end
+        tx = original(st, op, mech)
+        policy = mech.final
+        window = getattr(policy, "window", 0)
+        if window and getattr(policy, "timing", "") == "settlement" and st.clock // window == tx.clock // window \
+                and tx.deferred:
+            settlement.settle_deferred(tx, mech)
+        return tx
+    p.setitem(step.HANDLERS, AdvanceTime, advance)
 
 
 ENGINE_BUGS = (
@@ -361,6 +489,32 @@ ENGINE_BUGS = (
     EngineBug("adl-at-mark", "ADL fills at mark instead of the bankruptcy price", ("bitmex-adl",), _adl_at_mark),
     EngineBug("capped-haircut-not-redistributed", "capped haircut cut at the caps without redistributing",
               ("capped-pro-rata",), _capped_haircut_uncapped_ceil),
+    # issue 21: the time, pool, partial-liquidation and withdrawal rules
+    EngineBug("drawdown-window-edge-excluded", "the drawdown peak leaves out the point at the window's start edge "
+              "(R-TIME-3)", ("bybit-adl",), _drawdown_window_edge),
+    EngineBug("cooldown-off-by-one", "a partial step exactly step_cooldown seconds after the last still waits "
+              "(R-LIQ-6)", ("hyperliquid-adl",), _cooldown_off_by_one),
+    EngineBug("pool-trigger-inclusive", "keeper ADL allowed when the side's PnL equals the trigger (R-POOL-2/3)",
+              ("gmx-v2",), _pool_trigger_inclusive),
+    EngineBug("exempt-in-open-interest", "exempt accounts counted in the open interest and charged (R-LEVY-5)",
+              ("drift-v2",), _exempt_in_open_interest),
+    EngineBug("window-rolls-on-exact-multiples", "the haircut window rolls only when the clock lands on a multiple "
+              "(R-TIME-4)", ("deribit",), _window_rolls_on_exact_multiples),
+    EngineBug("advance-time-zero-accepted", "advance_time(0) accepted as a no-op (R-TIME-1)", ("deribit",),
+              _advance_time_zero_accepted),
+    EngineBug("lifetime-cap-not-recorded", "what a layer with a lifetime cap paid is never recorded (R-WF-9)",
+              ("drift-v2",), _lifetime_not_recorded),
+    EngineBug("int32-clock", "the clock kept in a signed 32-bit integer (R-TIME-1)", ("deribit",), _int32_clock),
+    EngineBug("set-mark-same-price-no-op", "set_mark to the current price skipped, the previous mark kept "
+              "(R-TIME-2)", ("hyperliquid-adl",), _same_mark_no_op),
+    EngineBug("partial-time-not-recorded", "the time of a partial liquidation step is not recorded (R-LIQ-6)",
+              ("hyperliquid-adl",), _partial_time_not_recorded),
+    EngineBug("assessment-period-never-resets", "the assessment allowance carried into the next period (R-CH-4)",
+              ("clearing-house-vmgh",), _assessment_period_never_resets),
+    EngineBug("withdrawal-repay-reverse-order", "deferred shortfalls repaid in reverse key order (R-WH-2)",
+              ("paradex-withdrawal-haircut",), _withdrawal_repay_reverse),
+    EngineBug("settlement-every-advance", "deferred losses settled at every advance_time, not at the window's end "
+              "(R-HC-7)", ("bitmex-2015-profit-equalisation",), _settlement_every_advance),
 )
 BY_NAME = {b.name: b for b in ENGINE_BUGS}
 

@@ -45,6 +45,7 @@ class Hostile:
     make: Callable[[Path], str]  # writes the input under the directory; returns the '{f}' path
     commands: list[list[str]]
     mentions: list[str] = field(default_factory=list)  # text the error must contain ('{f}' allowed)
+    codes: tuple[int, ...] = (2,)  # acceptable exit codes (a valid input that was mishandled: 0 or 1)
 
 
 def text(name: str, body: str | bytes) -> Callable[[Path], str]:
@@ -312,8 +313,129 @@ def vector_inputs() -> list[Hostile]:
             Hostile("vectors no manifest", "vectors", make(lambda t: t, with_manifest=False), cmd, ["manifest.json"])]
 
 
+FAMILY_EXAMPLES = ("generic-socialized-loss", "capped-pro-rata", "drift-v2", "bitmex-adl", "paradex-withdrawal-haircut",
+                   "gmx-v2", "clearing-house-vmgh", "chitra-queue", "percolator-warmup")
+
+
+def issue21_inputs() -> list[Hostile]:
+    """Issue 21: init, replay --emit-test, diff on every family, every output option under a
+    file, under /proc or through a symlink loop, long ids and path components, a scenario's
+    own unknown mechanism, the new mechanism keys, time operations and records, records for
+    layers or markets that do not exist."""
+    out: list[Hostile] = []
+
+    def afile(d: Path) -> str:
+        (d / "file").write_text("x")
+        return str(d / "file")
+
+    def loop(d: Path) -> str:
+        os.symlink(d / "loop-b", d / "loop-a")
+        os.symlink(d / "loop-a", d / "loop-b")
+        return str(d / "loop-a")
+    finding = str(ROOT / "spec/findings/drift-v2-I-NONNEG-2aa24cb7.json")
+    fund = str(ROOT / "spec/scenarios/fund-empty.json")
+    paths = [("init under a file", afile, ["init", "{f}/x.toml", "--family", "levy"], "FILE"),
+             ("init on a symlink loop", loop, ["init", "{f}", "--family", "levy"], "FILE"),
+             ("init under a symlink loop", loop, ["init", "{f}/x.toml", "--family", "levy"], "FILE"),
+             ("init under /proc", fixed("/proc/x"), ["init", "{f}/y/x.toml", "--family", "levy"], "FILE"),
+             ("init a long file name", fixed(""), ["init", "{d}/" + "a" * 300 + ".toml", "--family", "levy"], "FILE"),
+             ("replay --emit-test a directory", lambda d: str(d), ["replay", finding, "--emit-test", "{f}"],
+              "--emit-test"),
+             ("replay --emit-test under a file", afile, ["replay", finding, "--emit-test", "{f}/t.py"], "--emit-test"),
+             ("replay --emit-test a symlink loop", loop, ["replay", finding, "--emit-test", "{f}"], "--emit-test"),
+             ("vectors --out under /proc", fixed("/proc/x/out"), ["vectors", "--out", "{f}"], "--out"),
+             ("vectors --out a symlink loop", loop, ["vectors", "--out", "{f}/v"], "--out"),
+             ("vectors --out a long component", fixed(""), ["vectors", "--out", "{d}/" + "v" * 300], "--out"),
+             ("prove --save under /proc", fixed("/proc/x/out"),
+              ["prove", "--no-all-n", "--mechanism", "deribit", "--accounts", "2", "--save", "{f}"], "--save"),
+             ("prove --junit under /proc", fixed("/proc/x/j.xml"),
+              ["prove", "--no-all-n", "--mechanism", "deribit", "--accounts", "2", "--junit", "{f}"], "--junit"),
+             ("prove --sarif under a file", afile,
+              ["prove", "--no-all-n", "--mechanism", "deribit", "--accounts", "2", "--sarif", "{f}/s.json"], "--sarif"),
+             ("report --out under /proc", fixed("/proc/x/out"), ["report", "--mechanism", "deribit", "--out", "{f}"],
+              "--out"),
+             ("report --junit under /proc", fixed("/proc/x/j.xml"),
+              ["report", "--mechanism", "deribit", "--out", "{d}/r", "--junit", "{f}"], "--junit"),
+             ("fuzz --save under /proc", fixed("/proc/x/out"), ["fuzz", "--mechanism", "deribit", "--save", "{f}"],
+              "--save"),
+             ("fuzz --database under /proc", fixed("/proc/x/db"),
+              ["fuzz", "--mechanism", "deribit", "--database", "{f}"], "--database"),
+             ("conform --save under /proc", fixed("/proc/x/out"),
+              ["conform", "--impl", "true", "--fuzz", "1", "--save", "{f}"], "--save"),
+             ("conform --junit under /proc", fixed("/proc/x/j.xml"), ["conform", "--impl", "true", "--junit", "{f}"],
+              "--junit")]
+    out += [Hostile(n, "cli path (issue 21)", make, [argv], [m]) for n, make, argv, m in paths]
+    for a in FAMILY_EXAMPLES:
+        out.append(Hostile(f"diff gmx-v2 {a}", "diff family", fixed(""), [["diff", "gmx-v2", a, "--seconds", "1"]],
+                           codes=(0, 1)))
+    long_id = "a" * 240
+    out.append(Hostile("mech id longer than a file name", "long id",
+                       text("m.toml", MECH.replace('id = "generic-socialized-loss"', f'id = "{long_id}"')),
+                       [["vectors", "--out", "{d}/out", "--mechanism", "{f}"], ["fuzz", "--mechanism", "{f}", "--seconds",
+                                                                                "1", "--save", "{d}/s"]], ["id"]))
+    def own(name: str, edit: Callable[[dict], None], key: str, commands: list[list[str]]) -> None:
+        out.append(Hostile(name, "scenario (issue 21)", text("s.json", scenario(edit)), commands, ["s.json", key]))
+    named = [["run", "{f}", "--mechanism", "deribit"], ["compare", "{f}", "--mechanisms", "deribit"],
+             ["verify", "--mechanism", "deribit", "--scenarios", "{d}"], ["replay", "{f}", "--mechanism", "deribit"]]
+    own("scen names an unknown mechanism", lambda d: d.update(mechanism="deribitt"), "mechanism", named)
+    own("scen names a missing mechanism file", lambda d: d.update(mechanism="nope.toml"), "mechanism", named)
+    own("scen mechanisms lists an unknown id", lambda d: d.update(mechanisms=["deribit", "nope"]), "mechanisms[1]",
+        [["compare", "{f}"]])
+    run_it = [["run", "{f}", "--mechanism", "deribit"], ["run", "{f}", "--mechanism", "bybit-adl"]]
+    own("scen history of a layer the mechanism lacks", lambda d: d["state"].update(
+        layer_history={"no_such_layer": [["0", "5"]]}), "no_such_layer", run_it)
+    own("scen deferred of an unknown market", lambda d: d["state"].update(deferred={"NOPE": "5"}), "NOPE", run_it)
+    own("scen layer_paid of an unknown market", lambda d: d["state"].update(layer_paid={"insurance_fund:NOPE": "5"}),
+        "insurance_fund:NOPE", run_it)
+    own("scen layer_paid without a lifetime cap", lambda d: d["state"].update(
+        layer_paid={"insurance_fund:BTC-PERP": "5"}), "insurance_fund:BTC-PERP", [run_it[0]])
+    own("scen partial_at of an unknown account", lambda d: d["state"].update(partial_at={"zed": "0"}), "zed", run_it)
+    own("scen partial_at after the clock", lambda d: d["state"].update(clock="10", partial_at={"alice": "11"}),
+        "alice", run_it)
+    own("scen window_base of an unknown account", lambda d: d["state"].update(window_base={"zed": "0"}), "zed", run_it)
+    own("scen assessable of an unknown account", lambda d: d["state"].update(assessable={"zed": "0"}), "zed", run_it)
+    own("scen history after the clock", lambda d: d["state"].update(
+        clock="5", layer_history={"insurance_fund:BTC-PERP": [["6", "1"]]}), "layer", [run_it[1]])
+    own("scen history a lone point", lambda d: d["state"].update(layer_history={"insurance_fund": [["1"]]}),
+        "layer_history", run_it)
+    own("scen clock float", lambda d: d["state"].update(clock=1.5), "clock", run_it)
+    own("scen clock beyond the bound", lambda d: d["state"].update(clock="1" + "0" * 30), "clock", run_it)
+    own("scen clock negative", lambda d: d["state"].update(clock="-1"), "clock", run_it)
+    own("scen prev_mark negative", lambda d: d["state"]["markets"][0].update(prev_mark="-1"), "prev_mark", run_it)
+    for op in ({"op": "advance_time", "seconds": 1.5}, {"op": "advance_time", "seconds": "1e3"},
+               {"op": "advance_time"}, {"op": "advance_time", "seconds": "1" + "0" * 400},
+               {"op": "deleverage", "account": "alice", "market": "BTC-PERP", "size": 1.0},
+               {"op": "deleverage", "account": "alice", "market": "BTC-PERP"}):
+        own(f"scen time op {json.dumps(op)[:90]}", lambda d, op=op: d["ops"].insert(0, op), "ops[0]", run_it)
+    mkeys = (("drawdown_ppm float", "[[layers]]\nname = \"f2\"\ndrawdown_ppm = 1e5\ndrawdown_window = 10\n", "drawdown_ppm"),
+             ("drawdown_mode unknown", "[[layers]]\nname = \"f2\"\ndrawdown_ppm = 1\ndrawdown_window = 1\n"
+              "drawdown_mode = \"sometimes\"\n", "drawdown_mode"),
+             ("lifetime_cap negative", "[[layers]]\nname = \"f2\"\nlifetime_cap = -1\n", "lifetime_cap"),
+             ("assessment_period on a balance", "[[layers]]\nname = \"f2\"\nassessment_period = 60\n",
+              "assessment_period"),
+             ("isolated not a list", "[[layers]]\nname = \"f2\"\nisolated = \"M\"\n", "isolated"))
+    for name, layer, key in mkeys:
+        out.append(Hostile(f"mech {name}", "mech key (issue 21)", text("m.toml", MECH + "\n" + layer), MECH_COMMANDS[:4],
+                           ["{f}", key]))
+    finals = (("severity above 10^6", "severity_ppm = 2000000", "severity_ppm"),
+              ("severity float", "severity_ppm = 5e5", "severity_ppm"),
+              ("exempt not a list", 'exempt = "amm"', "exempt"),
+              ("window negative", "window = -1", "window"),
+              ("timing unknown", 'timing = "later"', "timing"),
+              ("order unknown", 'order = "random"', "order"))
+    for name, line, key in finals:
+        out.append(Hostile(f"mech {name}", "mech key (issue 21)",
+                           text("m.toml", MECH.replace('residue_sink = "bad_debt"', f'residue_sink = "bad_debt"\n{line}')),
+                           MECH_COMMANDS[:4], ["{f}", key]))
+    out.append(Hostile("mech step_cooldown not an integer", "mech key (issue 21)",
+                       text("m.toml", MECH.replace("fee_ppm = 5000", 'fee_ppm = 5000\nstep_cooldown = "30"')),
+                       MECH_COMMANDS[:4], ["{f}", "step_cooldown"]))
+    return out
+
+
 def all_inputs() -> list[Hostile]:
-    return mechanism_inputs() + scenario_inputs() + number_inputs() + path_inputs() + vector_inputs()
+    return (mechanism_inputs() + scenario_inputs() + number_inputs() + path_inputs() + vector_inputs()
+            + issue21_inputs())
 
 
 @dataclass
@@ -344,10 +466,8 @@ def run_one(h: Hostile, argv: list[str], work: Path) -> Run:
     problems = []
     if "Traceback" in out + err:
         problems.append("traceback")
-    if code == 0:
-        problems.append("silent acceptance")
-    elif code != 2:
-        problems.append(f"exit {code}")
+    if code not in h.codes:
+        problems.append("silent acceptance" if code == 0 else f"exit {code}")
     if RAW_CONTROL.search((out + err).replace("\n", "").replace("\t", "").replace("\r", "")):
         problems.append("raw control character")
     after = sorted(p.relative_to(d) for p in d.rglob("*"))
@@ -355,7 +475,7 @@ def run_one(h: Hostile, argv: list[str], work: Path) -> Run:
         problems.append(f"wrote {sorted(set(after) - set(before))[:3]}")
     for m in h.mentions:
         m = m.replace("{f}", f)
-        if m and m not in out + err and code == 2:
+        if m and m not in out + err and code == 2 and 2 in h.codes:
             problems.append(f"does not name {m!r}")
     return Run(h.name, args, code, spent, problems)
 

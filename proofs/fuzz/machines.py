@@ -202,6 +202,17 @@ def machine_for(mech: Mechanism, fail_on: frozenset[str], tally: Tally,
             except WaterfallError as e:
                 tally.refused[f"{name}:{e.code}"] += 1
                 return
+            except Exception as e:  # noqa: BLE001 - a crash of the model on a valid state violates I-VALID
+                if "I-VALID" in fail_on:
+                    self.ops.append(op)
+                    doc = scenario_doc(mech, self.initial, self.ops, f"{mech.id}-I-VALID",
+                                       f"minimal sequence found by the fuzzer on which the model crashed "
+                                       f"({type(e).__name__}): I-VALID")
+                    tally.failure = {"invariant": "I-VALID", "scenario": doc}
+                    raise AssertionError(f"I-VALID violated by {mech.id} at step {len(self.ops)}: the model "
+                                         f"raised {type(e).__name__}: {str(e)[:200]} on {op_to_json(op)}") from None
+                self.document("I-VALID")
+                return
             tally.ran[name] += 1
             self.ops.append(op)
             for inv in REGISTRY.values():

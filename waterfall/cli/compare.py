@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from waterfall.model.errors import MechanismError, ScenarioError
-from waterfall.model.loader import catalogue, resolve_mechanism, resolve_scenario
+from waterfall.model.loader import catalogue, check_named_mechanisms, resolve_mechanism, resolve_scenario
 from waterfall.model.mechanism import Mechanism
 
 from waterfall.proofs.checks import stress_scenarios
@@ -46,6 +46,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         raise ScenarioError("give either a SCENARIO file or --all-scenarios", key="scenario")
     mechs = mechanisms_arg(args.mechanisms)
     scenarios = stress_scenarios() if args.all_scenarios else [resolve_scenario(args.scenario)]
+    for sc in scenarios:
+        check_named_mechanisms(sc, mechs)
     results = [c for sc in scenarios for c in compare(sc, mechs)]
     if args.json:
         print(json.dumps({"scenarios": [s.name for s in scenarios], "mechanisms": [m.id for m in mechs],

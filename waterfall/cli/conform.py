@@ -42,7 +42,8 @@ def add_parser(sub: Any) -> None:
     c.add_argument("--deadline", type=seconds(30 * DAY), default=3_600.0,
                    help="seconds for the whole run (default 3600); steps left then are reported as not run")
     c.add_argument("--stop-after", type=integer(1, 1_000), default=5, metavar="N",
-                   help="stop after N consecutive crashes, timeouts or garbage lines (default 5)")
+                   help="stop after N crashes, timeouts, garbage lines or protocol errors within any "
+                   "max(20, 4N) steps (default 5)")
     c.add_argument("--junit", type=out_file, metavar="FILE", help="also write a JUnit XML report")
     c.add_argument("--json", action="store_true", help="print the JSON report instead of text")
     c.add_argument("--fuzz", type=integer(1, 10_000_000), metavar="N",
@@ -81,7 +82,7 @@ def fuzz_mechanisms(names: list[str] | None) -> list[Any]:
     return [kit[m] if m in kit else resolve_mechanism(m) for m in (names or known)]
 
 
-def cmd_fuzz(args: Any) -> int:
+def cmd_fuzz(args: Any, started: float | None = None) -> int:
     """R-CONF-6: differential fuzzing; a disagreement is shrunk, printed and saved."""
     from waterfall.conformance.differential import differential, new_seed, save
     mechs = fuzz_mechanisms(args.mechanism)
@@ -89,7 +90,13 @@ def cmd_fuzz(args: Any) -> int:
     print(f"differential fuzzing: {args.fuzz} scenarios at most, seed {seed} "
           f"(repeat with --seed {seed})", file=sys.stderr, flush=True)
     with killing_on_signals():
-        out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline)
+        out = differential(args.impl, mechs, args.fuzz, args.timeout, seed, args.deadline, started=started)
+    if out.model_crash is not None:  # a finding about the model, not the implementation (I-VALID)
+        from waterfall.proofs.fuzz.machines import save_scenario
+        path = save_scenario(out.model_crash, Path(args.save))
+        print(f"waterfall: conform: {out.model_crash['description']}; scenario saved as {path} "
+              f"(replay: waterfall run {path})", file=sys.stderr)
+        return 1
     if args.json:
         print(json.dumps({"seed": seed, "examples": out.examples, "seconds": round(out.seconds, 2),
                           "first_found": out.first_found or None, "first_seconds": round(out.first_seconds, 2),
@@ -115,9 +122,11 @@ def cmd_fuzz(args: Any) -> int:
 
 
 def cmd_conform(args: Any) -> int:
-    """Run, print per-step failures with diffs (or JSON), write JUnit; exit code."""
+    """Run, print per-step failures with diffs (or JSON), write JUnit; exit code. The
+    deadline counts from here: loading and checking the vectors are part of it."""
+    started = time.monotonic()
     if args.fuzz:
-        return cmd_fuzz(args)
+        return cmd_fuzz(args, started)
     begin = time.perf_counter()
     if not args.json:
         print(f"checking the vectors of {args.vectors} (each file's SHA-256 against the manifest, its schema) ...",
@@ -125,7 +134,7 @@ def cmd_conform(args: Any) -> int:
     with ticking("checking the vectors"):
         selection = load_vectors(Path(args.vectors), args.mechanism, args.filter)  # exit 2 before any start
     checked = time.perf_counter() - begin
-    runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after)
+    runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after, started)
     results: list[StepResult] = []
     start, last, stopped = time.perf_counter(), None, ""
     with killing_on_signals():

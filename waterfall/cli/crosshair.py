@@ -81,7 +81,8 @@ def cmd_crosshair(args: argparse.Namespace) -> int:
     return EXIT_FINDING if failed else EXIT_OK
 
 
-FORM_FIELDS = {"haircut": ("rounding", "cap_ppm"), "levy": ("rate_scale", "rate_rounding", "payment_rounding")}
+FORM_FIELDS = {"haircut": ("rounding", "cap_ppm"), "levy": ("rate_scale", "rate_rounding", "payment_rounding"),
+               "withdrawal_haircut": ("base",), "pool": ("max_pnl_factor_ppm",)}
 
 
 def form_text(form: Sequence[Any]) -> str:

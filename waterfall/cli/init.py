@@ -20,6 +20,7 @@ from waterfall.model.errors import MechanismError, closest
 from waterfall.model.loader import catalogue, fee_applies, layer_key_applies, load_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.spec import SCHEMAS_DIR
+from waterfall.cli.args import out_file
 
 from waterfall.report.hints import quoted
 
@@ -37,7 +38,7 @@ SCHEMA_FILE = SCHEMAS_DIR / "mechanism.schema.json"
 def add_parser(sub: Any) -> None:
     """Register the `init` subcommand."""
     i = sub.add_parser("init", help="write a commented mechanism file to start a design from")
-    i.add_argument("file", metavar="FILE", help="the mechanism file to write (its stem is the id)")
+    i.add_argument("file", metavar="FILE", type=out_file, help="the mechanism file to write (its stem is the id)")
     i.add_argument("--family", required=True, metavar="|".join(FAMILIES),
                    help="; ".join(f"{k}: {v[1]}" for k, v in FAMILIES.items()))
     i.add_argument("--force", action="store_true", help="overwrite FILE if it exists")

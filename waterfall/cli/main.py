@@ -15,7 +15,7 @@ from typing import Any, Sequence
 
 from waterfall.model.codec import op_to_json, state_to_json
 from waterfall.model.errors import WaterfallError
-from waterfall.model.loader import (catalogue, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
+from waterfall.model.loader import (catalogue, check_named_mechanisms, load_mechanism, names_mechanism, resolve_mechanism, resolve_scenario,
                                    scenario_mechanism)
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
@@ -118,6 +118,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """`waterfall run SCENARIO`: steps, events, invariant checks and the ledger."""
     sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
+    check_named_mechanisms(sc, [mech])
     results = run(sc, mech)
     findings = check_steps(results, mech, sc.name)
     # the scenario's expectations apply when it is run under its own mechanism
@@ -127,14 +128,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(json.dumps({
             "scenario": sc.name, "mechanism": mech.id,
             "steps": [{"op": op_to_json(r.op), "error": r.error.to_json() if r.error else None,
-                       "events": [e.to_json() for e in r.events]} for r in results],
+                       "events": [e.to_json() for e in r.events], **({"crash": r.crash} if r.crash else {})}
+                      for r in results],
             "post_state": state_to_json(results[-1].post if results else sc.state),
             "invariants": [{"invariant": f.invariant, "step": f.step, "claimed": f.claimed} for f in findings],
             "expectation_misses": misses}, indent=2))
     else:
         print(f"scenario {sc.name} under {mech.id} ({len(results)} operations)")
         for n, r in enumerate(results, 1):
-            status = f"refused [{r.error.code}]: {r.error}" if r.error else f"{len(r.events)} events"
+            status = f"refused [{r.error.code}]: {r.error}" if r.error else \
+                f"the model crashed ({r.crash}): I-VALID" if r.crash else f"{len(r.events)} events"
             print(f"  step {n}: {describe_op(r.op)}: {status}")
             if r.events:
                 print(event_lines(r.events))
@@ -186,6 +189,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     names = args.mechanism or list(catalogue())
     mechs = [resolve_mechanism(n) for n in names]
     scenarios = stress_scenarios(args.scenarios) if args.scenarios else stress_scenarios()
+    for sc in scenarios:
+        check_named_mechanisms(sc, mechs)
     outcomes = []
     for i, mech in enumerate(mechs, 1):
         if not args.json:

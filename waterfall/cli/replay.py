@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from waterfall.model.errors import ScenarioError
-from waterfall.model.loader import resolve_mechanism, resolve_scenario, scenario_mechanism
+from waterfall.model.loader import catalogue, check_named_mechanisms, resolve_mechanism, resolve_scenario, scenario_mechanism
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.replay import run
 
 from waterfall.proofs.checks import first_violation
 from waterfall.report import trace as T
+from waterfall.cli.args import out_file
 from waterfall.cli.ids import resolve_invariants
 from waterfall.report.hints import is_catalogued
 
@@ -33,7 +34,7 @@ def add_parser(sub: Any) -> None:
     r.add_argument("scenario", metavar="FILE", help="scenario file (or the name of a bundled one)")
     r.add_argument("--mechanism", help="catalogue id or TOML file (default: the scenario's)")
     r.add_argument("--invariant", action="append", help="only this invariant (repeatable; default: every one)")
-    r.add_argument("--emit-test", metavar="PATH", help="write the counterexample as a pytest test")
+    r.add_argument("--emit-test", metavar="PATH", type=out_file, help="write the counterexample as a pytest test")
     r.add_argument("--json", action="store_true")
     r.set_defaults(func=cmd_replay)
 
@@ -42,6 +43,7 @@ def cmd_replay(args: Any) -> int:
     """Replay, show every violated invariant's trace, optionally emit a test."""
     sc = resolve_scenario(args.scenario)
     mech = resolve_mechanism(args.mechanism) if args.mechanism else scenario_mechanism(sc)
+    check_named_mechanisms(sc, [mech])
     doc = json.loads(Path(sc.path).read_text(encoding="utf-8"))
     results = run(sc, mech)
     violated = [inv for inv in resolve_invariants(args.invariant) if first_violation(results, mech, inv)[0]]

@@ -50,6 +50,7 @@ class Outcome:
     vector: dict[str, Any] | None = None
     stopped: str = ""
     deadline_hit: bool = False
+    model_crash: dict[str, Any] | None = None  # the reference model crashed (I-VALID): a scenario document
 
 
 def new_seed() -> int:
@@ -58,14 +59,15 @@ def new_seed() -> int:
 
 
 def differential(command: str, mechanisms: list[Mechanism], examples: int, timeout: float,
-                 seed: int, deadline: float | None = None, shrink_examples: int | None = None) -> Outcome:
+                 seed: int, deadline: float | None = None, shrink_examples: int | None = None,
+                 started: float | None = None) -> Outcome:
     """R-CONF-6: up to `examples` scenarios through the implementation and the model; a
     disagreement is shrunk (for at most `shrink_examples` further scenarios, so the same
     seed gives the same result) and kept in the outcome (the last failing call is the
     smallest one found)."""
     out, start = Outcome(), time.monotonic()
     budget = SHRINK_EXAMPLES if shrink_examples is None else shrink_examples
-    runner = Runner(Engine(command, timeout), deadline)
+    runner = Runner(Engine(command, timeout), deadline, started=started)
     try:
         runner.start()
     except EngineStopped as e:
@@ -95,7 +97,14 @@ def differential(command: str, mechanisms: list[Mechanism], examples: int, timeo
         if out.first_found and out.examples - out.first_found >= budget:
             raise Abort  # shrunk long enough: keep the smallest failure so far
         out.examples += 1
-        doc = vector(mech, Case("fuzz", "differential fuzzing case", state, ops))
+        try:
+            doc = vector(mech, Case("fuzz", "differential fuzzing case", state, ops))
+        except Exception as e:  # noqa: BLE001 - the model itself crashed: an I-VALID finding, kept
+            from waterfall.proofs.fuzz.machines import scenario_doc
+            out.model_crash = scenario_doc(mech, state, list(ops), f"{mech.id}-I-VALID",
+                                           f"the reference model crashed on this drawn scenario "
+                                           f"({type(e).__name__}: {str(e)[:200]}): I-VALID")
+            raise Abort from None
         try:
             failed = [r for r in runner.run_vector(Vector(f"{mech.id}/fuzz", doc)) if r.status != "pass"]
         except EngineStopped as e:

@@ -1,20 +1,31 @@
 """The implementation under test as a subprocess speaking JSON lines (R-CONF-2, R-CONF-4).
 
-It runs in a process group of its own (a new session), so a shell wrapper and everything it
+It runs in a session and process group of its own, so a shell wrapper and everything it
 started are killed together: on a timeout, a crash, a restart, at the end of the run, and
-when the runner itself gets SIGTERM or SIGINT (`killing_on_signals`) or exits. The hello is
-checked against the response schema; the announced mechanisms select the vectors.
+when the runner itself gets SIGTERM or SIGINT (`killing_on_signals`) or exits. A descendant
+that leaves the group (`setsid`, a double fork) is killed too (R-CONF-4): on Linux the runner
+is a child subreaper (prctl PR_SET_CHILD_SUBREAPER, so orphans are re-parented to it and
+reaped here, not by init), the descendants are recorded after the hello and walked again
+(/proc) at every stop, and every process carrying the run's marker variable
+WATERFALL_CONFORM_ENGINE in its environment is killed. Elsewhere only the process group is
+guaranteed: a descendant that starts a session of its own may outlive the run. The hello is
+checked against the response schema; the announced mechanisms select the vectors; a response
+with a repeated key or a NaN / Infinity is a protocol error.
 """
 from __future__ import annotations
 
 import atexit
+import ctypes
 import json
 import os
 import queue
+import secrets
 import shlex
 import signal
 import subprocess
+import sys
 import threading
+import time
 import weakref
 from collections import deque
 from contextlib import contextmanager
@@ -40,7 +51,7 @@ class ConformanceError(WaterfallError):
 
 
 class EngineStopped(Exception):
-    """The implementation cannot be used any further (a broken hello, N consecutive
+    """The implementation cannot be used any further (a broken hello, N failures in a window,
     crashes / timeouts / garbage): one protocol error instead of a failure per step."""
 
 
@@ -60,14 +71,20 @@ class Engine:
         self.stderr: deque[str] = deque(maxlen=STDERR_TAIL)
         self.hello: dict[str, Any] | None = None
         self.starts = 0
+        self.token = ""  # the marker in the environment of this start's processes
+        self.recorded: dict[int, str] = {}  # descendants seen after the hello: pid -> start time
+
 
     def start(self) -> None:
         """Start (or restart) the process in a new process group, with reader threads."""
         self.stop()
+        become_subreaper()
+        self.token, self.recorded = secrets.token_hex(12), {}
         try:
             self.proc = subprocess.Popen(self.argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=subprocess.PIPE, text=True, encoding="utf-8",
-                                         errors="replace", start_new_session=True)
+                                         errors="replace", start_new_session=True,
+                                         env={**os.environ, MARKER: self.token})
         except (OSError, ValueError) as e:
             why = getattr(e, "strerror", None) or str(e)
             raise ConformanceError(f"cannot start {self.argv[0]!r}: {why}", argument="--impl") from None
@@ -78,7 +95,8 @@ class Engine:
         threading.Thread(target=_read_stderr, args=(self.proc, self.stderr), daemon=True).start()
 
     def stop(self) -> None:
-        """Close stdin, then kill the whole process group and reap the leader."""
+        """Close stdin, then kill the whole process group, every descendant (recorded after
+        the hello, walked now, or carrying this start's marker) and reap them."""
         proc, self.proc = self.proc, None
         if proc is None:
             return
@@ -87,9 +105,15 @@ class Engine:
                 proc.stdin.close()
         except OSError:
             pass
-        kill_group(proc)
+        kill_tree(proc, self.token, self.recorded)
         proc.wait()
         LIVE.discard(self)
+
+    def record(self) -> None:
+        """Record the implementation's descendants (pid and start time) after its hello."""
+        if self.proc is not None:
+            table = process_table()
+            self.recorded = {p: table[p][1] for p in descendants(self.proc.pid, table)}
 
     def exited(self) -> str:
         """'exited with code N' and the last line of stderr, for a crash report."""
@@ -118,7 +142,9 @@ class Engine:
         if len(line) > MAX_LINE or not line.endswith("\n"):
             return "garbage", "a partial or over-long line"
         try:
-            doc = json.loads(line)
+            doc = json.loads(line, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
+        except ProtocolProblem as e:
+            return "protocol", f"{e}: {line[:80]!r}"
         except (json.JSONDecodeError, RecursionError) as e:
             return "garbage", f"not JSON: {getattr(e, 'msg', 'nested too deeply')}: {line[:80]!r}"
         if not isinstance(doc, dict):
@@ -139,6 +165,7 @@ class Engine:
         if doc["protocol"] != PROTOCOL:
             return f"protocol: hello answered with protocol {doc['protocol']!r} (want {PROTOCOL!r})"
         self.hello = doc
+        self.record()
         return ""
 
     def announces(self, mechanism_id: str) -> bool:
@@ -178,6 +205,139 @@ def _read_stderr(proc: subprocess.Popen[str], tail: deque[str]) -> None:
         return
 
 
+class ProtocolProblem(ValueError):
+    """A response line that is JSON but not acceptable: a repeated key, NaN or Infinity."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:
+            raise ProtocolProblem(f"the key {k!r} appears twice in one object of the response")
+        seen[k] = v
+    return seen
+
+
+def _no_constant(name: str) -> Any:
+    raise ProtocolProblem(f"{name} is not a JSON number (R-FMT-1: integers travel as strings)")
+
+
+MARKER = "WATERFALL_CONFORM_ENGINE"  # in the environment of every process of one engine start
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+_SUBREAPER: list[bool] = []
+
+
+def become_subreaper() -> bool:
+    """Linux: make this process a child subreaper (orphaned descendants of an implementation
+    are re-parented here, not to init, and reaped by kill_tree); False where unavailable."""
+    if not _SUBREAPER:
+        ok = False
+        if sys.platform.startswith("linux"):
+            try:
+                ok = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+            except (OSError, AttributeError):
+                ok = False
+        _SUBREAPER.append(ok)
+    return _SUBREAPER[0]
+
+
+def process_table() -> dict[int, tuple[int, str]]:
+    """Linux /proc: pid -> (parent pid, start time in clock ticks); {} where there is no /proc."""
+    table: dict[int, tuple[int, str]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return table
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as f:
+                stat = f.read().decode("ascii", "replace")
+        except OSError:
+            continue
+        rest = stat[stat.rfind(")") + 2:].split()
+        if len(rest) > 19:
+            table[int(name)] = (int(rest[1]), rest[19])
+    return table
+
+
+def descendants(root: int, table: dict[int, tuple[int, str]]) -> set[int]:
+    """Every process below `root` in the parent links of `table`."""
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in table.items():
+        children.setdefault(ppid, []).append(pid)
+    out: set[int] = set()
+    todo = [root]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            if c not in out:
+                out.add(c)
+                todo.append(c)
+    return out
+
+
+def marked(token: str, table: dict[int, tuple[int, str]]) -> set[int]:
+    """The processes whose environment carries MARKER=token (this engine start's)."""
+    needle = f"{MARKER}={token}".encode()
+    out: set[int] = set()
+    for pid in table:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if needle in f.read().split(b"\0"):
+                    out.add(pid)
+        except OSError:
+            continue
+    return out
+
+
+def kill_tree(proc: subprocess.Popen[str], token: str, recorded: dict[int, str]) -> None:
+    """SIGKILL to the implementation's process group, then (Linux) to every descendant walked
+    now, recorded after the hello (if its start time still matches) or carrying the marker,
+    and to their process groups; a few rounds (a process may fork while it dies); the killed
+    processes that are this process's children (re-parented to the subreaper) are reaped."""
+    kill_group(proc)
+    me, killed = os.getpid(), set()
+    for _ in range(3):
+        table = process_table()
+        targets = descendants(proc.pid, table) | marked(token, table) if token else descendants(proc.pid, table)
+        targets |= {p for p, t in recorded.items() if p in table and table[p][1] == t}
+        targets -= {me, proc.pid} | killed
+        if not targets:
+            break
+        for pid in targets:
+            _kill(pid)
+        killed |= targets
+    reap(killed)
+
+
+def reap(pids: set[int], seconds: float = 2.0) -> None:
+    """Collect the exit status of those of `pids` that are this process's children (no zombie)."""
+    left, end = set(pids), time.monotonic() + seconds
+    while left and time.monotonic() < end:
+        for pid in list(left):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except (ChildProcessError, OSError):
+                left.discard(pid)  # not a child of this process: init or its parent reaps it
+                continue
+            if done:
+                left.discard(pid)
+        if left:
+            time.sleep(0.01)
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL a process and, when it leads a group other than this process's, that group."""
+    try:
+        pgid = os.getpgid(pid)
+        if pgid == pid and pgid != os.getpgid(0):
+            os.killpg(pgid, signal.SIGKILL)
+        os.kill(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError, OSError):
+        pass
+
+
 def kill_group(proc: subprocess.Popen[str]) -> None:
     """SIGKILL to the process group the implementation leads (its children included)."""
     try:
@@ -193,7 +353,7 @@ def kill_all() -> None:
     """Kill every implementation still running (exit, SIGTERM, SIGINT)."""
     for engine in list(LIVE):
         if engine.proc is not None:
-            kill_group(engine.proc)
+            kill_tree(engine.proc, engine.token, engine.recorded)
 
 
 atexit.register(kill_all)

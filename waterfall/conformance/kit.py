@@ -2,7 +2,10 @@
 catalogue file uses (floor and ceil haircuts, residue sinks that are layers, capped
 haircuts with floor or ceil, every levy rounding pair, ADL by profit toward the
 counterparty, cyclic ADL at mark, clearing layers with floor and ceil, a bad-debt-only
-venue with reserves and per-event caps), so the vectors reach every option of
+venue with reserves and per-event caps; issue 21: severity below 10^6 with exempt accounts
+and a short window, a settlement queue, a capped fund with a floor haircut whose residue
+goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
+warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -66,6 +69,29 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "layers": [CCP[1], {**CCP[2], "rounding": "ceil"}, {**CCP[3], "rounding": "floor"}],  # no defaulter layer
         "final": {"policy": "levy", "rate_scale": 1_000_000, "rate_rounding": "ceil", "payment_rounding": "floor",
                   "residue_sink": "ccp_capital"}}),
+    # issue 21: the time and severity options no catalogue file combines, and a residue payee
+    # other than the surplus sink (a residue sent to the surplus sink shows here)
+    "kit-haircut-severity-exempt-window": ("deribit", {
+        "layers": [FUND, POOL],
+        "final": {"policy": "haircut", "profit": "window_gain", "window": 3_600, "rounding": "floor",
+                  "residue_sink": "fee_pool", "exempt": ["amm"], "severity_ppm": 600_001}}),
+    "kit-haircut-settlement-queue": ("bitmex-2015-profit-equalisation", {
+        "final": {"policy": "haircut", "profit": "upnl", "timing": "settlement", "window": 7_200,
+                  "order": "queue", "severity_ppm": 999_999, "exempt": ["amm"], "residue_sink": "insurance_fund"}}),
+    "kit-fund-capped-floor-residue-pool": ("generic-socialized-loss", {
+        "liquidation": {"surplus": "fee", "fee_ppm": 5_000, "surplus_sink": "insurance_fund"},
+        "layers": [{**FUND, "lifetime_cap": 40_000, "cap_per_event": 30_000}, POOL],
+        "final": {"policy": "haircut", "rounding": "floor", "residue_sink": "fee_pool"}}),
+    "kit-drawdown-trigger-lifetime": ("bybit-adl", {
+        "layers": [{**FUND, "scope": "market", "drawdown_ppm": 250_000, "drawdown_window": 600,
+                    "drawdown_mode": "trigger", "drawdown_floor": 3, "lifetime_cap": 1_000_000}]}),
+    "kit-warmup-amount-window": ("paradex-withdrawal-haircut", {
+        "final": {"policy": "withdrawal_haircut", "base": "amount", "window": 60}}),
+    "kit-ccp-short-period": ("clearing-house-vmgh", {
+        "layers": [CCP[0], CCP[1], CCP[2], {**CCP[3], "assessment_period": 3_600}]}),
+    "kit-pool-trigger-one": ("gmx-v2", {
+        "final": {"policy": "pool", "account": "pool", "max_pnl_factor_ppm": 1_000_000, "adl_trigger_ppm": 1_000_000,
+                  "adl_floor_ppm": 500_000}}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
@@ -106,7 +132,62 @@ def _margin_once(st: Any, acct: Any, *, initial: bool) -> int:
     return -((-total) // 1_000_000)
 
 
+def _adl_rescored_per_market() -> Any:
+    from waterfall.model import adl
+    original = adl.deleverage
+
+    def deleverage(tx: Any, policy: Any, aid: str, markets: list[str], seed: str, **kw: Any) -> None:
+        for m in markets:
+            original(tx, policy, aid, [m], seed, **kw)
+    return deleverage
+
+
+def _water_fill_cut_at_caps(total: int, weights: Any, caps: Any, keys: Any, rounding: str) -> list[int]:
+    from waterfall.model.allocation import allocate
+    shares = allocate(total, weights, keys, rounding)
+    return [min(s, c) for s, c in zip(shares, caps)]
+
+
+def _peak_edge_excluded() -> Any:
+    from waterfall.model import history
+    original = history.peak
+
+    def peak(points: Any, key: str, balance: int, clock: int, window: int) -> int:
+        return original(points, key, balance, clock, max(0, window - 1))
+    return peak
+
+
+def _repay_reversed(tx: Any, aid: str, charge: int) -> None:
+    from waterfall.model.events import acct
+    left = charge
+    for key in sorted(tx.deferred, reverse=True):
+        part = min(left, tx.deferred[key])
+        tx.pay("R-WH-2", acct(aid), "deferred:" + key, part, "withdrawal_haircut")
+        left -= part
+    for key in sorted(tx.deferred):
+        if tx.deferred[key] == 0:
+            del tx.deferred[key]
+
+
+def _factor_at_or_above(pnl: int, value: int, factor_ppm: int) -> bool:
+    return value > 0 and pnl * 1_000_000 >= factor_ppm * value
+
+
 PROBES: dict[str, list[tuple[str, str, Any]]] = {
+    # R-POOL-3: ADL is allowed only strictly above the trigger: a vector where >= differs
+    "trigger strictly exceeded (R-POOL-3)": [("waterfall.model.pool", "factor_above", _factor_at_or_above)],
+    # R-TIME-3: the window includes its start edge: a vector where leaving out the point at
+    # clock - window changes the peak
+    "window start edge decides (R-TIME-3)": [("waterfall.model.layers", "peak", _peak_edge_excluded())],
+    # R-WH-2: deferred records repaid in key order: a vector where the order decides
+    "repayment order decides (R-WH-2)": [("waterfall.model.step", "repay", _repay_reversed)],
+    # R-ALLOC-4: a capped split redistributes what the capped accounts cannot take: a vector
+    # where cutting at the caps without redistributing changes the shares
+    "capped split redistributes (R-ALLOC-4)": [("waterfall.model.haircut", "water_fill", _water_fill_cut_at_caps)],
+    # R-ADL-3: every market is ranked on the state before any ADL fill: a vector where ranking
+    # each market after the previous market's fills changes who is deleveraged
+    "ranking before any fill decides (R-ADL-3)": [("waterfall.model.waterfall", "deleverage",
+                                                   _adl_rescored_per_market())],
     # R-ALLOC-2: equal remainders go to the smaller id: a vector where that decides a share
     "tie order decides (R-ALLOC-2)": [("waterfall.model.allocation", "top_remainders", _ties_reversed)],
     # R-MARGIN-1: margin rounded up per market: a vector where one rounding of the sum differs

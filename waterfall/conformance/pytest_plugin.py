@@ -39,7 +39,7 @@ def pytest_addoption(parser: Any) -> None:
     g.addoption("--waterfall-filter", help="only vectors whose MECHANISM/ID contains this text")
     g.addoption("--waterfall-timeout", type=float, default=10.0, help="seconds per step")
     g.addoption("--waterfall-stop-after", type=int, default=5,
-                help="stop after N consecutive crashes, timeouts or garbage lines")
+                help="stop after N crashes, timeouts, garbage lines or protocol errors within max(20, 4N) steps")
     g.addoption("--waterfall-per-vector", action="store_true",
                 help="one test item per vector (default: one per mechanism, its failing vectors listed)")
 

@@ -6,8 +6,11 @@ Bad vectors are refused before any implementation starts (exit 2): a file the ma
 not list or whose SHA-256 differs from it, a schema violation, an invalid mechanism, a
 state that breaks R-STATE-5. Only vectors of mechanisms the implementation's hello
 announces run; the rest are skipped and named. A crash, a hang or garbage fails that step
-and the implementation is restarted; after `stop_after` consecutive such failures (or a
-broken hello) the run stops with one protocol error. An overall deadline bounds the run.
+and the implementation is restarted; after `stop_after` such failures (a broken hello,
+a repeated key or NaN in a response included) within any window of steps the run stops
+with one protocol error, as it does after a second out-of-step answer (the first is
+resynchronised by a restart). An overall deadline, counted from the start of the command
+(loading included), bounds the run.
 Nothing is reported as passed that was not seen.
 """
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
@@ -27,8 +30,10 @@ from waterfall.model.loader import (check_state_counts, mechanism_from_doc, read
 from waterfall.model.state import validate_state
 
 from waterfall.conformance.engine import ConformanceError, Engine, EngineStopped
+from waterfall.conformance.fields import state_diff
 
 RESTART = ("crash", "timeout", "garbage")  # failures after which the implementation is restarted
+WINDOW = 20  # the least number of steps in which `stop_after` failures stop the run
 
 
 @dataclass
@@ -204,39 +209,6 @@ def events_multiset(events: list[dict[str, Any]]) -> Counter[tuple[str, ...]]:
     return Counter(event_key(e) for e in events if not (e["kind"] == "transfer" and str(e["amount"]) == "0"))
 
 
-def _fields(what: str, want: dict[str, Any] | None, got: dict[str, Any] | None, names: tuple[str, ...]) -> list[str]:
-    if want is None or got is None:
-        return [f"{what}: {'not expected' if want is None else 'missing'}"
-                f" (expected {json.dumps(want)}, got {json.dumps(got)})"]
-    return [f"{what}: {n}: expected {want.get(n)}, got {got.get(n)}" for n in names if want.get(n) != got.get(n)]
-
-
-def state_diff(want: dict[str, Any], got: dict[str, Any]) -> list[str]:
-    """One line per differing field of two normal states: the account (or market, layer,
-    contribution), the field, the expected and the received value."""
-    lines: list[str] = []
-    wa, ga = {a["id"]: a for a in want["accounts"]}, {a["id"]: a for a in got["accounts"]}
-    for aid in sorted(set(wa) | set(ga)):
-        w, g = wa.get(aid), ga.get(aid)
-        lines += _fields(f"account {aid}", w, g, ("collateral", "net_deposit"))
-        if w is None or g is None:
-            continue
-        wp, gp = {p["market"]: p for p in w["positions"]}, {p["market"]: p for p in g["positions"]}
-        zero = {"size": "0", "open_notional": "0"}
-        for m in sorted(set(wp) | set(gp)):
-            lines += _fields(f"account {aid}: position {m}", wp.get(m, zero), gp.get(m, zero), ("size", "open_notional"))
-    wm, gm = {m["id"]: m for m in want["markets"]}, {m["id"]: m for m in got["markets"]}
-    for mid in sorted(set(wm) | set(gm)):
-        lines += _fields(f"market {mid}", wm.get(mid), gm.get(mid), ("mark", "im_ppm", "mm_ppm"))
-    for part, label in (("layers", "layer"), ("default_fund", "default fund of")):
-        for k in sorted(set(want[part]) | set(got[part])):
-            if want[part].get(k) != got[part].get(k):
-                lines.append(f"{label} {k}: expected {want[part].get(k, '(absent)')}, got {got[part].get(k, '(absent)')}")
-    if want["bad_debt"] != got["bad_debt"]:
-        lines.append(f"bad_debt: expected {want['bad_debt']}, got {got['bad_debt']}")
-    return lines
-
-
 def describe_op(op: dict[str, Any]) -> str:
     """An operation in one line: `withdraw account=a amount=9500`."""
     return str(op.get("op")) + "".join(f" {k}={json.dumps(v) if isinstance(v, dict) else v}"
@@ -306,18 +278,24 @@ def judge(expect: dict[str, Any], resp: dict[str, Any], rid: str, op: dict[str, 
 
 
 class Runner:
-    """R-CONF-4: the selected vectors through one implementation, with restarts, a stop
-    after `stop_after` consecutive crashes / timeouts / garbage / broken hellos, and an
-    overall `deadline` in seconds (None: none)."""
+    """R-CONF-4: the selected vectors through one implementation, with restarts; a stop after
+    `stop_after` failures of the process (crash, timeout, garbage, a protocol error, a broken
+    hello) within any `window` steps, or after a second out-of-step answer (the first is
+    resynchronised by a restart); an overall `deadline` in seconds counted from `started`
+    (time.monotonic(); default now), so loading the vectors counts too."""
 
-    def __init__(self, engine: Engine, deadline: float | None = None, stop_after: int = 5) -> None:
+    def __init__(self, engine: Engine, deadline: float | None = None, stop_after: int = 5,
+                 started: float | None = None, window: int | None = None) -> None:
         self.engine, self.stop_after = engine, stop_after
-        self.deadline = None if deadline is None else time.monotonic() + deadline
+        self.window = window if window is not None else max(WINDOW, 4 * stop_after)
+        t0 = time.monotonic() if started is None else started
+        self.deadline = None if deadline is None else t0 + deadline
         self.unannounced: Counter[str] = Counter()  # mechanism -> vectors skipped
         self.planned = 0
         self.ran = 0
         self.deadline_hit = False
-        self.consecutive = 0
+        self.failures: deque[int] = deque()  # self.ran at each recent process failure
+        self.resynced = False
 
     @property
     def not_run(self) -> int:
@@ -326,6 +304,10 @@ class Runner:
 
     def start(self) -> None:
         """The first hello: a broken one is one protocol error (EngineStopped)."""
+        left = self.left()
+        if left is not None and left <= 0:
+            self.deadline_hit = True
+            raise EngineStopped("the deadline was reached before the implementation started")
         why = self.engine.handshake()
         if why:
             self.engine.stop()
@@ -335,7 +317,13 @@ class Runner:
         """Start, select the announced vectors, run every step; always stops the process group."""
         try:
             if self.engine.proc is None:
-                self.start()
+                try:
+                    self.start()
+                except EngineStopped:
+                    if self.deadline_hit:
+                        self.planned += sum(len(v.doc["steps"]) for v in vectors)
+                        return
+                    raise
             runnable = [v for v in vectors if self.engine.announces(v.mechanism)]
             self.unannounced.update(v.mechanism for v in vectors if not self.engine.announces(v.mechanism))
             self.planned += sum(len(v.doc["steps"]) for v in runnable)
@@ -350,8 +338,12 @@ class Runner:
         return None if self.deadline is None else self.deadline - time.monotonic()
 
     def run_vector(self, v: Vector) -> Iterator[StepResult]:
-        """The steps of one vector on a running implementation (each with its own pre-state)."""
+        """The steps of one vector on a running implementation. Each step carries its own
+        pre-state (the previous step's expected post-state), or, in a chained vector
+        (`"chain": true`), the implementation's own previous post-state, so an error in any
+        recorded field shows on a later step as it would in production."""
         state = v.doc["state"]
+        chained = v.doc.get("chain") is True
         for k, st in enumerate(v.doc["steps"], 1):  # steps are numbered from 1 everywhere (R-CLI-9)
             left = self.left()
             if left is not None and left <= 0:
@@ -365,30 +357,54 @@ class Runner:
                 self.deadline_hit = True  # the deadline, not the step limit, ran out
                 return
             self.ran += 1
+            expected = st["expect"]["state"] if st["expect"]["ok"] else state
             if kind != "ok":
                 yield StepResult(v.key, k, "fail", kind, str(resp))
-                self.restart(f"{kind}: {resp}")
-            else:
-                self.consecutive = 0
-                reason, detail = judge(st["expect"], resp, rid, st["op"], state)
-                yield StepResult(v.key, k, "fail" if reason else "pass", reason, detail)
-                if reason == "protocol":  # out of step (e.g. two lines for one request): start afresh
-                    self.restart("")
-                    self.consecutive = 0
-            if st["expect"]["ok"]:
-                state = st["expect"]["state"]
+                if kind in RESTART:
+                    self.restart(f"{kind}: {resp}")
+                else:
+                    self.fail(f"{kind}: {resp}")
+                state = expected
+                continue
+            reason, detail = judge(st["expect"], resp, rid, st["op"], state)
+            if reason and chained and k > 1:
+                detail += "\n(chained vector: the pre-state was the implementation's own post-state of step " \
+                          f"{k - 1})"
+            yield StepResult(v.key, k, "fail" if reason else "pass", reason, detail)
+            if reason == "protocol":  # out of step (two lines for one request, a stale id): resync once
+                if self.resynced:
+                    raise EngineStopped(f"the implementation answered out of step again after one "
+                                        f"resynchronisation: {detail}")
+                self.resynced = True
+                self.restart(f"out of step: {detail}")
+                state = expected
+                continue
+            state = own_state(resp, state) if chained and reason != "types" else expected
+
+    def fail(self, why: str) -> None:
+        """Count a failure of the process; EngineStopped at `stop_after` within `window` steps."""
+        self.failures.append(self.ran)
+        while self.failures and self.failures[0] <= self.ran - self.window:
+            self.failures.popleft()
+        if len(self.failures) >= self.stop_after:
+            raise EngineStopped(f"stopped after {len(self.failures)} failures of the implementation within "
+                                f"{self.window} steps (crash, timeout, garbage, a protocol error or a broken "
+                                f"hello); the last: {why}")
 
     def restart(self, why: str) -> None:
-        """Restart after a failure; EngineStopped after `stop_after` consecutive ones."""
+        """Count the failure, restart; each broken hello counts as a further failure."""
+        self.fail(why)
         while True:
-            if why:
-                self.consecutive += 1
-            if self.consecutive >= self.stop_after:
-                raise EngineStopped(f"stopped after {self.consecutive} consecutive failures of the implementation "
-                                    f"(crash, timeout, garbage or a broken hello); the last: {why}")
             why = self.engine.handshake()
             if not why:
                 return
+            self.fail(why)
+
+
+def own_state(resp: dict[str, Any], pre: dict[str, Any]) -> dict[str, Any]:
+    """The implementation's own post-state (chained vectors): its state when it applied the
+    operation, the pre-state when it refused it."""
+    return resp["state"] if resp.get("ok") is True and isinstance(resp.get("state"), dict) else pre
 
 
 # ------------------------------------------------------------------ reports

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from waterfall import __version__
 from pathlib import Path
@@ -37,6 +38,7 @@ from waterfall.proofs.mutation.model_copy import MODEL_DIR
 
 SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
+CHAINED = 10  # chained copies per mechanism (R-CONF-3): the first kept vectors that involve time
 
 
 @dataclass(frozen=True)
@@ -206,8 +208,10 @@ def features(doc: dict[str, Any]) -> set[tuple[str, ...]]:
     mag = "int32" if bits <= 31 else "int64" if bits <= 63 else "beyond-int64"
     out: set[tuple[str, ...]] = {("markets", str(len(doc["state"]["markets"]))),
                                  ("accounts", str(min(len(doc["state"]["accounts"]) // 10, 1)))}
+    out |= {("record", k) for k in TIME_KEYS if doc["state"].get(k)}
     for st in doc["steps"]:
         e = st["expect"]
+        out.add(("op", st["op"]["op"], str(e["ok"])))
         if e["ok"]:
             out |= {("rule", ev["rule"], mag) for ev in e["events"]}
         else:
@@ -234,8 +238,12 @@ def mechanisms_all() -> list[Mechanism]:
 
 def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
     """The vectors of one mechanism: the fixed cases, then the generated ones that reach a
-    branch or a feature the earlier vectors of this mechanism did not (coverage.py)."""
+    branch, a feature or a rule (waterfall/conformance/reach.py) the earlier vectors of this
+    mechanism did not (coverage.py); after each multi-step vector whose steps involve time,
+    its chained copy (`chain-ID`, R-CONF-3). Each document carries, under the private key
+    `_reach`, the rules each step reaches (taken out before it is written)."""
     import coverage
+    from waterfall.conformance.reach import vector_rules
     fixed = [*single_cases(), *scenario_cases(mech)]
     cov = coverage.Coverage(branch=True, data_file=None, include=[str(MODEL_DIR / "*.py")], config_file=False)
     docs: list[tuple[Case, dict[str, Any]]] = []
@@ -256,17 +264,38 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
                 if k >= len(fixed) and vector(mech, case) != doc:
                     sensitive[k].add(("probe", name))
     seen: set[tuple[Any, ...]] = set()
+    chained = 0
     # the fixed cases first, then the generated ones smallest first (a small vector that
     # reaches the same branches is kept instead of a large one)
     order = list(range(len(fixed))) + sorted(range(len(fixed), len(docs)), key=lambda k: (len(canonical(docs[k][1])), k))
     for k in order:
         case, doc = docs[k]
+        reach = vector_rules(prepare(case.state, mech), case.ops, mech)
         data.set_query_contexts([f"^{k}$"])
         reached = {(f, a) for f in files for a in (data.arcs(f) or ())} | features(doc) | sensitive[k] \
-            | {("tag", t) for t in case.tags}
+            | {("tag", t) for t in case.tags} | {("reach", r, ok) for ok, ids in reach for r in ids}
         if k < len(fixed) or not reached <= seen:
             seen |= reached
-            yield doc
+            yield {**doc, "_reach": reach}
+            if chains(doc) and chained < CHAINED:
+                chained += 1
+                yield {**doc, "id": f"chain-{doc['id']}", "chain": True, "_reach": reach,
+                       "description": "chained: each step's pre-state is the implementation's own post-state; "
+                                      + doc["description"]}
+
+
+TIME_KEYS = ("clock", "layer_history", "layer_paid", "window_base", "deferred", "partial_at", "assessable")
+
+
+def chains(doc: dict[str, Any]) -> bool:
+    """A vector worth a chained copy: two or more steps, one applied, and time involved (an
+    advance_time or deleverage, or a time record in a state)."""
+    steps = doc["steps"]
+    if len(steps) < 2 or not any(st["expect"]["ok"] for st in steps):
+        return False
+    states = [doc["state"]] + [st["expect"]["state"] for st in steps if st["expect"]["ok"]]
+    return any(st["op"]["op"] in ("advance_time", "deleverage") for st in steps) or \
+        any(s.get(k) for s in states for k in TIME_KEYS)
 
 
 def generate(out: Path, mechanisms: list[Mechanism] | None = None,
@@ -275,17 +304,25 @@ def generate(out: Path, mechanisms: list[Mechanism] | None = None,
     id)` is called before each mechanism (R-CLI-10)."""
     mechs = mechanisms or mechanisms_all()
     entries = []
+    applied: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
     for i, mech in enumerate(mechs, 1):
         if progress:
             progress(i, len(mechs), mech.id)
         for doc in documents(mech):
+            for ok, ids in doc.pop("_reach"):
+                (applied if ok else refused).update(ids)
             text = canonical(doc)
             rel = Path(mech.id) / f"{doc['id']}.json"
             (out / rel).parent.mkdir(parents=True, exist_ok=True)
             (out / rel).write_text(text, encoding="utf-8", newline="\n")
             entries.append({"mechanism": mech.id, "id": doc["id"], "path": rel.as_posix(),
                             "steps": len(doc["steps"]), "sha256": hashlib.sha256(text.encode()).hexdigest()})
+    from waterfall.conformance.reach import model_rules
+    rules = model_rules()
     manifest = {"format": "waterfall-vectors", "spec_version": SPEC_VERSION,
-                "model_version": __version__, "vectors": entries}
+                "model_version": __version__, "vectors": entries,
+                # steps reaching each rule of spec/rules.md sections 1-8 (waterfall/conformance/reach.py)
+                "rules_applied": {r: applied[r] for r in rules}, "rules_refused": {r: refused[r] for r in rules}}
     (out / "manifest.json").write_text(canonical(manifest), encoding="utf-8", newline="\n")
     return manifest

@@ -10,7 +10,12 @@ magnitude scale from unit values to balances near MAX_BALANCE (products beyond 2
 2^128). The operations look at the model's state as they go: price gaps that bankrupt an
 account, liquidations of an account below maintenance margin (with or without a
 counterparty, at mark or off-mark fills), trades, deposits, withdrawals, funding, and
-operations that must be refused.
+operations that must be refused. Time (issue 21): start states with a clock (up to beyond
+2^31 and 2^32 seconds), previous marks and the records each mechanism keeps (layer
+histories at a drawdown threshold, lifetime payouts at a cap, window bases, deferred
+losses, partial-liquidation times a cooldown -1/0/+1 second ago, assessment allowances),
+exempt accounts; `advance_time` to window edges and exact multiples (-1/0/+1), `deleverage`
+against a pool, `set_mark` to the same price.
 """
 from __future__ import annotations
 
@@ -21,8 +26,8 @@ from typing import Any, Protocol, Sequence, TypeVar
 from hypothesis import strategies as st
 
 from waterfall.model.errors import WaterfallError
-from waterfall.model.mechanism import Adl, Mechanism
-from waterfall.model.ops import Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.mechanism import Adl, Haircut, Mechanism, Pool, WithdrawalHaircut
+from waterfall.model.ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement, validate_state
 from waterfall.model.step import step
@@ -100,6 +105,10 @@ def venue(d: Draw, mech: Mechanism) -> State:
     twins = d.int(0, 5) == 0  # only a tie pair and the account on the other side hold positions
     n = d.int(3, 5) if twins else d.int(2, 14) if d.int(0, 3) else d.int(10, 14)
     ids = list(IDS[:n])
+    exempt = exempt_ids(mech)
+    if exempt and d.int(0, 2):  # an exempt account (Drift's AMM) holds the balancing positions
+        ids[-1] = exempt[0]
+        d.tags.add("exempt account")
     # a tie pair: y copies x exactly (equal weights, scores and remainders); the last id
     # takes the balancing position of every market, so the copy keeps markets zero-sum
     tie = None
@@ -147,7 +156,85 @@ def venue(d: Draw, mech: Mechanism) -> State:
     layers = {key: d.pick((0, 1, p_unit * q_unit * d.int(1, 500), p_unit * q_unit * d.int(1, 50_000)))
               for key in mech.layer_keys(sorted(markets))}
     bad_debt = 0 if d.int(0, 4) else p_unit * q_unit * d.int(1, 100)
-    return validate_state(prepare(State(markets, accounts, layers, fund, bad_debt), mech))
+    state = prepare(State(markets, accounts, layers, fund, bad_debt), mech)
+    return validate_state(time_records(d, state, mech) if d.int(0, 2) else state)
+
+
+def exempt_ids(mech: Mechanism) -> tuple[str, ...]:
+    """R-HC-8 / R-LEVY-5: the accounts the final resort never charges."""
+    return tuple(getattr(mech.final, "exempt", ()))
+
+
+def windows_of(mech: Mechanism) -> list[int]:
+    """Every time span of the mechanism: haircut / warm-up window, drawdown windows,
+    assessment periods, the partial-liquidation cooldown (R-TIME-*)."""
+    spans = [getattr(mech.final, "window", 0), mech.liquidation.step_cooldown]
+    spans += [s.drawdown_window for s in mech.layers] + [s.assessment_period for s in mech.layers]
+    return sorted({w for w in spans if w > 0})
+
+
+def clock_value(d: Draw, mech: Mechanism) -> int:
+    """A clock: small, at or next to a multiple of a window, or beyond 2^31 and 2^32 seconds."""
+    spans = windows_of(mech) or [86_400]
+    w = d.pick(spans)
+    big = d.pick((2**31 - 1, 2**31, 2**31 + 1, 2**32 + 7, 10**11 + 3))
+    value = d.pick((d.int(1, 1_000), w * d.int(1, 5) + d.int(-1, 1), big, (big // w) * w))
+    if value > 2**31 - 1:
+        d.tags.add("clock beyond 2^31")
+    return max(1, value)
+
+
+def time_records(d: Draw, state: State, mech: Mechanism) -> State:
+    """R-STATE-6: a clock, previous marks and the records `mech` keeps, drawn near the values
+    where a time rule changes its answer."""
+    clock = clock_value(d, mech)
+    ids = sorted(state.accounts)
+    markets = {m: mk._replace(prev_mark=max(1, mk.mark + d.int(-mk.mark // 4, mk.mark // 4)))
+               if d.int(0, 1) else mk for m, mk in state.markets.items()}
+    history: dict[str, tuple[int, ...]] = {}
+    paid: dict[str, int] = {}
+    for spec in mech.layers:
+        keys = [k for k in state.layers if k == spec.name or k.startswith(spec.name + ":")]
+        if spec.drawdown_ppm and spec.drawdown_window:
+            for k in keys:
+                bal = state.layers[k]
+                # a peak so that the balance sits at (or one unit off) the drawdown threshold
+                peak = max(bal + 1, bal * 1_000_000 // max(1, 1_000_000 - spec.drawdown_ppm) + d.int(-1, 1))
+                start = max(0, clock - spec.drawdown_window + d.int(-1, 1))
+                history[k] = (min(start, clock), peak)
+                d.tags.add("drawdown at its threshold")
+                if start >= 1 and d.int(0, 1):  # the peak before the window, a lower point at its edge +-1
+                    edge = min(clock, max(start, clock - spec.drawdown_window + d.int(0, 2)))
+                    history[k] = (start - 1, peak, edge, max(bal, peak - 1 - d.int(0, max(0, peak - bal - 1))))
+                    if history[k][3] >= peak:
+                        history[k] = (min(start, clock), peak)
+                    else:
+                        d.tags.add("drawdown peak at the window's start edge")
+        if spec.lifetime_cap:
+            for m in sorted(state.markets):
+                if d.int(0, 1):
+                    paid[f"{spec.name}:{m}"] = max(0, spec.lifetime_cap + d.int(-2, 0))
+                    d.tags.add("lifetime cap nearly used")
+    final = mech.final
+    base = {i: d.int(-1_000, 1_000) for i in ids if d.int(0, 1)} \
+        if isinstance(final, (Haircut, WithdrawalHaircut)) and getattr(final, "window", 0) else {}
+    deferred = {m: d.int(1, 10_000) for m in sorted(state.markets) if d.int(0, 1)} \
+        if isinstance(final, Haircut) and final.timing == "settlement" or isinstance(final, WithdrawalHaircut) else {}
+    if len(deferred) > 1:
+        d.tags.add("several deferred records")
+    cooldown = mech.liquidation.step_cooldown
+    partial = {}
+    if mech.liquidation.step_ppm:
+        for i in ids:
+            if state.accounts[i].positions and d.int(0, 1):
+                partial[i] = max(0, clock - cooldown + d.int(-1, 1)) if cooldown else d.int(0, clock)
+                d.tags.add("partial liquidation a cooldown -1/0/+1 s ago")
+    assess = {}
+    if any(s.assessment_period for s in mech.layers):
+        assess = {i: d.int(0, 10**6) for i in sorted(state.default_fund) if d.int(0, 1)}
+    d.tags.add("time records")
+    return State(markets, state.accounts, state.layers, state.default_fund, state.bad_debt, clock, history,
+                 paid, base, deferred, partial, assess)
 
 
 def liquidatable(state: State) -> list[str]:
@@ -231,6 +318,10 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
     """One operation on the current state, biased to what the waterfall does."""
     ids = sorted(state.accounts)
     markets = sorted(state.markets)
+    if d.int(0, 5) == 5:  # a time operation one time in six (a draw of its own: 0 shrinks to none)
+        timed = time_operation(d, state, mech)
+        if timed is not None:
+            return timed
     kind = d.int(0, 19)
     victims = liquidatable(state)
     if kind == 0 and victims:  # deposit exactly up to the maintenance margin, then liquidate: E-HEALTHY
@@ -295,6 +386,54 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
     if kind == 17:
         return Funding(m, d.int(-3, 3) * max(1, state.markets[m].mark // 1000))
     return refusal(d, state, ids, m)
+
+
+def time_operation(d: Draw, state: State, mech: Mechanism) -> Op | None:
+    """advance_time to a window's edge, an exact multiple or one second either side, past a
+    cooldown, far beyond 2^31; deleverage against a pool (R-POOL-3); set_mark to the same
+    price (a move all the same, R-TIME-2); advance_time(0) (refused)."""
+    spans = windows_of(mech)
+    choice = d.int(0, 5)
+    if choice <= 2 and spans:
+        w = d.pick(spans)
+        to_edge = w - state.clock % w  # seconds to the next exact multiple
+        seconds = d.pick((to_edge - 1, to_edge, to_edge + 1, w, w - 1, w + 1, 2**31, 2 * w))
+        d.tags.add("advance to a window edge")
+        return AdvanceTime(max(1, seconds)) if seconds > 0 or d.int(0, 1) else AdvanceTime(0)
+    if (choice == 3 or choice >= 1 and not spans) and isinstance(mech.final, Pool):  # a pool: mostly ADL orders
+        holders = [(i, m, p.size) for i, a in sorted(state.accounts.items()) if i != mech.final.account
+                   for m, p in sorted(a.positions.items()) if p.size]
+        if holders:
+            aid, m, size = d.pick(holders)
+            d.tags.add("pool deleverage")
+            order = Deleverage(aid, m, d.pick((abs(size), max(1, abs(size) // 2), 1, abs(size), abs(size) + 1)))
+            top = pool_to_trigger(d, state, mech.final, m, 1 if size > 0 else -1)
+            if top is not None:  # first bring the pool's value to the trigger (+-1), then the order
+                d.pending.append(order)
+                return top
+            return order
+    if choice == 4 and state.markets:
+        m = d.pick(sorted(state.markets))
+        d.tags.add("set_mark to the same price")
+        return SetMark(m, state.markets[m].mark)
+    return AdvanceTime(d.pick((1, 59, 3_600, 0, -1, 2**31)))
+
+
+def pool_to_trigger(d: Draw, state: State, policy: Pool, market: str, side: int) -> Op | None:
+    """R-POOL-3's boundary: a deposit to the pool that makes its value the side's PnL divided
+    by the trigger (exactly when that divides, else the nearest), +-1 unit: ADL allowed only
+    strictly above the trigger."""
+    pool = state.accounts.get(policy.account)
+    if pool is None or policy.adl_trigger_ppm <= 0:
+        return None
+    mark = state.markets[market].mark
+    pnl = sum(p.size * mark - p.open_notional for i, a in sorted(state.accounts.items()) if i != policy.account
+              for mm, p in a.positions.items() if mm == market and p.size * side > 0)
+    target = pnl * 1_000_000 // policy.adl_trigger_ppm + d.int(-1, 1)
+    if pnl <= 0 or not 0 < target - pool.collateral <= MAX_INPUT:
+        return None
+    d.tags.add("pool value at the ADL trigger")
+    return Deposit(policy.account, target - pool.collateral)
 
 
 def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:
