@@ -76,6 +76,7 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
         "final": {"policy": "haircut", "profit": "window_gain", "window": 3_600, "rounding": "floor",
                   "residue_sink": "fee_pool", "exempt": ["amm"], "severity_ppm": 600_001}}),
     "kit-haircut-settlement-queue": ("bitmex-2015-profit-equalisation", {
+        "layers": [FUND],  # a fund that pays (the DPE file's only receives, R-WF-11), so it can take the residue
         "final": {"policy": "haircut", "profit": "upnl", "timing": "settlement", "window": 7_200,
                   "order": "queue", "severity_ppm": 999_999, "exempt": ["amm"], "residue_sink": "insurance_fund"}}),
     "kit-fund-capped-floor-residue-pool": ("generic-socialized-loss", {
