@@ -234,16 +234,18 @@ def settlement_views(pre: State, post: State, ev: Sequence[Event], policy: Hairc
     base, target) where paid is what each account paid to that market's deferred record, its
     base w is R-HC-1's on that market alone with no bankrupt excluded, and the target is
     R = min(L, W)."""
-    total = haircuts(ev)
+    markets = sorted(pre.deferred)
+    paid_in: dict[str, dict[str, Num]] = {m: {} for m in markets}
+    for e in ev:
+        m = e.dst.partition(":")[2]
+        if e.rule == "R-HC-2" and e.dst.startswith("deferred:") and m in paid_in:
+            aid = e.src.partition(":")[2]
+            paid_in[m][aid] = paid_in[m].get(aid, 0) + e.amount
     out = []
-    for m in sorted(pre.deferred):
-        paid: dict[str, Num] = {}
-        for e in ev:
-            if e.rule == "R-HC-2" and e.dst == "deferred:" + m:
-                aid = e.src.partition(":")[2]
-                paid[aid] = paid.get(aid, 0) + e.amount
-        base = {i: base_of(post, policy, i, {m}, total.get(i, 0)) for i in post.accounts}
-        out.append((paid, base, min_(pre.deferred[m], sum_(base.values()))))
+    for j, m in enumerate(markets):  # markets settle in id order: market m's haircut saw every later one unpaid
+        restore = {i: sum_(paid_in[n].get(i, 0) for n in markets[j:]) for i in post.accounts}
+        base = {i: base_of(post, policy, i, {m}, restore[i]) for i in post.accounts}
+        out.append((paid_in[m], base, min_(pre.deferred[m], sum_(base.values()))))
     return out
 
 

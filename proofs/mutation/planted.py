@@ -69,8 +69,8 @@ BUGS: tuple[Bug, ...] = (
     # the claim the issue added (or rewrote over spec/reference/)
     Bug("levy-exempt-tests-bankrupt", "levy.py", "if i != aid and i not in policy.exempt}",
         "if i != aid and aid not in policy.exempt}", "drift-v2", ("I-EXEMPT",), accounts=3),
-    Bug("queue-smallest-first", "haircut.py", "key=lambda k: (-weights[k], ids[k])",
-        "key=lambda k: (weights[k], ids[k])", "chitra-queue", ("I-QUEUE",), accounts=3),
+    Bug("queue-smallest-first", "queue.py", "    return sorted(range(len(ids)), key=lambda k: (-weights[k], ids[k]))",
+        "    return sorted(range(len(ids)), key=lambda k: (weights[k], ids[k]))", "chitra-queue", ("I-QUEUE",), accounts=3),
     Bug("fund-first-lot-rounded-up", "waterfall.py", "q = max(0, min(q, budget // costs[m]))",
         "q = max(0, min(q, -(-budget // costs[m])))", "bitmex-adl", ("I-ADL-FUND",)),
     Bug("adl-previous-mark-ignored", "adl.py", "        return previous_mark(mk)\n    eq = tx.equity(aid)",

@@ -53,7 +53,7 @@ from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, cases, opera
 from waterfall.proofs.prove.matrix import describe_exploration, merged_verdicts, op_summary
 from waterfall.proofs.prove.prover import MAX_WITNESSES, SAMPLES, Cell, Evidence, Prover, not_applicable
 from waterfall.proofs.prove import relational
-from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
+from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
 
 Key = tuple[frozenset[str], frozenset[str]]

@@ -14,7 +14,7 @@ from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs import verdict as V
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes, operations_for
-from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
+from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
 
 

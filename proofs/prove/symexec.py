@@ -447,19 +447,7 @@ SMALL = 10**6
 +-SMALL (R-PROVE-5's preference for small counterexamples, and much faster for Z3)."""
 
 
-QUICK_RLIMIT = 300_000
-"""R-PROVE-11: the incremental solver's budget on a branch, in Z3's resource units (rlimit)."""
-
-DEFAULT_RLIMIT = 100_000_000
-"""R-PROVE-11: the most solver work one query may take before its branch is UNKNOWN
-(`waterfall prove --rlimit`); counted by Z3 itself, so the same on a quiet or a busy machine."""
-
-LADDER: tuple[tuple[str, int], ...] = (("smt", 2_000_000), ("nlsat", 2_000_000), ("smt", 20_000_000))
-"""R-PROVE-11: the fresh solvers a query the incremental solver gave up on is tried with, in
-order, each with its own rlimit, then Z3's smt core with the whole budget. Measured on 30
-queries of generic-socialized-loss liquidate at k = 3 that the incremental solver gave up on:
-this ladder decided 30 of 30 in 16.5 s, plain smt with a growing budget 27 of 30 in 298 s
-(docs/proofs.md, Deterministic budgets)."""
+from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT, LADDER, QUICK_RLIMIT  # noqa: E402  (R-PROVE-11)
 
 
 def _preamble() -> Any:
@@ -480,7 +468,8 @@ def _preamble() -> Any:
 def _solver(kind: str, rlimit: int) -> Any:
     """A fresh solver of one rung of LADDER: the preamble then Z3's smt core, or its nlsat
     procedure (complete for non-linear arithmetic; trusted here for unsat only)."""
-    core = "smt" if kind == "smt" else "qfnra-nlsat"
+    seed = int(kind[3:] or 0) if kind.startswith("smt") else 0  # "smt1": the smt core with random seed 1
+    core = z3.With("smt", random_seed=seed) if kind.startswith("smt") else z3.Tactic("qfnra-nlsat")
     s = z3.Then(_preamble(), core).solver()
     s.set("rlimit", rlimit)
     return s
@@ -501,7 +490,7 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
         except z3.Z3Exception as e:  # a rung that does not apply to this query (nlsat on div/mod, say)
             why = str(e)
             continue
-        if r == z3.unsat or (r == z3.sat and kind == "smt"):
+        if r == z3.unsat or (r == z3.sat and kind.startswith("smt")):
             return r, (s.model() if r == z3.sat else None), ""
         if r == z3.unknown:
             why = s.reason_unknown()

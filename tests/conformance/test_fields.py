@@ -176,12 +176,12 @@ CORRUPT_ONCE = ("import json, sys\n"
                 "for line in sys.stdin:\n"
                 "    req = json.loads(line)\n"
                 "    out = answer(req)\n"
-                "    if req.get('id', '').endswith('#0') and out.get('ok'):\n"
+                "    if req.get('id', '').endswith('#1') and out.get('ok'):\n"
                 "        out['state']['bad_debt'] = str(int(out['state']['bad_debt']) + 1)\n"
                 "    print(json.dumps(out), flush=True)\n")
 
 
-@pytest.mark.parametrize("chain, failing", [(False, [0]), (True, [0, 1, 2])])
+@pytest.mark.parametrize("chain, failing", [(False, [1]), (True, [1, 2, 3])])  # steps numbered from 1 (R-CLI-9)
 def test_R_CONF_3_a_chained_vector_carries_the_engines_own_state_forward(tmp_path: Path, chain: bool,
                                                                         failing: list[int]) -> None:
     doc = json.loads((VECTORS_DIR / "generic-socialized-loss/op-deposit.json").read_text())
@@ -197,4 +197,4 @@ def test_R_CONF_3_a_chained_vector_carries_the_engines_own_state_forward(tmp_pat
     results = list(runner.run([Vector("generic-socialized-loss/chain", vec)]))
     assert [r.step for r in results if r.status == "fail"] == failing
     if chain:
-        assert "own post-state of step 0" in results[1].detail
+        assert "own post-state of step 1" in results[1].detail

@@ -32,7 +32,7 @@ from waterfall.cli.args import DAY, integer, out_dir, out_file, seconds
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes
 from waterfall.proofs.prove.matrix import run_matrix
 from waterfall.report.hints import replay_hint
-from waterfall.proofs.prove.symexec import DEFAULT_RLIMIT
+from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT
 from waterfall.report.ledger import ledger, table
 from waterfall.proofs.verdict import Verdict
 
