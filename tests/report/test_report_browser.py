@@ -62,7 +62,8 @@ def test_R_REPORT_2_rendered_dom_has_summary_legend_matrix_and_a_sequence(page_p
 
 def test_R_REPORT_2_screenshot_shows_the_colours_and_the_sequence(page_path: Path, tmp_path: Path) -> None:
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--screenshot={shot}", page_path.as_uri()], capture_output=True, timeout=120)
+    tall = [f for f in FLAGS if not f.startswith("--window-size")] + ["--window-size=1400,6000"]  # the whole report, 1,400 px wide
+    subprocess.run([CHROMIUM, *tall, f"--screenshot={shot}", page_path.as_uri()], capture_output=True, timeout=120)
     img = Image.open(shot).convert("RGB")
     top = img.crop((0, 0, img.width, 700))
     dark = sum(count for count, p in top.convert("L").getcolors(1 << 16) if p < 200)
