@@ -389,14 +389,17 @@ def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], r
     """Certora-style sanity (rule_sanity's tautology check): on the witness path's
     structure, does the predicate hold whatever numbers the states and events carry
     (pre-state, post-state and event amounts all replaced by unknowns)?"""
-    fresh_context()  # R-PROVE-11: the same answer whatever this process solved before
     case, values = witness
     state, op = concrete(mech, case, values)
     post, events = step(state, op, mech)
-    can_fail: list[bool] = []
+    return always_holds(lambda a: holds(inv, havoc_state(state, a, "hp_"), op, havoc_state(post, a, "h_"),
+                                        havoc_events(events, a), mech), 200, rlimit)
 
-    def fn(a: dict[str, int]) -> Any:
-        return holds(inv, havoc_state(state, a, "hp_"), op, havoc_state(post, a, "h_"), havoc_events(events, a), mech)
+
+def always_holds(fn: Any, max_paths: int, rlimit: int) -> bool:
+    """R-PROVE-3's tautology check: no path of `fn` (a predicate over havocked numbers) can
+    come out false, explored in a fresh Z3 context (R-PROVE-11)."""
+    can_fail: list[bool] = []
 
     def on_path(path: Path, ex: Explorer) -> bool:
         g = path.result
@@ -406,7 +409,8 @@ def tautology(mech: Mechanism, inv: str, witness: tuple[Case, dict[str, int]], r
             return True
         return False
 
-    Explorer(200, None, rlimit).explore(fn, on_path)
+    fresh_context()
+    Explorer(max_paths, None, rlimit).explore(fn, on_path)
     return not can_fail
 
 
@@ -496,7 +500,6 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     `rlimit` bounds each query's solver work (R-PROVE-11); `timeout_s` is only an outer guard.
     `relations`: the relational invariants among `invariants` are proved on a liquidation
     where the mechanism claims them ("claimed") or all of them ("all"), R-PROVE-12."""
-    fresh_context()  # R-PROVE-11: nothing solved before in this process steers Z3 here
     t0 = time.perf_counter()
     live = [i for i in invariants if not not_applicable(mech, i) and i in REGISTRY]
     prover = Prover(mech, live, t0 + timeout_s, max_paths, rlimit, stop_when_refuted=stop_when_refuted)

@@ -359,23 +359,11 @@ def tautology(mech: Mechanism, rid: str, witness: dict[str, Any], rlimit: int = 
         RELATIONS[rid].holds(state, op, mech, param)
     finally:
         spec_invariants._run = real  # type: ignore[assignment]
-    can_fail: list[bool] = []
-
     def fn(a: dict[str, int]) -> Any:
         with havoc_runs(results, a):
             return RELATIONS[rid].holds(state, op, mech, param)
 
-    def on_path(path: Path, ex: Explorer) -> bool:
-        g = path.result
-        if path.error is None and (g is False or (isinstance(g, SymBool) and (
-                not g.v or ex.check(z3.Not(g.term()))[0] == z3.sat))):
-            can_fail.append(True)
-            return True
-        return False
-
-    fresh_context()
-    Explorer(500, None, rlimit).explore(fn, on_path)
-    return not can_fail
+    return _prover.always_holds(fn, 500, rlimit)
 
 
 def verdict(mech: Mechanism, rid: str, sizes: Sizes, cell: RelCell | None) -> Verdict:

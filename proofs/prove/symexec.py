@@ -26,6 +26,8 @@ from typing import Any, Callable
 
 import z3
 
+from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT, LADDER, QUICK_RLIMIT  # R-PROVE-11
+
 INDEX_LIMIT = 64
 """An unknown used as a list index or slice bound is concretised by deciding value == 0, 1,
 ... up to this bound (a path needing more is Unsupported)."""
@@ -445,9 +447,6 @@ def fresh_context() -> None:
 SMALL = 10**6
 """A branch to run is first looked for among assignments with every unknown within
 +-SMALL (R-PROVE-5's preference for small counterexamples, and much faster for Z3)."""
-
-
-from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT, LADDER, QUICK_RLIMIT  # noqa: E402  (R-PROVE-11)
 
 
 def _preamble() -> Any:

@@ -16,6 +16,8 @@ from waterfall.conformance.engine import Engine
 from waterfall.conformance.runner import Runner, load_vectors
 from waterfall.conformance.vectors import VECTORS_DIR
 
+from test_conform import wait_gone  # the process helper, one definition (same folder)
+
 FEW = ["--mechanism", "generic-socialized-loss", "--filter", "op-"]
 HELLO_OUT = ("{'type': 'hello', 'protocol': 'waterfall-conform/1', 'implementation': 't', 'version': '0', "
              "'mechanisms': ['*']}")
@@ -92,28 +94,6 @@ def test_R_CONF_4_repeated_keys_and_nan_in_a_response_are_protocol_errors(capsys
     out = run(capsys, script(tmp_path, "dup", body), "--stop-after", "2")
     assert [r["reason"] for r in out["results"]] == ["protocol", "protocol"]
     assert what in out["results"][0]["detail"] and "stopped after 2 failures" in out["stopped"]
-
-
-def live(token: str) -> list[str]:
-    """Command lines of running processes that mention `token` (from /proc)."""
-    out = []
-    for p in Path("/proc").iterdir():
-        if p.name.isdigit() and int(p.name) != os.getpid():
-            try:
-                cmd = (p / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            except OSError:
-                continue
-            if token in cmd:
-                out.append(cmd)
-    return out
-
-
-def wait_gone(token: str) -> list[str]:
-    for _ in range(50):
-        if not live(token):
-            return []
-        time.sleep(0.1)
-    return live(token)
 
 
 SLEEPER = "[sys.executable, '-c', 'import time; time.sleep(120)', TOKEN]"
