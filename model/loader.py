@@ -48,7 +48,7 @@ MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
 LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
-                   "after_adl": ("balance",), "alongside": ("default_fund",),
+                   "after_adl": ("balance",), "drawdown_by": ("balance",), "alongside": ("default_fund",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
@@ -282,8 +282,12 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, f"{key}.settlement", "a fund per settlement currency is a global layer without isolated markets")
         if spec.drawdown_ppm and not spec.drawdown_window:
             refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
-        if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:
-            refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
+        if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap" or spec.drawdown_by != "pool") \
+                and not spec.drawdown_ppm:
+            refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode / drawdown_by without drawdown_ppm have no effect")
+        if spec.drawdown_by == "market" and (spec.scope != "global" or spec.settlement):
+            refuse(origin, f"{key}.drawdown_by", "a drawdown per market is measured against one shared pool: a global "
+                   "balance layer without settlement currencies (R-WF-14)")
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
     check_after_adl(mech, origin)

@@ -52,7 +52,10 @@ class LayerSpec:
     a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop);
     a default fund's `alongside` names a balance that pays in the same pro-rata split
     (R-CH-5: Eurex's second skin in the game); `settlement` maps markets to the settlement
-    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency).
+    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency);
+    `drawdown_by` 'market' measures a shared pool's drawdown rule per market against the
+    pool's peak, each market's PnL drawdown kept as the record NAME:MARKET (R-WF-14: Bybit's
+    shared insurance pools).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -74,6 +77,14 @@ class LayerSpec:
     after_adl: bool = False
     alongside: str = ""
     settlement: tuple[tuple[str, str], ...] = ()
+    drawdown_by: str = "pool"
+
+    def shared_market(self, markets: list[str]) -> str:
+        """R-WF-14: the market a shared pool's draw and record belong to: the first of
+        `markets` (id order) paid from the shared key NAME (not isolated); '' when none is."""
+        if self.drawdown_by != "market":
+            return ""
+        return next((m for m in markets if m not in self.isolated), "")
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10 / R-WF-13: the balance keys this layer pays from for positions in

@@ -511,9 +511,28 @@ def drawdown_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Me
             continue
         conds += [layers.same_peak(pre, post, k, spec.drawdown_window) for k in layers.balances(post.layers, spec)]
         if isinstance(op, Liquidate):  # the keys that paid (the model records no zero transfer)
-            keys = layers.keys(spec, sorted(pre.accounts[op.account].positions))
+            scope = sorted(pre.accounts[op.account].positions)
+            keys = layers.keys(spec, scope)
             paid = [k for k in keys if any(e.rule == "R-WF-3" and e.src == "layer:" + k for e in ev)]
-            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k) for k in paid]
+            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k, markets=scope) for k in paid]
+            if spec.drawdown_by == "market":
+                conds.append(market_record_moved(pre, post, spec, scope))
+    return all_(conds)
+
+
+def market_record_moved(pre: State, post: State, spec: LayerSpec, scope: list[str]) -> Cond:
+    """I-DRAWDOWN (R-WF-14): in a liquidation the shared key's change is the bankrupt's first
+    shared market's PnL change: that market's drawdown becomes max(0, drawdown - change), and
+    no other market's record moves."""
+    market = layers.pool_market(spec, scope)
+    conds = []
+    for m in sorted(pre.markets):
+        before = layers.record_peak(pre, spec, m)
+        if m == market:
+            change = post.layers.get(spec.name, 0) - pre.layers.get(spec.name, 0)
+            conds.append(layers.record_peak(post, spec, m) == max_(0, before - change))
+        else:
+            conds.append(layers.record_peak(post, spec, m) == before)
     return all_(conds)
 
 

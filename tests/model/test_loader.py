@@ -734,6 +734,21 @@ REFINEMENTS = [
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
     # R-WF-11 / R-WF-12 / R-WF-13 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    # R-WF-14 (issue 19, second pass): a drawdown per market needs a drawdown rule on one shared pool
+    ("drawdown per market without a drawdown rule", lambda t: t.replace("reserve = 1", 'reserve = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_ppm", "drawdown_by without drawdown_ppm"),
+    ("drawdown per market on a per-market layer", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nscope = "market"\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_by", "one shared pool"),
+    ("drawdown per market with settlement currencies", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nsettlement = { M = "BTC" }\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_by", "without settlement currencies"),
+    ("unknown drawdown scope", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "symbol"'),
+     "layers[0].drawdown_by", "is not one of"),
+    ("drawdown per market on a clearing layer", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\ndrawdown_by = "market"\n\n[final]'),
+     "layers[1].drawdown_by", "does not apply"),
     ("settlement currencies on a per-market layer", lambda t: t.replace(
         "reserve = 1", 'reserve = 1\nscope = "market"\nsettlement = { M = "BTC" }'), "layers[0].settlement", "global layer"),
     ("residue sink that pays nothing", lambda t: t.replace("reserve = 1", "reserve = 1\npays = false").replace(
