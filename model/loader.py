@@ -318,6 +318,9 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     if isinstance(final, Adl):
         if final.takeover_cap_ppm and not final.fund_first:
             refuse(origin, "final.takeover_cap_ppm", "the takeover cap limits fund_first: set fund_first = true")
+        if final.takeover_cumulative and not final.takeover_cap_ppm:
+            refuse(origin, "final.takeover_cumulative", "a cumulative takeover counts against the takeover cap: "
+                   "set takeover_cap_ppm (R-ADL-12)")
         if final.fund_first and any(s.kind != "balance" for s in mech.layers):
             refuse(origin, "final.fund_first", "fund_first splits between balance layers and ADL; clearing layers are not supported")
         if final.collateral_check != "equity" and not final.skip_insolvent:

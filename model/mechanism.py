@@ -139,7 +139,9 @@ class Adl:
     'previous_mark' uses the mark before the last move (R-ADL-9), 'mark_or_bankruptcy' the
     mark while the layers can pay the deficit left at mark (R-ADL-10); `fund_first` sends to the
     counterparty what the layers can pay for and deleverages only the rest, the lots taken
-    at most `takeover_cap_ppm` of what the layers can pay in notional (R-ADL-7); pricing
+    at most `takeover_cap_ppm` of what the layers can pay in notional (R-ADL-7), less with
+    `takeover_cumulative` what the counterparty (the fund's book) already holds (R-ADL-12,
+    Binance: until it is offloaded); pricing
     'per_fill' prices each fill on its own (R-ADL-8); `collateral_check` is the test
     `skip_insolvent` applies: 'equity' or dYdX's 'margin_ratio' (R-ADL-6)."""
 
@@ -149,6 +151,7 @@ class Adl:
     skip_insolvent: bool = False
     fund_first: bool = False
     takeover_cap_ppm: int = 0
+    takeover_cumulative: bool = False
     pricing: str = "uniform"
     collateral_check: str = "equity"
 

@@ -749,6 +749,10 @@ REFINEMENTS = [
     ("drawdown per market on a clearing layer", lambda t: t.replace(
         "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\ndrawdown_by = "market"\n\n[final]'),
      "layers[1].drawdown_by", "does not apply"),
+    ("cumulative takeover without a takeover cap", lambda t: t[:t.index("[final]")] + ADL_FINAL
+     + "fund_first = true\ntakeover_cumulative = true\n", "final.takeover_cumulative", "set takeover_cap_ppm"),
+    ("cumulative takeover not a boolean", lambda t: t[:t.index("[final]")] + ADL_FINAL
+     + "fund_first = true\ntakeover_cap_ppm = 1\ntakeover_cumulative = 1\n", "final.takeover_cumulative", "boolean"),
     ("settlement currencies on a per-market layer", lambda t: t.replace(
         "reserve = 1", 'reserve = 1\nscope = "market"\nsettlement = { M = "BTC" }'), "layers[0].settlement", "global layer"),
     ("residue sink that pays nothing", lambda t: t.replace("reserve = 1", "reserve = 1\npays = false").replace(
