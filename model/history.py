@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from .arith import max_
 from .mechanism import Mechanism
 from .tx import Tx
 
@@ -102,7 +103,7 @@ def market_flows(tx: Tx, name: str, isolated: tuple[str, ...]) -> dict[str, int]
 def shift(points: tuple[int, ...], t: int, delta: int) -> tuple[int, ...]:
     """R-WF-14: a market's PnL moved by `delta` at time t: every level falls by delta (not
     below 0: a level at or below the current PnL is no drawdown), then the current level 0."""
-    levels = tuple(x if k % 2 == 0 else max(0, x - delta) for k, x in enumerate(points))
+    levels = tuple(x if k % 2 == 0 else max_(0, x - delta) for k, x in enumerate(points))
     return push(levels, t, 0)
 
 

@@ -91,8 +91,8 @@ BUGS: tuple[Bug, ...] = (
     Bug("takeover-not-cumulative", "waterfall.py",
         "cap = max(0, cap - notional(tx.view(), tx.accounts[counterparty]))", "cap = max(0, cap)",
         "binance-adl", ("I-ADL-FUND",)),
-    Bug("market-record-not-lowered", "history.py", "levels = tuple(x if k % 2 == 0 else max(0, x - delta)",
-        "levels = tuple(x if k % 2 == 0 else max(0, x)", "bybit-adl", ("I-DRAWDOWN",)),
+    Bug("market-record-not-lowered", "history.py", "levels = tuple(x if k % 2 == 0 else max_(0, x - delta)",
+        "levels = tuple(x if k % 2 == 0 else max_(0, x)", "bybit-adl", ("I-DRAWDOWN",)),
     Bug("rank-ties-to-larger-id", "ranking.py", "keys.append(-s * n + rank[k])", "keys.append(-s * n - rank[k])",
         "bitmex-adl", ("I-ADL-RANK",), accounts=3),
     # issue 17's harness limits, each shown only by a case the harness lacked before (R-PROVE-2):
