@@ -313,6 +313,10 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.priority", "queue_order 'priority' needs a priority list, and a priority list needs queue_order 'priority'")
     if isinstance(final, WithdrawalHaircut) and final.warming_first and not final.window:
         refuse(origin, "final.warming_first", "warming profit is the gain of the current window: set a window (seconds)")
+    balance_names = {s.name for s in mech.layers if s.kind == "balance"}
+    if isinstance(final, WithdrawalHaircut) and final.recompute and mech.liquidation.surplus_sink not in balance_names:
+        refuse(origin, "liquidation.surplus_sink", "recompute charges for accounts bankrupt at mark and pays "
+               "that part to the surplus sink (R-WH-6): name a balance layer")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):

@@ -759,6 +759,10 @@ REFINEMENTS = [
         'residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'), "final.residue_sink", "pays nothing"),
     ("warming first without a window", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "withdrawal_haircut"\nwarming_first = true\n',
      "final.warming_first", "set a window"),
+    # R-WH-6 (issue 19b): the part of a recomputed charge beyond the records goes to the surplus sink
+    ("recompute without a balance sink", lambda t: t[:t.index("[final]")].replace('surplus = "fee"\nfee_ppm = 5000', 'surplus = "none"')
+     .replace('surplus_sink = "insurance_fund"', 'surplus_sink = "nowhere"') + '[final]\npolicy = "withdrawal_haircut"\nrecompute = true\n',
+     "liquidation.surplus_sink", "R-WH-6"),
     ("alongside a layer that pays", lambda t: t.replace(
         "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nalongside = "insurance_fund"\n\n[final]'),
      "layers[1].alongside", "pays = false"),
