@@ -181,7 +181,8 @@ class WithdrawalHaircut:
     profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up);
     `warming_first` burns that warming profit before any layer pays (R-WH-4, Percolator's
     crisis order); `recompute` charges for the shortfall as it stands when the withdrawal is
-    made, net of what the layers hold then (R-WH-5, Paradex)."""
+    made, net of what the layers hold then (R-WH-5, Paradex), accounts bankrupt at the
+    current marks included, the charge beyond the records paid to the surplus sink (R-WH-6)."""
 
     base: str = "amount"
     window: int = 0
