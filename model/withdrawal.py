@@ -2,7 +2,9 @@
 
 Sources: docs.paradex.trade/risk/socialized-losses (while the insurance fund is bankrupt a
 socialised-loss factor is charged on every withdrawal; only users who withdraw during the
-shortfall pay it; the charge stops once the fund is recapitalised); aeyakovenko/percolator
+shortfall pay it; the charge stops once the fund is recapitalised; an account's bankruptcy
+amount is measured at mark, and the fund receives the charge: tradeparadex/paradex-docs
+docs/pages/risk-system/socialized-losses.mdx at 47327fa1, 'Example'); aeyakovenko/percolator
 crates/model_safety/src/warmup.rs (profit can be withdrawn only as it warms up) and
 crates/model_safety/src/crisis (warming PnL is the first thing a shortfall takes).
 """
