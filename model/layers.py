@@ -37,20 +37,33 @@ def draw_layers(tx: Tx, mech: Mechanism, aid: str, deficit: int, markets: list[s
     return deficit
 
 
-def room(tx: Tx, spec: LayerSpec, key: str, trigger: bool = False) -> int:
+def room(tx: Tx, spec: LayerSpec, key: str, trigger: bool = False, market: str = "") -> int:
     """R-WF-3 / R-WF-8: what a balance key can pay: balance - reserve, and with a drawdown
     rule, while the balance is above `drawdown_floor`, no lower than
     ceil(peak x (1 - drawdown_ppm / 10^6)), the peak taken over the window (R-TIME-3). A
     rule in mode 'trigger' applies only when `trigger` (the fund-first split, R-ADL-7;
-    R-WF-8b)."""
+    R-WF-8b). R-WF-14: a shared pool measured per market pays for `market` at most
+    floor(peak x drawdown_ppm / 10^6) less that market's PnL drawdown (market_drawdown)."""
     bal = tx.layers.get(key, 0)
     out = max(0, bal - spec.reserve)
     applies = spec.drawdown_mode == "cap" or trigger
     if applies and spec.drawdown_ppm > 0 and bal > spec.drawdown_floor:
         top = peak(tx.history, key, bal, tx.clock, spec.drawdown_window)
+        if spec.drawdown_by == "market" and key == spec.name:
+            allowed = div_floor(top * spec.drawdown_ppm, PPM) - market_drawdown(tx, spec, market)
+            return min(out, max(0, allowed))
         level = div_ceil(top * (PPM - spec.drawdown_ppm), PPM)
         out = min(out, max(0, bal - level))
     return out
+
+
+def market_drawdown(tx: Tx, spec: LayerSpec, market: str) -> int:
+    """R-WF-14: how far a market's PnL from the shared pool is below its highest over the
+    window: the peak of its record NAME:MARKET (levels above the current PnL, which is 0);
+    0 without a market or a record."""
+    if not market:
+        return 0
+    return peak(tx.history, f"{spec.name}:{market}", 0, tx.clock, spec.drawdown_window)
 
 
 def paid_key(spec: LayerSpec, markets: list[str]) -> str:
@@ -67,8 +80,9 @@ def plan_balance(tx: Tx, spec: LayerSpec, deficit: int, markets: list[str], trig
     keys = spec.keys(markets)
     left_for_life = spec.lifetime_cap - tx.layer_paid.get(paid_key(spec, markets), 0) if spec.lifetime_cap else 0
     plan = []
+    market = spec.shared_market(markets)  # R-WF-14
     for key in keys:
-        can = room(tx, spec, key, trigger)
+        can = room(tx, spec, key, trigger, market)
         if spec.cap_per_event:
             can = min(can, spec.cap_per_event - paid)
         if spec.lifetime_cap:

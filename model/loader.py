@@ -48,7 +48,7 @@ MAX_STATE_LAYERS = 4_096
 """R-FMT-5: layer balances of one state (per-market layers give NAME:MARKET keys)."""
 
 LAYER_KEY_KINDS = {"scope": ("balance",), "reserve": ("balance",), "cap_per_event": ("balance",), "pays": ("balance",),
-                   "after_adl": ("balance",), "alongside": ("default_fund",),
+                   "after_adl": ("balance",), "drawdown_by": ("balance",), "alongside": ("default_fund",),
                    "assessment_multiple_ppm": ("assessment",), "rounding": ("default_fund", "assessment")}
 """R-MECH-2: the layer kinds each kind-specific key applies to (a default fund has no
 per-event cap: a `cap_per_event` there would be ignored, so it is refused)."""
@@ -282,8 +282,12 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, f"{key}.settlement", "a fund per settlement currency is a global layer without isolated markets")
         if spec.drawdown_ppm and not spec.drawdown_window:
             refuse(origin, f"{key}.drawdown_window", "a drawdown rule needs a positive window (seconds)")
-        if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap") and not spec.drawdown_ppm:
-            refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode without drawdown_ppm have no effect")
+        if (spec.drawdown_window or spec.drawdown_floor or spec.drawdown_mode != "cap" or spec.drawdown_by != "pool") \
+                and not spec.drawdown_ppm:
+            refuse(origin, f"{key}.drawdown_ppm", "drawdown_window / drawdown_floor / drawdown_mode / drawdown_by without drawdown_ppm have no effect")
+        if spec.drawdown_by == "market" and (spec.scope != "global" or spec.settlement):
+            refuse(origin, f"{key}.drawdown_by", "a drawdown per market is measured against one shared pool: a global "
+                   "balance layer without settlement currencies (R-WF-14)")
         if spec.drawdown_mode == "trigger" and not isinstance(mech.final, Adl):
             refuse(origin, f"{key}.drawdown_mode", "a drawdown trigger decides when ADL starts: the final resort must be 'adl'")
     check_after_adl(mech, origin)
@@ -309,11 +313,18 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
             refuse(origin, "final.priority", "queue_order 'priority' needs a priority list, and a priority list needs queue_order 'priority'")
     if isinstance(final, WithdrawalHaircut) and final.warming_first and not final.window:
         refuse(origin, "final.warming_first", "warming profit is the gain of the current window: set a window (seconds)")
+    balance_names = {s.name for s in mech.layers if s.kind == "balance"}
+    if isinstance(final, WithdrawalHaircut) and final.recompute and mech.liquidation.surplus_sink not in balance_names:
+        refuse(origin, "liquidation.surplus_sink", "recompute charges for accounts bankrupt at mark and pays "
+               "that part to the surplus sink (R-WH-6): name a balance layer")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):
         if final.takeover_cap_ppm and not final.fund_first:
             refuse(origin, "final.takeover_cap_ppm", "the takeover cap limits fund_first: set fund_first = true")
+        if final.takeover_cumulative and not final.takeover_cap_ppm:
+            refuse(origin, "final.takeover_cumulative", "a cumulative takeover counts against the takeover cap: "
+                   "set takeover_cap_ppm (R-ADL-12)")
         if final.fund_first and any(s.kind != "balance" for s in mech.layers):
             refuse(origin, "final.fund_first", "fund_first splits between balance layers and ADL; clearing layers are not supported")
         if final.collateral_check != "equity" and not final.skip_insolvent:

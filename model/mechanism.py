@@ -52,7 +52,10 @@ class LayerSpec:
     a layer that pays only what deleveraging leaves (R-WF-12: Hyperliquid's HLP backstop);
     a default fund's `alongside` names a balance that pays in the same pro-rata split
     (R-CH-5: Eurex's second skin in the game); `settlement` maps markets to the settlement
-    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency).
+    currency whose fund NAME:CURRENCY pays for them (R-WF-13: Deribit's fund per currency);
+    `drawdown_by` 'market' measures a shared pool's drawdown rule per market against the
+    pool's peak, each market's PnL drawdown kept as the record NAME:MARKET (R-WF-14: Bybit's
+    shared insurance pools).
     'defaulter_contribution', 'default_fund' and 'assessment' are the clearing-house
     layers (R-CH-*)."""
 
@@ -74,6 +77,14 @@ class LayerSpec:
     after_adl: bool = False
     alongside: str = ""
     settlement: tuple[tuple[str, str], ...] = ()
+    drawdown_by: str = "pool"
+
+    def shared_market(self, markets: list[str]) -> str:
+        """R-WF-14: the market a shared pool's draw and record belong to: the first of
+        `markets` (id order) paid from the shared key NAME (not isolated); '' when none is."""
+        if self.drawdown_by != "market":
+            return ""
+        return next((m for m in markets if m not in self.isolated), "")
 
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10 / R-WF-13: the balance keys this layer pays from for positions in
@@ -128,7 +139,9 @@ class Adl:
     'previous_mark' uses the mark before the last move (R-ADL-9), 'mark_or_bankruptcy' the
     mark while the layers can pay the deficit left at mark (R-ADL-10); `fund_first` sends to the
     counterparty what the layers can pay for and deleverages only the rest, the lots taken
-    at most `takeover_cap_ppm` of what the layers can pay in notional (R-ADL-7); pricing
+    at most `takeover_cap_ppm` of what the layers can pay in notional (R-ADL-7), less with
+    `takeover_cumulative` what the counterparty (the fund's book) already holds (R-ADL-12,
+    Binance: until it is offloaded); pricing
     'per_fill' prices each fill on its own (R-ADL-8); `collateral_check` is the test
     `skip_insolvent` applies: 'equity' or dYdX's 'margin_ratio' (R-ADL-6)."""
 
@@ -138,6 +151,7 @@ class Adl:
     skip_insolvent: bool = False
     fund_first: bool = False
     takeover_cap_ppm: int = 0
+    takeover_cumulative: bool = False
     pricing: str = "uniform"
     collateral_check: str = "equity"
 
@@ -167,7 +181,8 @@ class WithdrawalHaircut:
     profit made within the current window cannot be withdrawn yet (R-WH-3, warm-up);
     `warming_first` burns that warming profit before any layer pays (R-WH-4, Percolator's
     crisis order); `recompute` charges for the shortfall as it stands when the withdrawal is
-    made, net of what the layers hold then (R-WH-5, Paradex)."""
+    made, net of what the layers hold then (R-WH-5, Paradex), accounts bankrupt at the
+    current marks included, the charge beyond the records paid to the surplus sink (R-WH-6)."""
 
     base: str = "amount"
     window: int = 0

@@ -17,7 +17,7 @@ from .units import check_balance, check_input
 from .pool import deleverage_against_pool
 from .pool_decrease import decrease_to_pool, reduced_lots
 from .waterfall import liquidate
-from .withdrawal import repay, unmatured_gain, withdrawal_charge
+from .withdrawal import outstanding, pay_fund, repay, unmatured_gain, withdrawal_charge
 
 
 def step(state: State, op: Op, mech: Mechanism) -> tuple[State, list[Event]]:
@@ -44,8 +44,9 @@ def deposit(state: State, op: Deposit, mech: Mechanism) -> Tx:
 
 def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
     """R-OP-2: a positive amount up to the collateral, leaving equity >= initial margin.
-    R-WH-2/3: under a withdrawal haircut a charge repays the outstanding shortfall and only
-    the rest leaves (net deposits fall by what left); profit still warming up stays."""
+    R-WH-2/3: under a withdrawal haircut a charge repays the outstanding shortfall (beyond
+    the records it goes to the fund, R-WH-6) and only the rest leaves (net deposits fall by
+    what left); profit still warming up stays."""
     a = state.account(op.account)
     check_input(op.amount, "amount", positive=True, account=op.account)
     if op.amount > a.collateral:
@@ -55,7 +56,9 @@ def withdraw(state: State, op: Withdraw, mech: Mechanism) -> Tx:
     policy = mech.final
     charge = withdrawal_charge(tx, mech, op.account, op.amount) if isinstance(policy, WithdrawalHaircut) else 0
     warming = unmatured_gain(tx, policy, op.account) if isinstance(policy, WithdrawalHaircut) else 0
-    repay(tx, op.account, charge)
+    to_fund = max(0, charge - outstanding(tx))  # R-WH-6: beyond the records
+    repay(tx, op.account, charge - to_fund)
+    pay_fund(tx, mech, op.account, to_fund)
     tx.pay("R-OP-2", acct(op.account), "external", op.amount - charge, "withdraw")
     a = tx.accounts[op.account]
     nd = check_balance(a.net_deposit - (op.amount - charge), "net_deposit", account=op.account)

@@ -110,7 +110,7 @@ def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str],
     prices, left = planned_prices(tx, policy, op.account, markets, covered)
     fills = {m: op.fill_prices.get(m, tx.markets[m].mark) for m in markets}
     budget = max(0, capacity(tx, mech, scope, trigger=True) + min(0, left))
-    takeover = div_floor(budget * policy.takeover_cap_ppm, PPM) if policy.takeover_cap_ppm else None
+    takeover = takeover_left(tx, policy, op.counterparty, budget)
     book = book_lots(tx, op.account, markets, prices, fills, budget, takeover)
     deleverage(tx, policy, op.account, markets, op.seed,
                lots={m: abs(tx.accounts[op.account].positions[m].size) - book[m] for m in markets}, prices=prices,
@@ -119,6 +119,19 @@ def fund_first(state: State, mech: Mechanism, op: Liquidate, markets: list[str],
         if book[m] > 0:
             close_to(tx, op.account, op.counterparty or "", m, fills[m], book[m])
     return finish(tx, op.account, settle_deleveraged(tx, mech, op.account, scope))
+
+
+def takeover_left(tx: Tx, policy: Adl, counterparty: str | None, budget: int) -> int | None:
+    """R-ADL-7 / R-ADL-12: the notional the counterparty may take over: floor(budget x
+    takeover_cap_ppm / 10^6), less with `takeover_cumulative` the counterparty's own notional
+    at mark before the liquidation (R-MARGIN-0: what the fund took over and has not offloaded
+    yet), not below 0; None without a cap."""
+    if not policy.takeover_cap_ppm:
+        return None
+    cap = div_floor(budget * policy.takeover_cap_ppm, PPM)
+    if policy.takeover_cumulative and counterparty:
+        cap = max(0, cap - notional(tx.view(), tx.accounts[counterparty]))
+    return cap
 
 
 def book_lots(tx: Tx, aid: str, markets: list[str], prices: dict[str, int], fills: dict[str, int],

@@ -2,15 +2,17 @@
 
 Sources: docs.paradex.trade/risk/socialized-losses (while the insurance fund is bankrupt a
 socialised-loss factor is charged on every withdrawal; only users who withdraw during the
-shortfall pay it; the charge stops once the fund is recapitalised); aeyakovenko/percolator
+shortfall pay it; the charge stops once the fund is recapitalised; an account's bankruptcy
+amount is measured at mark, and the fund receives the charge: tradeparadex/paradex-docs
+docs/pages/risk-system/socialized-losses.mdx at 47327fa1, 'Example'); aeyakovenko/percolator
 crates/model_safety/src/warmup.rs (profit can be withdrawn only as it warms up) and
 crates/model_safety/src/crisis (warming PnL is the first thing a shortfall takes).
 """
 from __future__ import annotations
 
-from .events import acct
+from .events import acct, layer
 from .haircut import defer
-from .layers import capacity
+from .layers import capacity, sink_key
 from .mechanism import Mechanism, WithdrawalHaircut
 from .tx import Tx
 from .units import div_ceil
@@ -27,11 +29,18 @@ def outstanding(tx: Tx) -> int:
     return sum(tx.deferred.values())
 
 
+def bankrupt_at_mark(tx: Tx) -> int:
+    """R-WH-6: the users' bankruptcy amount at the current marks: the sum over accounts of
+    max(0, -equity) (Paradex: max(0, -USDC settlement balance at mark), per account)."""
+    return sum(max(0, -tx.equity(aid)) for aid in sorted(tx.accounts))
+
+
 def live_shortfall(tx: Tx, mech: Mechanism) -> int:
-    """R-WH-5: the shortfall recomputed now: the recorded shortfall less what the paying
-    balance layers could pay now (R-WF-3), not below 0 (Paradex: Exchange Bankruptcy Amount
-    = max(0, users' bankruptcy amount - insurance fund balance))."""
-    return max(0, outstanding(tx) - capacity(tx, mech, sorted(tx.markets)))
+    """R-WH-5/6: the shortfall recomputed now: the recorded shortfall plus what accounts are
+    bankrupt by at the current marks (R-WH-6), less what the paying balance layers could pay
+    now (R-WF-3), not below 0 (Paradex: Exchange Bankruptcy Amount = max(0, users'
+    bankruptcy amount - insurance fund balance))."""
+    return max(0, outstanding(tx) + bankrupt_at_mark(tx) - capacity(tx, mech, sorted(tx.markets)))
 
 
 def withdrawal_charge(tx: Tx, mech: Mechanism, aid: str, amount: int) -> int:
@@ -68,6 +77,13 @@ def repay(tx: Tx, aid: str, charge: int) -> None:
     for key in sorted(tx.deferred):
         if tx.deferred[key] == 0:
             del tx.deferred[key]
+
+
+def pay_fund(tx: Tx, mech: Mechanism, aid: str, amount: int) -> None:
+    """R-WH-6: the part of a charge the records cannot take (a shortfall of accounts bankrupt
+    at mark) goes to the surplus sink (Paradex: the insurance fund receives the charge)."""
+    sink = sink_key(mech, mech.liquidation.surplus_sink, sorted(tx.accounts[aid].positions), tx.markets)
+    tx.pay("R-WH-6", acct(aid), layer(sink), amount, "withdrawal_haircut")
 
 
 def unmatured_gain(tx: Tx, policy: WithdrawalHaircut, aid: str) -> int:

@@ -501,19 +501,39 @@ def lifetime_accumulated(pre: State, op: Op, post: State, ev: Sequence[Event], m
 
 
 def drawdown_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
-    """I-DRAWDOWN (R-WF-8, R-WF-8b, R-TIME-3): a key of a layer with a drawdown rule pays in a
-    liquidation at most what the rule leaves it on the pre-state (its peak over the window,
-    mode 'cap'; the reserve in mode 'trigger'), and after every operation its kept history
-    gives the peak that every point recorded gives (dropping points loses no peak)."""
+    """I-DRAWDOWN (R-WF-8, R-WF-8b, R-TIME-3, R-WF-14): a key of a layer with a drawdown rule
+    pays in a liquidation at most what the rule leaves it on the pre-state (its peak over the
+    window, mode 'cap'; the reserve in mode 'trigger'; per market for a shared pool), and
+    after every operation its kept history gives the peak that every point recorded gives
+    (dropping points loses no peak); a shared pool's market records move as R-WF-14 says."""
     conds = []
     for spec in mech.layers:
         if spec.kind != "balance" or not spec.drawdown_ppm:
             continue
         conds += [layers.same_peak(pre, post, k, spec.drawdown_window) for k in layers.balances(post.layers, spec)]
         if isinstance(op, Liquidate):  # the keys that paid (the model records no zero transfer)
-            keys = layers.keys(spec, sorted(pre.accounts[op.account].positions))
+            scope = sorted(pre.accounts[op.account].positions)
+            keys = layers.keys(spec, scope)
             paid = [k for k in keys if any(e.rule == "R-WF-3" and e.src == "layer:" + k for e in ev)]
-            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k) for k in paid]
+            conds += [drawn_from(ev, "layer:" + k) <= layers.room(pre, spec, k, markets=scope) for k in paid]
+            if spec.drawdown_by == "market":
+                conds.append(market_record_moved(pre, post, spec, scope))
+    return all_(conds)
+
+
+def market_record_moved(pre: State, post: State, spec: LayerSpec, scope: list[str]) -> Cond:
+    """I-DRAWDOWN (R-WF-14): in a liquidation the shared key's change is the bankrupt's first
+    shared market's PnL change: that market's drawdown becomes max(0, drawdown - change), and
+    no other market's record moves."""
+    market = layers.pool_market(spec, scope)
+    conds = []
+    for m in sorted(pre.markets):
+        before = layers.record_peak(pre, spec, m)
+        if m == market:
+            change = post.layers.get(spec.name, 0) - pre.layers.get(spec.name, 0)
+            conds.append(layers.record_peak(post, spec, m) == max_(0, before - change))
+        else:
+            conds.append(layers.record_peak(post, spec, m) == before)
     return all_(conds)
 
 
@@ -736,7 +756,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               needs("a lifetime cap", lambda m: any(s.kind == "balance" and s.lifetime_cap for s in m.layers))),
     Invariant("I-DRAWDOWN", "drawdown rule and its record",
               "A layer with a drawdown rule pays at most what the rule leaves it, and its kept history "
-              "gives the peak every recorded point gives (R-WF-8, R-WF-8b, R-TIME-3).",
+              "gives the peak every recorded point gives; a shared pool measured per market keeps each "
+              "market's drawdown record as R-WF-14 says (R-WF-8, R-WF-8b, R-TIME-3, R-WF-14).",
               "The drawdown stop is what keeps the fund from being spent in one crash.", drawdown_kept,
               drawdown_layer_moved, "a layer with a drawdown rule paid or received",
               needs("a drawdown rule", lambda m: any(s.kind == "balance" and s.drawdown_ppm for s in m.layers))),

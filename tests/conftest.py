@@ -160,7 +160,7 @@ STAGE_OF_RULE = {"R-OP-1": "deposit", "R-OP-2": "withdraw", "R-OP-3": "trade", "
                  "R-HC-4": "residue", "R-LEVY-2": "levy", "R-LEVY-3": "levy", "R-ADL-1": "adl",
                  "R-WF-5": "bad_debt", "R-HC-7": "deferred", "R-WH-2": "withdrawal_haircut",
                  "R-POOL-1": "pool", "R-POOL-2": "pool", "R-POOL-3": "adl", "R-POOL-4": "trade",
-                 "R-WH-4": "warming"}
+                 "R-WH-4": "warming", "R-WH-6": "withdrawal_haircut"}
 LAYER_RULES = ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")   # stage: the drawn layer's name
 TRADE_RULES = ("R-OP-3", "R-LIQ-3", "R-ADL-1", "R-POOL-3", "R-POOL-4")
 SPEC_RULES = frozenset(re.findall(r"^\| (R-[A-Z]+-\d+) \|", (SPEC_DIR / "rules.md").read_text(), re.M))

@@ -81,8 +81,18 @@ BUGS: tuple[Bug, ...] = (
         "drift-v2", ("I-RESERVE",)),
     Bug("lifetime-record-keeps-largest", "layers.py", "tx.layer_paid[record] = tx.layer_paid.get(record, 0) + paid",
         "tx.layer_paid[record] = max(tx.layer_paid.get(record, 0), paid)", "drift-v2", ("I-LIFETIME",)),
+    # R-WF-8's level is reached by okx-adl's trigger (bybit-adl's shared pool is measured per
+    # market since R-WF-14): a floored level lets the fund-first budget send one lot too many
     Bug("drawdown-level-floored", "layers.py", "level = div_ceil(top * (PPM - spec.drawdown_ppm), PPM)",
-        "level = top * (PPM - spec.drawdown_ppm) // PPM", "bybit-adl", ("I-DRAWDOWN",)),
+        "level = top * (PPM - spec.drawdown_ppm) // PPM", "okx-adl", ("I-ADL-FUND", "I-DRAWDOWN")),
+    Bug("market-drawdown-ignored", "layers.py",
+        "allowed = div_floor(top * spec.drawdown_ppm, PPM) - market_drawdown(tx, spec, market)",
+        "allowed = div_floor(top * spec.drawdown_ppm, PPM)", "bybit-adl", ("I-DRAWDOWN",)),
+    Bug("takeover-not-cumulative", "waterfall.py",
+        "cap = max(0, cap - notional(tx.view(), tx.accounts[counterparty]))", "cap = max(0, cap)",
+        "binance-adl", ("I-ADL-FUND",)),
+    Bug("market-record-not-lowered", "history.py", "levels = tuple(x if k % 2 == 0 else max_(0, x - delta)",
+        "levels = tuple(x if k % 2 == 0 else max_(0, x)", "bybit-adl", ("I-DRAWDOWN",)),
     Bug("rank-ties-to-larger-id", "ranking.py", "keys.append(-s * n + rank[k])", "keys.append(-s * n - rank[k])",
         "bitmex-adl", ("I-ADL-RANK",), accounts=3),
     # issue 17's harness limits, each shown only by a case the harness lacked before (R-PROVE-2):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping
 
-from waterfall.model.arith import Cond, Num, ceil_div, ite, max_, min_, sum_
+from waterfall.model.arith import Cond, Num, ceil_div, floor_div, ite, max_, min_, sum_
 from waterfall.model.mechanism import LayerSpec, Mechanism
 from waterfall.model.state import State
 
@@ -56,18 +56,45 @@ def peak_term(points: tuple[Num, ...], balance: Num, clock: Num, window: int) ->
     return best
 
 
-def room(state: State, spec: LayerSpec, key: str, trigger: bool = False) -> Num:
+def room(state: State, spec: LayerSpec, key: str, trigger: bool = False, markets: list[str] | None = None) -> Num:
     """R-WF-3 / R-WF-8 / R-WF-8b: balance - reserve (not below 0); with a drawdown rule that
     applies (mode 'cap', or the fund-first budget with `trigger`) and a balance above the
-    floor, at most balance - ceil(peak * (10^6 - drawdown_ppm) / 10^6), not below 0."""
+    floor, at most balance - ceil(peak * (10^6 - drawdown_ppm) / 10^6), not below 0.
+    R-WF-14 (`drawdown_by` 'market', the shared key NAME): instead at most
+    floor(peak * drawdown_ppm / 10^6) less the drawdown of the bankrupt's first market paid
+    from NAME, not below 0."""
     bal = state.layers.get(key, 0)
     out = max(0, bal - spec.reserve)
     if spec.drawdown_ppm == 0 or (spec.drawdown_mode == "trigger" and not trigger):
         return out
     if bal > spec.drawdown_floor:
         top = peak(state.history.get(key, ()), bal, state.clock, spec.drawdown_window)
+        if spec.drawdown_by == "market" and key == spec.name:
+            market = pool_market(spec, markets or [])
+            share = floor_div(top * spec.drawdown_ppm, PPM)
+            return min(out, max(0, share - drawdown_of(state, spec, market)))
         out = min(out, max(0, bal - ceil_div(top * (PPM - spec.drawdown_ppm), PPM)))
     return out
+
+
+def pool_market(spec: LayerSpec, markets: list[str]) -> str:
+    """R-WF-14: the first of the bankrupt's markets (id order) paid from the shared key NAME
+    (not isolated); '' if none."""
+    shared = [m for m in markets if m not in spec.isolated]
+    return shared[0] if shared else ""
+
+
+def drawdown_of(state: State, spec: LayerSpec, market: str) -> Num:
+    """R-WF-14: a market's PnL drawdown: the highest level of its record NAME:MARKET in effect
+    within the window (the current level being 0); 0 without a market."""
+    if not market:
+        return 0
+    return peak(state.history.get(f"{spec.name}:{market}", ()), 0, state.clock, spec.drawdown_window)
+
+
+def record_peak(state: State, spec: LayerSpec, market: str) -> Num:
+    """R-WF-14: `drawdown_of` as one term (no decision), for a claim."""
+    return peak_term(state.history.get(f"{spec.name}:{market}", ()), 0, state.clock, spec.drawdown_window)
 
 
 def lifetime_key(spec: LayerSpec, markets: list[str]) -> str:
@@ -87,7 +114,7 @@ def plan(state: State, spec: LayerSpec, deficit: Num, markets: list[str], trigge
     out: list[tuple[str, Num]] = []
     paid: Num = 0
     for key in keys(spec, markets):
-        can = room(state, spec, key, trigger)
+        can = room(state, spec, key, trigger, markets)
         if spec.cap_per_event:
             can = min(can, spec.cap_per_event - paid)
         if spec.lifetime_cap:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import Adl, LayerSpec, acct, apply, eq_of, mech, mkstate, mkt, pos, trades, transfers
 from test_adl import bitmex_state
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.model.ops import AdvanceTime, Liquidate
+from waterfall.model.ops import AdvanceTime, Liquidate, Trade
 
 
 def fund_first(**kw) -> object:
@@ -125,6 +125,52 @@ def test_R_ADL_7_binance_the_fund_takes_over_at_most_its_own_size_in_notional() 
     # without the cap the fund takes it all
     post, ev = apply(st, Liquidate("L", "fund_desk", {"M": 1_000}), fund_first())
     assert trades(ev, "R-ADL-1") == [] and post.layers["insurance_fund:M"] == 4_700
+
+
+def cascade_state() -> object:
+    """Two bankrupts long 4 from 1,100 with 280 collateral at mark 1,000 (equity -120 each,
+    bankruptcy price 1,030); s holds the opposite 8; the fund's book (fund_desk) holds
+    nothing yet; a fund of 5,000."""
+    return mkstate([mkt("M", 1_000)], {"L1": acct(280, {"M": (4, 4_400)}), "L2": acct(280, {"M": (4, 4_400)}),
+                                       "s": acct(10_000, {"M": (-8, -8_800)}), "fund_desk": acct(10**6),
+                                       "book": acct(10**6)}, {"insurance_fund:M": 5_000})
+
+
+def test_R_ADL_12_binance_cascade_the_fund_counts_what_it_took_over_until_offloaded() -> None:
+    # binance.com/en/support/articles/360033525371: "The fund will have a maximum net notional
+    # position check ... by default, this is 100% the size of the insurance fund. Any
+    # position that would increase beyond the max notional will be subject to
+    # counterparty-liquidation. The insurance fund will offload positions according to a
+    # preset algorithm." The article gives no figures: this cascade is built from the rule.
+    # L1's 4 lots (4,000 of notional) fit in the fund's 5,000: taken over, the fund pays 120.
+    # L2 comes next: the fund (4,880) already holds 4,000, so only 880 of notional is left,
+    # not one lot at 1,000: all 4 of L2's lots are deleveraged against s at 1,030.
+    binance = fund_first(takeover_cap_ppm=1_000_000, takeover_cumulative=True)
+    st = cascade_state()
+    after1, ev = apply(st, Liquidate("L1", "fund_desk", {"M": 1_000}), binance)
+    assert trades(ev, "R-LIQ-3") == [("account:L1", "account:fund_desk", "M", 4, 1_000)]
+    assert after1.layers["insurance_fund:M"] == 4_880
+    post, ev = apply(after1, Liquidate("L2", "fund_desk", {"M": 1_000}), binance)
+    assert trades(ev, "R-LIQ-3") == [] and trades(ev, "R-ADL-1") == [("account:L2", "account:s", "M", 4, 1_030)]
+    assert post.layers["insurance_fund:M"] == 4_880
+    # counting each liquidation alone (R-ADL-7 without R-ADL-12) the fund takes L2's 4 too
+    single = fund_first(takeover_cap_ppm=1_000_000)
+    post, ev = apply(after1, Liquidate("L2", "fund_desk", {"M": 1_000}), single)
+    assert trades(ev, "R-LIQ-3") == [("account:L2", "account:fund_desk", "M", 4, 1_000)]
+    # once the fund has offloaded its 4 lots to the market (an ordinary trade), it takes L2's
+    offloaded, _ = apply(after1, Trade("book", "fund_desk", "M", 4, 1_000), binance)
+    post, ev = apply(offloaded, Liquidate("L2", "fund_desk", {"M": 1_000}), binance)
+    assert trades(ev, "R-LIQ-3") == [("account:L2", "account:fund_desk", "M", 4, 1_000)]
+    assert trades(ev, "R-ADL-1") == [] and post.layers["insurance_fund:M"] == 4_760
+
+
+def test_R_ADL_12_binance_catalogue_file_counts_the_takeover_cumulatively() -> None:
+    binance = load_mechanism(catalogue()["binance-adl"])
+    assert binance.final.takeover_cumulative and binance.final.takeover_cap_ppm == 1_000_000
+    st = cascade_state()
+    after1, _ = apply(st, Liquidate("L1", "fund_desk", {"M": 1_000}), binance)
+    post, ev = apply(after1, Liquidate("L2", "fund_desk", {"M": 1_000}), binance)
+    assert trades(ev, "R-LIQ-3") == [] and [t[3] for t in trades(ev, "R-ADL-1")] == [4]
 
 
 # --------------------------------------------------------------------------- OKX

@@ -734,12 +734,35 @@ REFINEMENTS = [
     ("negative window", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\nwindow = -1'),
      "final.window", "out of range"),
     # R-WF-11 / R-WF-12 / R-WF-13 / R-CH-5 / R-HC-10 / R-HC-11 / R-WH-4 (issue 19)
+    # R-WF-14 (issue 19, second pass): a drawdown per market needs a drawdown rule on one shared pool
+    ("drawdown per market without a drawdown rule", lambda t: t.replace("reserve = 1", 'reserve = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_ppm", "drawdown_by without drawdown_ppm"),
+    ("drawdown per market on a per-market layer", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nscope = "market"\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_by", "one shared pool"),
+    ("drawdown per market with settlement currencies", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\nsettlement = { M = "BTC" }\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "market"'),
+     "layers[0].drawdown_by", "without settlement currencies"),
+    ("unknown drawdown scope", lambda t: t.replace(
+        "reserve = 1", 'reserve = 1\ndrawdown_ppm = 1\ndrawdown_window = 1\ndrawdown_by = "symbol"'),
+     "layers[0].drawdown_by", "is not one of"),
+    ("drawdown per market on a clearing layer", lambda t: t.replace(
+        "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\ndrawdown_by = "market"\n\n[final]'),
+     "layers[1].drawdown_by", "does not apply"),
+    ("cumulative takeover without a takeover cap", lambda t: t[:t.index("[final]")] + ADL_FINAL
+     + "fund_first = true\ntakeover_cumulative = true\n", "final.takeover_cumulative", "set takeover_cap_ppm"),
+    ("cumulative takeover not a boolean", lambda t: t[:t.index("[final]")] + ADL_FINAL
+     + "fund_first = true\ntakeover_cap_ppm = 1\ntakeover_cumulative = 1\n", "final.takeover_cumulative", "boolean"),
     ("settlement currencies on a per-market layer", lambda t: t.replace(
         "reserve = 1", 'reserve = 1\nscope = "market"\nsettlement = { M = "BTC" }'), "layers[0].settlement", "global layer"),
     ("residue sink that pays nothing", lambda t: t.replace("reserve = 1", "reserve = 1\npays = false").replace(
         'residue_sink = "bad_debt"', 'residue_sink = "insurance_fund"'), "final.residue_sink", "pays nothing"),
     ("warming first without a window", lambda t: t[:t.index("[final]")] + '[final]\npolicy = "withdrawal_haircut"\nwarming_first = true\n',
      "final.warming_first", "set a window"),
+    # R-WH-6 (issue 19b): the part of a recomputed charge beyond the records goes to the surplus sink
+    ("recompute without a balance sink", lambda t: t[:t.index("[final]")].replace('surplus = "fee"\nfee_ppm = 5000', 'surplus = "none"')
+     .replace('surplus_sink = "insurance_fund"', 'surplus_sink = "nowhere"') + '[final]\npolicy = "withdrawal_haircut"\nrecompute = true\n',
+     "liquidation.surplus_sink", "R-WH-6"),
     ("alongside a layer that pays", lambda t: t.replace(
         "[final]", '[[layers]]\nname = "df"\nkind = "default_fund"\nalongside = "insurance_fund"\n\n[final]'),
      "layers[1].alongside", "pays = false"),

@@ -10,6 +10,7 @@ from waterfall.model.loader import catalogue, load_mechanism
 from waterfall.model.mechanism import WithdrawalHaircut
 from waterfall.model.ops import AdvanceTime, Liquidate, SetMark, Withdraw
 from waterfall.model.step import step
+from waterfall.model.units import div_ceil
 
 
 def shortfall_venue() -> object:
@@ -142,3 +143,53 @@ def test_R_WH_5_paradex_recomputes_the_shortfall_so_a_recovered_fund_ends_the_ch
         assert sum(a for s_, d, a in transfers(ev) if d == "deferred:M") == charge
     _, ev = apply(replace(st, layers={"insurance_fund": 150}), Withdraw("alice", 1_800), paradex())
     assert transfers(ev)[0] == ("account:alice", "deferred:M", 100)  # without recompute
+
+
+def paradex_docs_venue() -> object:
+    """tradeparadex/paradex-docs docs/pages/risk-system/socialized-losses.mdx (commit
+    47327fa159676b9acfb3cf8f499bbdf8e64dc55b; served at docs.paradex.trade/risk/socialized-losses),
+    'Example': the fund holds 1,000; Alice, Bob and Charlie 1,000 each; Alice bought 50
+    XYZ from Bob at 100."""
+    return mkstate([mkt("XYZ", 100)], {"alice": acct(1_000, {"XYZ": (50, 5_000)}),
+                                       "bob": acct(1_000, {"XYZ": (-50, -5_000)}), "charlie": acct(1_000)},
+                   {"insurance_fund": 1_000})
+
+
+def test_R_WH_6_paradex_docs_example_the_shortfall_is_measured_at_mark() -> None:
+    # The docs' example: the mark crashes to 40, Alice is at 1,000 - 3,000 = -2,000, so her
+    # bankruptcy amount is 2,000 and the Exchange Bankruptcy Amount 2,000 - 1,000 = 1,000.
+    # Charlie withdraws 500: the charge goes to the insurance fund. The page's formula,
+    # EBA / (total balance 4,000 + EBA) = 20 %, gives 100; its worked arithmetic, 1,000 / 4,000,
+    # gives 125 (the page disagrees with itself; the model's C = positive equity 4,000 + 1,000
+    # gives 100, as the formula does). The fund takes over Alice's account, which the model
+    # leaves open (not yet liquidated): the mark moves up to 70, Alice is at -500, the fund
+    # (1,100 now) covers it, the Exchange Bankruptcy Amount is 0 and withdrawals pay nothing.
+    policy = load_mechanism(catalogue()["paradex-withdrawal-haircut"])
+    st = apply(paradex_docs_venue(), SetMark("XYZ", 40), policy)[0]
+    assert eq_of(st, "alice") == -2_000 and eq_of(st, "bob") == 4_000
+    st, ev = apply(st, Withdraw("charlie", 500), policy)
+    assert transfers(ev) == [("account:charlie", "layer:insurance_fund", 100), ("account:charlie", "external", 400)]
+    assert transfers(ev, "R-WH-6") == [("account:charlie", "layer:insurance_fund", 100)]
+    assert st.layers["insurance_fund"] == 1_100 and st.deferred == {}
+    up = apply(st, SetMark("XYZ", 70), policy)[0]
+    assert eq_of(up, "alice") == -500
+    _, ev = apply(up, Withdraw("charlie", 500), policy)
+    assert transfers(ev) == [("account:charlie", "external", 500)]
+    # the fixed record (R-WH-1) is not revalued: liquidated at 40 instead, the 2,000 - 1,100 =
+    # 900 the fund could not pay stays recorded, and after the recovery charlie (500) still
+    # pays ceil(400 x 900 / (4,000 + 500)) = 80 (bob's 4,000 is realised at 40)
+    done = apply(st, Liquidate("alice", "bob", {"XYZ": 40}), policy)[0]
+    assert done.deferred == {"XYZ": 900} and done.layers["insurance_fund"] == 0
+    _, ev = apply(apply(done, SetMark("XYZ", 70), policy)[0], Withdraw("charlie", 400), policy)
+    assert transfers(ev, "R-WH-2") == [("account:charlie", "deferred:XYZ", div_ceil(400 * 900, 4_000 + 500))]
+
+
+def test_R_WH_6_a_bankrupt_account_counts_only_with_recompute_and_only_while_bankrupt_at_mark() -> None:
+    # Without recompute (Percolator's fixed record) an open bankrupt account charges nothing.
+    st = apply(paradex_docs_venue(), SetMark("XYZ", 40), paradex())[0]
+    assert transfers(apply(st, Withdraw("charlie", 500), paradex())[1]) == [("account:charlie", "external", 500)]
+    policy = load_mechanism(catalogue()["paradex-withdrawal-haircut"])
+    for mark, charge in ((40, 100), (60, 0), (100, 0)):   # at 60 Alice is -1,000: the fund covers it
+        s = apply(paradex_docs_venue(), SetMark("XYZ", mark), policy)[0]
+        _, ev = apply(s, Withdraw("charlie", 500), policy)
+        assert sum(a for _, d, a in transfers(ev) if d == "layer:insurance_fund") == charge, mark

@@ -10,6 +10,8 @@ agrees with the model wherever both compute the same thing (issue 18).
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import ast
 from pathlib import Path
 
@@ -134,7 +136,8 @@ layer_specs = st.builds(
     reserve=st.integers(0, 500), cap_per_event=st.sampled_from([0, 0, 300, 2_000]),
     drawdown_ppm=st.sampled_from([0, 0, 300_000, 999_999]), drawdown_window=st.integers(1, 800),
     drawdown_floor=st.sampled_from([0, 1_000]), drawdown_mode=st.sampled_from(["cap", "trigger"]),
-    lifetime_cap=st.sampled_from([0, 0, 3_000, 5_000]), isolated=st.sampled_from([(), ("M0",), ("M0", "M1")]))
+    lifetime_cap=st.sampled_from([0, 0, 3_000, 5_000]), isolated=st.sampled_from([(), ("M0",), ("M0", "M1")]),
+    drawdown_by=st.sampled_from(["pool", "market"]))
 
 
 def fixed(spec: LayerSpec) -> LayerSpec:
@@ -143,6 +146,8 @@ def fixed(spec: LayerSpec) -> LayerSpec:
         spec = LayerSpec(**{**spec.__dict__, "isolated": ()})
     if not spec.drawdown_ppm:
         spec = LayerSpec(**{**spec.__dict__, "drawdown_floor": 0, "drawdown_mode": "cap"})
+    if not spec.drawdown_ppm or spec.scope != "global":  # R-WF-14: one shared pool with a drawdown rule
+        spec = LayerSpec(**{**spec.__dict__, "drawdown_by": "pool"})
     return spec
 
 
@@ -179,6 +184,30 @@ def test_R_WF_3_reference_plan_agrees_with_the_model(state: State, spec: LayerSp
 
 
 @settings(max_examples=300, deadline=None)
+@given(venues(), st.sampled_from([300_000, 999_999]), st.integers(1, 800), st.sampled_from([(), ("M0",)]),
+       st.integers(0, 20_000), st.data())
+def test_R_WF_14_reference_shared_pool_agrees_with_the_model(state: State, ppm: int, window: int,
+                                                             isolated: tuple[str, ...], deficit: int,
+                                                             data: st.DataObject) -> None:
+    # every market of the venue with a PnL record of its own (levels >= 0, times <= clock)
+    records = {}
+    for m in state.markets:
+        t1 = data.draw(st.integers(0, state.clock))
+        t2 = data.draw(st.integers(t1, state.clock))
+        records[f"fund:{m}"] = (t1, data.draw(st.integers(0, 3_000)), t2, data.draw(st.integers(0, 3_000)))
+    state = replace(state, history={**state.history, **records})
+    spec = LayerSpec("fund", drawdown_ppm=ppm, drawdown_window=window, drawdown_by="market", isolated=isolated)
+    markets = sorted(data.draw(st.sets(st.sampled_from(sorted(state.markets)))))
+    want = model_layers.plan_balance(Tx(state), spec, deficit, markets)
+    assert layers.plan(state, spec, deficit, markets) == want
+    market = layers.pool_market(spec, markets)
+    assert market == spec.shared_market(markets)
+    if market:
+        assert layers.drawdown_of(state, spec, market) == model_layers.market_drawdown(Tx(state), spec, market)
+        assert layers.record_peak(state, spec, market) == layers.drawdown_of(state, spec, market)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.integers(1, 10_000), st.integers(-500, 500).filter(bool), st.integers(-10**6, 10**6),
        st.sampled_from(["toward_bankrupt", "toward_counterparty"]))
 def test_R_ADL_2_reference_bankruptcy_price_agrees(mark: int, size: int, eq: int, rounding: str) -> None:
@@ -197,15 +226,15 @@ def test_R_HC_9_reference_queue_agrees(target: int, weights: list[int], data: st
 @settings(max_examples=300, deadline=None)
 @given(venues(), layer_specs, st.sampled_from(["bankruptcy", "mark_or_bankruptcy", "previous_mark", "mark"]),
        st.sampled_from(["toward_bankrupt", "toward_counterparty"]), st.sampled_from([0, 0, 500_000, 1_000_000]),
-       st.data())
+       st.booleans(), st.data())
 def test_R_ADL_7_reference_prices_and_split_agree(state: State, spec: LayerSpec, close: str, rounding: str,
-                                                  takeover: int, data: st.DataObject) -> None:
+                                                  takeover: int, cumulative: bool, data: st.DataObject) -> None:
     spec = fixed(spec)
     aid = data.draw(st.sampled_from(sorted(state.accounts)))
     held = sorted(m for m, p in state.accounts[aid].positions.items() if p.size)
     scope = sorted(state.accounts[aid].positions)
     mech = adl_mech(spec, close_price=close, bankruptcy_rounding=rounding, fund_first=True,
-                    takeover_cap_ppm=takeover)
+                    takeover_cap_ppm=takeover, takeover_cumulative=cumulative and bool(takeover))
     covered = model_waterfall.covered_at_mark(Tx(state), mech, aid, scope)
     assert bool(prices.covered_at_mark(state, mech, aid, scope)) == covered or close != "mark_or_bankruptcy"
     want_prices, want_left = model_adl.planned_prices(Tx(state), mech.final, aid, held, covered)
@@ -213,7 +242,9 @@ def test_R_ADL_7_reference_prices_and_split_agree(state: State, spec: LayerSpec,
     fills = {m: data.draw(st.integers(1, 700)) for m in held if data.draw(st.booleans())}
     op = Liquidate(aid, "a0" if aid != "a0" else "a1", fills)
     budget = max(0, model_layers.capacity(Tx(state), mech, scope, trigger=True) + min(0, want_left))
-    cap = budget * takeover // 10**6 if takeover else None
+    cap = model_waterfall.takeover_left(Tx(state), mech.final, op.counterparty, budget)  # R-ADL-7 / R-ADL-12
+    if takeover and not cumulative:
+        assert cap == budget * takeover // 10**6
     want = model_waterfall.book_lots(Tx(state), aid, held, want_prices,
                                      {m: fills.get(m, state.markets[m].mark) for m in held}, budget, cap)
     assert fund_first.book_lots(state, mech, op, held, scope) == want
