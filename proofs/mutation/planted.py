@@ -37,7 +37,31 @@ class Bug:
     accounts: int = 2
     markets: int = 1
     ops: tuple[str, ...] = ("liquidate",)
+    samples: int | None = None  # the small-scope search's samples per case (None: the prover's own)
 
+
+# issue 17 item 6: bugs that need three accounts to show (two payers of one residue, two
+# holders of equal rank, a second counterparty in the queue walk): each judged by the path
+# search alone (no small-scope search, samples=0), refuted at k = 3 and missed at k = 2
+# (figures and commands: docs/proofs.md, "Bugs that need three accounts")
+REACH: tuple[Bug, ...] = (
+    Bug("lr-residue-twice-to-top", "allocation.py",
+        "ties = sorted((i for i, r in enumerate(rems) if r == cut), key=keys.__getitem__)",
+        "ties = sorted((i for i, r in enumerate(rems) if r >= cut), key=keys.__getitem__)",
+        "bitmex-2015-profit-equalisation", ("I-PROP", "I-BOUND"), accounts=3, ops=("advance_time",), samples=0),
+    Bug("queue-ties-to-larger-id", "queue.py", "key=lambda k: (-weights[k], ids[k]))",
+        "key=lambda k: (weights[k], ids[k]), reverse=True)", "chitra-queue", ("I-QUEUE",), accounts=3, samples=0),
+    Bug("adl-unscored-ties-reversed", "ranking.py", "    unscored.sort()\n", "    unscored.sort(reverse=True)\n",
+        "bitmex-adl", ("I-ADL-RANK",), accounts=3, samples=0),
+    Bug("adl-walk-stops-after-first", "adl.py",
+        "            remaining -= q\n            if remaining == 0:\n                break\n        tx.fills(",
+        "            remaining -= q\n            break\n        tx.fills(",
+        "bitmex-adl", ("I-NOLOSS", "I-BUDGET", "I-ADL-BOUND", "I-ADL-RANK", "I-CONS", "I-ORDER"), accounts=3, samples=0),
+    Bug("adl-check-without-skip-flag", "adl.py",
+        "if policy.skip_insolvent and not passes_check(tx, policy, j, m, side, q, q * price):",
+        "if not passes_check(tx, policy, j, m, side, q, q * price):",
+        "bitmex-adl", ("I-ADL-RANK",), accounts=3, samples=0),
+)
 
 BUGS: tuple[Bug, ...] = (
     Bug("haircut-base-uncapped", "haircut.py", "w = profit if profit < eq else eq", "w = profit",
@@ -93,7 +117,8 @@ BUGS: tuple[Bug, ...] = (
         "last = state.partial_at[op.account]", "hyperliquid-adl", ("I-VALID",)),
     Bug("pool-own-deficit-dropped", "pool.py", "    if aid == policy.account:\n        return deficit",
         "    if aid == policy.account:\n        return 0", "gmx-v2", ("I-CONS", "I-ZERO", "I-NOLOSS")),
-)
+) + REACH
+
 NEW_IN_ISSUE_18 = ("I-EXEMPT", "I-QUEUE", "I-ADL-FUND", "I-ADL-PRICE", "I-RESERVE", "I-LIFETIME", "I-DRAWDOWN")
 BY_NAME = {b.name: b for b in BUGS}
 
@@ -121,8 +146,9 @@ def prove_bug(bug: Bug, timeout: float) -> dict[str, Any]:
     from waterfall.proofs.prove.prover import prove_mechanism
     mech = resolve_mechanism(bug.mechanism)
     t0 = time.perf_counter()
+    extra = {} if bug.samples is None else {"samples": bug.samples}
     vs, _ = prove_mechanism(mech, list(REGISTRY), Sizes(bug.accounts, bug.markets), bug.ops, timeout,
-                            stop_when_refuted=set(bug.breaks) or set(mech.claims))
+                            stop_when_refuted=set(bug.breaks) or set(mech.claims), **extra)
     refuted = [v.invariant for v in vs if v.kind == V.COUNTEREXAMPLE and v.claimed]
     return {"refuted": refuted, "caught": bool(set(refuted) & set(bug.breaks)),
             "seconds": round(time.perf_counter() - t0, 1),
