@@ -47,20 +47,18 @@ class Bug:
 # search alone (no small-scope search, samples=0), refuted at k = 3 and missed at k = 2
 # (figures and commands: docs/proofs.md, "Bugs that need three accounts")
 REACH: tuple[Bug, ...] = (
-    Bug("capped-residue-booked-twice", "haircut.py", "aid, deficit - collected, target - collected, markets)",
-        "aid, deficit - collected + (target - collected), target - collected, markets)", "capped-pro-rata",
-        ("I-CONS", "I-BUDGET"), accounts=3, samples=0, narrow=True, exact=True),
+    Bug("lr-residue-twice-to-top", "allocation.py",
+        "ties = sorted((i for i, r in enumerate(rems) if r == cut), key=keys.__getitem__)",
+        "ties = sorted((i for i, r in enumerate(rems) if r >= cut), key=keys.__getitem__)",
+        "bitmex-2015-profit-equalisation", ("I-PROP",), accounts=3, ops=("advance_time",), samples=0, narrow=True,
+        exact=True),
     Bug("queue-ties-to-larger-id", "queue.py", "key=lambda k: (-weights[k], ids[k]))",
         "key=lambda k: (weights[k], ids[k]), reverse=True)", "chitra-queue", ("I-QUEUE",), accounts=3, samples=0, narrow=True, exact=True),
-    Bug("queue-first-payer-takes-all", "haircut.py", "        shares[k] = min(left, weights[k])\n",
-        "        shares[k] = left\n", "chitra-queue", ("I-QUEUE", "I-BOUND"), accounts=3, samples=0, narrow=True,
-        exact=True),
+    Bug("queue-walk-stops-at-head", "haircut.py", "    for k in order:\n        shares[k] = min(left, weights[k])",
+        "    for k in order[:1]:\n        shares[k] = min(left, weights[k])", "chitra-queue", ("I-QUEUE",), accounts=3,
+        samples=0, narrow=True, exact=True),
     Bug("adl-first-taker-takes-all", "adl.py", "q = min(remaining, abs(tx.accounts[j].positions[m].size))",
         "q = remaining", "hyperliquid-adl", ("I-ADL-BOUND",), accounts=3, samples=0, narrow=True, exact=True),
-    Bug("adl-check-without-skip-flag", "adl.py",
-        "if policy.skip_insolvent and not passes_check(tx, policy, j, m, side, q, q * price):",
-        "if not passes_check(tx, policy, j, m, side, q, q * price):",
-        "hyperliquid-adl", ("I-ADL-RANK",), accounts=3, samples=0, narrow=True, exact=True),
 )
 
 BUGS: tuple[Bug, ...] = (
