@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps(r), flush=True)
         print(f"refuted at k = 3 and missed at k = 2: {shown} of {len(picked)} bugs", file=sys.stderr)
         return 0 if shown == len(picked) else 1
-    names = [a for a in args[1:] if not a.startswith("--") and a != str(timeout) and a in BY_NAME] or list(BY_NAME)
+    names = [a for a in args[1:] if not a.startswith("--") and a != str(timeout) and a in BY_NAME] or [b.name for b in BUGS]
     results = []
     for name in names:
         r = judge(BY_NAME[name], timeout, fuzz="--no-fuzz" not in args)
