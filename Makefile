@@ -72,10 +72,12 @@ mutate: setup
 # the prover measured by planted bugs (proofs/mutation/planted.py: one-line edits of model/, the issue's
 # list), each judged by waterfall prove and by the fuzzer; the table is in docs/proofs.md
 # the prover measured by mutation (R-PROVE-10, docs/proofs.md): the issue's planted bugs, then a
-# seeded sample of mutmut's mutants of the waterfall's modules, each judged by prove and the fuzzer
+# seeded sample of mutmut's mutants of the waterfall's modules, each judged by prove and the fuzzer;
+# `reach`: the bugs that need three accounts, refuted at k = 3 and missed at k = 2 (issue 17)
 mutate-proofs: setup
 	$(PIP) -e '.[mutate]'
 	$(PY) -m waterfall.proofs.mutation.planted judge --timeout 300
+	$(PY) -m waterfall.proofs.mutation.planted reach --timeout 600
 	$(PY) -m waterfall.proofs.mutation.mutants run --count $(MUTANTS) --out build/proof-mutants.json
 
 # strength of the conformance vectors (docs/conformance.md): mutants of model/ (mutmut's

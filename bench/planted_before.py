@@ -79,7 +79,8 @@ def judge_before(bug: Any, base: Path, timeout: float, examples: int) -> dict[st
         finally:
             P.MODEL_DIR = saved
         spec = Path(d) / "bug.json"
-        spec.write_text(json.dumps(asdict(bug)))
+        # the fields an earlier commit's Bug knows (issue 17 added samples, narrow, exact)
+        spec.write_text(json.dumps({k: v for k, v in asdict(bug).items() if k not in ("samples", "narrow", "exact")}))
         argv = [sys.executable, __file__, "--child", str(base), str(tree), str(spec), str(timeout), str(examples)]
         p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout * 3 + 600)
     if p.returncode != 0:

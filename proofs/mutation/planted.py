@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,24 @@ class Bug:
     accounts: int = 2
     markets: int = 1
     ops: tuple[str, ...] = ("liquidate",)
+    samples: int | None = None  # the small-scope search's samples per case (None: the prover's own)
+    narrow: bool = False  # ask only the invariants it breaks (`waterfall prove --invariant ...`)
+    exact: bool = False  # only venues of exactly `accounts` accounts (no smaller ones first)
 
+
+# issue 17 item 6: bugs that need three accounts to show (two payers of one residue, two
+# holders of equal rank, a second counterparty in the queue walk): each judged by the path
+# search alone (no small-scope search, samples=0), refuted at k = 3 and missed at k = 2
+# (figures and commands: docs/proofs.md, "Bugs that need three accounts")
+REACH: tuple[Bug, ...] = (
+    Bug("queue-ties-to-larger-id", "queue.py", "key=lambda k: (-weights[k], ids[k]))",
+        "key=lambda k: (weights[k], ids[k]), reverse=True)", "chitra-queue", ("I-QUEUE",), accounts=3, samples=0, narrow=True, exact=True),
+    Bug("queue-walk-stops-at-head", "haircut.py", "    for k in order:\n        shares[k] = min(left, weights[k])",
+        "    for k in order[:1]:\n        shares[k] = min(left, weights[k])", "chitra-queue", ("I-QUEUE",), accounts=3,
+        samples=0, narrow=True, exact=True),
+    Bug("adl-first-taker-takes-all", "adl.py", "q = min(remaining, abs(tx.accounts[j].positions[m].size))",
+        "q = remaining", "hyperliquid-adl", ("I-ADL-BOUND",), accounts=3, samples=0, narrow=True, exact=True),
+)
 
 BUGS: tuple[Bug, ...] = (
     Bug("haircut-base-uncapped", "haircut.py", "w = profit if profit < eq else eq", "w = profit",
@@ -104,8 +121,9 @@ BUGS: tuple[Bug, ...] = (
     Bug("pool-own-deficit-dropped", "pool.py", "    if aid == policy.account:\n        return deficit",
         "    if aid == policy.account:\n        return 0", "gmx-v2", ("I-CONS", "I-ZERO", "I-NOLOSS")),
 )
+
 NEW_IN_ISSUE_18 = ("I-EXEMPT", "I-QUEUE", "I-ADL-FUND", "I-ADL-PRICE", "I-RESERVE", "I-LIFETIME", "I-DRAWDOWN")
-BY_NAME = {b.name: b for b in BUGS}
+BY_NAME = {b.name: b for b in BUGS + REACH}
 
 
 def plant(bug: Bug, into: Path) -> Path:
@@ -131,8 +149,11 @@ def prove_bug(bug: Bug, timeout: float) -> dict[str, Any]:
     from waterfall.proofs.prove.prover import prove_mechanism
     mech = resolve_mechanism(bug.mechanism)
     t0 = time.perf_counter()
-    vs, _ = prove_mechanism(mech, list(REGISTRY), Sizes(bug.accounts, bug.markets), bug.ops, timeout,
-                            stop_when_refuted=set(bug.breaks) or set(mech.claims))
+    extra = {} if bug.samples is None else {"samples": bug.samples}
+    asked = [i for i in REGISTRY if i in bug.breaks] if bug.narrow else list(REGISTRY)
+    sizes = Sizes(bug.accounts, bug.markets, smaller=not bug.exact)
+    vs, _ = prove_mechanism(mech, asked, sizes, bug.ops, timeout,
+                            stop_when_refuted=set(bug.breaks) or set(mech.claims), **extra)
     refuted = [v.invariant for v in vs if v.kind == V.COUNTEREXAMPLE and v.claimed]
     return {"refuted": refuted, "caught": bool(set(refuted) & set(bug.breaks)),
             "seconds": round(time.perf_counter() - t0, 1),
@@ -174,8 +195,25 @@ def judge(bug: Bug, timeout: float = 300.0, examples: int = 200, fuzz: bool = Tr
     return {"bug": bug.name, **json.loads(p.stdout.strip().splitlines()[-1])}
 
 
+def reach(bug: Bug, timeout: float = 600.0) -> dict[str, Any]:
+    """Issue 17 item 6: the bug judged by the path search alone (no small-scope search), on
+    venues of exactly its size (k = 3) and of one account fewer, asking only the invariants
+    it breaks; shown when refuted at k and missed at k - 1 (no claim it breaks refuted)."""
+    bug = replace(bug, samples=0, narrow=True, exact=True)
+    big = judge(bug, timeout, fuzz=False)
+    small = judge(replace(bug, accounts=bug.accounts - 1), timeout, fuzz=False)
+    def brief(r: dict[str, Any]) -> dict[str, Any]:
+        p = r.get("prove", {})
+        return {"caught": p.get("caught", False), "refuted": p.get("refuted", []), "seconds": p.get("seconds"),
+                "verdicts": {i: p.get("verdicts", {}).get(i) for i in bug.breaks}, "error": r.get("error", "")}
+    at, below = brief(big), brief(small)
+    return {"bug": bug.name, "mechanism": bug.mechanism, "ops": list(bug.ops), f"k={bug.accounts}": at,
+            f"k={bug.accounts - 1}": below, "shown": at["caught"] and not below["caught"] and not below["error"]}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """`child TREE BUG.json TIMEOUT EXAMPLES` (internal) or `judge [NAME ...] [--timeout S] [--no-fuzz]`."""
+    """`child TREE BUG.json TIMEOUT EXAMPLES` (internal), `judge [NAME ...] [--timeout S] [--no-fuzz]`
+    or `reach [NAME ...] [--timeout S]` (the bugs that need three accounts, at k = 3 and k = 2)."""
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["child"]:
         tree, spec, timeout, examples = Path(args[1]), Path(args[2]), float(args[3]), int(args[4])
@@ -188,7 +226,16 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(out))
         return 0
     timeout = float(args[args.index("--timeout") + 1]) if "--timeout" in args else 300.0
-    names = [a for a in args[1:] if not a.startswith("--") and a != str(timeout) and a in BY_NAME] or list(BY_NAME)
+    if args[:1] == ["reach"]:
+        picked = [a for a in args[1:] if a in BY_NAME] or [b.name for b in REACH]
+        shown = 0
+        for name in picked:
+            r = reach(BY_NAME[name], timeout)
+            shown += r["shown"]
+            print(json.dumps(r), flush=True)
+        print(f"refuted at k = 3 and missed at k = 2: {shown} of {len(picked)} bugs", file=sys.stderr)
+        return 0 if shown == len(picked) else 1
+    names = [a for a in args[1:] if not a.startswith("--") and a != str(timeout) and a in BY_NAME] or [b.name for b in BUGS]
     results = []
     for name in names:
         r = judge(BY_NAME[name], timeout, fuzz="--no-fuzz" not in args)
@@ -203,4 +250,4 @@ if __name__ == "__main__":
     sys.exit(main())
 
 
-__all__ = ["BUGS", "Bug", "asdict", "judge", "plant", "use_model"]
+__all__ = ["BUGS", "REACH", "Bug", "asdict", "judge", "plant", "reach", "use_model"]

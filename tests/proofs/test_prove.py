@@ -276,6 +276,20 @@ def test_R_PROVE_10_planted_bug_refuted_with_a_replayed_counterexample(bug: plan
     assert r["prove"]["caught"], r  # a claimed invariant it breaks: COUNTEREXAMPLE, replayed in the planted model
 
 
+# issue 17 item 6: bugs that need three accounts, each check well under a minute (the others,
+# slower, are judged by `make mutate-proofs`: docs/proofs.md, "Bugs that need three accounts")
+REACH_IN_CI = ("queue-ties-to-larger-id", "queue-walk-stops-at-head")
+
+
+@pytest.mark.parametrize("name", REACH_IN_CI)
+def test_R_PROVE_10_bug_needing_three_accounts_refuted_at_3_missed_at_2(name: str) -> None:
+    r = planted.reach(planted.BY_NAME[name], timeout=240)
+    assert r["k=3"]["caught"] and not r["k=3"]["error"], r  # refuted by the exploration of 3-account venues
+    assert not r["k=2"]["caught"] and not r["k=2"]["error"], r  # two accounts: no second payer, no tie
+    assert set(r["k=2"]["verdicts"].values()) <= {V.PROVED_UP_TO, V.UNREACHED, V.TRIVIAL}, r  # explored, not timed out
+    assert r["shown"]
+
+
 def test_R_PROVE_10_planted_copy_is_the_model_that_runs(tmp_path: Path) -> None:
     """The planted tree differs from model/ by the bug's line only, and the child imports it."""
     bug = planted.BY_NAME["fee-uncapped"]
