@@ -19,12 +19,10 @@ operations; `check_terms` (tests) confirms that each Z3 term evaluates to the sa
 """
 from __future__ import annotations
 
-import builtins
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import z3
 
@@ -373,80 +371,6 @@ Sym.not_ = staticmethod(not_sym)  # type: ignore[attr-defined]
 Sym.implies = staticmethod(implies_sym)  # type: ignore[attr-defined]
 
 
-# ---- merged built-ins (R-PROVE-14) ---------------------------------------------------------
-
-_MIN, _MAX = builtins.min, builtins.max
-
-
-def _mergeable(items: list[Any]) -> bool:
-    """Every item an int (not a bool) or an unknown integer, and at least one unknown."""
-    return bool(items) and all(_num(x) for x in items) and any(isinstance(x, SymInt) for x in items)
-
-
-def _fold(items: list[Any], better: str) -> Any:
-    """The first best item as one term: m = items[0], then m = ite(x better than m, x, m)
-    for each later x, strictly better only, so a tie keeps the earlier item as Python does."""
-    m = items[0]
-    for x in items[1:]:
-        if x is m:
-            continue
-        c = _cmp("lt", x, m) if better == "lt" else _cmp("lt", m, x)
-        m = ite(c, x, m) if isinstance(c, SymBool) else m
-    return m
-
-
-def merged_min(*args: Any, **kw: Any) -> Any:
-    """R-PROVE-14: Python's min; over integers with an unknown among them, the if-then-else
-    term of the first smallest item, equal to builtins.min on every assignment, instead of
-    one decision (a fork) per comparison. Anything else (key=, tuples, no unknown) is the
-    built-in itself."""
-    if not args or kw.get("key") is not None:
-        return _MIN(*args, **kw)
-    items = list(args[0]) if len(args) == 1 else list(args)
-    if not _mergeable(items):
-        return _MIN(items, **kw) if len(args) == 1 else _MIN(*items, **kw)
-    return _fold(items, "lt")
-
-
-def merged_max(*args: Any, **kw: Any) -> Any:
-    """R-PROVE-14: Python's max, merged as `merged_min` is (the first largest item)."""
-    if not args or kw.get("key") is not None:
-        return _MAX(*args, **kw)
-    items = list(args[0]) if len(args) == 1 else list(args)
-    if not _mergeable(items):
-        return _MAX(items, **kw) if len(args) == 1 else _MAX(*items, **kw)
-    return _fold(items, "gt")
-
-
-MERGE_PACKAGE = "waterfall.model."
-"""R-PROVE-14: the modules whose calls of min and max are merged during an exploration (the
-reference model's own code: the step that runs; the invariants already build terms with
-model.arith's min_ and max_)."""
-
-
-@contextmanager
-def merged_builtins(on: bool = True) -> Iterator[None]:
-    """R-PROVE-14: while active, the model's modules see `merged_min`/`merged_max` as their
-    `min`/`max` (a module global shadows the built-in of the same name); restored after."""
-    if not on:
-        yield
-        return
-    mods = [m for name, m in list(sys.modules.items()) if name.startswith(MERGE_PACKAGE) and m is not None]
-    missing = object()
-    saved = [(m, m.__dict__.get("min", missing), m.__dict__.get("max", missing)) for m in mods]
-    for m in mods:
-        m.__dict__["min"], m.__dict__["max"] = merged_min, merged_max
-    try:
-        yield
-    finally:
-        for m, old_min, old_max in saved:
-            for name, old in (("min", old_min), ("max", old_max)):
-                if old is missing:
-                    m.__dict__.pop(name, None)
-                else:
-                    m.__dict__[name] = old
-
-
 # ---- Z3 terms ------------------------------------------------------------------------------
 
 def term(x: Any) -> Any:
@@ -519,10 +443,6 @@ def fresh_context() -> None:
 
 
 # ---- exploration ---------------------------------------------------------------------------
-
-MERGE = True
-"""R-PROVE-14: explorations merge the model's min and max into terms (`merged_builtins`);
-False gives the forking exploration (for measurements and the agreement tests)."""
 
 SMALL = 10**6
 """A branch to run is first looked for among assignments with every unknown within
@@ -610,9 +530,8 @@ class Explorer:
     with `variable(name, assignment.get(name, 0))` and runs the model)."""
 
     def __init__(self, max_paths: int = 20_000, deadline: float | None = None,
-                 rlimit: int = DEFAULT_RLIMIT, merge: bool | None = None) -> None:
+                 rlimit: int = DEFAULT_RLIMIT) -> None:
         self.max_paths, self.deadline, self.rlimit = max_paths, deadline, rlimit
-        self.merge = MERGE if merge is None else merge  # R-PROVE-14
         self.solver = z3.SimpleSolver()  # incremental: holds the path prefix
         self.solver.set("rlimit", min(QUICK_RLIMIT, rlimit))  # a budget per check (R-PROVE-11)
         self.frames: list[_Frame] = []
@@ -682,8 +601,6 @@ class Explorer:
         t0 = time.perf_counter()
         assignment = dict(start or {})
         prev, _EXPLORER = _EXPLORER, self
-        merging = merged_builtins(self.merge)
-        merging.__enter__()
         try:
             while True:
                 self.depth = 0
@@ -708,7 +625,6 @@ class Explorer:
         except PathLimit as e:
             out.complete, out.reason = False, str(e)
         finally:
-            merging.__exit__(None, None, None)
             _EXPLORER = prev
             out.seconds = round(time.perf_counter() - t0, 3)
         return out

@@ -86,45 +86,6 @@ def test_R_PROVE_1_python_semantics_min_sorted_division_and_index() -> None:
     assert len(seen) >= 10
 
 
-def test_R_PROVE_14_merged_min_max_equal_the_builtins_on_every_assignment() -> None:
-    """R-PROVE-14: min and max over integers with unknowns among them are one if-then-else
-    term whose value, and whose Z3 term under the run's assignment, equal the built-in's on
-    random lists (ties, repeats, constants, a generator); no decision is made."""
-    import random
-    rng = random.Random(14)
-    for trial in range(300):
-        n = rng.randint(1, 5)
-        values = [rng.randint(-3, 3) for _ in range(n)]
-        unknown = [rng.random() < 0.6 for _ in range(n)]
-        a = {f"x{i}": v for i, v in enumerate(values)}
-        items = [SX.variable(f"x{i}", a) if u else v for i, (v, u) in enumerate(zip(values, unknown))]
-        sub = [(z3.Int(f"x{i}"), z3.IntVal(v)) for i, v in enumerate(values)]
-        for merged, builtin in ((SX.merged_min, min), (SX.merged_max, max)):
-            for out in (merged(*items) if n > 1 else merged(items), merged(x for x in items)):
-                want = builtin(values)
-                got = out.v if isinstance(out, SX.Sym) else out
-                assert got == want, (trial, values, unknown)
-                if isinstance(out, SX.Sym):
-                    assert z3.simplify(z3.substitute(out.term(), *sub)).as_long() == want
-    assert SX.merged_min([3, 1], key=lambda v: -v) == 3 and SX.merged_max([], default=7) == 7
-
-
-def test_R_PROVE_14_merging_is_active_only_in_the_models_modules_during_an_exploration() -> None:
-    """The model's modules see the merged min/max while an exploration runs, and their own
-    (the built-ins) before and after; no decision is recorded for a merged min."""
-    import waterfall.model.layers as layers
-    seen: list[Any] = []
-
-    def fn(a: dict[str, int]) -> Any:
-        seen.append(layers.__dict__.get("min"))
-        x, y = SX.variable("x", a), SX.variable("y", a)
-        return layers.__dict__["min"](x, y, 5)
-
-    paths, out = explore(fn)
-    assert "min" not in layers.__dict__ and seen and all(f is SX.merged_min for f in seen)
-    assert out.paths == 1 and out.complete and isinstance(paths[0][1], SX.SymInt)
-
-
 def test_R_PROVE_1_terms_agree_with_values_on_the_models_own_step() -> None:
     """On every decision of a real liquidation, the Z3 term of the condition, evaluated under
     the run's assignment, equals the value the model's code saw (Python semantics)."""
