@@ -27,6 +27,7 @@ import ast
 import difflib
 import json
 import queue
+import random
 import re
 import shutil
 import sys
@@ -190,8 +191,9 @@ def judge_mutant(engine: Any, name: str, requests: list[tuple[str, dict[str, Any
 
 
 def run_mutants(names: list[str], tree: Path, requests: list[Any], jobs: int, timeout: float,
-                progress: Any = sys.stderr) -> dict[str, dict[str, Any]]:
-    """Every mutant through `jobs` workers; a worker that crashes or hangs is restarted."""
+                progress: Any = sys.stderr, checkpoint: Any = None) -> dict[str, dict[str, Any]]:
+    """Every mutant through `jobs` workers, in the order given; a worker that crashes or hangs
+    is restarted. `checkpoint(results)` is called every 25 mutants (a partial report)."""
     from waterfall.conformance.engine import Engine
     todo: queue.Queue[str] = queue.Queue()
     for n in names:
@@ -218,6 +220,8 @@ def run_mutants(names: list[str], tree: Path, requests: list[Any], jobs: int, ti
                     survived = sum(r["status"] == "survived" for r in results.values())
                     print(f"[{len(results)}/{len(names)} {time.monotonic() - start:6.0f}s] survived {survived}",
                           file=progress, flush=True)
+                    if checkpoint:
+                        checkpoint(dict(results))
         engine.stop()
 
     threads = [threading.Thread(target=work) for _ in range(max(1, jobs))]
@@ -304,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout", type=float, default=10.0)
     r.add_argument("--out", default=str(ROOT / "build" / "kit-mutation.json"))
     r.add_argument("--only", action="append", help="only mutants whose name contains this text")
+    r.add_argument("--sample", type=int, default=0,
+                   help="only N mutants: the first N of the names shuffled by --seed (deterministic)")
+    r.add_argument("--seed", type=int, default=0, help="the shuffle of --sample")
     r.add_argument("--rerun-survivors", action="store_true",
                    help="only the mutants that survived in --out, merged into it (after the vectors grew)")
     args = ap.parse_args(argv)
@@ -328,21 +335,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerun_survivors:
         previous = json.loads(Path(args.out).read_text(encoding="utf-8"))["results"]
         names = [n for n in names if previous.get(n, {}).get("status") not in ("killed", "timeout")]
-    print(f"{len(requests)} steps, {len(names)} mutants on covered lines", file=sys.stderr, flush=True)
-    results = run_mutants(names, tree, requests, args.jobs, args.timeout)
-    for n, res in results.items():
-        res["diff"] = diffs[n]
-        if res["status"] == "survived":
-            res["status"] = category(n, res) or "survived"
-    results = {**{n: r for n, r in previous.items() if n in diffs}, **results}
-    counts: dict[str, int] = {}
-    for res in results.values():
-        counts[res["status"]] = counts.get(res["status"], 0) + 1
-    doc = {"steps": len(requests), "mutants": len(results), "counts": counts, "seconds": round(time.monotonic() - t0),
-           "uncovered_lines": {f: lines for f, lines in missing.items() if lines},
-           "results": dict(sorted(results.items()))}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    total = len(names)
+    if args.sample:
+        random.Random(args.seed).shuffle(names)  # a prefix of the shuffle is a sample too (a stopped run)
+        names = names[:args.sample]
+    print(f"{len(requests)} steps, {total} mutants on covered lines"
+          + (f", a sample of {len(names)} (seed {args.seed})" if args.sample else ""), file=sys.stderr, flush=True)
+
+    def report(results: dict[str, dict[str, Any]], partial: bool) -> dict[str, int]:
+        for n, res in results.items():
+            res["diff"] = diffs[n]
+            if res["status"] == "survived":
+                res["status"] = category(n, res) or "survived"
+        results = {**{n: r for n, r in previous.items() if n in diffs}, **results}
+        counts: dict[str, int] = {}
+        for res in results.values():
+            counts[res["status"]] = counts.get(res["status"], 0) + 1
+        doc = {"steps": len(requests), "mutants_on_covered_lines": total, "mutants": len(results),
+               "sample": {"size": args.sample, "seed": args.seed} if args.sample else None, "partial": partial,
+               "counts": counts, "seconds": round(time.monotonic() - t0),
+               "uncovered_lines": {f: lines for f, lines in missing.items() if lines},
+               "results": dict(sorted(results.items()))}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        return counts
+
+    results = run_mutants(names, tree, requests, args.jobs, args.timeout, checkpoint=lambda r: report(r, True))
+    counts = report(results, False)
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     print(f"{len(names)} mutants: {counts}; killed + timeout {killed}; survivors other than message-only "
           f"{counts.get('survived', 0)}; report {args.out}")
