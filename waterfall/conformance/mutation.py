@@ -38,7 +38,7 @@ from typing import Any
 
 from waterfall.proofs.mutation.model_copy import MODEL_DIR, use_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = MODEL_DIR.parent  # the repository (build/, docs/); parent.parent was the package since the layout move
 
 
 def serve(tree: Path) -> None:
@@ -247,17 +247,12 @@ def replay(directory: Path) -> int:
     return 0
 
 
-CHANGED_SINCE_UNIT_RUN = ("allocation.x_water_fill_", "ranking.x_ranked_", "units.x_check_input_", "arith.x_is_int_")
-"""Functions whose code changed after docs/mutation-survivors.txt was written: its reasons
-(mutant numbers) are not reused for them."""
-
-
 def survivors(results_path: Path, reasons_path: Path) -> int:
-    """Write `reasons_path`: every surviving mutant with its reason, keeping the reasons
-    already in that file, reusing docs/mutation-survivors.txt's for unchanged functions, and
+    """Write `reasons_path`: every surviving mutant with its reason, keeping a reason already
+    in that file only when it was written for the same diff (mutmut numbers a function's
+    mutants afresh when its code changes, so a name alone may now be another mutant), and
     marking the rest UNEXPLAINED. Returns how many are unexplained."""
     doc = json.loads(results_path.read_text(encoding="utf-8"))
-    old = _reasons(ROOT / "docs" / "mutation-survivors.txt")
     mine = _reasons(reasons_path) if reasons_path.exists() else {}
     lines, unexplained = [], 0
     labels = {"message": "MESSAGE: changes only an error message's text, a field name shown in it, or its location "
@@ -267,26 +262,31 @@ def survivors(results_path: Path, reasons_path: Path) -> int:
         if res["status"] not in ("survived", "message", *labels):
             continue
         short = name.removeprefix("waterfall.")
-        reason = labels.get(category(name, res)) or mine.get(short)  # the category as the code says now
-        if reason is None and short in old and not any(c in short for c in CHANGED_SINCE_UNIT_RUN):
-            reason = old[short] + " (as found by the unit-test mutation run, docs/mutation-survivors.txt)"
+        first = res["diff"].replace("\n", " | ")[:160]
+        kept, diff = mine.get(short, (None, None))
+        if diff != first or kept == "UNEXPLAINED":  # another mutant under this name, or never explained
+            kept = None
+        reason = labels.get(category(name, res)) or kept  # the category as the code says now
         if reason is None:
             reason = "UNEXPLAINED"
             unexplained += 1
-        first = res["diff"].replace("\n", " | ")[:160]
         lines.append(f"{short}  {reason}\n    {first}")
     head = ("# Mutants of model/ that survive the conformance vectors (docs/conformance.md), each with its reason.\n"
-            "# Written by `python -m waterfall.conformance.mutation survivors`; reasons in this file are kept on a rerun.\n\n")
+            "# Written by `python -m waterfall.conformance.mutation survivors`; a reason is kept on a rerun when "
+            "its mutant's diff is unchanged.\n\n")
     reasons_path.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
     return unexplained
 
 
-def _reasons(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+def _reasons(path: Path) -> dict[str, tuple[str, str]]:
+    """name -> (reason, the diff line written under it) of a reasons file."""
+    out: dict[str, tuple[str, str]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for k, line in enumerate(lines):
         m = re.match(r"^(model\.\S+)\s+(.+)$", line)
         if m:
-            out[m.group(1)] = m.group(2)
+            below = lines[k + 1] if k + 1 < len(lines) and lines[k + 1].startswith("    ") else ""
+            out[m.group(1)] = (m.group(2), below[4:])
     return out
 
 
