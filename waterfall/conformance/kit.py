@@ -7,7 +7,7 @@ and a short window, a settlement queue, a capped fund with a floor haircut whose
 goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
 warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value;
 second pass: a fund with an isolated market, haircut queues by priority and by leverage,
-per-account haircut caps), so the vectors reach every option of
+per-account haircut caps, a mechanism without a [liquidation] table), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -27,7 +27,7 @@ CCP = [{"name": "defaulter_contribution", "kind": "defaulter_contribution"},
        {"name": "default_fund", "kind": "default_fund", "rounding": "floor"},
        {"name": "assessment", "kind": "assessment", "assessment_multiple_ppm": 1_500_000, "rounding": "ceil"}]
 
-# id -> (catalogue file it starts from, sections replaced)
+# id -> (catalogue file it starts from, sections replaced; None: the section left out)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "kit-haircut-floor-fund-residue": ("generic-socialized-loss", {
         "layers": [{**FUND, "reserve": 3, "cap_per_event": 50_000}],
@@ -110,6 +110,8 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "kit-haircut-account-caps": ("capped-pro-rata", {  # R-HC-11: per-account caps beside cap_ppm
         "final": {"policy": "haircut", "profit": "upnl", "rounding": "floor", "residue_sink": "bad_debt",
                   "cap_ppm": 500_000, "account_caps": {"a": 100_000, "B": 1_000_000, "a10": 1}}}),
+    "kit-liquidation-defaults": ("generic-socialized-loss", {  # no [liquidation] table: every default (R-LIQ-5)
+        "liquidation": None}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
@@ -121,6 +123,8 @@ def _doc(vid: str) -> dict[str, Any]:
     base, sections = VARIANTS[vid]
     doc = tomllib.loads(catalogue()[base].read_text(encoding="utf-8"))
     doc.update(copy.deepcopy(sections))
+    for key in [k for k, v in sections.items() if v is None]:  # a section left out: its defaults
+        del doc[key]
     doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [], "relations": [],
                 "description": f"conformance kit variant of {base} (waterfall/conformance/kit.py)"})
     return doc
