@@ -97,11 +97,18 @@ def jitter(d: Draw, unit: int, k: int) -> int:
     return k * unit + (d.int(0, unit - 1) if unit > 1 and d.int(0, 3) else 0)
 
 
+def market_ids(mech: Mechanism) -> tuple[str, ...]:
+    """A venue's market ids: those the mechanism names first (R-WF-13: the markets of a fund per
+    settlement currency; other ids fall back to the fund's own balance), then MARKETS."""
+    named = sorted({m for spec in mech.layers for m, _ in spec.settlement})
+    return (*named, *(m for m in MARKETS if m not in named))
+
+
 def venue(d: Draw, mech: Mechanism) -> State:
     """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
     p_unit, q_unit = d.pick(SCALES)
     markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick(IM_PPM), d.pick(MM_PPM))
-               for m in MARKETS[:d.int(1, 3)]}
+               for m in market_ids(mech)[:d.int(1, 3)]}
     for mk in markets.values():
         if mk.mm_ppm > mk.im_ppm:
             markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
