@@ -386,6 +386,10 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
         return SetMark(m, max(1, mark + d.int(-mark // 50 - 1, mark // 50 + 1)))
     if kind == 14:
         b, s = d.pick(ids), d.pick(ids)
+        pool = mech.final.account if isinstance(mech.final, Pool) else None
+        if pool in state.accounts and d.int(0, 2) == 0:  # R-POOL-4: a trader trades with the pool (either way)
+            d.tags.add("trade with the pool")
+            b, s = (pool, b) if d.int(0, 1) else (b, pool)
         size = max(1, abs(sum(abs(p.size) for a in state.accounts.values() for p in a.positions.values()) // 20))
         return Trade(b, s, m, d.int(1, min(size, MAX_INPUT)), state.markets[m].mark)
     if kind == 15:
