@@ -1,7 +1,9 @@
 """R-POOL-3's boundary in the vector generator (waterfall/conformance/venues.py, issue 21):
 pool_to_trigger puts a side's PnL-to-pool factor exactly at gmx-v2's ADL trigger (85 %), so
 an order the model accepts one unit of pool value above it is refused at it (E-ADL): the
-vector that catches an engine comparing with >= (tests/engine_bugs.py pool-trigger-inclusive)."""
+vector that catches an engine comparing with >= (tests/engine_bugs.py pool-trigger-inclusive).
+Also the generator's venues and trades the kit mutation run found missing: markets a
+mechanism names (R-WF-13) and trades with the pool account (R-POOL-4)."""
 from __future__ import annotations
 
 from typing import Any, Sequence
@@ -11,7 +13,7 @@ import pytest
 from waterfall.conformance.venues import pool_to_trigger
 from waterfall.model.errors import AdlRefused
 from waterfall.model.loader import catalogue, load_mechanism
-from waterfall.model.ops import Deleverage, Deposit, SetMark, Withdraw
+from waterfall.model.ops import Deleverage, Deposit, SetMark, Trade, Withdraw
 from waterfall.model.pool import side_pnl
 from waterfall.model.state import Account, Market, Position, State
 from waterfall.model.step import step
@@ -71,3 +73,17 @@ def test_R_POOL_3_generator_offsets_straddle_the_trigger() -> None:
             outcomes.append("E-ADL")
     assert values[0] + 1 == values[1] == values[2] - 1
     assert outcomes == ["ok", "E-ADL", "E-ADL"]  # one unit of pool value above the trigger: accepted
+
+
+def test_R_WF_13_generated_venues_use_the_markets_a_mechanism_names() -> None:
+    from waterfall.conformance.venues import RandomDraw, market_ids, venue
+    deribit = load_mechanism(catalogue()["deribit"])
+    assert market_ids(deribit)[:2] == ("BTC-PERPETUAL", "ETH-PERPETUAL") and market_ids(GMX)[0] == "M0"
+    keys = {k for seed in range(20) for k in venue(RandomDraw(seed), deribit).layers}
+    assert {"insurance_fund:BTC", "insurance_fund:ETH"} <= keys, keys  # the funds per settlement currency
+
+
+def test_R_POOL_4_generated_trades_name_the_pool() -> None:
+    from waterfall.conformance.venues import RandomDraw, scenario
+    trades = [op for seed in range(80) for op in scenario(RandomDraw(seed), GMX)[1] if isinstance(op, Trade)]
+    assert any("pool" in (t.buyer, t.seller) for t in trades)
