@@ -82,10 +82,13 @@ mutate-proofs: setup
 
 # strength of the conformance vectors (docs/conformance.md): mutants of model/ (mutmut's
 # operators, one mutated copy imported as waterfall.model, model/ untouched) served through the
-# reference adapter and judged by the runner; writes build/kit-mutation.json
+# reference adapter and judged by the runner; writes build/kit-mutation.json (KIT_SAMPLE=N: the
+# first N mutants of a shuffle seeded by KIT_SEED, when every mutant would take too long)
+KIT_SAMPLE ?= 0
+KIT_SEED ?= 21
 kit-mutate: setup
 	$(PIP) -e '.[dev,mutate]'
-	$(PY) -m waterfall.conformance.mutation run --jobs 2 --out build/kit-mutation.json
+	$(PY) -m waterfall.conformance.mutation run --jobs 2 --sample $(KIT_SAMPLE) --seed $(KIT_SEED) --out build/kit-mutation.json
 
 # coverage of model/ (lines and branches) by the committed vectors: every step computed by the
 # model through the reference adapter, as when the vectors were generated; uncovered lines listed

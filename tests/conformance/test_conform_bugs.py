@@ -61,16 +61,11 @@ def test_the_bugs_cover_every_rule_family() -> None:
     assert len(engine_bugs.ENGINE_BUGS) >= 35
 
 
-# A known miss, kept visible (strict: the test fails once the vectors catch it): no vector
-# has a side's PnL exactly at the pool's ADL trigger; the generator deposits to the pool to
-# bring its value to the trigger, but the orders it draws then fail the floor (R-POOL-3).
-MISSED = {"pool-trigger-inclusive"}
-
-
-@pytest.mark.parametrize("bug", [pytest.param(b, marks=pytest.mark.xfail(strict=True, reason="known miss: no vector "
-                                                                          "at the pool's ADL trigger"))
-                                 if b.name in MISSED else b for b in engine_bugs.ENGINE_BUGS],
-                         ids=lambda b: b.name)
+# pool-trigger-inclusive (R-POOL-3: ADL allowed at the trigger itself) is caught by a generated
+# vector that moves the mark until the side's PnL is a multiple of 17, funds the pool to
+# exactly PnL x 20 / 17 (gmx-v2's 85 %) and sends an order the model accepts one unit above
+# the trigger (waterfall/conformance/venues.py, pool_to_trigger): refused at the trigger.
+@pytest.mark.parametrize("bug", engine_bugs.ENGINE_BUGS, ids=lambda b: b.name)
 def test_the_vectors_catch_every_realistic_engine_bug(monkeypatch, bug) -> None:
     bug.install(monkeypatch)
     caught, crashes = verdicts()

@@ -5,7 +5,9 @@ counterparty, cyclic ADL at mark, clearing layers with floor and ceil, a bad-deb
 venue with reserves and per-event caps; issue 21: severity below 10^6 with exempt accounts
 and a short window, a settlement queue, a capped fund with a floor haircut whose residue
 goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
-warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value), so the vectors reach every option of
+warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value;
+second pass: a fund with an isolated market, haircut queues by priority and by leverage,
+per-account haircut caps, a mechanism without a [liquidation] table), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -25,7 +27,7 @@ CCP = [{"name": "defaulter_contribution", "kind": "defaulter_contribution"},
        {"name": "default_fund", "kind": "default_fund", "rounding": "floor"},
        {"name": "assessment", "kind": "assessment", "assessment_multiple_ppm": 1_500_000, "rounding": "ceil"}]
 
-# id -> (catalogue file it starts from, sections replaced)
+# id -> (catalogue file it starts from, sections replaced; None: the section left out)
 VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "kit-haircut-floor-fund-residue": ("generic-socialized-loss", {
         "layers": [{**FUND, "reserve": 3, "cap_per_event": 50_000}],
@@ -93,6 +95,23 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
     "kit-pool-trigger-one": ("gmx-v2", {
         "final": {"policy": "pool", "account": "pool", "max_pnl_factor_ppm": 1_000_000, "adl_trigger_ppm": 1_000_000,
                   "adl_floor_ppm": 500_000}}),
+    # issue 21, second pass: the options still no vector mechanism used (found by kit-mutate:
+    # a loader mutant dropping `isolated` survived every vector)
+    "kit-fund-isolated-market": ("dydx-v4-deleveraging", {  # R-WF-10: M1 has its own fund balance
+        "layers": [{**FUND, "cap_per_event": 10**12, "isolated": ["M1"]}]}),
+    "kit-haircut-queue-priority": ("bitmex-2015-profit-equalisation", {  # R-HC-10: the priority list's order
+        "layers": [FUND],
+        "final": {"policy": "haircut", "profit": "upnl", "order": "queue", "queue_order": "priority",
+                  "priority": ["b", "a10", "Z", "a"], "severity_ppm": 700_000, "residue_sink": "insurance_fund"}}),
+    "kit-haircut-leverage-queue": ("bitmex-2015-profit-equalisation", {  # R-HC-10: base x leverage first
+        "layers": [FUND],
+        "final": {"policy": "haircut", "profit": "upnl", "order": "queue", "queue_order": "leverage_profit",
+                  "residue_sink": "insurance_fund"}}),
+    "kit-haircut-account-caps": ("capped-pro-rata", {  # R-HC-11: per-account caps beside cap_ppm
+        "final": {"policy": "haircut", "profit": "upnl", "rounding": "floor", "residue_sink": "bad_debt",
+                  "cap_ppm": 500_000, "account_caps": {"a": 100_000, "B": 1_000_000, "a10": 1}}}),
+    "kit-liquidation-defaults": ("generic-socialized-loss", {  # no [liquidation] table: every default (R-LIQ-5)
+        "liquidation": None}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],
@@ -104,6 +123,8 @@ def _doc(vid: str) -> dict[str, Any]:
     base, sections = VARIANTS[vid]
     doc = tomllib.loads(catalogue()[base].read_text(encoding="utf-8"))
     doc.update(copy.deepcopy(sections))
+    for key in [k for k, v in sections.items() if v is None]:  # a section left out: its defaults
+        del doc[key]
     doc.update({"id": vid, "name": f"kit variant of {base}", "claims": [], "relations": [],
                 "description": f"conformance kit variant of {base} (waterfall/conformance/kit.py)"})
     return doc

@@ -27,6 +27,7 @@ import ast
 import difflib
 import json
 import queue
+import random
 import re
 import shutil
 import sys
@@ -37,7 +38,7 @@ from typing import Any
 
 from waterfall.proofs.mutation.model_copy import MODEL_DIR, use_model
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = MODEL_DIR.parent  # the repository (build/, docs/); parent.parent was the package since the layout move
 
 
 def serve(tree: Path) -> None:
@@ -156,7 +157,9 @@ def message_only(diff: str) -> bool:
 
 
 CATEGORIES = (
-    ("validation", lambda n: ".loader." in n or ".x_validate_state" in n or ".codec.x_state_from_json" in n,
+    # mechanism_from_doc also builds the Mechanism every vector runs on: its survivors are triaged one by one
+    ("validation", lambda n: (".loader." in n and ".x_mechanism_from_doc_" not in n) or ".x_validate_state" in n
+     or ".codec.x_state_from_json" in n,
      "input validation: the vectors carry valid mechanisms and states only, so a weakened check is never "
      "exercised through the protocol (the loader's own tests cover it)"),
     ("symbolic", lambda n: ".arith." in n, "the Z3 / symbolic-integer path: the protocol carries concrete integers"),
@@ -190,8 +193,9 @@ def judge_mutant(engine: Any, name: str, requests: list[tuple[str, dict[str, Any
 
 
 def run_mutants(names: list[str], tree: Path, requests: list[Any], jobs: int, timeout: float,
-                progress: Any = sys.stderr) -> dict[str, dict[str, Any]]:
-    """Every mutant through `jobs` workers; a worker that crashes or hangs is restarted."""
+                progress: Any = sys.stderr, checkpoint: Any = None) -> dict[str, dict[str, Any]]:
+    """Every mutant through `jobs` workers, in the order given; a worker that crashes or hangs
+    is restarted. `checkpoint(results)` is called every 25 mutants (a partial report)."""
     from waterfall.conformance.engine import Engine
     todo: queue.Queue[str] = queue.Queue()
     for n in names:
@@ -218,6 +222,8 @@ def run_mutants(names: list[str], tree: Path, requests: list[Any], jobs: int, ti
                     survived = sum(r["status"] == "survived" for r in results.values())
                     print(f"[{len(results)}/{len(names)} {time.monotonic() - start:6.0f}s] survived {survived}",
                           file=progress, flush=True)
+                    if checkpoint:
+                        checkpoint(dict(results))
         engine.stop()
 
     threads = [threading.Thread(target=work) for _ in range(max(1, jobs))]
@@ -243,17 +249,12 @@ def replay(directory: Path) -> int:
     return 0
 
 
-CHANGED_SINCE_UNIT_RUN = ("allocation.x_water_fill_", "ranking.x_ranked_", "units.x_check_input_", "arith.x_is_int_")
-"""Functions whose code changed after docs/mutation-survivors.txt was written: its reasons
-(mutant numbers) are not reused for them."""
-
-
 def survivors(results_path: Path, reasons_path: Path) -> int:
-    """Write `reasons_path`: every surviving mutant with its reason, keeping the reasons
-    already in that file, reusing docs/mutation-survivors.txt's for unchanged functions, and
+    """Write `reasons_path`: every surviving mutant with its reason, keeping a reason already
+    in that file only when it was written for the same diff (mutmut numbers a function's
+    mutants afresh when its code changes, so a name alone may now be another mutant), and
     marking the rest UNEXPLAINED. Returns how many are unexplained."""
     doc = json.loads(results_path.read_text(encoding="utf-8"))
-    old = _reasons(ROOT / "docs" / "mutation-survivors.txt")
     mine = _reasons(reasons_path) if reasons_path.exists() else {}
     lines, unexplained = [], 0
     labels = {"message": "MESSAGE: changes only an error message's text, a field name shown in it, or its location "
@@ -263,26 +264,31 @@ def survivors(results_path: Path, reasons_path: Path) -> int:
         if res["status"] not in ("survived", "message", *labels):
             continue
         short = name.removeprefix("waterfall.")
-        reason = labels.get(category(name, res)) or mine.get(short)  # the category as the code says now
-        if reason is None and short in old and not any(c in short for c in CHANGED_SINCE_UNIT_RUN):
-            reason = old[short] + " (as found by the unit-test mutation run, docs/mutation-survivors.txt)"
+        first = res["diff"].replace("\n", " | ")[:160]
+        kept, diff = mine.get(short, (None, None))
+        if diff != first or kept == "UNEXPLAINED":  # another mutant under this name, or never explained
+            kept = None
+        reason = labels.get(category(name, res)) or kept  # the category as the code says now
         if reason is None:
             reason = "UNEXPLAINED"
             unexplained += 1
-        first = res["diff"].replace("\n", " | ")[:160]
         lines.append(f"{short}  {reason}\n    {first}")
     head = ("# Mutants of model/ that survive the conformance vectors (docs/conformance.md), each with its reason.\n"
-            "# Written by `python -m waterfall.conformance.mutation survivors`; reasons in this file are kept on a rerun.\n\n")
+            "# Written by `python -m waterfall.conformance.mutation survivors`; a reason is kept on a rerun when "
+            "its mutant's diff is unchanged.\n\n")
     reasons_path.write_text(head + "\n".join(lines) + "\n", encoding="utf-8")
     return unexplained
 
 
-def _reasons(path: Path) -> dict[str, str]:
-    out = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+def _reasons(path: Path) -> dict[str, tuple[str, str]]:
+    """name -> (reason, the diff line written under it) of a reasons file."""
+    out: dict[str, tuple[str, str]] = {}
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for k, line in enumerate(lines):
         m = re.match(r"^(model\.\S+)\s+(.+)$", line)
         if m:
-            out[m.group(1)] = m.group(2)
+            below = lines[k + 1] if k + 1 < len(lines) and lines[k + 1].startswith("    ") else ""
+            out[m.group(1)] = (m.group(2), below[4:])
     return out
 
 
@@ -304,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--timeout", type=float, default=10.0)
     r.add_argument("--out", default=str(ROOT / "build" / "kit-mutation.json"))
     r.add_argument("--only", action="append", help="only mutants whose name contains this text")
+    r.add_argument("--sample", type=int, default=0,
+                   help="only N mutants: the first N of the names shuffled by --seed (deterministic)")
+    r.add_argument("--seed", type=int, default=0, help="the shuffle of --sample")
     r.add_argument("--rerun-survivors", action="store_true",
                    help="only the mutants that survived in --out, merged into it (after the vectors grew)")
     args = ap.parse_args(argv)
@@ -328,21 +337,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.rerun_survivors:
         previous = json.loads(Path(args.out).read_text(encoding="utf-8"))["results"]
         names = [n for n in names if previous.get(n, {}).get("status") not in ("killed", "timeout")]
-    print(f"{len(requests)} steps, {len(names)} mutants on covered lines", file=sys.stderr, flush=True)
-    results = run_mutants(names, tree, requests, args.jobs, args.timeout)
-    for n, res in results.items():
-        res["diff"] = diffs[n]
-        if res["status"] == "survived":
-            res["status"] = category(n, res) or "survived"
-    results = {**{n: r for n, r in previous.items() if n in diffs}, **results}
-    counts: dict[str, int] = {}
-    for res in results.values():
-        counts[res["status"]] = counts.get(res["status"], 0) + 1
-    doc = {"steps": len(requests), "mutants": len(results), "counts": counts, "seconds": round(time.monotonic() - t0),
-           "uncovered_lines": {f: lines for f, lines in missing.items() if lines},
-           "results": dict(sorted(results.items()))}
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    total = len(names)
+    if args.sample:
+        random.Random(args.seed).shuffle(names)  # a prefix of the shuffle is a sample too (a stopped run)
+        names = names[:args.sample]
+    print(f"{len(requests)} steps, {total} mutants on covered lines"
+          + (f", a sample of {len(names)} (seed {args.seed})" if args.sample else ""), file=sys.stderr, flush=True)
+
+    def report(results: dict[str, dict[str, Any]], partial: bool) -> dict[str, int]:
+        for n, res in results.items():
+            res["diff"] = diffs[n]
+            if res["status"] == "survived":
+                res["status"] = category(n, res) or "survived"
+        results = {**{n: r for n, r in previous.items() if n in diffs}, **results}
+        counts: dict[str, int] = {}
+        for res in results.values():
+            counts[res["status"]] = counts.get(res["status"], 0) + 1
+        doc = {"steps": len(requests), "mutants_on_covered_lines": total, "mutants": len(results),
+               "sample": {"size": args.sample, "seed": args.seed} if args.sample else None, "partial": partial,
+               "counts": counts, "seconds": round(time.monotonic() - t0),
+               "uncovered_lines": {f: lines for f, lines in missing.items() if lines},
+               "results": dict(sorted(results.items()))}
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+        return counts
+
+    results = run_mutants(names, tree, requests, args.jobs, args.timeout, checkpoint=lambda r: report(r, True))
+    counts = report(results, False)
     killed = counts.get("killed", 0) + counts.get("timeout", 0)
     print(f"{len(names)} mutants: {counts}; killed + timeout {killed}; survivors other than message-only "
           f"{counts.get('survived', 0)}; report {args.out}")

@@ -9,7 +9,9 @@ the rules of the records its post-state holds (the docstrings of State, Market, 
 Position: R-STATE-*), R-EVT-1..3 when it makes events, R-UNIT-1 and R-STATE-5 when its
 post-state is checked to keep them (integers only; validate_state passes), and R-ERR-*
 when it is refused. The model rules are the IDs of the table rows of spec/rules.md sections 1 to 8
-(units to errors); files, runs, proofs and tools (section 9 on) are not rules of a step.
+(units to errors; waterfall/conformance/rule_coverage.py's model_rules, the definition a
+conformance pass counts by too); files, runs, proofs and tools (section 9 on) are not rules
+of a step.
 """
 from __future__ import annotations
 
@@ -20,25 +22,22 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from waterfall.conformance.rule_coverage import RULE_ID as RULE_ID_TEXT, model_rules as page_rules
 from waterfall.model.errors import WaterfallError
 from waterfall.model.mechanism import Mechanism
 from waterfall.model.ops import Op
 from waterfall.model.state import State, validate_state
 from waterfall.model.step import step
-from waterfall.spec import SPEC_DIR
-
 from waterfall.proofs.mutation.model_copy import MODEL_DIR
 
-RULE_ID = re.compile(r"\bR-[A-Z]+-\d+[a-z]?\b")
+RULE_ID = re.compile(rf"\b{RULE_ID_TEXT}\b")
 RECORD_CLASSES = ("State", "Market", "Account", "Position")
 
 
 @lru_cache(maxsize=None)
 def model_rules() -> tuple[str, ...]:
-    """The rule IDs defined (a table row `| R-... |`) in spec/rules.md sections 1 to 8."""
-    text = (Path(SPEC_DIR) / "rules.md").read_text(encoding="utf-8")
-    body = text.split("\n## 9.", 1)[0]
-    return tuple(sorted({m.group(1) for m in re.finditer(r"^\| (R-[A-Z]+-\d+[a-z]?) \|", body, re.M)}))
+    """The model's rule IDs (rule_coverage.model_rules: spec/rules.md sections 1 to 8), sorted."""
+    return tuple(sorted(page_rules()))
 
 
 @lru_cache(maxsize=None)

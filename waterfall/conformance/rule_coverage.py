@@ -14,13 +14,16 @@ from typing import Any, Iterable
 from waterfall.spec import SPEC_DIR
 
 RULES_MD = SPEC_DIR / "rules.md"
-ROW = re.compile(r"^\| (R-[A-Z]+-\d+[a-z]?) \|(.*)$")
+RULE_ID = r"R-[A-Z]+-\d+[a-z]?"  # a rule ID (R-XXX-n, R-XXX-na): the one pattern of this and reach.py
+ROW = re.compile(rf"^\| ({RULE_ID}) \|(.*)$")
 CODE = re.compile(r"E-[A-Z][A-Z-]*[A-Z]")
 LAST_MODEL_SECTION = 8  # "## 8. Errors (R-ERR)"; 9 onwards: files, proofs and tools
 
 
 def model_rules() -> dict[str, str]:
-    """The rules of sections 1..8 of spec/rules.md (the model's), id -> text, in page order."""
+    """The rules of sections 1..8 of spec/rules.md (the model's), id -> text, in page order: the
+    one definition of which rules count, for a conformance pass (R-KIT-1) and for the vectors'
+    reach (waterfall/conformance/reach.py, the manifest's rule counts)."""
     rules: dict[str, str] = {}
     section = 0
     for line in RULES_MD.read_text(encoding="utf-8").splitlines():

@@ -15,12 +15,13 @@ operations that must be refused. Time (issue 21): start states with a clock (up 
 histories at a drawdown threshold, lifetime payouts at a cap, window bases, deferred
 losses, partial-liquidation times a cooldown -1/0/+1 second ago, assessment allowances),
 exempt accounts; `advance_time` to window edges and exact multiples (-1/0/+1), `deleverage`
-against a pool, `set_mark` to the same price.
+against a pool (its side brought exactly to the ADL trigger, +-1), `set_mark` to the same price.
 """
 from __future__ import annotations
 
 import random
 from functools import lru_cache
+from math import gcd
 from typing import Any, Protocol, Sequence, TypeVar
 
 from hypothesis import strategies as st
@@ -28,9 +29,11 @@ from hypothesis import strategies as st
 from waterfall.model.errors import WaterfallError
 from waterfall.model.mechanism import Adl, Haircut, Mechanism, Pool, WithdrawalHaircut
 from waterfall.model.ops import AdvanceTime, Deleverage, Deposit, Funding, Liquidate, Op, SetMark, Trade, Withdraw
+from waterfall.model.pool import side_pnl
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, equity, margin_requirement, validate_state
 from waterfall.model.step import step
+from waterfall.model.tx import Tx
 from waterfall.model.units import MAX_INPUT
 
 T = TypeVar("T")
@@ -94,11 +97,18 @@ def jitter(d: Draw, unit: int, k: int) -> int:
     return k * unit + (d.int(0, unit - 1) if unit > 1 and d.int(0, 3) else 0)
 
 
+def market_ids(mech: Mechanism) -> tuple[str, ...]:
+    """A venue's market ids: those the mechanism names first (R-WF-13: the markets of a fund per
+    settlement currency; other ids fall back to the fund's own balance), then MARKETS."""
+    named = sorted({m for spec in mech.layers for m, _ in spec.settlement})
+    return (*named, *(m for m in MARKETS if m not in named))
+
+
 def venue(d: Draw, mech: Mechanism) -> State:
     """A valid start state for `mech` (R-STATE-5, R-UNIT-3), fitted to its layers (R-RUN-1)."""
     p_unit, q_unit = d.pick(SCALES)
     markets = {m: Market(m, max(1, jitter(d, p_unit, d.int(20, 2_000))), d.pick(IM_PPM), d.pick(MM_PPM))
-               for m in MARKETS[:d.int(1, 3)]}
+               for m in market_ids(mech)[:d.int(1, 3)]}
     for mk in markets.values():
         if mk.mm_ppm > mk.im_ppm:
             markets[mk.id] = mk._replace(mm_ppm=mk.im_ppm)
@@ -376,6 +386,10 @@ def operation(d: Draw, state: State, mech: Mechanism) -> Op:
         return SetMark(m, max(1, mark + d.int(-mark // 50 - 1, mark // 50 + 1)))
     if kind == 14:
         b, s = d.pick(ids), d.pick(ids)
+        pool = mech.final.account if isinstance(mech.final, Pool) else None
+        if pool in state.accounts and d.int(0, 2) == 0:  # R-POOL-4: a trader trades with the pool (either way)
+            d.tags.add("trade with the pool")
+            b, s = (pool, b) if d.int(0, 1) else (b, pool)
         size = max(1, abs(sum(abs(p.size) for a in state.accounts.values() for p in a.positions.values()) // 20))
         return Trade(b, s, m, d.int(1, min(size, MAX_INPUT)), state.markets[m].mark)
     if kind == 15:
@@ -407,10 +421,10 @@ def time_operation(d: Draw, state: State, mech: Mechanism) -> Op | None:
             aid, m, size = d.pick(holders)
             d.tags.add("pool deleverage")
             order = Deleverage(aid, m, d.pick((abs(size), max(1, abs(size) // 2), 1, abs(size), abs(size) + 1)))
-            top = pool_to_trigger(d, state, mech.final, m, 1 if size > 0 else -1)
-            if top is not None:  # first bring the pool's value to the trigger (+-1), then the order
-                d.pending.append(order)
-                return top
+            ops = pool_to_trigger(d, state, mech, order)
+            if ops:  # first bring the side's factor to the trigger (pool value +-1), then the order
+                d.pending.extend(ops[1:])
+                return ops[0]
             return order
     if choice == 4 and state.markets:
         m = d.pick(sorted(state.markets))
@@ -419,28 +433,70 @@ def time_operation(d: Draw, state: State, mech: Mechanism) -> Op | None:
     return AdvanceTime(d.pick((1, 59, 3_600, 0, -1, 2**31)))
 
 
-def pool_to_trigger(d: Draw, state: State, policy: Pool, market: str, side: int) -> Op | None:
-    """R-POOL-3's boundary: a deposit to the pool that makes its value the side's PnL divided
-    by the trigger (exactly when that divides, else the nearest), +-1 unit: ADL allowed only
-    strictly above the trigger."""
-    pool = state.accounts.get(policy.account)
+def pool_to_trigger(d: Draw, state: State, mech: Mechanism, order: Deleverage) -> list[Op]:
+    """R-POOL-3's boundary: operations that put the order's side exactly at the ADL trigger,
+    then the order (ADL is allowed only strictly above it). A set_mark first when the side's
+    PnL is not a multiple of trigger / gcd(trigger, 10^6) (no pool value gives the exact
+    factor otherwise), a deposit to (or withdrawal from) the pool making its value
+    PnL x 10^6 / trigger +-1, and the order resized, if need be, to one the model accepts
+    one unit above the trigger (a smaller order stays above the floor), so that at the
+    trigger only the strict comparison refuses it."""
+    policy = mech.final
+    pool = state.accounts.get(policy.account) if isinstance(policy, Pool) else None
     if pool is None or policy.adl_trigger_ppm <= 0:
-        return None
-    mark = state.markets[market].mark
-    pnl = sum(p.size * mark - p.open_notional for i, a in sorted(state.accounts.items()) if i != policy.account
-              for mm, p in a.positions.items() if mm == market and p.size * side > 0)
-    target = pnl * 1_000_000 // policy.adl_trigger_ppm + d.int(-1, 1)
-    if pnl <= 0 or not 0 < target - pool.collateral <= MAX_INPUT:
-        return None
+        return []
+    g = gcd(policy.adl_trigger_ppm, 1_000_000)
+    unit, per_unit = policy.adl_trigger_ppm // g, 1_000_000 // g  # value = pnl / unit x per_unit
+    side = 1 if state.accounts[order.account].positions[order.market].size > 0 else -1
+    mark = state.markets[order.market].mark
+    for move in range(min(unit, MAX_INPUT - mark + 1)):  # the first mark where the side's PnL divides by unit
+        marked = [SetMark(order.market, mark + move)] if move else []
+        moved = _stepped(state, marked, mech)
+        pnl = side_pnl(Tx(moved), policy, order.market, side) if moved else 0
+        if moved and pnl > 0 and pnl % unit == 0:
+            break
+    else:
+        return []
+    assert moved is not None
+    exact = pnl // unit * per_unit  # the pool value at which pnl x 10^6 == trigger x value
+    funding = _fund(moved, policy.account, exact + d.pick((0, 0, -1, 1)))  # at the trigger one time in two
+    to_above = _fund(moved, policy.account, exact - 1)
+    above = _stepped(moved, to_above, mech) if to_above is not None else None
+    if funding is None or above is None:
+        return []
     d.tags.add("pool value at the ADL trigger")
-    return Deposit(policy.account, target - pool.collateral)
+    size = abs(state.accounts[order.account].positions[order.market].size)
+    fit = next((q for q in (order.size, 1, max(1, size // 10), max(1, size // 4))
+                if _stepped(above, [Deleverage(order.account, order.market, q)], mech) is not None), order.size)
+    return [*marked, *funding, Deleverage(order.account, order.market, fit)]
+
+
+def _fund(state: State, account: str, value: int) -> list[Op] | None:
+    """The deposit to, or withdrawal from, `account` that makes its collateral `value`
+    (none when it is already; None when beyond MAX_INPUT)."""
+    change = value - state.accounts[account].collateral
+    if change == 0 or abs(change) > MAX_INPUT:
+        return [] if change == 0 else None
+    return [Deposit(account, change) if change > 0 else Withdraw(account, -change)]
+
+
+def _stepped(state: State, ops: list[Op], mech: Mechanism) -> State | None:
+    """The state after `ops` (the model's own steps), None when one is refused."""
+    try:
+        for op in ops:
+            state = step(state, op, mech)[0]
+    except WaterfallError:
+        return None
+    return state
 
 
 def scenario(d: Draw, mech: Mechanism, most: int = 6) -> tuple[State, tuple[Op, ...]]:
-    """A start state and 1..most operations, each drawn on the state the previous left."""
+    """A start state and 1..most operations, each drawn on the state the previous left, then
+    the operations a drawn one still needs (a pool order after the deposit that set it up)."""
     state = venue(d, mech)
     start, ops = state, []
-    for _ in range(d.int(1, most)):
+    drawn = d.int(1, most)
+    while len(ops) < drawn or d.pending:
         op = d.pending.pop(0) if d.pending else operation(d, state, mech)
         ops.append(op)
         try:
