@@ -186,10 +186,11 @@ def draw_assessment(tx: Tx, spec: LayerSpec, aid: str, deficit: int, markets: li
 
 def allowances(tx: Tx, spec: LayerSpec, aid: str) -> tuple[list[str], list[int]]:
     """R-CH-4: non-defaulters with an allowance left this period: the recorded one, else
-    multiple x their contribution before this default."""
+    multiple x their contribution before this default, at most the balance bound (the
+    allowance is recorded in `assessable`, a balance like any other, R-STATE-6)."""
     ids = sorted({m for m, c in tx.base.default_fund.items() if m != aid and c > 0} |
                  {m for m, v in tx.assessable.items() if m != aid and v > 0})
-    full = {m: tx.base.default_fund.get(m, 0) * spec.assessment_multiple_ppm // PPM for m in ids}
+    full = {m: min(tx.base.default_fund.get(m, 0) * spec.assessment_multiple_ppm // PPM, MAX_BALANCE) for m in ids}
     return ids, [tx.assessable.get(m, full[m]) for m in ids]
 
 

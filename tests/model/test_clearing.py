@@ -227,3 +227,25 @@ def test_R_CH_5_eurex_second_skin_in_the_game_pays_alongside_the_default_fund() 
     st2 = mkstate([mkt("M", 100)], dict(st.accounts), {"ccp_capital": 143, "ccp_second_tranche": 57}, {"d": 0})
     post, ev = apply(st2, Liquidate("d", "c"), house)
     assert by_rule(ev, "R-CH-2") == {"layer:ccp_second_tranche": 57}
+
+
+def test_R_CH_4_an_allowance_beyond_the_balance_bound_is_recorded_at_the_bound() -> None:
+    """R-CH-4 with R-STATE-6: a contribution near 10^36 with clearing-house-vmgh's multiple of 2
+    once recorded an allowance of 10^36 + 2, an invalid post-state from a valid one (I-VALID,
+    found by `waterfall prove --mechanism clearing-house-vmgh --operation liquidate`)."""
+    import json
+    from waterfall.model import codec
+    from waterfall.model.loader import catalogue, load_mechanism
+    from waterfall.model.state import validate_state
+    from waterfall.model.units import MAX_BALANCE
+    half = 5 * 10**35
+    doc = {"markets": [{"id": "M0", "mark": "2", "im_ppm": str(10**18 - 1), "mm_ppm": "0"}],
+           "accounts": [{"id": "a00", "collateral": "-2", "positions": [{"market": "M0", "size": "2", "open_notional": str(half + 10)}]},
+                        {"id": "a01", "collateral": str(half + 3), "positions": [{"market": "M0", "size": "-2", "open_notional": str(-half - 10)}]}],
+           "layers": {"ccp_capital": "0", "ccp_second_tranche": "0"}, "default_fund": {"a00": "0", "a01": str(half + 2)},
+           "bad_debt": "0", "clock": str(10**18 - 1)}
+    state = codec.state_from_json(json.loads(json.dumps(doc)))
+    validate_state(state)
+    post, _ = step(state, Liquidate("a00", counterparty="a01", fill_prices={"M0": 4}), load_mechanism(catalogue()["clearing-house-vmgh"]))
+    validate_state(post)
+    assert post.assessable["a01"] == MAX_BALANCE - 2  # the bound, less the 2 assessed
