@@ -150,3 +150,19 @@ def test_R_WF_14_I_DRAWDOWN_judges_the_market_record_and_the_per_market_room() -
     # A already 300K down within the window: any draw for A breaks the rule
     down = replace(st, history={"insurance_fund:A": (0, 300_000)})
     assert not check(down, op, post, ev, shared())
+
+
+def test_R_WF_14_a_markets_record_is_a_readable_time_record_and_a_foreign_one_is_refused() -> None:
+    """R-RUN-1 / R-STATE-6: a scenario (or a saved counterexample) may carry a shared pool's
+    record NAME:MARKET for a market of its state; one for a market it lacks is refused
+    naming the key, as any record of a layer the mechanism does not keep."""
+    import pytest
+    from waterfall.model.errors import InvalidState
+    from waterfall.model.replay import prepare
+    m = shared()
+    st = replace(venue({"A": 1, "B": 1}), clock=10, history={"insurance_fund:A": (0, 5, 10, 0)})
+    assert prepare(st, m).history["insurance_fund:A"] == (0, 5, 10, 0)
+    with pytest.raises(InvalidState, match="insurance_fund:Z"):
+        prepare(replace(st, history={"insurance_fund:Z": (0, 0)}), m)
+    with pytest.raises(InvalidState, match="insurance_fund:A"):
+        prepare(st, shared(by="pool"))  # measured on the pool as a whole: no record per market
