@@ -86,6 +86,13 @@ class LayerSpec:
             return ""
         return next((m for m in markets if m not in self.isolated), "")
 
+    def market_records(self, markets: list[str]) -> list[str]:
+        """R-WF-14: the records NAME:MARKET a shared pool measured per market keeps in
+        `layer_history`, one per market of `markets` it pays from its shared key."""
+        if self.kind != "balance" or self.drawdown_by != "market":
+            return []
+        return [f"{self.name}:{m}" for m in markets if m not in self.isolated]
+
     def keys(self, markets: list[str]) -> list[str]:
         """R-WF-3 / R-WF-10 / R-WF-13: the balance keys this layer pays from for positions in
         `markets` (id order): NAME:MARKET per market for scope 'market'; with `settlement`,

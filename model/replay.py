@@ -48,11 +48,11 @@ def prepare(state: State, mech: Mechanism) -> State:
 
 def check_records(state: State, mech: Mechanism, markets: list[str]) -> None:
     """R-RUN-1 / R-STATE-6: a layer history names a balance key of a layer the mechanism keeps
-    a drawdown window for (R-TIME-3) or a shared pool's record of a market (R-WF-14), a lifetime payout a layer with a lifetime cap (R-WF-9);
-    anything else would be carried along unread (InvalidState naming the key)."""
+    a drawdown window for (R-TIME-3) or a shared pool's record of a market (R-WF-14), a
+    lifetime payout a layer with a lifetime cap (R-WF-9); anything else would be carried
+    along unread (InvalidState naming the key)."""
     windowed = {k for s in mech.layers if s.kind == "balance" and s.drawdown_ppm > 0 for k in s.keys(markets)}
-    windowed |= {f"{s.name}:{m}" for s in mech.layers if s.kind == "balance" and s.drawdown_by == "market"
-                 for m in markets if m not in s.isolated}  # R-WF-14: a shared pool's record per market
+    windowed |= {k for s in mech.layers for k in s.market_records(markets)}
     for key in state.history:
         if key not in windowed:
             raise InvalidState(f"layer_history of {key!r}: {mech.id} keeps no drawdown window for that layer "

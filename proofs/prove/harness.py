@@ -114,8 +114,8 @@ def extras(mech: Mechanism, ids: list[str], mids: list[str], make: Make, points:
     out: dict[str, Any] = {}
     spans = windows(mech)
     keys = [k for k in mech.layer_keys(mids) if k.partition(":")[0] in spans]
-    keys += [f"{s.name}:{m}" for s in mech.layers if s.drawdown_by == "market" for m in mids if m not in s.isolated]
-    if keys:  # R-WF-14: each shared market's PnL record too  # R-TIME-3: `points` (time, balance) points per windowed key
+    keys += [k for s in mech.layers for k in s.market_records(mids)]  # R-WF-14: each shared market's PnL record
+    if keys:  # R-TIME-3: `points` (time, balance) points per windowed key
         out["history"] = {k: tuple(x for j in range(points) for x in (make(f"ht{j or ''}_{k}"), make(f"hb{j or ''}_{k}")))
                           for k in keys}
     capped = [s.name for s in mech.layers if s.lifetime_cap]

@@ -43,19 +43,24 @@ def test_the_codec_writes_an_odd_history_instead_of_raising() -> None:
     assert state_to_json(st)["layer_history"] == {"f": [["1", "2"], ["3"]]}
 
 
-FUZZ = """
+def crashing(module: str) -> str:
+    """A script running the command line with `module`'s own `step` crashing on every liquidation."""
+    return f"""
 import sys
-from waterfall.proofs.fuzz import machines
+import {module} as target
 from waterfall.model.ops import Liquidate
-real = machines.step
+real = target.step
 def step(state, op, mech):
     if isinstance(op, Liquidate):
         raise ZeroDivisionError("a planted crash")
     return real(state, op, mech)
-machines.step = step
+target.step = step
 from waterfall.cli.main import main
 sys.exit(main(sys.argv[1:]))
 """
+
+
+FUZZ = crashing("waterfall.proofs.fuzz.machines")
 
 
 def test_fuzz_reports_a_model_crash_as_I_VALID_and_saves_the_sequence(tmp_path: Path) -> None:
@@ -74,19 +79,7 @@ def test_fuzz_reports_a_model_crash_as_I_VALID_and_saves_the_sequence(tmp_path: 
     assert doc["ops"][-1]["op"] == "liquidate"  # the crashing operation is kept, last
 
 
-CONFORM = """
-import sys
-from waterfall.conformance import vectors
-from waterfall.model.ops import Liquidate
-real = vectors.step
-def step(state, op, mech):
-    if isinstance(op, Liquidate):
-        raise ZeroDivisionError("a planted crash")
-    return real(state, op, mech)
-vectors.step = step
-from waterfall.cli.main import main
-sys.exit(main(sys.argv[1:]))
-"""
+CONFORM = crashing("waterfall.conformance.vectors")
 
 
 def test_conform_fuzz_reports_a_model_crash_as_I_VALID_and_saves_the_scenario(tmp_path: Path) -> None:
