@@ -35,8 +35,12 @@ retries, is a prover error for its operation, as in the single process.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 import tomllib
 import uuid
@@ -72,6 +76,42 @@ class ClusterError(WaterfallError):
 
 
 # ---- the units (run on a worker) -------------------------------------------------------------
+
+class UnitError(WaterfallError):
+    """A unit's own process ended without a result (killed, out of memory, crashed)."""
+
+    code = "E-UNIT"
+
+
+def isolated(name: str, *args: Any) -> Any:
+    """R-PROVE-13: unit `name` (a key of UNITS) run in a fresh Python process of its own, its
+    arguments and result as JSON. In a Dask worker the unit would share its process with the
+    worker's event loop thread, and Z3 came out differently there from run to run on a loaded
+    machine (a case of 68 paths gave 69; a relations unit of 203 gave 200 to 210); alone in a
+    process, as each task of the single process is, it gives the single process's paths."""
+    with tempfile.TemporaryDirectory(prefix="waterfall-unit-") as tmp:
+        src, out = Path(tmp, "args.json"), Path(tmp, "result.json")
+        src.write_text(json.dumps({"unit": name, "args": list(args)}))
+        proc = subprocess.run([sys.executable, "-m", "waterfall.proofs.prove.distributed", str(src), str(out)],
+                              stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              text=True, check=False)
+        if proc.returncode != 0 or not out.exists():
+            tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            raise UnitError(f"the process of unit {name} ended with exit code {proc.returncode}: {tail}")
+        return json.loads(out.read_text())
+
+
+def _unit_main(argv: list[str]) -> None:
+    """The unit process: dies with its parent (Linux), runs the unit, writes its result."""
+    if sys.platform.startswith("linux"):  # PR_SET_PDEATHSIG: a killed worker leaves no unit running
+        import ctypes
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)
+    from waterfall.proofs.prove.symexec import collected_here
+    doc = json.loads(Path(argv[0]).read_text())
+    with collected_here():  # the collector where the single process's task has it (matrix._job)
+        result = UNITS[doc["unit"]](*doc["args"])
+    Path(argv[1]).write_text(json.dumps(result))
+
 
 def mechanism(text: str, origin: str) -> Mechanism:
     """A mechanism from its TOML text (workers need no copy of the file)."""
@@ -120,10 +160,10 @@ class _CaseProver(Prover):
 
 
 def relations_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, Any], op: str,
-                   rels: list[str], timeout: float, max_paths: int) -> dict[str, Any]:
+                   rels: list[str], timeout: float, max_paths: int, rlimit: int = DEFAULT_RLIMIT) -> dict[str, Any]:
     """R-PROVE-12 on the cluster: the relations of one liquidation, as prove_operation proves them."""
     mech = mechanism(text, origin)
-    cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths)
+    cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths, rlimit=rlimit)
     return {i: asdict(c) for i, c in cells.items()}
 
 
@@ -146,6 +186,10 @@ def case_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, An
     timed_out = not st.complete and "time limit" in st.reason
     ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out).to_json()
     return {**ev, "by_crash": sorted(prover.by_crash)}
+
+
+UNITS: dict[str, Callable[..., dict[str, Any]]] = {"sample": sample_unit, "case": case_unit,
+                                                   "relations": relations_unit}
 
 
 # ---- the fold (the single process's rules) ---------------------------------------------------
@@ -196,6 +240,16 @@ class OpRun:
     error: str = ""
     finished: bool = False
     relations: dict[str, Any] = field(default_factory=dict)  # R-PROVE-12: the relations unit's cells
+    awaiting: int = 0  # relations units submitted and not yet returned
+
+    def complete(self) -> bool:
+        """Every case folded (or the operation stopped) and its relations unit returned."""
+        return self.finished and not self.awaiting
+    awaiting: int = 0  # relations units submitted and not yet returned
+
+    def complete(self) -> bool:
+        """Every case folded (or the operation stopped) and its relations unit returned."""
+        return self.finished and not self.awaiting
 
     def evidence(self) -> Evidence:
         """The operation's evidence, as prove_operation returns it."""
@@ -222,10 +276,11 @@ class Speculation:
         self.owner: dict[Any, tuple[OpRun, int, Key | None]] = {}  # future -> (run, case or -1, key)
         self.submitted = self.done = self.rerun = 0
 
-    def submit(self, run: OpRun, fn: Callable[..., Any], index: int, key: Key | None, *args: Any) -> Any:
-        """One unit on the cluster (retried on failure, rerun elsewhere if its worker dies)."""
+    def submit(self, run: OpRun, unit: str, index: int, key: Key | None, *args: Any) -> Any:
+        """One unit (a key of UNITS) on the cluster, in a process of its own (retried on
+        failure, rerun elsewhere if its worker dies)."""
         label = "sample" if index < 0 else f"case{index}"
-        fut = self.client.submit(fn, self.texts[run.mech.id], str(run.mech.path), self.invariants,
+        fut = self.client.submit(isolated, unit, self.texts[run.mech.id], str(run.mech.path), self.invariants,
                                  asdict(self.sizes), run.op, *args, retries=self.retries, pure=False,
                                  key=f"prove-{run.mech.id}-{run.op}-{label}-{uuid.uuid4().hex[:8]}")
         self.owner[fut] = (run, index, key)
@@ -238,16 +293,18 @@ class Speculation:
         """Case `index` with `key`, unless it is already done or under way with that key."""
         if (index, key) in run.results or (index, key) in run.pending:
             return None
-        return self.submit(run, case_unit, index, key, index, sorted(key[0]), sorted(key[1]),
+        return self.submit(run, "case", index, key, index, sorted(key[0]), sorted(key[1]),
                            self.timeout, self.max_paths, self.rlimit)
 
     def start(self) -> list[Any]:
         """The sampling unit of every operation."""
-        units = [self.submit(run, sample_unit, -1, None, SAMPLES, self.rlimit) for run in self.runs]
+        units = [self.submit(run, "sample", -1, None, SAMPLES, self.rlimit) for run in self.runs]
         for run in self.runs:  # R-PROVE-12: the relations of a liquidation, one unit of their own
             rels = [i for i in self.asked if i in RELATIONS and (self.relations == "all" or i in run.mech.claims)]
             if run.op == relational.OPERATION and rels:
-                units.append(self.submit(run, relations_unit, -2, None, rels, self.timeout, self.max_paths))
+                units.append(self.submit(run, "relations", -2, None, rels, self.timeout, self.max_paths, self.rlimit))
+                run.awaiting += 1
+                run.awaiting += 1
         return units
 
     def on_result(self, fut: Any) -> list[Any]:
@@ -255,6 +312,7 @@ class Speculation:
         run, index, key = self.owner.pop(fut)
         self.done += 1
         if index == -2:  # the relations unit: its cells, whatever the case units do
+            run.awaiting -= 1
             try:
                 run.relations = fut.result()
             except Exception as e:  # noqa: BLE001  (a crash of the prover is a finding about the prover)
@@ -350,7 +408,7 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
             report(progress, spec, run, index, fut, time.perf_counter() - start)
             if on_event is not None:
                 on_event(client, spec)
-            if all(r.finished for r in spec.runs):
+            if all(r.complete() for r in spec.runs):  # the case units and the relations units
                 break
         if progress is not None:
             print(f"dask: {spec.done} units on {len(client.scheduler_info().get('workers', {}))} workers "
@@ -430,3 +488,7 @@ def check_workers(client: Any) -> None:
         if fp != mine:
             raise ClusterError(f"worker {worker} runs other code than this process (model/, spec/, proofs/ differ): "
                                "install the same commit on every worker", argument="--address", worker=worker)
+
+
+if __name__ == "__main__":  # a unit's own process (`isolated`)
+    _unit_main(sys.argv[1:])

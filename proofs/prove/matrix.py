@@ -22,8 +22,10 @@ def _job(path: str, invariants: list[str], sizes: dict[str, Any], op: str, timeo
          max_paths: int, rlimit: int, relations: str = "claimed") -> dict[str, Any]:
     """One (mechanism, operation) task in a fresh worker process (the mechanism reloaded from its file)."""
     from waterfall.proofs.prove.prover import prove_operation
-    return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths,
-                           rlimit=rlimit, relations=relations).to_json()
+    from waterfall.proofs.prove.symexec import collected_here
+    with collected_here():  # the collector at the points a Dask unit has it (R-PROVE-13)
+        return prove_operation(load_mechanism(path), invariants, Sizes(**sizes), op, timeout, max_paths,
+                               rlimit=rlimit, relations=relations).to_json()
 
 
 def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, timeout: float, jobs: int,

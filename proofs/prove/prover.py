@@ -523,7 +523,7 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
     rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
     if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
-        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths)
+        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths, rlimit=rlimit)
         ev.relations = {i: asdict(c) for i, c in cells.items()}
     return ev
 

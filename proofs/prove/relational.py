@@ -287,12 +287,13 @@ def _values(model: Any, ex: Explorer) -> dict[str, int]:
 
 
 def prove_relations(mech: Mechanism, relations: list[str], sizes: Sizes, timeout_s: float = 600.0,
-                    max_paths: int = 50_000, progress: Any = None, samples: int = SAMPLES) -> dict[str, RelCell]:
+                    max_paths: int = 50_000, progress: Any = None, samples: int = SAMPLES,
+                    rlimit: int = DEFAULT_RLIMIT) -> dict[str, RelCell]:
     """Every relation on every liquidation case of up to sizes.accounts accounts and
     sizes.markets markets (smallest first), each parameter its own exploration, after the
     small-scope search over the same cases; a relation stops at its first counterexample.
-    One time limit for all."""
-    prover = RelProver(mech, relations, time.perf_counter() + timeout_s, max_paths)
+    One time limit for all; `rlimit` bounds each query's solver work (R-PROVE-11)."""
+    prover = RelProver(mech, relations, time.perf_counter() + timeout_s, max_paths, rlimit)
     for rid in relations:
         cell = prover.cells[rid]
         for k, m in sizes.pairs() if samples else []:

@@ -159,6 +159,44 @@ def test_R_PROVE_13_a_case_computed_with_a_wrong_key_is_never_folded() -> None:
     assert all(run.results[(j, right)]["cases"][0]["label"] == run.labels[j] for j in (1, 2, 3))
 
 
+class LastRelations:
+    """Dask's as_completed with the relations unit returned after every other unit (as when
+    the worker holding it was killed and it ran again elsewhere)."""
+
+    def __init__(self, futures: list[Future]) -> None:
+        self.queue = list(futures)
+
+    def add(self, fut: Future) -> None:
+        self.queue.append(fut)
+
+    def __iter__(self) -> "LastRelations":
+        return self
+
+    def __next__(self) -> Future:
+        if not self.queue:
+            raise StopIteration
+        rest = [f for f in self.queue if f.args[0] != "relations"]
+        fut = (rest or self.queue)[0]
+        self.queue.remove(fut)
+        return fut
+
+
+class LocalClient(Client):
+    def run(self, fn: Any) -> dict[str, Any]:
+        return {"local": fn()}
+
+    def scheduler_info(self) -> dict[str, Any]:
+        return {"workers": {"local": {}}}
+
+
+def test_R_PROVE_13_a_relations_unit_returning_last_is_not_lost(single: str, monkeypatch: Any) -> None:
+    monkeypatch.setattr(distributed, "as_completed", LastRelations)
+    out = D.run_distributed([resolve_mechanism(MECH)], INVARIANTS, SIZES, 600, 1, OPS, progress=None,
+                            client=LocalClient())
+    assert '"invariant": "I-SCALE", "kind": "PROVED N<=k"' in single  # the relations are part of the comparison
+    assert as_json(out) == single
+
+
 def test_R_PROVE_13_workers_of_other_code_are_refused() -> None:
     class Other:
         def run(self, fn: Any) -> dict[str, str]:
@@ -186,3 +224,17 @@ def test_R_PROVE_13_counterexamples_are_the_single_process_ones() -> None:
         D.close(c)
     assert '"kind": "COUNTEREXAMPLE"' in single and '"kind": "PROVED N<=k"' in single
     assert as_json(out) == single
+
+
+def test_R_PROVE_13_a_unit_in_its_own_process_gives_the_in_process_result() -> None:
+    mech = resolve_mechanism(MECH)
+    args = (Path(mech.path).read_text(), str(mech.path), INVARIANTS, asdict(SIZES), "trade", 0, [], [], 600, 50_000)
+    alone = D.isolated("case", *args)
+    here = D.case_unit(*args)
+    assert alone["cases"][0]["paths"] > 0
+    assert stripped(alone) == stripped(json.loads(json.dumps(here)))
+
+
+def test_R_PROVE_13_a_unit_whose_process_fails_is_a_typed_error() -> None:
+    with pytest.raises(D.UnitError, match="unit case ended with exit code 1: .*TOMLDecodeError"):
+        D.isolated("case", "not = [toml", "bad.toml", INVARIANTS, asdict(SIZES), "trade", 0, [], [], 600, 50_000)
