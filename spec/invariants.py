@@ -742,12 +742,14 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
               "A layer is drawn only when every earlier layer is exhausted; socialisation (an ADL fill "
-              "the layers could have paid included) only when every layer is.",
+              "the layers could have paid included) only when every layer is; with layers per market, "
+              "in each market's pass (R-WF-15).",
               "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order,
               later_drawn, "a later layer or the final resort paid"),
     Invariant("I-BUDGET", "budget balance",
               "When a deficit is covered, the layers, accounts and bad debt together take exactly the "
-              "deficit: the bankrupt ends at exactly zero.",
+              "deficit: the bankrupt ends at exactly zero; with layers per market, each market's pass "
+              "exactly that market's part (R-WF-15).",
               "Overshoot takes money nobody owed; undershoot leaves a hole.", budget,
               deficit_covered, "a deficit was covered"),
     Invariant("I-PROP", "haircut proportionality",
@@ -816,7 +818,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               needs("a layer reserve", lambda m: any(s.kind == "balance" and s.reserve for s in m.layers))),
     Invariant("I-LIFETIME", "lifetime cap accumulated",
               "A lifetime-capped layer pays at most its market's allowance left, and that record grows "
-              "by exactly what it paid (R-WF-9).",
+              "by exactly what it paid (R-WF-9); with layers per market, for each of the bankrupt's "
+              "markets (R-WF-15).",
               "A cap that forgets what was paid is no cap.", lifetime_accumulated,
               lifetime_layer_drawn, "a lifetime-capped layer paid",
               needs("a lifetime cap", lambda m: any(s.kind == "balance" and s.lifetime_cap for s in m.layers))),
