@@ -317,6 +317,11 @@ def check_refinements(mech: Mechanism, origin: str) -> None:
     if isinstance(final, WithdrawalHaircut) and final.recompute and mech.liquidation.surplus_sink not in balance_names:
         refuse(origin, "liquidation.surplus_sink", "recompute charges for accounts bankrupt at mark and pays "
                "that part to the surplus sink (R-WH-6): name a balance layer")
+    if isinstance(final, Levy) and final.layers_per_market:  # R-WF-15
+        if not final.per_market:
+            refuse(origin, "final.layers_per_market", "the layers run per market before each market's levy: set per_market = true (R-LEVY-7)")
+        if any(s.kind != "balance" for s in mech.layers):
+            refuse(origin, "final.layers_per_market", "only balance layers are drawn per market; clearing layers are not supported (R-WF-15)")
     if isinstance(final, Pool) and final.adl_floor_ppm > final.adl_trigger_ppm:
         refuse(origin, "final.adl_floor_ppm", "the factor ADL may not go below must not exceed the factor that triggers it")
     if isinstance(final, Adl):

@@ -169,7 +169,9 @@ class Levy:
     `exempt` accounts (Drift's AMM) are outside the open interest and pay nothing (R-LEVY-5);
     `only_when_exhausted` levies only once the balance layers are exhausted, leaving the
     rest on the account otherwise (R-LEVY-6, Mango); `per_market` levies each market's part
-    of the loss on that market's open interest (R-LEVY-7, Drift)."""
+    of the loss on that market's open interest (R-LEVY-7, Drift); `layers_per_market` runs
+    the layers too once per market, on that market's part, each market's layers before its
+    levy (R-WF-15, Drift's resolve_perp_bankruptcy(market_index))."""
 
     rate_scale: int = 10**9
     rate_rounding: str = "ceil"
@@ -178,6 +180,7 @@ class Levy:
     exempt: tuple[str, ...] = ()
     only_when_exhausted: bool = False
     per_market: bool = False
+    layers_per_market: bool = False
 
 
 @dataclass(frozen=True)

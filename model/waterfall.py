@@ -8,7 +8,7 @@ from .errors import HealthyAccount, MissingCounterparty, SelfTrade
 from .events import acct, layer
 from .haircut import haircut
 from .layers import capacity, draw_layers, sink_key
-from .levy import levy
+from .levy import levy, market_parts
 from .mechanism import Adl, Haircut, Levy, Mechanism, Pool, WithdrawalHaircut
 from .ops import Liquidate
 from .partial import partial_applies, partial_step
@@ -183,11 +183,29 @@ def settle(tx: Tx, mech: Mechanism, aid: str, markets: list[str], *, socialise: 
     if eq >= 0:
         pay_surplus(tx, mech, aid, eq, surplus_key)
         return 0
-    rest = draw_layers(tx, mech, aid, burn_warming(tx, mech, aid, -eq), markets, deleveraged)
+    deficit = burn_warming(tx, mech, aid, -eq)
+    if isinstance(mech.final, Levy) and mech.final.layers_per_market and markets and socialise:  # R-WF-15
+        for m, part in market_parts(tx, aid, deficit, markets):
+            resolve_market(tx, mech, aid, m, part, surplus_key)
+        return 0
+    rest = draw_layers(tx, mech, aid, deficit, markets, deleveraged)
     final = FINAL.get(type(mech.final))
     if rest and socialise and final is not None:
         rest = final(tx, mech, aid, rest, markets, surplus_key)
     return rest
+
+
+def resolve_market(tx: Tx, mech: Mechanism, aid: str, market: str, part: int, surplus_key: str) -> None:
+    """R-WF-15: one market's part of the deficit: the layers pay it for that market alone
+    (R-WF-2/3 with the bankrupt's markets = [market]), the levy takes the rest on that
+    market's open interest (R-LEVY-1..6), what is still uncovered is written off (R-WF-5);
+    each transfer of the pass carries the market (Drift's resolve_perp_bankruptcy(market_index))."""
+    start = len(tx.events)
+    rest = draw_layers(tx, mech, aid, part, [market])
+    if rest:
+        rest = levy(tx, mech, aid, rest, [market], surplus_key)
+    finish(tx, aid, rest)
+    tx.events[start:] = [e._replace(market=market) for e in tx.events[start:]]
 
 
 def pay_surplus(tx: Tx, mech: Mechanism, aid: str, eq: int, key: str) -> None:

@@ -114,15 +114,18 @@ def drawn_from(ev: Sequence[Event], src: str) -> Num:
     return sum_(e.amount for e in ev if e.rule == "R-WF-3" and e.src == src)
 
 
-def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str) -> Cond:
+def exhausted(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, spec: LayerSpec, aid: str,
+              markets: list[str]) -> Cond:
     """A layer has paid all it could in this liquidation (R-WF-3, R-CH-1/2): a balance layer
     drew, from each key of the bankrupt's markets, what R-WF-3 allows it on the pre-state
     (reserve, drawdown rule R-WF-8, lifetime cap R-WF-9, isolated keys R-WF-10: the reference
     plan, spec/reference/layers.py), or reached its per-event cap. Assessments are not
-    checked (their caps depend on equities mid-waterfall)."""
+    checked (their caps depend on equities mid-waterfall). `markets` are the bankrupt's
+    markets (R-WF-7), or the one market of a per-market pass (R-WF-15, `pre` then the
+    balances that pass starts from)."""
     if spec.kind == "balance":  # a later surplus may refill it, so the draws are counted
         capped = paid_by(ev, {"R-WF-3"}, spec.name) == spec.cap_per_event if spec.cap_per_event else False
-        allowed = layers.plan(pre, spec, layers.UNBOUNDED, sorted(pre.accounts[aid].positions))
+        allowed = layers.plan(pre, spec, layers.UNBOUNDED, markets)
         return any_([capped, all_(drawn_from(ev, "layer:" + k) >= can for k, can in allowed)])
     if spec.kind == "defaulter_contribution":
         return post.default_fund.get(aid, 0) == 0
@@ -145,9 +148,46 @@ def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
     socialisation where the rules let the layers act first: with a counterparty named and
     no fund-first split (R-LIQ-2), an ADL fill only when the balance layers could not pay
     the deficit the counterparty's fill leaves (the fund-first split is I-ADL-FUND). A layer that pays no deficit
-    (R-WF-11) is never drawn."""
+    (R-WF-11) is never drawn. R-WF-15: with layers per market, each market's pass on its
+    own: its transfers (those carrying the market) against the balances the earlier
+    markets' passes left."""
     if not isinstance(op, Liquidate):
         return True
+    passes = market_passes(pre, op, mech)
+    if passes:
+        return all_([seniority(layers.pass_state(pre, earlier_moves(ev, passes, m)), post, of_market(ev, m), mech,
+                               op.account, [m]) for m in passes])
+    conds = [seniority(pre, post, ev, mech, op.account, sorted(pre.accounts[op.account].positions))]
+    if isinstance(mech.final, Adl) and not mech.final.fund_first and op.counterparty is not None \
+            and all(spec.kind == "balance" for spec in mech.layers):
+        scope = sorted(pre.accounts[op.account].positions)
+        conds.append(implies(adl_filled(pre, op, post, ev, mech),
+                             layers.capacity(pre, mech, scope) < fill_deficit(pre, op)))
+    return all_(conds)
+
+
+def market_passes(pre: State, op: Op, mech: Mechanism) -> list[str]:
+    """R-WF-15: the markets a liquidation resolves one at a time (the bankrupt's, R-WF-7, id
+    order); [] when the rule does not apply."""
+    if not isinstance(op, Liquidate) or not isinstance(mech.final, Levy) or not mech.final.layers_per_market:
+        return []
+    return sorted(pre.accounts[op.account].positions)
+
+
+def of_market(ev: Sequence[Event], market: str) -> list[Event]:
+    """R-WF-15: the transfers of one market's pass (R-EVT-1: they carry its market)."""
+    return [e for e in ev if e.kind == "transfer" and e.market == market]
+
+
+def earlier_moves(ev: Sequence[Event], passes: list[str], market: str) -> list[tuple[str, str, Num]]:
+    """R-WF-15: (src, dst, amount) of the transfers of the passes before `market`'s."""
+    before = set(passes[:passes.index(market)])
+    return [(e.src, e.dst, e.amount) for e in ev if e.kind == "transfer" and e.market in before]
+
+
+def seniority(pre: State, post: State, ev: Sequence[Event], mech: Mechanism, aid: str, markets: list[str]) -> Cond:
+    """I-ORDER's layer part over one set of transfers: a layer drawn later, or the final
+    resort, implies every earlier layer exhausted for `markets` on the balances of `pre`."""
     conds = []
     for k, spec in enumerate(mech.layers):
         if not spec.pays:  # R-WF-11: a layer that only receives never falls in a liquidation
@@ -159,12 +199,7 @@ def layer_order(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mech
         if not any(e.rule in SOCIALISE_RULES or (e.rule in DEFICIT_RULES and e.layer in later) for e in ev):
             continue  # nothing later was drawn (the model records no zero transfer)
         drawn_later = any_([moved(ev, DEFICIT_RULES - SOCIALISE_RULES, later), moved(ev, SOCIALISE_RULES)])
-        conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, op.account)))
-    if isinstance(mech.final, Adl) and not mech.final.fund_first and op.counterparty is not None \
-            and all(spec.kind == "balance" for spec in mech.layers):
-        scope = sorted(pre.accounts[op.account].positions)
-        conds.append(implies(adl_filled(pre, op, post, ev, mech),
-                             layers.capacity(pre, mech, scope) < fill_deficit(pre, op)))
+        conds.append(implies(drawn_later, exhausted(pre, post, ev, mech, spec, aid, markets)))
     return all_(conds)
 
 
@@ -179,10 +214,33 @@ def fill_deficit(pre: State, op: Liquidate) -> Num:
 
 def budget(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-BUDGET: when a deficit is covered (by layers, accounts or bad debt), the bankrupt
-    ends at exactly zero: the waterfall takes exactly the deficit, no more, no less."""
+    ends at exactly zero: the waterfall takes exactly the deficit, no more, no less. R-WF-15:
+    with layers per market, each market's pass takes exactly that market's part of the
+    deficit (split as spec/reference/layers.py `split` says)."""
     if not isinstance(op, Liquidate):
         return True
-    return implies(moved(ev, DEFICIT_RULES), equity(post, post.accounts[op.account]) == 0)
+    whole = implies(moved(ev, DEFICIT_RULES), equity(post, post.accounts[op.account]) == 0)
+    passes = market_passes(pre, op, mech)
+    if not passes or mech.final.only_when_exhausted:  # type: ignore[union-attr]
+        return whole
+    parts = layers.split(max_(0, fill_deficit(pre, op)), [market_loss(pre, op, m) for m in passes], passes)
+    return all_([whole] + [implies(moved(ev, DEFICIT_RULES), market_cover(of_market(ev, m), op.account) == part)
+                           for m, part in zip(passes, parts)])
+
+
+def market_loss(pre: State, op: Liquidate, market: str) -> Num:
+    """R-WF-15 / R-LEVY-7: the bankrupt's loss in a market once closed at its fill price
+    (default mark): max(0, open notional - size x fill)."""
+    p = pre.accounts[op.account].positions[market]
+    return max_(0, p.open_notional - p.size * op.fill_prices.get(market, pre.markets[market].mark))
+
+
+def market_cover(ev: Sequence[Event], aid: str) -> Num:
+    """R-WF-15: what one market's pass brought the bankrupt: its deficit transfers in, less
+    an over-collection paid out (R-LEVY-3)."""
+    me = "account:" + aid
+    return sum_(e.amount for e in ev if e.rule in DEFICIT_RULES and e.dst == me) - \
+        sum_(e.amount for e in ev if e.rule == "R-LEVY-3" and e.src == me)
 
 
 # ---- haircuts -----------------------------------------------------------------------------
@@ -483,20 +541,28 @@ def reserve_kept(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mec
 def lifetime_accumulated(pre: State, op: Op, post: State, ev: Sequence[Event], mech: Mechanism) -> Cond:
     """I-LIFETIME (R-WF-9): a lifetime-capped layer pays in a liquidation at most what its
     allowance for the bankrupt's first market has left, and that market's record grows by
-    exactly what it paid; no other record moves."""
+    exactly what it paid; no other record moves. R-WF-15: with layers per market, each of the
+    bankrupt's markets: what the layer paid in that market's pass is at most that market's
+    allowance left, and its record grows by exactly that."""
     conds = []
     for spec in mech.layers:
         if spec.kind != "balance" or not spec.lifetime_cap:
             continue
         records = {k for k in [*pre.layer_paid, *post.layer_paid] if k.startswith(spec.name + ":")}
-        key, drawn = "", 0
-        if isinstance(op, Liquidate):
+        drawn: dict[str, Num] = {}
+        passes = market_passes(pre, op, mech)
+        if passes:
+            for m in passes:
+                key = layers.lifetime_key(spec, [m])
+                drawn[key] = paid_by(of_market(ev, m), {"R-WF-3"}, spec.name)
+                conds.append(drawn[key] <= layers.lifetime_left(pre, spec, [m]))
+        elif isinstance(op, Liquidate):
             scope = sorted(pre.accounts[op.account].positions)
-            key, drawn = layers.lifetime_key(spec, scope), paid_by(ev, {"R-WF-3"}, spec.name)
-            conds.append(drawn <= layers.lifetime_left(pre, spec, scope))
-            records.add(key)
-        conds += [post.layer_paid.get(k, 0) == pre.layer_paid.get(k, 0) + (drawn if k == key else 0)
-                  for k in sorted(records)]
+            key = layers.lifetime_key(spec, scope)
+            drawn[key] = paid_by(ev, {"R-WF-3"}, spec.name)
+            conds.append(drawn[key] <= layers.lifetime_left(pre, spec, scope))
+        records |= set(drawn)
+        conds += [post.layer_paid.get(k, 0) == pre.layer_paid.get(k, 0) + drawn.get(k, 0) for k in sorted(records)]
     return all_(conds)
 
 
@@ -676,12 +742,14 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               deficit_covered, "a deficit was covered"),
     Invariant("I-ORDER", "layer seniority",
               "A layer is drawn only when every earlier layer is exhausted; socialisation (an ADL fill "
-              "the layers could have paid included) only when every layer is.",
+              "the layers could have paid included) only when every layer is; with layers per market, "
+              "in each market's pass (R-WF-15).",
               "Traders are haircut only once the fund that was promised to protect them is gone.", layer_order,
               later_drawn, "a later layer or the final resort paid"),
     Invariant("I-BUDGET", "budget balance",
               "When a deficit is covered, the layers, accounts and bad debt together take exactly the "
-              "deficit: the bankrupt ends at exactly zero.",
+              "deficit: the bankrupt ends at exactly zero; with layers per market, each market's pass "
+              "exactly that market's part (R-WF-15).",
               "Overshoot takes money nobody owed; undershoot leaves a hole.", budget,
               deficit_covered, "a deficit was covered"),
     Invariant("I-PROP", "haircut proportionality",
@@ -750,7 +818,8 @@ REGISTRY: dict[str, Invariant] = {inv.id: inv for inv in (
               needs("a layer reserve", lambda m: any(s.kind == "balance" and s.reserve for s in m.layers))),
     Invariant("I-LIFETIME", "lifetime cap accumulated",
               "A lifetime-capped layer pays at most its market's allowance left, and that record grows "
-              "by exactly what it paid (R-WF-9).",
+              "by exactly what it paid (R-WF-9); with layers per market, for each of the bankrupt's "
+              "markets (R-WF-15).",
               "A cap that forgets what was paid is no cap.", lifetime_accumulated,
               lifetime_layer_drawn, "a lifetime-capped layer paid",
               needs("a lifetime cap", lambda m: any(s.kind == "balance" and s.lifetime_cap for s in m.layers))),

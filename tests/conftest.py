@@ -162,13 +162,14 @@ STAGE_OF_RULE = {"R-OP-1": "deposit", "R-OP-2": "withdraw", "R-OP-3": "trade", "
                  "R-POOL-1": "pool", "R-POOL-2": "pool", "R-POOL-3": "adl", "R-POOL-4": "trade",
                  "R-WH-4": "warming", "R-WH-6": "withdrawal_haircut"}
 LAYER_RULES = ("R-WF-3", "R-CH-1", "R-CH-2", "R-CH-3")   # stage: the drawn layer's name
+PASS_RULES = ("R-WF-3", "R-LEVY-2", "R-LEVY-3", "R-HC-4", "R-WF-5")  # R-WF-15: transfers of a market's pass
 TRADE_RULES = ("R-OP-3", "R-LIQ-3", "R-ADL-1", "R-POOL-3", "R-POOL-4")
 SPEC_RULES = frozenset(re.findall(r"^\| (R-[A-Z]+-\d+) \|", (SPEC_DIR / "rules.md").read_text(), re.M))
 
 
 def check_event_vocabulary(events: list[Event], mechanism: Mechanism) -> None:
     """R-EVT-1: every event names a rule of spec/rules.md and that rule's stage; transfers
-    carry no trade fields, and only funding names a market."""
+    carry no trade fields, and only funding and a per-market pass (R-WF-15) name a market."""
     for e in events:
         assert e.rule in SPEC_RULES, f"event rule {e.rule!r} is not a rule of spec/rules.md"
         stage = STAGE_OF_RULE.get(e.rule)
@@ -180,7 +181,8 @@ def check_event_vocabulary(events: list[Event], mechanism: Mechanism) -> None:
             assert e.kind == "trade" and e.market and e.size > 0, e
         else:
             assert e.kind == "transfer" and (e.size, e.price) == (0, 0), e
-            assert bool(e.market) == (e.rule == "R-OP-5"), e
+            per_market = getattr(mechanism.final, "layers_per_market", False) and e.rule in PASS_RULES
+            assert bool(e.market) == (e.rule == "R-OP-5") or per_market, e  # R-WF-15: a market's pass
 
 
 def check_invariants(pre: State, op: Op, post: State, events: list[Event], mechanism: Mechanism) -> None:

@@ -112,6 +112,14 @@ BUGS: tuple[Bug, ...] = (
         "levels = tuple(x if k % 2 == 0 else max_(0, x)", "bybit-adl", ("I-DRAWDOWN",)),
     Bug("rank-ties-to-larger-id", "ranking.py", "keys.append(-s * n + rank[k])", "keys.append(-s * n - rank[k])",
         "bitmex-adl", ("I-ADL-RANK",), accounts=3),
+    # R-WF-15 (issue 19c): Drift's layers per market, shown with two markets: a pass that
+    # draws for the whole account (the first market's allowance record, every fee pool), and
+    # a split that gives the first market the whole deficit
+    Bug("pass-draws-for-the-account", "waterfall.py", "    rest = draw_layers(tx, mech, aid, part, [market])",
+        "    rest = draw_layers(tx, mech, aid, part, sorted(tx.accounts[aid].positions))", "drift-v2",
+        ("I-LIFETIME", "I-ORDER"), markets=2),
+    Bug("split-all-to-first-market", "levy.py", "    if sum(losses) == 0:\n        return [(markets[0], deficit)]",
+        "    if True:\n        return [(markets[0], deficit)]", "drift-v2", ("I-BUDGET",), markets=2),
     # issue 17's harness limits, each shown only by a case the harness lacked before (R-PROVE-2):
     # a history of two points, a time record absent, the pool's own account operated
     Bug("history-prune-half-pair", "history.py", "kept = kept[2:]", "kept = kept[1:]",

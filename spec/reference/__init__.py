@@ -12,7 +12,7 @@ the arithmetic helpers of `model/arith.py` that let them run over the prover's u
 and the basic definitions of value and equity (R-STATE, R-PNL); `tests/spec/test_reference.py`
 checks the imports, and compares every function with the model's (they must agree).
 
-Modules: `ranking` (R-ADL-3/4/5: scores and queue order), `layers` (R-WF-3/6/8/9/10,
+Modules: `ranking` (R-ADL-3/4/5: scores and queue order), `layers` (R-WF-3/6/8/9/10/15,
 R-TIME-3: keys, peak, room, plans, capacity, sinks), `prices` (R-ADL-2/9/10: close prices),
 `fund_first` (R-ADL-7: the lots sent to the counterparty), `queue` (R-HC-9).
 

@@ -1,11 +1,13 @@
 """What a balance layer can pay (R-WF-3, R-WF-8, R-WF-8b, R-WF-9, R-WF-10), its peak over a
-window (R-TIME-3) and the balance a sink names (R-WF-6), from spec/rules.md.
+window (R-TIME-3), the balance a sink names (R-WF-6) and the per-market passes (R-WF-15),
+from spec/rules.md.
 
 Functions read the state a liquidation starts from; amounts are built with `arith` (min,
 max, if-then-else as terms), so they are one expression over the prover's unknowns.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Iterable, Mapping
 
 from waterfall.model.arith import Cond, Num, ceil_div, floor_div, ite, max_, min_, sum_
@@ -164,3 +166,39 @@ def same_peak(pre: State, post: State, key: str, window: int) -> Cond:
 def balances(state: Mapping[str, Num], spec: LayerSpec) -> dict[str, Num]:
     """The balance keys of a layer: NAME and NAME:MARKET."""
     return {k: v for k, v in state.items() if k == spec.name or k.startswith(spec.name + ":")}
+
+
+def split(deficit: Num, losses: list[Num], markets: list[str]) -> list[Num]:
+    """R-WF-15 / R-LEVY-7: the deficit's part for each market (id order): floor(D x loss /
+    total loss), then one unit each to the markets with the largest fractional parts (the
+    remainder D x loss mod total), equal ones to the smaller market id, until the parts sum
+    to D; all to the first market when the total loss is 0. Written with ranks, not a sort,
+    so it is one term over the prover's unknowns."""
+    total = sum_(losses)
+    if not markets:
+        return []
+    none = [deficit] + [0] * (len(markets) - 1)
+    if len(markets) == 1:
+        return none
+    safe = max_(total, 1)
+    floors = [floor_div(deficit * w, safe) for w in losses]
+    rems = [deficit * w - f * safe for w, f in zip(losses, floors)]
+    units = deficit - sum_(floors)
+    parts = []
+    for i, (f, r) in enumerate(zip(floors, rems)):
+        rank = sum_(ite(rems[j] > r, 1, ite(rems[j] == r, 1 if j < i else 0, 0)) for j in range(len(markets)) if j != i)
+        parts.append(f + ite(rank < units, 1, 0))
+    return [ite(total == 0, n, p) for n, p in zip(none, parts)]
+
+
+def pass_state(pre: State, before: Iterable[tuple[str, str, Num]]) -> State:
+    """R-WF-15: the balances a market's pass starts from: the state before the liquidation
+    with each layer key moved by the transfers (src, dst, amount) of the earlier markets'
+    passes."""
+    moved: dict[str, Num] = dict(pre.layers)
+    for src, dst, amount in before:
+        if src.startswith("layer:"):
+            moved[src[6:]] = moved.get(src[6:], 0) - amount
+        if dst.startswith("layer:"):
+            moved[dst[6:]] = moved.get(dst[6:], 0) + amount
+    return replace(pre, layers=moved)

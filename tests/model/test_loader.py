@@ -781,6 +781,13 @@ REFINEMENTS = [
      "final.priority", "needs queue_order 'priority'"),
     ("per-account caps on a queue", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\norder = "queue"\naccount_caps = { a = 5 }'),
      "final.order", "no per-account cap"),
+    # R-WF-15 (issue 19c): the layers per market need the levy per market and balance layers only
+    ("layers per market without the levy per market", lambda t: t[:t.index("[final]")]
+     + '[final]\npolicy = "levy"\nlayers_per_market = true\n', "final.layers_per_market", "set per_market = true"),
+    ("layers per market with a clearing layer", lambda t: t[:t.index("[final]")] + '[[layers]]\nname = "df"\nkind = "default_fund"\n\n'
+     + '[final]\npolicy = "levy"\nper_market = true\nlayers_per_market = true\n', "final.layers_per_market", "only balance layers"),
+    ("layers per market not a boolean", lambda t: t[:t.index("[final]")]
+     + '[final]\npolicy = "levy"\nper_market = true\nlayers_per_market = 1\n', "final.layers_per_market", "boolean"),
     ("per-account cap above 100 %", lambda t: t.replace('policy = "haircut"', 'policy = "haircut"\naccount_caps = { a = 1000001 }'),
      "final.account_caps.a", "1000000"),
 ]

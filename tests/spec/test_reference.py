@@ -248,3 +248,17 @@ def test_R_ADL_7_reference_prices_and_split_agree(state: State, spec: LayerSpec,
     want = model_waterfall.book_lots(Tx(state), aid, held, want_prices,
                                      {m: fills.get(m, state.markets[m].mark) for m in held}, budget, cap)
     assert fund_first.book_lots(state, mech, op, held, scope) == want
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, 10**6), st.lists(st.integers(0, 10**4), min_size=1, max_size=4))
+def test_R_WF_15_reference_split_agrees_with_the_model(deficit: int, losses: list[int]) -> None:
+    """R-WF-15 / R-LEVY-7: the reference split (ranks, one term) is the model's largest
+    remainder over the markets' losses, and sums to the deficit."""
+    from waterfall.model.levy import market_parts
+    markets = [f"M{i}" for i in range(len(losses))]
+    positions = {m: Position(0, w) for m, w in zip(markets, losses)}
+    st_ = State({m: Market(m, 1, 0, 0) for m in markets}, {"b": Account(0, 0, positions)})
+    want = {m: 0 for m in markets} | dict(market_parts(Tx(st_), "b", deficit, markets))
+    got = layers.split(deficit, losses, markets)
+    assert dict(zip(markets, got)) == want and sum(got) == deficit
