@@ -52,7 +52,7 @@ from waterfall.proofs.checks import RELATION_PEERS, relation_params
 from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
 from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases, small_values
 from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            fresh_context, recorded, skip_refusals, solve, variable)
+                                            fresh_context, out_of_memory, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 OPERATION = "liquidate"
@@ -130,6 +130,8 @@ def replay(mech: Mechanism, rid: str, state: State, op: Liquidate, param: object
     try:
         held = RELATIONS[rid].holds(state, op, mech, param)
     except Exception as e:  # noqa: BLE001  (a crash of the model in one run)
+        if out_of_memory(e):  # R-PROVE-14: the budget ran out, the model did not crash
+            raise
         return False, f"the relation's check raised {type(e).__name__}: {e}"
     if held is None:
         return False, "the two runs are not comparable on the counterexample (a run refused)"
