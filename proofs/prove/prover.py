@@ -45,7 +45,7 @@ from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
 from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            fresh_context, guard_sites, memory_exceeded, out_of_memory, recorded,
+                                            OutOfMemory, fresh_context, guard_sites, memory_exceeded, out_of_memory, recorded,
                                             skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
@@ -521,16 +521,18 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
         if not out_of_memory(e):
             raise
-        prover.cases.append(CaseStats(f"{op}: small-scope search or between cases", complete=False, reason=memory_exceeded(), memory=True))
+        prover.cases.append(CaseStats(f"{op}: small-scope search", complete=False, reason=memory_exceeded(), memory=True))
     ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
     rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
     if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
         try:
+            if any(c.memory for c in prover.cases):  # R-PROVE-14: no more Z3 work once the budget ran out
+                raise OutOfMemory(memory_exceeded())
             cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths)
         except Exception as e:  # noqa: BLE001  (R-PROVE-14: the budget ran out; anything else is re-raised)
             if not out_of_memory(e):
                 raise
-            cells = {i: relational.RelCell(undecided=memory_exceeded()) for i in rels}
+            cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
         ev.relations = {i: asdict(c) for i, c in cells.items()}
     return ev
 
@@ -552,7 +554,13 @@ def _explore_operation(prover: Prover, mech: Mechanism, sizes: Sizes, op: str, l
                 break
             if time.perf_counter() > deadline:
                 return True
-            st = prover.run_case(case)
+            try:
+                st = prover.run_case(case)
+            except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+                if not out_of_memory(e):
+                    raise
+                st = CaseStats(case.label(), complete=False, reason=memory_exceeded(), memory=True)
+                prover.cases.append(st)
             if progress is not None:
                 progress(mech, st)
             if st.memory:

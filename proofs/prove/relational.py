@@ -52,7 +52,7 @@ from waterfall.proofs.checks import RELATION_PEERS, relation_params
 from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
 from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases, small_values
 from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            fresh_context, out_of_memory, recorded, skip_refusals, solve, variable)
+                                            OutOfMemory, fresh_context, out_of_memory, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 OPERATION = "liquidate"
@@ -210,6 +210,8 @@ class RelProver:
         fresh_context()  # R-PROVE-11: each exploration reproducible in any process
         ex = Explorer(self.max_paths, self.deadline, self.rlimit)
         out = ex.explore(fn, on_path)
+        if out.memory:  # R-PROVE-14: no more Z3 work in this task
+            raise OutOfMemory(out.reason)
         cell.cases += 1
         cell.explored += out.paths
         cell.seconds += out.seconds

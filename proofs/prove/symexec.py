@@ -70,13 +70,34 @@ def limit_memory(megabytes: int) -> None:
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     cap = megabytes * 2**20 if hard == resource.RLIM_INFINITY else min(megabytes * 2**20, hard)
     resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
-    z3.set_param("memory_max_size", max(1, cap * Z3_MEMORY_SHARE // 100 // 2**20))
+    limit_z3_memory(max(1, cap * Z3_MEMORY_SHARE // 100 // 2**20))
     global MEMORY_MB
     MEMORY_MB = megabytes
 
 
+def limit_z3_memory(megabytes: int) -> None:
+    """R-PROVE-14: Z3 stops with 'out of memory' when its own allocations pass `megabytes`."""
+    global Z3_MEMORY_MB
+    z3.set_param("memory_max_size", megabytes)
+    Z3_MEMORY_MB = megabytes
+
+
 MEMORY_MB: int | None = None
 """R-PROVE-14: the budget `limit_memory` set in this process (None: none set, the machine's)."""
+
+Z3_MEMORY_MB: int | None = None
+"""R-PROVE-14: Z3's own allocation cap in this process (None: none)."""
+
+CONTEXT_MB = 24
+"""R-PROVE-14: the room a new Z3 context and solver take (Z3 5.4 allocates 16.4 MB for a
+context): an exploration is not started with less, since Z3's API answers an allocation that
+fails while it builds one with a null object, which crashes the Python process."""
+
+
+def check_room() -> None:
+    """R-PROVE-14: raise OutOfMemory unless Z3 has CONTEXT_MB left under its cap."""
+    if Z3_MEMORY_MB is not None and z3.Z3_get_estimated_alloc_size() + CONTEXT_MB * 2**20 > Z3_MEMORY_MB * 2**20:
+        raise OutOfMemory(memory_exceeded())
 
 
 def memory_exceeded() -> str:
@@ -599,6 +620,7 @@ class Explorer:
     def __init__(self, max_paths: int = 20_000, deadline: float | None = None,
                  rlimit: int = DEFAULT_RLIMIT) -> None:
         self.max_paths, self.deadline, self.rlimit = max_paths, deadline, rlimit
+        check_room()  # R-PROVE-14
         self.solver = z3.SimpleSolver()  # incremental: holds the path prefix
         self.solver.set("rlimit", min(QUICK_RLIMIT, rlimit))  # a budget per check (R-PROVE-11)
         self.frames: list[_Frame] = []
