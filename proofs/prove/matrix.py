@@ -112,7 +112,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
                ops: list[str] | None = None, max_paths: int = 50_000,
                progress: Any = sys.stderr, rlimit: int = DEFAULT_RLIMIT,
                relations: str = "claimed", memory_mb: int | None = DEFAULT_MEMORY_MB,
-               job: Callable[..., Any] = _job) -> tuple[list[Verdict], dict[str, Any]]:
+               job: Callable[..., Any] | None = None) -> tuple[list[Verdict], dict[str, Any]]:
     """Every (mechanism, operation) task in parallel; one verdict per (mechanism, invariant)
     from the merged evidence, and the evidence per mechanism and operation (for the table).
     R-PROVE-11: each task runs in a process of its own (nothing solved before steers Z3) and
@@ -142,7 +142,7 @@ def run_matrix(mechs: list[Mechanism], invariants: list[str], sizes: Sizes, time
         finished[0] += 1
         print(f"[{finished[0]}/{len(tasks)} {time.perf_counter() - start:6.1f}s] {m.id} {op}: "
               f"{describe_exploration(done[(m.id, op)][1])}", file=progress, flush=True)
-    run_tasks(job, args, jobs, on_done)
+    run_tasks(job or _job, args, jobs, on_done)  # `job` (tests): a module-level function like _job
     for m, op in tasks:  # merged in task order, never in completion order (the same verdicts for any --jobs)
         ev, per_op[m.id][op] = done[(m.id, op)]
         by_mech[m.id].merge(ev)

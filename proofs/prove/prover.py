@@ -44,9 +44,9 @@ from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
-from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            OutOfMemory, fresh_context, guard_sites, memory_exceeded, out_of_memory, recorded,
-                                            skip_refusals, solve, variable)
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, OutOfMemory, Path, Sym, SymBool,
+                                            Unsupported, and_sym, fresh_context, guard_sites, memory_exceeded,
+                                            out_of_memory, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 # the model's refusal guards (R-UNIT-3 bounds, R-STATE-5): their raising branch is not explored

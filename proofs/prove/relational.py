@@ -51,8 +51,9 @@ from waterfall.proofs import verdict as V
 from waterfall.proofs.checks import RELATION_PEERS, relation_params
 from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
 from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases, small_values
-from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            OutOfMemory, fresh_context, out_of_memory, recorded, skip_refusals, solve, variable)
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, OutOfMemory, Path, Sym, SymBool, Unsupported,
+                                            and_sym, fresh_context, out_of_memory, recorded, skip_refusals, solve,
+                                            variable)
 from waterfall.proofs.verdict import Verdict
 
 OPERATION = "liquidate"
