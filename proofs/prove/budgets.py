@@ -17,3 +17,25 @@ still the same answer on any machine), then Z3's smt core with the whole budget.
 queries of generic-socialized-loss liquidate at k = 3 that the incremental solver gave up on:
 this ladder decided 30 of 30 in 16.5 s, plain smt with a growing budget 27 of 30 in 298 s
 (docs/proofs.md, Deterministic budgets)."""
+
+DEFAULT_MEMORY_MB = 4096
+"""R-PROVE-14: the address space one (mechanism, operation) task may use, in MB
+(`waterfall prove --memory-mb`), set in its worker process before the task runs (RLIMIT_AS):
+two workers stay within 8 GB whatever Z3 does; a task that needs more ends UNKNOWN with
+`memory_reason`, never PROVED, and the machine's other processes are untouched."""
+
+Z3_MEMORY_SHARE = 75
+"""R-PROVE-14: the per cent of the task's budget Z3 may allocate itself (its `memory_max_size`):
+Z3 then stops with its own 'out of memory' while Python still has room to record it."""
+
+COFACTOR_MAX_CONDITIONS = 12
+"""R-PROVE-14: the preamble cofactors term if-then-elses (Z3's cofactor-term-ite, which counts
+no rlimit) only on a query with at most this many distinct if-then-else conditions: it copies
+an atom once per truth assignment of its conditions, at most 2^12 copies. Above it, that step
+is left out (clearing-house-vmgh liquidate at k = 2 grew past 20 GB in it: docs/proofs.md)."""
+
+
+def memory_reason(megabytes: int | None) -> str:
+    """R-PROVE-14: why a task that ran out of memory is undecided."""
+    return (f"memory budget of {megabytes} MB exceeded" if megabytes is not None
+            else "out of memory (no --memory-mb budget set in this process)")

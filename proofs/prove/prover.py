@@ -44,8 +44,9 @@ from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, build, cases
 from waterfall.model.tx import Tx
 from waterfall.model.units import check_balance, check_input
 
-from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            fresh_context, guard_sites, recorded, skip_refusals, solve, variable)
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, GUARDS, Explorer, OutOfMemory, Path, Sym, SymBool,
+                                            Unsupported, and_sym, fresh_context, guard_sites, memory_exceeded,
+                                            out_of_memory, recorded, skip_refusals, solve, variable)
 from waterfall.proofs.verdict import Verdict
 
 # the model's refusal guards (R-UNIT-3 bounds, R-STATE-5): their raising branch is not explored
@@ -108,6 +109,7 @@ class CaseStats:
     reason: str = ""
     seconds: float = 0.0
     solver_calls: int = 0
+    memory: bool = False  # R-PROVE-14: ended by the memory budget
 
 
 def scenario(mech: Mechanism, invariant: str, state: State, op: Op, note: str) -> dict[str, Any]:
@@ -133,6 +135,8 @@ def replay(mech: Mechanism, invariant: str, state: State, op: Op) -> tuple[bool,
     except WaterfallError as e:
         return False, f"the model refuses the counterexample: [{e.code}] {e}"
     except Exception as e:  # noqa: BLE001  (a crash of the model is itself the violation of I-VALID)
+        if out_of_memory(e):  # R-PROVE-14: the budget ran out, the model did not crash
+            raise
         return invariant == "I-VALID", f"model.step raised {type(e).__name__}: {e}"
     if holds(invariant, state, op, post, events, mech):
         return False, "the model satisfies the invariant on the counterexample"
@@ -146,7 +150,9 @@ def holds(inv: str, *args: Any) -> Any:
         return REGISTRY[inv].holds(*args)
     except (Unsupported, WaterfallError):
         raise
-    except Exception:  # noqa: BLE001
+    except Exception as e:  # noqa: BLE001
+        if out_of_memory(e):  # R-PROVE-14: never a violation
+            raise
         return False
 
 
@@ -241,12 +247,16 @@ class Prover:
         stats.paths, stats.seconds, stats.solver_calls = out.paths, out.seconds, out.solver_calls
         if not out.complete:
             stats.complete, stats.reason = False, out.reason or stats.reason
+        if out.memory:  # R-PROVE-14: the budget's reason first, no second (forking) run
+            stats.reason, stats.memory = out.reason, True
+            self.cases.append(stats)
+            return stats
         if stats.complete and stats.applied == 0 and not forking:
             self.vacuous.append(stats.label)
         self.cases.append(stats)
         again = frozenset(i for i in branching if self.cells[i].counterexample is None) - forking
         if again and stats.complete:
-            self.run_case(case, again)
+            stats.memory = self.run_case(case, again).memory  # R-PROVE-14: the task stops there too
         return stats
 
     def sample(self, case: Case, n: int) -> int:
@@ -266,7 +276,9 @@ class Prover:
                 post, events = step(state, op, self.mech)
             except WaterfallError:
                 continue
-            except Exception:  # noqa: BLE001  (a crash of the model on a valid state violates I-VALID)
+            except Exception as e:  # noqa: BLE001  (a crash of the model on a valid state violates I-VALID)
+                if out_of_memory(e):  # R-PROVE-14
+                    raise
                 self.keep(case, "I-VALID", state, op, "{case}: {note}", "{case}: small-scope search: {note}")
                 continue
             applied += 1
@@ -503,6 +515,33 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     t0 = time.perf_counter()
     live = [i for i in invariants if not not_applicable(mech, i) and i in REGISTRY]
     prover = Prover(mech, live, t0 + timeout_s, max_paths, rlimit, stop_when_refuted=stop_when_refuted)
+    timed_out = False
+    try:
+        timed_out = _explore_operation(prover, mech, sizes, op, live, t0 + timeout_s, samples, progress)
+    except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+        if not out_of_memory(e):
+            raise
+        prover.cases.append(CaseStats(f"{op}: small-scope search", complete=False, reason=memory_exceeded(), memory=True))
+    ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
+    rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
+    if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
+        try:
+            if any(c.memory for c in prover.cases):  # R-PROVE-14: no more Z3 work once the budget ran out
+                raise OutOfMemory(memory_exceeded())
+            cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths, rlimit=rlimit)
+        except Exception as e:  # noqa: BLE001  (R-PROVE-14: the budget ran out; anything else is re-raised)
+            if not out_of_memory(e):
+                raise
+            cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
+        ev.relations = {i: asdict(c) for i, c in cells.items()}
+    return ev
+
+
+def _explore_operation(prover: Prover, mech: Mechanism, sizes: Sizes, op: str, live: list[str], deadline: float,
+                       samples: int, progress: Any) -> bool:
+    """The small-scope search then every case of `op`, smallest venues first, into `prover`;
+    stops at the first case ended by the memory budget (R-PROVE-14). Returns whether the
+    time limit ran out."""
     if samples and live:  # small scope first: counterexamples among small numbers come cheap
         for k, m in sizes.search_pairs():
             for case in cases(mech, op, k, m):
@@ -513,19 +552,21 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
         for case in cases(mech, op, k, m):
             if prover.done() or all(c.counterexample is not None for c in prover.cells.values()):
                 break
-            if time.perf_counter() > t0 + timeout_s:
-                timed_out = True
-                break
-            st = prover.run_case(case)
+            if time.perf_counter() > deadline:
+                return True
+            try:
+                st = prover.run_case(case)
+            except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+                if not out_of_memory(e):
+                    raise
+                st = CaseStats(case.label(), complete=False, reason=memory_exceeded(), memory=True)
+                prover.cases.append(st)
             if progress is not None:
                 progress(mech, st)
+            if st.memory:
+                return timed_out
             timed_out = timed_out or (not st.complete and "time limit" in st.reason)
-    ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
-    rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
-    if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
-        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths, rlimit=rlimit)
-        ev.relations = {i: asdict(c) for i, c in cells.items()}
-    return ev
+    return timed_out
 
 
 def prove_mechanism(mech: Mechanism, invariants: list[str], sizes: Sizes, ops: Iterable[str] = OPERATIONS,
@@ -584,7 +625,9 @@ def verdict(ev: Evidence, mech: Mechanism, inv: str, sizes: Sizes) -> Verdict:
         base.kind, base.reason = V.TIMEOUT, "the time limit ran out before every path was explored"
     elif incomplete or cell.undecided:
         base.kind = V.UNKNOWN
-        base.reason = cell.undecided or f"{incomplete[0].label}: {incomplete[0].reason}"
+        memory = next((c for c in incomplete if c.memory), None)  # R-PROVE-14: named first
+        base.reason = (f"{memory.label}: {memory.reason}" if memory is not None
+                       else cell.undecided or f"{incomplete[0].label}: {incomplete[0].reason}")
     elif ev.vacuous:
         base.kind, base.reason = V.VACUOUS, f"no path applies the operation in: {', '.join(ev.vacuous)}"
     elif cell.witness is None and cell.trigger_undecided:

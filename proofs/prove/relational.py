@@ -51,8 +51,9 @@ from waterfall.proofs import verdict as V
 from waterfall.proofs.checks import RELATION_PEERS, relation_params
 from waterfall.proofs.prove import prover as _prover  # (circular, used in functions only) its import registers the model's refusal guards (GUARDS)
 from waterfall.proofs.prove.harness import Case, Sizes, account_ids, build, cases, small_values
-from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, Path, Sym, SymBool, Unsupported, and_sym,
-                                            fresh_context, recorded, skip_refusals, solve, variable)
+from waterfall.proofs.prove.symexec import (DEFAULT_RLIMIT, Explorer, OutOfMemory, Path, Sym, SymBool, Unsupported,
+                                            and_sym, fresh_context, out_of_memory, recorded, skip_refusals, solve,
+                                            variable)
 from waterfall.proofs.verdict import Verdict
 
 OPERATION = "liquidate"
@@ -130,6 +131,8 @@ def replay(mech: Mechanism, rid: str, state: State, op: Liquidate, param: object
     try:
         held = RELATIONS[rid].holds(state, op, mech, param)
     except Exception as e:  # noqa: BLE001  (a crash of the model in one run)
+        if out_of_memory(e):  # R-PROVE-14: the budget ran out, the model did not crash
+            raise
         return False, f"the relation's check raised {type(e).__name__}: {e}"
     if held is None:
         return False, "the two runs are not comparable on the counterexample (a run refused)"
@@ -208,6 +211,8 @@ class RelProver:
         fresh_context()  # R-PROVE-11: each exploration reproducible in any process
         ex = Explorer(self.max_paths, self.deadline, self.rlimit)
         out = ex.explore(fn, on_path)
+        if out.memory:  # R-PROVE-14: no more Z3 work in this task
+            raise OutOfMemory(out.reason)
         cell.cases += 1
         cell.explored += out.paths
         cell.seconds += out.seconds

@@ -28,7 +28,8 @@ from typing import Any, Callable, Iterator
 
 import z3
 
-from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT, LADDER, QUICK_RLIMIT  # R-PROVE-11
+from waterfall.proofs.prove.budgets import (COFACTOR_MAX_CONDITIONS, DEFAULT_RLIMIT, LADDER,  # R-PROVE-11
+                                            QUICK_RLIMIT, Z3_MEMORY_SHARE, memory_reason)
 
 INDEX_LIMIT = 64
 """An unknown used as a list index or slice bound is concretised by deciding value == 0, 1,
@@ -45,6 +46,65 @@ class Divergence(Exception):
 
 class PathLimit(Exception):
     """The exploration hit its path or time budget (the result is then incomplete)."""
+
+
+class OutOfMemory(MemoryError):
+    """R-PROVE-14: the task's memory budget ran out (Python's MemoryError or Z3's 'out of memory')."""
+
+
+def out_of_memory(e: BaseException) -> bool:
+    """R-PROVE-14: whether an exception is the memory budget running out (never a finding)."""
+    if isinstance(e, MemoryError):
+        return True
+    return isinstance(e, z3.Z3Exception) and _memory_words(str(e.value if hasattr(e, "value") else e))
+
+
+def _memory_words(reason: str) -> bool:
+    """R-PROVE-14: Z3's ways of saying it ran out of memory ('out of memory', 'max. memory exceeded')."""
+    return "memory" in reason.lower()
+
+
+def limit_memory(megabytes: int) -> None:
+    """R-PROVE-14: cap this process's address space at `megabytes` (RLIMIT_AS, never above the
+    hard limit) and Z3's own allocations at Z3_MEMORY_SHARE of it, so that Z3 gives up with its
+    own 'out of memory' before the kernel refuses Python; run in a worker before its task."""
+    import resource
+    _, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = megabytes * 2**20 if hard == resource.RLIM_INFINITY else min(megabytes * 2**20, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    limit_z3_memory(max(1, cap * Z3_MEMORY_SHARE // 100 // 2**20))
+    global MEMORY_MB
+    MEMORY_MB = megabytes
+
+
+def limit_z3_memory(megabytes: int) -> None:
+    """R-PROVE-14: Z3 stops with 'out of memory' when its own allocations pass `megabytes`."""
+    global Z3_MEMORY_MB
+    z3.set_param("memory_max_size", megabytes)
+    Z3_MEMORY_MB = megabytes
+
+
+MEMORY_MB: int | None = None
+"""R-PROVE-14: the budget `limit_memory` set in this process (None: none set, the machine's)."""
+
+Z3_MEMORY_MB: int | None = None
+"""R-PROVE-14: Z3's own allocation cap in this process (None: none)."""
+
+CONTEXT_MB = 24
+"""R-PROVE-14: the room a new Z3 context and solver take (Z3 5.4 allocates 16.4 MB for a
+context): an exploration is not started with less, since Z3's API answers an allocation that
+fails while it builds one with a null object, which crashes the Python process."""
+
+
+def check_room() -> None:
+    """R-PROVE-14: raise OutOfMemory unless Z3 has CONTEXT_MB left under its cap."""
+    if Z3_MEMORY_MB is not None and z3.Z3_get_estimated_alloc_size() + CONTEXT_MB * 2**20 > Z3_MEMORY_MB * 2**20:
+        raise OutOfMemory(memory_exceeded())
+
+
+def memory_exceeded() -> str:
+    """R-PROVE-14: the undecided reason of a task that ran out of memory."""
+    return memory_reason(MEMORY_MB)
 
 
 # ---- the current exploration (one per process at a time) ---------------------------------
@@ -474,27 +534,46 @@ SMALL = 10**6
 +-SMALL (R-PROVE-5's preference for small counterexamples, and much faster for Z3)."""
 
 
-def _preamble() -> Any:
+def _preamble(cofactor: bool = True) -> Any:
     """Z3's own QF_NIA preamble (src/tactic/smtlogics/qfnia_tactic.cpp), without its
     wall-clock `try_for`: simplify, bounded context simplification, eliminate unconstrained
-    terms, cofactor term if-then-elses, hoist products (R-PROVE-11)."""
-    return z3.Then(
-        z3.With("simplify", som=False, pull_cheap_ite=True, push_ite_arith=False, local_ctx=True,
-                local_ctx_limit=10_000_000),
-        z3.With("ctx-simplify", max_depth=30, max_steps=5_000_000),
-        z3.With("simplify", pull_cheap_ite=True, local_ctx=True),
-        "elim-uncnstr",
-        z3.OrElse("cofactor-term-ite", "skip"),
-        z3.With("simplify", hoist_mul=True, som=False),
-    )
+    terms, cofactor term if-then-elses (only where `cofactor`: see `ite_conditions`), hoist
+    products (R-PROVE-11, R-PROVE-14)."""
+    steps = [z3.With("simplify", som=False, pull_cheap_ite=True, push_ite_arith=False, local_ctx=True,
+                     local_ctx_limit=10_000_000),
+             z3.With("ctx-simplify", max_depth=30, max_steps=5_000_000),
+             z3.With("simplify", pull_cheap_ite=True, local_ctx=True),
+             "elim-uncnstr"]
+    steps += [z3.OrElse("cofactor-term-ite", "skip")] if cofactor else []
+    return z3.Then(*steps, z3.With("simplify", hoist_mul=True, som=False))
 
 
-def _solver(kind: str, rlimit: int) -> Any:
+def ite_conditions(formulas: list[Any], stop: int = COFACTOR_MAX_CONDITIONS) -> int:
+    """R-PROVE-14: the distinct conditions of the term (non-Boolean) if-then-elses in `formulas`,
+    counted up to `stop + 1`. Z3's cofactoring splits an atom on each such condition in turn,
+    so it builds up to 2^conditions copies of the atom; it counts no resource units while it
+    does (Z3 bounds it with a process-wide 20 MB allocation cap that its Python API does not
+    accept, and that would depend on what else the process holds)."""
+    seen: set[int] = set()
+    conds: set[int] = set()
+    todo = list(formulas)
+    while todo and len(conds) <= stop:
+        e = todo.pop()
+        if not z3.is_app(e) or e.get_id() in seen:
+            continue
+        seen.add(e.get_id())
+        if z3.is_app_of(e, z3.Z3_OP_ITE) and not z3.is_bool(e):
+            conds.add(e.arg(0).get_id())
+        todo.extend(e.children())
+    return len(conds)
+
+
+def _solver(kind: str, rlimit: int, cofactor: bool = True) -> Any:
     """A fresh solver of one rung of LADDER: the preamble then Z3's smt core, or its nlsat
     procedure (complete for non-linear arithmetic; trusted here for unsat only)."""
     seed = int(kind[3:] or 0) if kind.startswith("smt") else 0  # "smt1": the smt core with random seed 1
     core = z3.With("smt", random_seed=seed) if kind.startswith("smt") else z3.Tactic("qfnra-nlsat")
-    s = z3.Then(_preamble(), core).solver()
+    s = z3.Then(_preamble(cofactor), core).solver()
     s.set("rlimit", rlimit)
     return s
 
@@ -503,21 +582,29 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
     """R-PROVE-11: satisfiability of `formulas` by the rungs of LADDER then Z3's smt core with
     `rlimit`, each a fresh solver with its own resource budget (no wall-clock): (result,
     model or None, Z3's reason when unknown). nlsat's sat answers are not used (its model is
-    not checked here); its unsat is Z3's decision procedure's."""
+    not checked here); its unsat is Z3's decision procedure's. Term if-then-elses are
+    cofactored only when the query has at most COFACTOR_MAX_CONDITIONS distinct conditions
+    (R-PROVE-14: so the preamble's memory stays bounded). Z3 running out of memory raises
+    OutOfMemory."""
     why = ""
     rungs = [(k, min(b, rlimit)) for k, b in LADDER if b < rlimit] + [("smt", rlimit)]
+    cofactor = ite_conditions(formulas) <= COFACTOR_MAX_CONDITIONS
     for kind, budget in rungs:
         try:
-            s = _solver(kind, budget)
+            s = _solver(kind, budget, cofactor)
             s.add(formulas)
             r = s.check()
         except z3.Z3Exception as e:  # a rung that does not apply to this query (nlsat on div/mod, say)
+            if out_of_memory(e):
+                raise OutOfMemory(memory_exceeded()) from None
             why = str(e)
             continue
         if r == z3.unsat or (r == z3.sat and kind.startswith("smt")):
             return r, (s.model() if r == z3.sat else None), ""
         if r == z3.unknown:
             why = s.reason_unknown()
+            if _memory_words(why):
+                raise OutOfMemory(memory_exceeded())
     return z3.unknown, None, why or "unknown"
 
 
@@ -541,6 +628,7 @@ class Exploration:
     decisions: int = 0
     solver_calls: int = 0
     seconds: float = 0.0
+    memory: bool = False  # R-PROVE-14: ended by the memory budget
 
 
 @dataclass
@@ -557,6 +645,7 @@ class Explorer:
     def __init__(self, max_paths: int = 20_000, deadline: float | None = None,
                  rlimit: int = DEFAULT_RLIMIT) -> None:
         self.max_paths, self.deadline, self.rlimit = max_paths, deadline, rlimit
+        check_room()  # R-PROVE-14
         self.solver = z3.SimpleSolver()  # incremental: holds the path prefix
         self.solver.set("rlimit", min(QUICK_RLIMIT, rlimit))  # a budget per check (R-PROVE-11)
         self.frames: list[_Frame] = []
@@ -606,6 +695,8 @@ class Explorer:
         With `quick`, only the incremental attempt (a search that may give up)."""
         s = self.solver
         r = s.check(*extra)
+        if r == z3.unknown and _memory_words(s.reason_unknown()):
+            raise OutOfMemory(memory_exceeded())  # R-PROVE-14
         if r != z3.unknown or quick:
             return r, (s.model() if r == z3.sat else None), "" if r != z3.unknown else s.reason_unknown()
         formulas = list(s.assertions()) + list(extra)
@@ -620,7 +711,9 @@ class Explorer:
                 start: dict[str, int] | None = None) -> Exploration:
         """Run `fn` on every feasible path; `on_path` sees each (with the solver holding its
         path condition, for checks of its own) and may stop the exploration by returning
-        True (the result is then marked incomplete, reason 'stopped')."""
+        True (the result is then marked incomplete, reason 'stopped'). The memory budget running
+        out (R-PROVE-14) ends it too, incomplete, with that reason and `out.memory` set:
+        the paths seen so far keep what `on_path` made of them."""
         global _EXPLORER
         out = Exploration()
         t0 = time.perf_counter()
@@ -639,6 +732,8 @@ class Explorer:
                         path.error = e
                         out.complete, out.reason = False, f"unsupported on a path: {e}"
                     except Exception as e:  # noqa: BLE001  (a refusal or a crash of the model, on this path)
+                        if out_of_memory(e):  # R-PROVE-14: the budget, not the model
+                            raise
                         path.error = e
                     out.paths += 1
                     if on_path(path, self):
@@ -653,6 +748,10 @@ class Explorer:
                         break
         except PathLimit as e:
             out.complete, out.reason = False, str(e)
+        except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+            if not out_of_memory(e):
+                raise
+            out.complete, out.reason, out.memory = False, memory_exceeded(), True
         finally:
             _EXPLORER = prev
             out.seconds = round(time.perf_counter() - t0, 3)

@@ -354,11 +354,8 @@ def _boom(*args: Any) -> Any:
 
 
 def test_R_PROVE_7_a_prover_crash_is_reported_not_raised(capsys, monkeypatch) -> None:
-    from concurrent.futures import ThreadPoolExecutor
     from waterfall.proofs.prove import matrix
-    monkeypatch.setattr(matrix, "ProcessPoolExecutor",
-                        lambda max_workers, max_tasks_per_child: ThreadPoolExecutor(max_workers))
-    monkeypatch.setattr(matrix, "_job", _boom)
+    monkeypatch.setattr(matrix, "_job", _boom)  # run in a worker process of its own (R-PROVE-15), found there by name
     code = main(["prove", "--mechanism", "drift-v2", "--invariant", "I-CONS", "--operation", "deposit", "--no-all-n",
                  "--json"])
     out = json.loads(capsys.readouterr().out)

@@ -32,7 +32,7 @@ from waterfall.cli.args import DAY, integer, out_dir, out_file, seconds
 from waterfall.proofs.prove.harness import OPERATIONS, Sizes
 from waterfall.proofs.prove.matrix import run_matrix
 from waterfall.report.hints import replay_hint
-from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT
+from waterfall.proofs.prove.budgets import DEFAULT_MEMORY_MB, DEFAULT_RLIMIT
 from waterfall.report.ledger import ledger, table
 from waterfall.proofs.verdict import Verdict
 
@@ -74,6 +74,10 @@ def add_query_args(p: Any) -> None:
     p.add_argument("--rlimit", type=integer(10**6, 10**12), default=DEFAULT_RLIMIT,
                    help=f"solver work per query, in Z3's resource units, before the branch is UNKNOWN: "
                         f"the same verdict on any machine, whatever its load (R-PROVE-11; default {DEFAULT_RLIMIT})")
+    p.add_argument("--memory-mb", type=integer(0, 10**7), default=DEFAULT_MEMORY_MB,
+                   help=f"address space of each (mechanism, operation) task's worker process, in MB; a task that "
+                        f"needs more ends UNKNOWN ('memory budget of N MB exceeded'), never PROVED; 0: no cap "
+                        f"(R-PROVE-14; default {DEFAULT_MEMORY_MB}, --executor local only)")
     p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1,
                    help="parallel tasks; with --executor dask and no --address, local worker processes (default: cores)")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -210,7 +214,7 @@ def run_proofs(args: Any, mechs: list[Mechanism], invariants: list[str], sizes: 
         return run_distributed(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
                                address=args.address, rlimit=args.rlimit, relations=relations)
     return run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                      rlimit=args.rlimit, relations=relations)
+                      rlimit=args.rlimit, relations=relations, memory_mb=args.memory_mb or None)
 
 
 def sizes_from(args: Any) -> Sizes:
