@@ -112,6 +112,15 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                   "cap_ppm": 500_000, "account_caps": {"a": 100_000, "B": 1_000_000, "a10": 1}}}),
     "kit-liquidation-defaults": ("generic-socialized-loss", {  # no [liquidation] table: every default (R-LIQ-5)
         "liquidation": None}),
+    # issue 21, third pass: the boundary values kit-mutate's survivors need (waterfall/conformance/edges.py)
+    "kit-adl-ratio-previous-mark": ("hyperliquid-adl", {  # R-ADL-6b at a uniform close price that may favour
+        "layers": [FUND],  # the counterparty (the previous mark), and R-ADL-7's plan at the previous mark
+        "final": {"policy": "adl", "ranking": "hyperliquid_side", "close_price": "previous_mark",
+                  "skip_insolvent": True, "collateral_check": "margin_ratio", "fund_first": True,
+                  "takeover_cap_ppm": 1_000_000}}),
+    "kit-drawdown-one-ppm": ("okx-adl", {  # R-WF-8b: the smallest drawdown level, 1 ppm
+        "layers": [{**FUND, "scope": "market", "drawdown_ppm": 1, "drawdown_window": 28_800,
+                    "drawdown_mode": "trigger"}]}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],

@@ -1,0 +1,180 @@
+"""Boundary scenarios (R-CONF-1, issue 21 third pass): small venues built so that one value
+sits exactly on a boundary a rule tests, with the value drawn at, one unit under and one
+unit over it. The generated scenarios (waterfall/conformance/venues.py) reach the branches;
+these reach the values between branches that `make kit-mutate` showed no vector had:
+
+- R-LIQ-6 partial liquidation: a position's notional exactly at `step_threshold`, one-lot
+  long positions closed by a partial step, equity at `step_min_margin_ppm` of the
+  maintenance requirement (-1/0/+1), a last partial step a cooldown -1/0/+1 s ago;
+- R-POOL-2 / R-POOL-3 / R-POOL-4 pool: a PnL of exactly +-1 (and small losses) paid while the
+  side's PnL is above the cap, an ADL order against a pool of value 0, opening and adding
+  trades with a funded pool;
+- R-ADL-6b dYdX's collateral check: an ADL counterparty left below initial margin whose
+  maintenance requirement is 0 or 1 before and after the fill, with the close price on
+  either side of the mark (previous mark).
+
+Each builder is seeded by the same Draw as the generator and returns None when the mechanism
+has no such rule; the tags name the boundary reached, so vectors.py keeps the first vector
+of each (a feature, like a branch). Money stays integer; every value is checked by the
+model's own validate_state.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from waterfall.conformance.venues import Draw, market_ids
+from waterfall.model.mechanism import Adl, Mechanism, Pool
+from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade
+from waterfall.model.replay import prepare
+from waterfall.model.state import Account, Market, Position, State, margin_requirement, validate_state
+from waterfall.model.units import PPM
+
+Scenario = tuple[State, tuple[Op, ...]]
+
+
+def edge_scenario(d: Draw, mech: Mechanism) -> Scenario | None:
+    """R-CONF-1: one boundary scenario for `mech`, from the builders its rules admit (None if none)."""
+    builders = [b for b, applies in BUILDERS if applies(mech)]
+    return d.pick(builders)(d, mech) if builders else None
+
+
+def _venue(mech: Mechanism, markets: dict[str, Market], accounts: dict[str, Account], layers: int,
+           **records: object) -> State:
+    """R-STATE-5: the state fitted to `mech` (R-RUN-1), every layer key funded with `layers`."""
+    keys = mech.layer_keys(sorted(markets))
+    state = State(markets, accounts, {k: layers for k in keys}, **records)  # type: ignore[arg-type]
+    return validate_state(prepare(state, mech))
+
+
+def _balanced(positions: dict[str, dict[str, Position]], holder: str) -> None:
+    """R-STATE-5: `holder` takes the opposite of every market's sizes and open notionals."""
+    for m in {m for ps in positions.values() for m in ps}:
+        size = -sum(ps[m].size for ps in positions.values() if m in ps)
+        notional = -sum(ps[m].open_notional for ps in positions.values() if m in ps)
+        if size or notional:
+            positions[holder][m] = Position(size, notional)
+
+
+# ------------------------------------------------------------------ R-LIQ-6 partial liquidation
+
+
+def partial_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-LIQ-6: 'a' holds one or two positions (one-lot longs among them) with notionals at,
+    under or over step_threshold, equity at step_min_margin_ppm of its requirement -1/0/+1 (or
+    between it and the requirement, or 0), a last partial step a cooldown -1/0/+1 s ago; 'c'
+    liquidates it, again after the cooldown -1/0/+1 s."""
+    rule = mech.liquidation
+    threshold = max(1, rule.step_threshold)
+    ids = market_ids(mech)[:d.int(1, 2)]
+    markets, positions = {}, {"a": {}, "b": {}, "c": {}}
+    for m in ids:
+        lots = d.pick((1, 1, 2, 5))
+        exact = max(1, threshold // lots)
+        mark = d.pick((exact, exact, exact + 1, 2 * exact + 1, max(1, exact - 1)))
+        markets[m] = Market(m, mark, 100_000, d.pick((50_000, 61_729)))
+        sign = d.pick((1, 1, -1))
+        positions["a"][m] = Position(sign * lots, sign * lots * mark)
+        if lots * mark in (threshold, threshold + 1):
+            d.tags.add(f"position notional {'at' if lots * mark == threshold else 'one unit over'} step_threshold")
+        if lots == 1 and sign > 0 and mark > threshold:
+            d.tags.add("one-lot long above step_threshold")
+    _balanced(positions, "b")
+    probe = State(markets, {"a": Account(0, 0, positions["a"])})
+    mm = margin_requirement(probe, probe.accounts["a"], initial=False)
+    at_min = -(-rule.step_min_margin_ppm * mm // PPM)  # the least equity with eq x 10^6 >= min x mm
+    kind = d.int(0, 3)
+    equity = (max(0, at_min + d.int(-1, 1)), d.int(0, max(0, at_min - 1)), max(0, mm - 1 - d.int(0, mm // 10)), 0)[kind]
+    d.tags.add(("equity at step_min_margin_ppm -1/0/+1", "equity below step_min_margin_ppm",
+                "equity between step_min_margin_ppm and maintenance", "equity 0 in a partial liquidation")[kind])
+    big = 10 * (mm + 1) * PPM
+    accounts = {"a": Account(equity, equity, positions["a"]), "b": Account(big, big, positions["b"]),
+                "c": Account(big, big, {})}
+    clock = 100_000 + d.int(0, 99)
+    cooldown = rule.step_cooldown
+    partial = {}
+    if d.int(0, 1):
+        partial = {"a": clock - max(cooldown, 1) + d.int(-1, 1)}
+        d.tags.add("last partial step a cooldown -1/0/+1 s ago")
+    state = _venue(mech, markets, accounts, d.pick((0, big)), clock=clock, partial_at=partial)
+    wait = AdvanceTime(max(1, cooldown + d.int(-1, 1)))
+    return state, (Liquidate("a", "c", {}, "0"), wait, Liquidate("a", "c", {}, "0"))
+
+
+# ------------------------------------------------------------------ R-POOL pool
+
+
+def pool_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-POOL-2/3/4: trader 'a' holds a few lots whose PnL is +-1, 0 or a small loss while 'c'
+    on the same side holds a PnL far above the pool's cap; the pool's value is 0, small or
+    ample; then decreases against the pool, an ADL order, an opening trade of the flat 'e' and
+    an adding trade of 'a' with the pool."""
+    policy: Pool = mech.final  # type: ignore[assignment]
+    pool = policy.account
+    m = market_ids(mech)[0]
+    mark = d.pick((7, 1_000, 10**6))
+    sign = d.pick((1, -1))
+    lots = d.pick((1, 1, 2, 3))
+    pnl = d.pick((1, 1, -1, 0, -2, 2))
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e", pool)}
+    positions["a"][m] = Position(sign * lots, sign * lots * mark - pnl)
+    positions["c"][m] = Position(sign * 100, sign * 100 * mark - 50 * mark)  # profit 50 x mark either side
+    _balanced(positions, "b")
+    value = d.pick((0, mark, 10 * mark, 200 * mark))
+    d.tags.add(f"pool PnL {pnl:+d} on {lots} lot(s), pool value {'0' if value == 0 else 'under the side PnL'}")
+    rich = 1_000 * mark * 100
+    accounts = {i: Account(rich, rich, positions[i]) for i in ("a", "b", "c", "e")}
+    accounts[pool] = Account(value, value, positions[pool])
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000)}, accounts, 0)
+    close = (Trade(pool, "a", m, lots, mark) if sign > 0 else Trade("a", pool, m, lots, mark))
+    ops = {"decrease": close, "deleverage": Deleverage("a", m, lots),
+           "open": Trade("e", pool, m, 1, mark) if d.int(0, 1) else Trade(pool, "e", m, 1, mark),
+           "add": Trade("a", pool, m, 1, mark) if sign > 0 else Trade(pool, "a", m, 1, mark)}
+    first = d.pick(sorted(ops))
+    d.tags.add(f"pool {first}")
+    rest = [ops[k] for k in sorted(ops) if k != first and d.int(0, 1)]
+    return state, (ops[first], *rest)
+
+
+# ------------------------------------------------------------------ R-ADL-6b margin ratio
+
+
+def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-ADL-6b: bankrupt 'a' is long in X; counterparty 'j' is short in X (mm_ppm 0 or not)
+    and long in Y whose requirement is 0 or 1; j's equity is 0, 1 or about its initial
+    requirement; the previous mark is the mark -1/0/+1 or 10 % off; 'a' is liquidated by ADL."""
+    x, y = market_ids(mech)[:2]  # MARKETS follow the named ones: always two or more
+    mark = d.pick((10, 1_000, 99_991))
+    prev = max(1, mark + d.pick((-1, 0, 1, -mark // 10, mark // 10)))
+    mm_x = d.pick((0, 0, 50_000))
+    y_mm = d.pick((0, 1))  # Y's requirement: 0, or 1 (one lot at mark 1, mm_ppm 1, rounded up)
+    markets = {x: Market(x, mark, 100_000, mm_x, prev), y: Market(y, 1, 100_000, y_mm)}
+    lots = d.pick((1, 2, 3, 5))
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "j", "k")}
+    positions["a"][x] = Position(lots, lots * mark)
+    positions["j"][x] = Position(-lots, -lots * mark)
+    positions["j"][y] = Position(1, 1)
+    positions["k"][y] = Position(-1, -1)
+    probe = State(markets, {"j": Account(0, 0, positions["j"])})
+    im = margin_requirement(probe, probe.accounts["j"], initial=True)
+    eq_j = d.pick((0, 1, im // 2, max(0, im - 1)))
+    d.tags.add(f"ADL counterparty below initial margin, requirements x {'0' if mm_x == 0 else '>0'}, "
+               f"y {y_mm}, previous mark {'at' if prev == mark else 'off'}")
+    loss = d.int(1, lots * mark)
+    big = 1_000 * mark * lots
+    accounts = {"a": Account(-loss, 0, positions["a"]), "j": Account(eq_j, eq_j, positions["j"]),
+                "k": Account(big, big, positions["k"])}
+    state = _venue(mech, markets, accounts, 0, clock=1)
+    return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
+
+
+def _margin_ratio(mech: Mechanism) -> bool:
+    """R-ADL-6b applies: ADL with skip_insolvent and dYdX's margin_ratio check."""
+    f = mech.final
+    return isinstance(f, Adl) and f.skip_insolvent and f.collateral_check == "margin_ratio"
+
+
+BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism], bool]], ...] = (
+    (partial_edge, lambda mech: mech.liquidation.step_ppm > 0),
+    (pool_edge, lambda mech: isinstance(mech.final, Pool)),
+    (ratio_edge, _margin_ratio),
+)
