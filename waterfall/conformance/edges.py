@@ -9,6 +9,8 @@ these reach the values between branches that `make kit-mutate` showed no vector 
 - R-POOL-2 / R-POOL-3 / R-POOL-4 pool: a PnL of exactly +-1 (and small losses) paid while the
   side's PnL is above the cap, an ADL order against a pool of value 0, opening and adding
   trades with a funded pool;
+- R-ADL-7 fund first: a one-lot (or two-lot) position filled off its planned price so that
+  equity after the fill is exactly 0, -1 or +1, with the layers' budget 0, 1, small or ample;
 - R-ADL-6b dYdX's collateral check: an ADL counterparty left below initial margin whose
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
@@ -167,6 +169,39 @@ def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
     return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
 
 
+# ------------------------------------------------------------------ R-ADL-7 fund first
+
+
+def fund_first_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-ADL-7: 'a' (one or two lots, long or short, below maintenance) is liquidated to 'c' at
+    a fill price that leaves its equity exactly 0, -1, +1 or a loss, off the planned price;
+    the layers hold 0, 1, a little or plenty; 'b' and 'e' hold the opposite side for ADL."""
+    m = market_ids(mech)[0]
+    mark = d.pick((1_000, 10**6))
+    lots = d.pick((1, 1, 2))
+    sign = d.pick((1, 1, -1))
+    coll = d.int(0, lots * mark * 50_000 // PPM - 1)
+    target = d.pick((0, 0, -1, 1, -d.int(2, mark)))
+    fill = max(1, mark + sign * (target - coll) // lots)
+    d.tags.add(f"fund first: {lots} lot(s) {'long' if sign > 0 else 'short'}, equity after the fill "
+               + ("0" if target == 0 else "+-1" if abs(target) == 1 else "a loss"))
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    positions["a"][m] = Position(sign * lots, sign * lots * mark)
+    positions["e"][m] = Position(-sign, -sign * mark)
+    _balanced(positions, "b")
+    big = 1_000 * mark * lots
+    accounts = {i: Account(big, big, positions[i]) for i in ("b", "c", "e")}
+    accounts["a"] = Account(coll, coll, positions["a"])
+    fund = d.pick((0, 1, d.int(1, mark), big))
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000, max(1, mark + d.int(-2, 2)))}, accounts, fund, clock=1)
+    return state, (Liquidate("a", "c", {m: fill}, str(d.int(0, 3))),)
+
+
+def _fund_first(mech: Mechanism) -> bool:
+    """R-ADL-7 applies: ADL that sends lots to the book while the layers can pay."""
+    return isinstance(mech.final, Adl) and mech.final.fund_first
+
+
 def _margin_ratio(mech: Mechanism) -> bool:
     """R-ADL-6b applies: ADL with skip_insolvent and dYdX's margin_ratio check."""
     f = mech.final
@@ -177,4 +212,5 @@ BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism
     (partial_edge, lambda mech: mech.liquidation.step_ppm > 0),
     (pool_edge, lambda mech: isinstance(mech.final, Pool)),
     (ratio_edge, _margin_ratio),
+    (fund_first_edge, _fund_first),
 )
