@@ -142,8 +142,10 @@ def pool_edge(d: Draw, mech: Mechanism) -> Scenario:
 
 def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
     """R-ADL-6b: bankrupt 'a' is long in X; counterparty 'j' is short in X (mm_ppm 0 or not)
-    and long in Y whose requirement is 0 or 1; j's equity is 0, 1 or about its initial
-    requirement; the previous mark is the mark -1/0/+1 or 10 % off; 'a' is liquidated by ADL."""
+    and long in Y whose requirement is 0 or 1; j's equity is 0, 1, about its initial
+    requirement or ample; a well-funded 'b' may hold part of the short side (so j's ranking
+    ratio, over an equity of 1, decides the order: R-ADL-4); the previous mark is the mark
+    -1/0/+1 or 10 % off; 'a' is liquidated by ADL."""
     x, y = market_ids(mech)[:2]  # MARKETS follow the named ones: always two or more
     mark = d.pick((10, 1_000, 99_991))
     prev = max(1, mark + d.pick((-1, 0, 1, -mark // 10, mark // 10)))
@@ -151,20 +153,24 @@ def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
     y_mm = d.pick((0, 1))  # Y's requirement: 0, or 1 (one lot at mark 1, mm_ppm 1, rounded up)
     markets = {x: Market(x, mark, 100_000, mm_x, prev), y: Market(y, 1, 100_000, y_mm)}
     lots = d.pick((1, 2, 3, 5))
-    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "j", "k")}
-    positions["a"][x] = Position(lots, lots * mark)
+    other = d.pick((0, 0, 1, lots))  # lots of the well-funded short 'b', ranked against j
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "j", "k")}
+    positions["a"][x] = Position(lots + other, (lots + other) * mark)
     positions["j"][x] = Position(-lots, -lots * mark)
+    if other:
+        positions["b"][x] = Position(-other, -other * mark)
     positions["j"][y] = Position(1, 1)
     positions["k"][y] = Position(-1, -1)
     probe = State(markets, {"j": Account(0, 0, positions["j"])})
     im = margin_requirement(probe, probe.accounts["j"], initial=True)
-    eq_j = d.pick((0, 1, im // 2, max(0, im - 1)))
-    d.tags.add(f"ADL counterparty below initial margin, requirements x {'0' if mm_x == 0 else '>0'}, "
-               f"y {y_mm}, previous mark {'at' if prev == mark else 'off'}")
+    big = 1_000 * mark * (lots + other)
+    eq_j = d.pick((0, 1, 1, im // 2, max(0, im - 1), big))  # 1: a ranking ratio over exactly 1 (R-ADL-4)
+    d.tags.add(f"ADL counterparty {'below' if eq_j < im else 'above'} initial margin, requirements x "
+               f"{'0' if mm_x == 0 else '>0'}, y {y_mm}, previous mark {'at' if prev == mark else 'off'}"
+               + (", equity 1" if eq_j == 1 else "") + (", a second short" if other else ""))
     loss = d.int(1, lots * mark)
-    big = 1_000 * mark * lots
     accounts = {"a": Account(-loss, 0, positions["a"]), "j": Account(eq_j, eq_j, positions["j"]),
-                "k": Account(big, big, positions["k"])}
+                "k": Account(big, big, positions["k"]), "b": Account(big, big, positions["b"])}
     state = _venue(mech, markets, accounts, 0, clock=1)
     return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
 

@@ -7,7 +7,8 @@ and a short window, a settlement queue, a capped fund with a floor haircut whose
 goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
 warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value;
 second pass: a fund with an isolated market, haircut queues by priority and by leverage,
-per-account haircut caps, a mechanism without a [liquidation] table), so the vectors reach every option of
+per-account haircut caps, a mechanism without a [liquidation] table; third pass: dYdX's margin-ratio
+check at a uniform previous-mark close with fund first, a drawdown level of 1 ppm), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """

@@ -9,7 +9,9 @@ reaches a branch of model/ (coverage.py, arcs measured per candidate) or a featu
 event rule at a magnitude class, an error code, 10+ accounts, several markets, a special
 case the generator tags: a tie between ids whose case-insensitive order differs, a margin
 boundary; a probe: the outcome changes when a rule that decides ties or rounding is broken
-on purpose, waterfall/conformance/kit.py) that the vectors kept before it for the same mechanism do not. Expected outcomes come from
+on purpose, waterfall/conformance/kit.py) that the vectors kept before it for the same mechanism do not;
+then, by the same rule, boundary scenarios (waterfall/conformance/edges.py: a value exactly on
+the boundary a rule tests, tagged; tried last, so they only add vectors). Expected outcomes come from
 model.step; files are canonical JSON so regenerating gives identical bytes.
 """
 from __future__ import annotations
