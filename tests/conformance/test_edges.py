@@ -35,7 +35,20 @@ def test_R_CONF_1_edges_are_deterministic_and_absent_without_their_rules() -> No
     hl = mech("hyperliquid-adl")
     assert [(c.state, c.ops) for c in edge_cases(hl)] == [(c.state, c.ops) for c in edge_cases(hl)]
     assert len(edge_cases(hl)) == vectors.EDGES
-    assert edge_cases(mech("generic-socialized-loss")) == []  # no partial, pool, fund-first or ratio rule
+    plain = edge_cases(mech("generic-socialized-loss"))  # no partial, pool, fund-first or ratio rule
+    assert plain and all(c.description.split(": ", 1)[1].startswith(("deficit", "clock", "drawdown", "lifetime",
+                                                                      "several", "time")) for c in plain)
+
+
+def test_R_WF_1_edges_bankrupt_by_exactly_one_with_layers_at_their_reserve() -> None:
+    m = mech("kit-levy-floor-ceil")  # insurance_fund with reserve 5, then a levy
+    by_one = at_reserve = 0
+    for case in edge_cases(m):
+        a = case.state.accounts["a"]
+        if equity(case.state, a) == -1 and margin_requirement(case.state, a, initial=False) > 0:
+            by_one += 1
+            at_reserve += case.state.layers.get("insurance_fund") in (4, 5, 6)
+    assert by_one and at_reserve, (by_one, at_reserve)
 
 
 def test_R_LIQ_6_edges_reach_the_threshold_the_floor_and_the_cooldown() -> None:
@@ -110,6 +123,8 @@ def test_R_ADL_7_edges_leave_equity_exactly_zero_after_the_fill() -> None:
     exact = 0
     for case in edge_cases(m):
         op = case.ops[0]
+        if len(op.fill_prices) != 1:  # the deficit edges liquidate at mark
+            continue
         state = prepare(case.state, m)
         (market, fill), = op.fill_prices.items()
         p = state.accounts["a"].positions[market]

@@ -11,6 +11,9 @@ these reach the values between branches that `make kit-mutate` showed no vector 
   trades with a funded pool;
 - R-ADL-7 fund first: a one-lot (or two-lot) position filled off its planned price so that
   equity after the fill is exactly 0, -1 or +1, with the layers' budget 0, 1, small or ample;
+- every mechanism: a bankruptcy by exactly 1 or 2 in one or two markets, layers at 0, 1,
+  their reserve -1/0/+1 or the deficit plus the reserve -1/0/+1, a defaulter still holding a
+  default-fund contribution, time records at their boundaries;
 - R-ADL-6b dYdX's collateral check: an ADL counterparty left below initial margin whose
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
@@ -24,7 +27,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from waterfall.conformance.venues import Draw, market_ids
+from waterfall.conformance.venues import Draw, market_ids, time_records
 from waterfall.model.mechanism import Adl, Mechanism, Pool
 from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade
 from waterfall.model.replay import prepare
@@ -85,7 +88,7 @@ def partial_edge(d: Draw, mech: Mechanism) -> Scenario:
     mm = margin_requirement(probe, probe.accounts["a"], initial=False)
     at_min = -(-rule.step_min_margin_ppm * mm // PPM)  # the least equity with eq x 10^6 >= min x mm
     kind = d.int(0, 3)
-    equity = (max(0, at_min + d.int(-1, 1)), d.int(0, max(0, at_min - 1)), max(0, mm - 1 - d.int(0, mm // 10)), 0)[kind]
+    equity = (max(0, at_min + d.pick((-1, 0, 0, 1))), d.int(0, max(0, at_min - 1)), max(0, mm - 1 - d.int(0, mm // 10)), 0)[kind]
     d.tags.add(("equity at step_min_margin_ppm -1/0/+1", "equity below step_min_margin_ppm",
                 "equity between step_min_margin_ppm and maintenance", "equity 0 in a partial liquidation")[kind])
     big = 10 * (mm + 1) * PPM
@@ -203,6 +206,43 @@ def fund_first_edge(d: Draw, mech: Mechanism) -> Scenario:
     return state, (Liquidate("a", "c", {m: fill}, str(d.int(0, 3))),)
 
 
+# ------------------------------------------------------------------ a deficit of 1 (every mechanism)
+
+
+def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WF-1..R-WF-9 and every final policy at its smallest inputs: 'a' (long in one or two
+    markets) is bankrupt by exactly 1, 2 or a little more; each layer balance is 0, 1, its
+    reserve -1/0/+1 or the deficit plus its reserve -1/0/+1; 'a' may still hold a default-fund
+    contribution; 'b' and 'e' hold the profitable short side (haircuts, levies, ADL); the
+    mechanism's time records drawn at their boundaries one time in two; 'a' is liquidated at
+    mark to 'c' (or, under ADL, alone)."""
+    ids = market_ids(mech)[:d.int(1, 2)]
+    mark = d.pick((10, 1_000, 10**6))
+    deficit = d.pick((1, 1, 2, d.int(3, mark)))
+    markets = {m: Market(m, mark, 100_000, 50_000, mark) for m in ids}
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    for m in ids:
+        lots = d.pick((1, 2, 7))
+        positions["a"][m] = Position(lots, lots * mark)
+        positions["e"][m] = Position(-1, -mark - d.int(1, mark))  # short since a higher price: a profit
+    _balanced(positions, "b")
+    big = 1_000 * mark * 10
+    accounts = {i: Account(big, big - d.int(0, big // 2), positions[i]) for i in ("b", "c", "e")}
+    accounts["a"] = Account(-deficit, d.pick((0, deficit, big)), positions["a"])
+    reserves = {spec.name: spec.reserve for spec in mech.layers}
+    layers = {}
+    for k in mech.layer_keys(sorted(markets)):
+        reserve = reserves.get(k.partition(":")[0], 0)
+        layers[k] = max(0, d.pick((0, 1, reserve + d.int(-1, 1), deficit + reserve + d.int(-1, 1), big)))
+    fund = {i: d.pick((1, 5, big)) for i in ("a", "b", "e") if d.int(0, 1)}
+    d.tags.add(f"deficit {deficit if deficit <= 2 else 'small'} in {len(ids)} market(s)"
+               + (", the defaulter holds a contribution" if "a" in fund else ""))
+    state = prepare(State(markets, accounts, layers, fund, 0, clock=1), mech)
+    state = validate_state(time_records(d, state, mech) if d.int(0, 1) else state)
+    adl = isinstance(mech.final, Adl) and d.int(0, 1)
+    return state, (Liquidate("a", None if adl else "c", {}, str(d.int(0, 3))),)
+
+
 def _fund_first(mech: Mechanism) -> bool:
     """R-ADL-7 applies: ADL that sends lots to the book while the layers can pay."""
     return isinstance(mech.final, Adl) and mech.final.fund_first
@@ -219,4 +259,5 @@ BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism
     (pool_edge, lambda mech: isinstance(mech.final, Pool)),
     (ratio_edge, _margin_ratio),
     (fund_first_edge, _fund_first),
+    (deficit_edge, lambda mech: True),
 )
