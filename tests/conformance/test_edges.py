@@ -37,7 +37,25 @@ def test_R_CONF_1_edges_are_deterministic_and_absent_without_their_rules() -> No
     assert len(edge_cases(hl)) == vectors.EDGES
     plain = edge_cases(mech("generic-socialized-loss"))  # no partial, pool, fund-first or ratio rule
     assert plain and all(c.description.split(": ", 1)[1].startswith(("deficit", "clock", "drawdown", "lifetime",
-                                                                      "several", "time")) for c in plain)
+                                                                      "several", "time", "a trade", "a reducing"))
+                         for c in plain)
+
+
+def test_R_OP_3_edges_close_a_position_to_zero_below_initial_margin() -> None:
+    m = mech("generic-socialized-loss")
+    closed = 0
+    for case in edge_cases(m):
+        op = case.ops[0]
+        if not isinstance(op, Trade):
+            continue
+        state = prepare(case.state, m)
+        a = state.accounts["a"]
+        if op.size != abs(a.positions[op.market].size):
+            continue
+        post, _ = step(state, op, m)  # a trade to zero needs no initial margin: applied
+        below = equity(post, post.accounts["a"]) < margin_requirement(post, post.accounts["a"], initial=True)
+        closed += op.market not in post.accounts["a"].positions and below and len(a.positions) == 2
+    assert closed
 
 
 def test_R_WF_1_edges_bankrupt_by_exactly_one_with_layers_at_their_reserve() -> None:
@@ -123,7 +141,7 @@ def test_R_ADL_7_edges_leave_equity_exactly_zero_after_the_fill() -> None:
     exact = 0
     for case in edge_cases(m):
         op = case.ops[0]
-        if len(op.fill_prices) != 1:  # the deficit edges liquidate at mark
+        if not isinstance(op, Liquidate) or len(op.fill_prices) != 1:  # deficit edges: at mark; close edges: trades
             continue
         state = prepare(case.state, m)
         (market, fill), = op.fill_prices.items()

@@ -14,6 +14,8 @@ these reach the values between branches that `make kit-mutate` showed no vector 
 - every mechanism: a bankruptcy by exactly 1 or 2 in one or two markets, layers at 0, 1,
   their reserve -1/0/+1 or the deficit plus the reserve -1/0/+1, a defaulter still holding a
   default-fund contribution, time records at their boundaries;
+- every mechanism: a trade that closes a position to exactly zero (or one lot short of it,
+  or a flip) by an account below its initial requirement;
 - R-ADL-6b dYdX's collateral check: an ADL counterparty left below initial margin whose
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
@@ -27,7 +29,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from waterfall.conformance.venues import Draw, market_ids, time_records
+from waterfall.conformance.venues import Draw, market_ids, time_records, windows_of
 from waterfall.model.mechanism import Adl, Mechanism, Pool
 from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade
 from waterfall.model.replay import prepare
@@ -150,8 +152,8 @@ def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
     ratio, over an equity of 1, decides the order: R-ADL-4); the previous mark is the mark
     -1/0/+1 or 10 % off; 'a' is liquidated by ADL."""
     x, y = market_ids(mech)[:2]  # MARKETS follow the named ones: always two or more
-    mark = d.pick((10, 1_000, 99_991))
-    prev = max(1, mark + d.pick((-1, 0, 1, -mark // 10, mark // 10)))
+    mark = d.pick((1, 10, 1_000, 99_991))  # 1: one lot entered at 1 (open notional x size = 1, R-ADL-4)
+    prev = max(1, mark + d.pick((-1, 0, 1, -mark // 10, mark // 10, 1 - mark)))  # 1 - mark: a previous mark of 1
     mm_x = d.pick((0, 0, 50_000))
     y_mm = d.pick((0, 1))  # Y's requirement: 0, or 1 (one lot at mark 1, mm_ppm 1, rounded up)
     markets = {x: Market(x, mark, 100_000, mm_x, prev), y: Market(y, 1, 100_000, y_mm)}
@@ -221,9 +223,11 @@ def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
     deficit = d.pick((1, 1, 2, d.int(3, mark)))
     markets = {m: Market(m, mark, 100_000, 50_000, mark) for m in ids}
     positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    held = d.pick((ids, ids, ids[1:], ()))  # not the venue's first market; no position at all (collateral < 0)
     for m in ids:
         lots = d.pick((1, 2, 7))
-        positions["a"][m] = Position(lots, lots * mark)
+        if m in held:
+            positions["a"][m] = Position(lots, lots * mark)
         positions["e"][m] = Position(-1, -mark - d.int(1, mark))  # short since a higher price: a profit
     _balanced(positions, "b")
     big = 1_000 * mark * 10
@@ -235,12 +239,43 @@ def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
         reserve = reserves.get(k.partition(":")[0], 0)
         layers[k] = max(0, d.pick((0, 1, reserve + d.int(-1, 1), deficit + reserve + d.int(-1, 1), big)))
     fund = {i: d.pick((1, 5, big)) for i in ("a", "b", "e") if d.int(0, 1)}
-    d.tags.add(f"deficit {deficit if deficit <= 2 else 'small'} in {len(ids)} market(s)"
+    d.tags.add(f"deficit {deficit if deficit <= 2 else 'small'} in {len(held)} of {len(ids)} market(s)"
                + (", the defaulter holds a contribution" if "a" in fund else ""))
     state = prepare(State(markets, accounts, layers, fund, 0, clock=1), mech)
     state = validate_state(time_records(d, state, mech) if d.int(0, 1) else state)
     adl = isinstance(mech.final, Adl) and d.int(0, 1)
-    return state, (Liquidate("a", None if adl else "c", {}, str(d.int(0, 3))),)
+    ops: tuple[Op, ...] = (Liquidate("a", None if adl else "c", {}, str(d.int(0, 3))),)
+    spans = windows_of(mech)
+    if spans:  # then to the next window edge: a settlement haircut, a new window or period
+        w = d.pick(spans)
+        ops += (AdvanceTime(w - state.clock % w),)
+    return state, ops
+
+
+# ------------------------------------------------------------------ R-OP-3 a trade that closes to zero
+
+
+def close_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-OP-3 / R-MARGIN-2: 'a' holds two positions with equity below its initial requirement
+    (or below maintenance) and trades one of them to exactly zero with 'b' at mark (no
+    initial-margin check for a reducing trade), or one lot less, or one lot beyond (a flip)."""
+    ids = market_ids(mech)[:2]
+    mark = d.pick((10, 1_000))
+    lots = d.pick((1, 3))
+    positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b")}
+    for m in ids:
+        positions["a"][m] = Position(lots, lots * mark)
+    _balanced(positions, "b")
+    markets = {m: Market(m, mark, 100_000, 50_000) for m in ids}
+    probe = State(markets, {"a": Account(0, 0, positions["a"])})
+    im = margin_requirement(probe, probe.accounts["a"], initial=True)
+    coll = d.pick((im - 1, im // 2 + 1, 0))
+    big = 1_000 * mark * lots
+    accounts = {"a": Account(coll, coll, positions["a"]), "b": Account(big, big, positions["b"])}
+    size = max(1, lots + d.pick((0, 0, -1, 1)))
+    d.tags.add("a trade closing to zero below initial margin" if size == lots else
+               "a reducing or flipping trade below initial margin")
+    return _venue(mech, markets, accounts, 0), (Trade("b", "a", ids[0], size, mark),)
 
 
 def _fund_first(mech: Mechanism) -> bool:
@@ -260,4 +295,5 @@ BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism
     (ratio_edge, _margin_ratio),
     (fund_first_edge, _fund_first),
     (deficit_edge, lambda mech: True),
+    (close_edge, lambda mech: True),
 )
