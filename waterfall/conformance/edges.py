@@ -16,12 +16,12 @@ these reach the values between branches that `make kit-mutate` showed no vector 
   default-fund contribution, time records at their boundaries;
 - every mechanism: a trade that closes a position to exactly zero (or one lot short of it,
   or a flip) by an account below its initial requirement;
+- every mechanism: a trade taking an open notional to exactly 10^36 -1/0/+1 (R-UNIT-3);
 - R-ADL-6b dYdX's collateral check: an ADL counterparty left below initial margin whose
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
 
-Each builder is seeded by the same Draw as the generator and returns None when the mechanism
-has no such rule; the tags name the boundary reached, so vectors.py keeps the first vector
+Each builder is seeded by the same Draw as the generator; the tags name the boundary reached, so vectors.py keeps the first vector
 of each (a feature, like a branch). Money stays integer; every value is checked by the
 model's own validate_state.
 """
@@ -34,15 +34,17 @@ from waterfall.model.mechanism import Adl, Mechanism, Pool
 from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, margin_requirement, validate_state
-from waterfall.model.units import PPM
+from waterfall.model.units import MAX_BALANCE, PPM
 
 Scenario = tuple[State, tuple[Op, ...]]
 
 
-def edge_scenario(d: Draw, mech: Mechanism) -> Scenario | None:
-    """R-CONF-1: one boundary scenario for `mech`, from the builders its rules admit (None if none)."""
+def edge_scenario(d: Draw, mech: Mechanism) -> Scenario:
+    """R-CONF-1: one boundary scenario for `mech`, from the builders its rules admit or the
+    ones every mechanism admits."""
     builders = [b for b, applies in BUILDERS if applies(mech)]
-    return d.pick(builders)(d, mech) if builders else None
+    slot = d.int(0, len(builders))  # each rule of the mechanism one slot, the every-mechanism edges one
+    return builders[slot](d, mech) if slot < len(builders) else d.pick(GENERIC)(d, mech)
 
 
 def _venue(mech: Mechanism, markets: dict[str, Market], accounts: dict[str, Account], layers: int,
@@ -278,6 +280,24 @@ def close_edge(d: Draw, mech: Mechanism) -> Scenario:
     return _venue(mech, markets, accounts, 0), (Trade("b", "a", ids[0], size, mark),)
 
 
+# ------------------------------------------------------------------ R-UNIT-3 an open notional at the bound
+
+
+def bound_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-UNIT-3: a trade of one lot at 10^18 that takes an open notional to exactly
+    MAX_BALANCE (10^36) -1/0/+1: allowed at the bound, refused (E-BOUND) one unit beyond."""
+    m = market_ids(mech)[0]
+    mark, size = 10**18, 10**18 - 2
+    off = d.pick((-1, 0, 0, 1))
+    on = MAX_BALANCE + off - mark
+    coll = MAX_BALANCE - 10
+    positions = {"a": {m: Position(size, on)}, "b": {m: Position(-size, -on)}}
+    d.tags.add(f"an open notional taken to 10^36 {off:+d}")
+    accounts = {i: Account(coll, coll, positions[i]) for i in ("a", "b")}
+    buy = Trade("a", "b", m, 1, mark) if d.int(0, 1) else Trade("b", "a", m, 1, mark)
+    return _venue(mech, {m: Market(m, mark, 100_000, 50_000)}, accounts, 0), (buy,)
+
+
 def _fund_first(mech: Mechanism) -> bool:
     """R-ADL-7 applies: ADL that sends lots to the book while the layers can pay."""
     return isinstance(mech.final, Adl) and mech.final.fund_first
@@ -294,6 +314,5 @@ BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism
     (pool_edge, lambda mech: isinstance(mech.final, Pool)),
     (ratio_edge, _margin_ratio),
     (fund_first_edge, _fund_first),
-    (deficit_edge, lambda mech: True),
-    (close_edge, lambda mech: True),
 )
+GENERIC: tuple[Callable[[Draw, Mechanism], Scenario], ...] = (deficit_edge, close_edge, bound_edge)
