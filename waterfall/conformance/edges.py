@@ -123,13 +123,14 @@ def pool_edge(d: Draw, mech: Mechanism) -> Scenario:
     mark = d.pick((7, 1_000, 10**6))
     sign = d.pick((1, -1))
     lots = d.pick((1, 1, 2, 3))
-    pnl = d.pick((1, 1, -1, 0, -2, 2))
+    pnl = d.pick((1, 1, -1, 0, -2, 2, sign * lots * (mark - 1)))  # the last: an entry value of 1 per lot
     positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e", pool)}
     positions["a"][m] = Position(sign * lots, sign * lots * mark - pnl)
     positions["c"][m] = Position(sign * 100, sign * 100 * mark - 50 * mark)  # profit 50 x mark either side
     _balanced(positions, "b")
     value = d.pick((0, mark, 10 * mark, 200 * mark))
-    d.tags.add(f"pool PnL {pnl:+d} on {lots} lot(s), pool value {'0' if value == 0 else 'under the side PnL'}")
+    d.tags.add(f"pool PnL {pnl if abs(pnl) <= 2 else 'to an entry value of 1 per lot'} on {lots} lot(s), "
+               f"pool value {'0' if value == 0 else 'under the side PnL'}")
     rich = 1_000 * mark * 100
     accounts = {i: Account(rich, rich, positions[i]) for i in ("a", "b", "c", "e")}
     accounts[pool] = Account(value, value, positions[pool])
@@ -235,6 +236,15 @@ def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
     big = 1_000 * mark * 10
     accounts = {i: Account(big, big - d.int(0, big // 2), positions[i]) for i in ("b", "c", "e")}
     accounts["a"] = Account(-deficit, d.pick((0, deficit, big)), positions["a"])
+    if d.int(0, 2) == 0:  # 'e' at a loss with equity exactly 0 or -1: no ADL score (R-ADL-4)
+        for m in ids:
+            positions["e"][m] = Position(-1, -mark + 1)
+        rebalanced = {i: dict(positions[i]) for i in ("a", "c", "e")} | {"b": {}}
+        _balanced(rebalanced, "b")
+        positions["b"] = rebalanced["b"]
+        accounts["b"] = Account(big, big, positions["b"])
+        accounts["e"] = Account(len(ids) - d.int(0, 1), 0, positions["e"])
+        d.tags.add("an opposite holder at a loss with equity 0 or -1")
     reserves = {spec.name: spec.reserve for spec in mech.layers}
     layers = {}
     for k in mech.layer_keys(sorted(markets)):
