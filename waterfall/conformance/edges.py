@@ -129,8 +129,9 @@ def pool_edge(d: Draw, mech: Mechanism) -> Scenario:
     positions["c"][m] = Position(sign * 100, sign * 100 * mark - 50 * mark)  # profit 50 x mark either side
     _balanced(positions, "b")
     value = d.pick((0, mark, 10 * mark, 200 * mark))
-    d.tags.add(f"pool PnL {pnl if abs(pnl) <= 2 else 'to an entry value of 1 per lot'} on {lots} lot(s), "
-               f"pool value {'0' if value == 0 else 'under the side PnL'}")
+    shape = f"PnL {pnl if abs(pnl) <= 2 else 'to an entry value of 1 per lot'} on {lots} lot(s), " \
+        f"pool value {'0' if value == 0 else 'under the side PnL'}"
+    d.tags.add("pool " + shape)
     rich = 1_000 * mark * 100
     accounts = {i: Account(rich, rich, positions[i]) for i in ("a", "b", "c", "e")}
     accounts[pool] = Account(value, value, positions[pool])
@@ -141,6 +142,7 @@ def pool_edge(d: Draw, mech: Mechanism) -> Scenario:
            "add": Trade("a", pool, m, 1, mark) if sign > 0 else Trade(pool, "a", m, 1, mark)}
     first = d.pick(sorted(ops))
     d.tags.add(f"pool {first}")
+    d.tags.add(f"pool {first} first, {shape}")
     rest = [ops[k] for k in sorted(ops) if k != first and d.int(0, 1)]
     return state, (ops[first], *rest)
 
@@ -165,9 +167,9 @@ def ratio_edge(d: Draw, mech: Mechanism) -> Scenario:
     positions: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "j", "k")}
     positions["a"][x] = Position(lots + other, (lots + other) * mark)
     positions["j"][x] = Position(-lots, -lots * mark)
-    if other:
-        positions["b"][x] = Position(-other, -other * mark)
-    positions["j"][y] = Position(1, 1)
+    positions["b"][x] = Position(-other - 1, -(other + 1) * mark)
+    positions["k"][x] = Position(1, mark)  # a second long: the short side exceeds the bankrupt's size, so
+    positions["j"][y] = Position(1, 1)     # the ADL order decides who is filled last, partially
     positions["k"][y] = Position(-1, -1)
     probe = State(markets, {"j": Account(0, 0, positions["j"])})
     im = margin_requirement(probe, probe.accounts["j"], initial=True)
@@ -232,6 +234,7 @@ def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
         if m in held:
             positions["a"][m] = Position(lots, lots * mark)
         positions["e"][m] = Position(-1, -mark - d.int(1, mark))  # short since a higher price: a profit
+        positions["c"][m] = Position(1, mark)  # a second long: the ADL order decides who is filled last
     _balanced(positions, "b")
     big = 1_000 * mark * 10
     accounts = {i: Account(big, big - d.int(0, big // 2), positions[i]) for i in ("b", "c", "e")}
@@ -239,7 +242,7 @@ def deficit_edge(d: Draw, mech: Mechanism) -> Scenario:
     if d.int(0, 2) == 0:  # 'e' at a loss with equity exactly 0 or -1: no ADL score (R-ADL-4)
         for m in ids:
             positions["e"][m] = Position(-1, -mark + 1)
-        rebalanced = {i: dict(positions[i]) for i in ("a", "c", "e")} | {"b": {}}
+        rebalanced = {i: dict(positions[i]) for i in ("a", "c", "e")} | {"b": {}}  # b: the rest of the short side
         _balanced(rebalanced, "b")
         positions["b"] = rebalanced["b"]
         accounts["b"] = Account(big, big, positions["b"])
@@ -281,12 +284,13 @@ def close_edge(d: Draw, mech: Mechanism) -> Scenario:
     markets = {m: Market(m, mark, 100_000, 50_000) for m in ids}
     probe = State(markets, {"a": Account(0, 0, positions["a"])})
     im = margin_requirement(probe, probe.accounts["a"], initial=True)
-    coll = d.pick((im - 1, im // 2 + 1, 0))
+    kind = d.int(0, 2)
+    coll = (im - 1, im // 2 + 1, 0)[kind]
     big = 1_000 * mark * lots
     accounts = {"a": Account(coll, coll, positions["a"]), "b": Account(big, big, positions["b"])}
     size = max(1, lots + d.pick((0, 0, -1, 1)))
-    d.tags.add("a trade closing to zero below initial margin" if size == lots else
-               "a reducing or flipping trade below initial margin")
+    d.tags.add(("a trade closing to zero" if size == lots else "a reducing or flipping trade")
+               + (" below initial margin", ", half the initial margin left", ", no collateral left")[kind])
     return _venue(mech, markets, accounts, 0), (Trade("b", "a", ids[0], size, mark),)
 
 
@@ -302,9 +306,10 @@ def bound_edge(d: Draw, mech: Mechanism) -> Scenario:
     on = MAX_BALANCE + off - mark
     coll = MAX_BALANCE - 10
     positions = {"a": {m: Position(size, on)}, "b": {m: Position(-size, -on)}}
-    d.tags.add(f"an open notional taken to 10^36 {off:+d}")
     accounts = {i: Account(coll, coll, positions[i]) for i in ("a", "b")}
-    buy = Trade("a", "b", m, 1, mark) if d.int(0, 1) else Trade("b", "a", m, 1, mark)
+    grows = d.int(0, 1)  # the long buys (its open notional grows) or sells
+    d.tags.add(f"an open notional {'taken' if grows else 'one lot from'} 10^36 {off:+d}")
+    buy = Trade("a", "b", m, 1, mark) if grows else Trade("b", "a", m, 1, mark)
     return _venue(mech, {m: Market(m, mark, 100_000, 50_000)}, accounts, 0), (buy,)
 
 
