@@ -272,6 +272,28 @@ def test_R_CONF_4_unknown_mechanism_ids_and_empty_filters_are_errors(capsys) -> 
     assert "did you mean 'bitmex-adl'?" in capsys.readouterr().err
 
 
+def test_R_CONF_4_a_missing_program_is_refused_before_the_vectors_load(capsys, monkeypatch, tmp_path) -> None:
+    import waterfall.cli.conform as cli_conform
+
+    def no_loading(*_a, **_k):
+        raise AssertionError("the vectors were loaded before the program was checked")
+
+    monkeypatch.setattr(cli_conform, "load_vectors", no_loading)
+    plain = tmp_path / "engine.sh"
+    plain.write_text("#!/bin/sh\n", encoding="utf-8")  # exists, but not executable
+    cases = [("no-such-program-21c --flag", "'no-such-program-21c': not found on PATH"),
+             (str(tmp_path / "missing"), "missing': no such file"),
+             (str(plain), "engine.sh': not executable"),
+             (str(tmp_path), "': a directory")]
+    for impl, said in cases:
+        for extra in ([], ["--fuzz", "3"]):
+            assert main(["conform", "--impl", impl, *extra]) == 2, (impl, extra)
+            err = capsys.readouterr().err
+            assert "[E-CONFORM]" in err and "--impl: cannot start" in err and said in err, err
+    assert main(["conform", "--impl", impl, "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["error"]["argument"] == "--impl"
+
+
 def copy_vectors(tmp_path: Path, mechanism: str = "generic-socialized-loss") -> Path:
     """A vector directory of one mechanism's op- vectors, with its manifest."""
     d = tmp_path / "v"

@@ -125,6 +125,8 @@ def cmd_conform(args: Any) -> int:
     """Run, print per-step failures with diffs (or JSON), write JUnit; exit code. The
     deadline counts from here: loading and checking the vectors are part of it."""
     started = time.monotonic()
+    engine = Engine(args.impl, args.timeout)
+    engine.check_program()  # a missing program is found before the vectors load (exit 2)
     if args.fuzz:
         return cmd_fuzz(args, started)
     begin = time.perf_counter()
@@ -134,7 +136,7 @@ def cmd_conform(args: Any) -> int:
     with ticking("checking the vectors"):
         selection = load_vectors(Path(args.vectors), args.mechanism, args.filter)  # exit 2 before any start
     checked = time.perf_counter() - begin
-    runner = Runner(Engine(args.impl, args.timeout), args.deadline, args.stop_after, started)
+    runner = Runner(engine, args.deadline, args.stop_after, started)
     results: list[StepResult] = []
     start, last, stopped = time.perf_counter(), None, ""
     with killing_on_signals():

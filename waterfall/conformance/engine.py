@@ -21,6 +21,7 @@ import os
 import queue
 import secrets
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -74,6 +75,18 @@ class Engine:
         self.token = ""  # the marker in the environment of this start's processes
         self.recorded: dict[int, str] = {}  # descendants seen after the hello: pid -> start time
 
+
+    def check_program(self) -> None:
+        """R-CONF-4: the program the command names exists and can be run (found on PATH, or a
+        path to an executable file), checked before the vectors are loaded: a typo costs no
+        wait (ConformanceError naming --impl and the program, exit 2)."""
+        program = self.argv[0]
+        if shutil.which(program) is not None:
+            return
+        where = "no such file" if os.sep in program or (os.altsep and os.altsep in program) else "not found on PATH"
+        if where == "no such file" and os.path.exists(program):
+            where = "a directory" if os.path.isdir(program) else "not executable"
+        raise ConformanceError(f"--impl: cannot start {program!r}: {where}", argument="--impl", key=program)
 
     def start(self) -> None:
         """Start (or restart) the process in a new process group, with reader threads."""

@@ -7,7 +7,8 @@ and a short window, a settlement queue, a capped fund with a floor haircut whose
 goes to a pool other than the surplus sink, a drawdown trigger with a lifetime cap, a
 warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value;
 second pass: a fund with an isolated market, haircut queues by priority and by leverage,
-per-account haircut caps, a mechanism without a [liquidation] table), so the vectors reach every option of
+per-account haircut caps, a mechanism without a [liquidation] table; third pass: dYdX's margin-ratio
+check at a uniform previous-mark close with fund first, a drawdown level of 1 ppm, a warm-up window of 1 s), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -112,6 +113,18 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                   "cap_ppm": 500_000, "account_caps": {"a": 100_000, "B": 1_000_000, "a10": 1}}}),
     "kit-liquidation-defaults": ("generic-socialized-loss", {  # no [liquidation] table: every default (R-LIQ-5)
         "liquidation": None}),
+    # issue 21, third pass: the boundary values kit-mutate's survivors need (waterfall/conformance/edges.py)
+    "kit-adl-ratio-previous-mark": ("hyperliquid-adl", {  # R-ADL-6b at a uniform close price that may favour
+        "layers": [FUND, {"name": "backstop", "kind": "balance", "after_adl": True}],  # the counterparty (the
+        # previous mark), R-ADL-7's plan at the previous mark, a budget without the after-ADL backstop
+        "final": {"policy": "adl", "ranking": "hyperliquid_side", "close_price": "previous_mark",
+                  "skip_insolvent": True, "collateral_check": "margin_ratio", "fund_first": True,
+                  "takeover_cap_ppm": 1_000_000}}),
+    "kit-drawdown-one-ppm": ("okx-adl", {  # R-WF-8b: the smallest drawdown level, 1 ppm
+        "layers": [{**FUND, "scope": "market", "drawdown_ppm": 1, "drawdown_window": 28_800,
+                    "drawdown_mode": "trigger"}]}),
+    "kit-warmup-one-second": ("paradex-withdrawal-haircut", {  # R-WH-3 / R-TIME-2: a window of 1 s rolls on
+        "final": {"policy": "withdrawal_haircut", "base": "profit", "window": 1}}),  # every advance
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],

@@ -9,7 +9,9 @@ reaches a branch of model/ (coverage.py, arcs measured per candidate) or a featu
 event rule at a magnitude class, an error code, 10+ accounts, several markets, a special
 case the generator tags: a tie between ids whose case-insensitive order differs, a margin
 boundary; a probe: the outcome changes when a rule that decides ties or rounding is broken
-on purpose, waterfall/conformance/kit.py) that the vectors kept before it for the same mechanism do not. Expected outcomes come from
+on purpose, waterfall/conformance/kit.py) that the vectors kept before it for the same mechanism do not;
+then, by the same rule, boundary scenarios (waterfall/conformance/edges.py: a value exactly on
+the boundary a rule tests, tagged; tried last, so they only add vectors). Expected outcomes come from
 model.step; files are canonical JSON so regenerating gives identical bytes.
 """
 from __future__ import annotations
@@ -39,6 +41,7 @@ from waterfall.proofs.mutation.model_copy import MODEL_DIR
 SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
 CHAINED = 10  # chained copies per mechanism (R-CONF-3): the first kept vectors that involve time
+EDGES = 40  # boundary scenarios tried per mechanism that has a rule they test (waterfall/conformance/edges.py)
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,20 @@ def generated_case(mech: Mechanism, seed: int) -> Case:
     return Case(f"gen-{seed:03d}", text, state, ops, frozenset(draw.tags))
 
 
+def edge_cases(mech: Mechanism) -> list[Case]:
+    """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1 (waterfall/conformance/edges.py)."""
+    from waterfall.conformance.edges import edge_scenario
+    from waterfall.conformance.venues import RandomDraw
+    out = []
+    for seed in range(EDGES):
+        draw = RandomDraw(seed)
+        state, ops = edge_scenario(draw, mech)
+        tags = sorted(draw.tags)
+        out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(tags) + ": "
+                        + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
+    return out
+
+
 def features(doc: dict[str, Any]) -> set[tuple[str, ...]]:
     """What a vector exercises besides branches: each event rule at the magnitude class of
     the vector's largest number (fits int32, fits int64, beyond: its products pass 2^128),
@@ -247,9 +264,10 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
     fixed = [*single_cases(), *scenario_cases(mech)]
     cov = coverage.Coverage(branch=True, data_file=None, include=[str(MODEL_DIR / "*.py")], config_file=False)
     docs: list[tuple[Case, dict[str, Any]]] = []
+    edges = edge_cases(mech)
     cov.start()
     try:
-        for k, case in enumerate([*fixed, *(generated_case(mech, s) for s in range(CANDIDATES))]):
+        for k, case in enumerate([*fixed, *(generated_case(mech, s) for s in range(CANDIDATES)), *edges]):
             cov.switch_context(str(k))
             docs.append((case, vector(mech, case)))
     finally:
@@ -266,8 +284,11 @@ def documents(mech: Mechanism) -> Iterator[dict[str, Any]]:
     seen: set[tuple[Any, ...]] = set()
     chained = 0
     # the fixed cases first, then the generated ones smallest first (a small vector that
-    # reaches the same branches is kept instead of a large one)
-    order = list(range(len(fixed))) + sorted(range(len(fixed), len(docs)), key=lambda k: (len(canonical(docs[k][1])), k))
+    # reaches the same branches is kept instead of a large one), then the boundary scenarios
+    # in seed order (last, so they only add to what the generated ones keep)
+    generated = range(len(fixed), len(docs) - len(edges))
+    order = list(range(len(fixed))) + sorted(generated, key=lambda k: (len(canonical(docs[k][1])), k)) \
+        + list(range(len(docs) - len(edges), len(docs)))
     for k in order:
         case, doc = docs[k]
         reach = vector_rules(prepare(case.state, mech), case.ops, mech)
