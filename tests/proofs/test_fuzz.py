@@ -2,9 +2,12 @@
 random operation sequences; seeded bugs are caught; documented findings are reproduced."""
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import Phase, settings
@@ -102,7 +105,7 @@ def test_R_FUZZ_2_adl_seeded_bugs_are_refuted_on_a_ranked_queue(monkeypatch: pyt
                                                                  bug: SeededBug) -> None:
     """Besides the fuzzer (below), the ADL bugs are refuted on the hand-built queue of
     test_mechanisms: bitmex order s3, s1 (ids s1, s2, s3), 100 lots against a long of 50."""
-    from test_mechanisms import ranking_state
+    ranking_state = _model_test("test_mechanisms").ranking_state
     from waterfall.model.ops import Liquidate
     from waterfall.model.step import step
     from waterfall.spec.invariants import REGISTRY
@@ -230,3 +233,14 @@ def test_R_FUZZ_7_campaign_targets_are_what_hypofuzz_collects() -> None:
     for case in fuzz_targets.TARGETS.values():
         assert hasattr(case.runTest, "_hypothesis_state_machine_class")
     assert database_path() == Path(os.environ["WATERFALL_FUZZ_DB"])  # set by conftest: never the checkout's
+
+
+def _model_test(name: str) -> Any:
+    """A module of tests/model by its file (importable whichever test folders are collected)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[1] / "model" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    sys.modules[name] = module
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
