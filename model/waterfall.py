@@ -202,8 +202,8 @@ def resolve_market(tx: Tx, mech: Mechanism, aid: str, market: str, part: int, su
     each transfer of the pass carries the market (Drift's resolve_perp_bankruptcy(market_index))."""
     start = len(tx.events)
     rest = draw_layers(tx, mech, aid, part, [market])
-    if rest:
-        rest = levy(tx, mech, aid, rest, [market], surplus_key)
+    if rest:  # through FINAL, the one dispatch of the final stage (R-WF-4), as the one-pass settlement
+        rest = FINAL[Levy](tx, mech, aid, rest, [market], surplus_key)
     finish(tx, aid, rest)
     tx.events[start:] = [e._replace(market=market) for e in tx.events[start:]]
 
