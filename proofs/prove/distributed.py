@@ -245,11 +245,6 @@ class OpRun:
     def complete(self) -> bool:
         """Every case folded (or the operation stopped) and its relations unit returned."""
         return self.finished and not self.awaiting
-    awaiting: int = 0  # relations units submitted and not yet returned
-
-    def complete(self) -> bool:
-        """Every case folded (or the operation stopped) and its relations unit returned."""
-        return self.finished and not self.awaiting
 
     def evidence(self) -> Evidence:
         """The operation's evidence, as prove_operation returns it."""
@@ -303,7 +298,6 @@ class Speculation:
             rels = [i for i in self.asked if i in RELATIONS and (self.relations == "all" or i in run.mech.claims)]
             if run.op == relational.OPERATION and rels:
                 units.append(self.submit(run, "relations", -2, None, rels, self.timeout, self.max_paths, self.rlimit))
-                run.awaiting += 1
                 run.awaiting += 1
         return units
 
