@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -54,10 +55,12 @@ from waterfall.model.mechanism import Mechanism
 from waterfall.spec.invariants import REGISTRY, RELATIONS
 
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, cases, operations_for
-from waterfall.proofs.prove.matrix import describe_exploration, merged_verdicts, op_summary
-from waterfall.proofs.prove.prover import MAX_WITNESSES, SAMPLES, Cell, Evidence, Prover, not_applicable
+from waterfall.proofs.prove.matrix import died, describe_exploration, merged_verdicts, op_summary
+from waterfall.proofs.prove.prover import (MAX_WITNESSES, SAMPLES, CaseStats, Cell, Evidence, Prover, not_applicable,
+                                           run_case_in_budget)
+from waterfall.proofs.prove.symexec import memory_exceeded, out_of_memory
 from waterfall.proofs.prove import relational
-from waterfall.proofs.prove.budgets import DEFAULT_RLIMIT
+from waterfall.proofs.prove.budgets import DEFAULT_MEMORY_MB, DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
 
 Key = tuple[frozenset[str], frozenset[str]]
@@ -83,31 +86,44 @@ class UnitError(WaterfallError):
     code = "E-UNIT"
 
 
-def isolated(name: str, *args: Any) -> Any:
+def isolated(name: str, *args: Any, memory_mb: int | None = None) -> Any:
     """R-PROVE-13: unit `name` (a key of UNITS) run in a fresh Python process of its own, its
     arguments and result as JSON. In a Dask worker the unit would share its process with the
     worker's event loop thread, and Z3 came out differently there from run to run on a loaded
     machine (a case of 68 paths gave 69; a relations unit of 203 gave 200 to 210); alone in a
-    process, as each task of the single process is, it gives the single process's paths."""
+    process, as each task of the single process is, it gives the single process's paths.
+    R-PROVE-14: that process's address space is capped at `memory_mb` (None: no cap)."""
     with tempfile.TemporaryDirectory(prefix="waterfall-unit-") as tmp:
         src, out = Path(tmp, "args.json"), Path(tmp, "result.json")
-        src.write_text(json.dumps({"unit": name, "args": list(args)}))
+        src.write_text(json.dumps({"unit": name, "args": list(args), "memory_mb": memory_mb}))
         proc = subprocess.run([sys.executable, "-m", "waterfall.proofs.prove.distributed", str(src), str(out)],
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, check=False)
         if proc.returncode != 0 or not out.exists():
             tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            if proc.returncode < 0:  # R-PROVE-15's wording: the signal named
+                raise UnitError(f"the process of unit {name} ended without a result: {died(proc.returncode)}")
             raise UnitError(f"the process of unit {name} ended with exit code {proc.returncode}: {tail}")
         return json.loads(out.read_text())
 
 
+TEST_Z3_MB = "WATERFALL_TEST_UNIT_Z3_MB"
+"""R-PROVE-14, tests only: a unit process caps Z3's own allocations at this many MB after its
+budget is applied (a budget that runs out at a size a test can reach)."""
+
+
 def _unit_main(argv: list[str]) -> None:
-    """The unit process: dies with its parent (Linux), runs the unit, writes its result."""
+    """The unit process: dies with its parent (Linux), caps its memory (R-PROVE-14), runs the
+    unit, writes its result."""
     if sys.platform.startswith("linux"):  # PR_SET_PDEATHSIG: a killed worker leaves no unit running
         import ctypes
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)
-    from waterfall.proofs.prove.symexec import collected_here
+    from waterfall.proofs.prove.symexec import collected_here, limit_memory, limit_z3_memory
     doc = json.loads(Path(argv[0]).read_text())
+    if doc.get("memory_mb") is not None:
+        limit_memory(doc["memory_mb"])
+        if os.environ.get(TEST_Z3_MB):
+            limit_z3_memory(int(os.environ[TEST_Z3_MB]))
     with collected_here():  # the collector where the single process's task has it (matrix._job)
         result = UNITS[doc["unit"]](*doc["args"])
     Path(argv[1]).write_text(json.dumps(result))
@@ -129,12 +145,18 @@ def sample_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, 
     (R-PROVE-5), as prove_operation runs it before any exploration; its evidence."""
     mech, sz = mechanism(text, origin), Sizes(**sizes)
     prover = Prover(mech, [i for i in invariants if not not_applicable(mech, i)], time.perf_counter(), 1, rlimit)
-    if samples:
-        for k, m in sz.search_pairs():
-            for case in cases(mech, op, k, m):
-                if not prover.done():
-                    prover.sample(case, samples)
-    return Evidence(mech.id, prover.cells, [], []).to_json()
+    stopped: list[CaseStats] = []  # R-PROVE-14: the budget's stop, as prove_operation records it
+    try:
+        if samples:
+            for k, m in sz.search_pairs():
+                for case in cases(mech, op, k, m):
+                    if not prover.done():
+                        prover.sample(case, samples)
+    except Exception as e:  # noqa: BLE001  (only the memory budget, as prove_operation: anything else is re-raised)
+        if not out_of_memory(e):
+            raise
+        stopped.append(CaseStats(f"{op}: small-scope search", complete=False, reason=memory_exceeded(), memory=True))
+    return Evidence(mech.id, prover.cells, stopped, []).to_json()
 
 
 class _CaseProver(Prover):
@@ -163,7 +185,12 @@ def relations_unit(text: str, origin: str, invariants: list[str], sizes: dict[st
                    rels: list[str], timeout: float, max_paths: int, rlimit: int = DEFAULT_RLIMIT) -> dict[str, Any]:
     """R-PROVE-12 on the cluster: the relations of one liquidation, as prove_operation proves them."""
     mech = mechanism(text, origin)
-    cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths, rlimit=rlimit)
+    try:
+        cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths, rlimit=rlimit)
+    except Exception as e:  # noqa: BLE001  (R-PROVE-14: the budget ran out, as prove_operation; anything else is re-raised)
+        if not out_of_memory(e):
+            raise
+        cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
     return {i: asdict(c) for i, c in cells.items()}
 
 
@@ -179,7 +206,7 @@ def case_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, An
     for i, c in prover.cells.items():
         c.counterexample = GIVEN_CEX if i in refuted else None
         c.witness = GIVEN_WITNESS if i in witnessed else None
-    st = prover.run_case(case)
+    st = run_case_in_budget(prover, case)  # R-PROVE-14: as prove_operation
     for c in prover.cells.values():  # what the key gave is not this unit's evidence
         c.counterexample = None if c.counterexample is GIVEN_CEX else c.counterexample
         c.witness = None if c.witness is GIVEN_WITNESS else c.witness
@@ -259,9 +286,10 @@ class Speculation:
 
     def __init__(self, client: Any, mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
                  timeout: float, ops: list[str], max_paths: int, retries: int = RETRIES,
-                 rlimit: int = DEFAULT_RLIMIT, relations: str = "claimed") -> None:
+                 rlimit: int = DEFAULT_RLIMIT, relations: str = "claimed",
+                 memory_mb: int | None = DEFAULT_MEMORY_MB) -> None:
         self.client, self.sizes, self.timeout, self.max_paths, self.retries = client, sizes, timeout, max_paths, retries
-        self.rlimit = rlimit
+        self.rlimit, self.memory_mb = rlimit, memory_mb
         self.invariants = [i for i in invariants if i in REGISTRY]
         self.asked = list(invariants)  # relations included (R-PROVE-12)
         self.relations = relations
@@ -276,7 +304,8 @@ class Speculation:
         failure, rerun elsewhere if its worker dies)."""
         label = "sample" if index < 0 else f"case{index}"
         fut = self.client.submit(isolated, unit, self.texts[run.mech.id], str(run.mech.path), self.invariants,
-                                 asdict(self.sizes), run.op, *args, retries=self.retries, pure=False,
+                                 asdict(self.sizes), run.op, *args, memory_mb=self.memory_mb,
+                                 retries=self.retries, pure=False,
                                  key=f"prove-{run.mech.id}-{run.op}-{label}-{uuid.uuid4().hex[:8]}")
         self.owner[fut] = (run, index, key)
         self.submitted += 1
@@ -321,8 +350,14 @@ class Speculation:
             self.cancel(run)
             return []
         if index < 0:
-            fold(run.cells, Evidence.from_json(result))
+            ev = Evidence.from_json(result)
+            fold(run.cells, ev)
+            run.stats += ev.cases  # only a stop by the memory budget (R-PROVE-14)
             run.sampled = True
+            if any(c.memory for c in ev.cases):  # as prove_operation: no case explored after it
+                run.finished = True
+                self.cancel(run)
+                return []
         else:
             run.pending.pop((index, key), None)  # type: ignore[arg-type]
             run.results[(index, key)] = result  # type: ignore[index]
@@ -350,6 +385,9 @@ class Speculation:
             run.vacuous += unit.vacuous
             run.timed_out = run.timed_out or unit.timed_out
             run.front += 1
+            if any(c.memory for c in unit.cases):  # R-PROVE-14: prove_operation stops at that case too
+                run.finished = True
+                self.cancel(run)
         return [f for f in new if f is not None]
 
     def respeculate(self, run: OpRun, index: int, key: Key) -> Any:
@@ -377,11 +415,14 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
                     progress: Any = sys.stderr, retries: int = RETRIES,
                     on_event: Callable[[Any, Speculation], None] | None = None,
                     client: Any = None, rlimit: int = DEFAULT_RLIMIT,
-                    relations: str = "claimed") -> tuple[list[Verdict], dict[str, Any]]:
+                    relations: str = "claimed",
+                    memory_mb: int | None = DEFAULT_MEMORY_MB) -> tuple[list[Verdict], dict[str, Any]]:
     """R-PROVE-13: run_matrix on a Dask cluster: the scheduler at `address`, or a local
     cluster of `jobs` worker processes (one thread each) started here; the same verdicts and
     per-operation evidence as run_matrix. `on_event(client, speculation)` is called after
-    each finished unit (tests use it to kill a worker)."""
+    each finished unit (tests use it to kill a worker). R-PROVE-14: each unit's process is
+    capped at `memory_mb` (None: no cap), a budget per unit where the single process has one per
+    task, as --timeout is."""
     from distributed import as_completed
 
     own = client is None
@@ -390,7 +431,7 @@ def run_distributed(mechs: list[Mechanism], invariants: list[str], sizes: Sizes,
     try:
         check_workers(client)
         spec = Speculation(client, mechs, invariants, sizes, timeout, list(ops or OPERATIONS), max_paths, retries,
-                           rlimit, relations)
+                           rlimit, relations, memory_mb)
         start = time.perf_counter()
         pool = as_completed(spec.start())
         for fut in pool:

@@ -502,6 +502,19 @@ class Evidence:
         return self
 
 
+def run_case_in_budget(prover: Prover, case: Case) -> CaseStats:
+    """R-PROVE-14: one case explored; the memory budget running out before or during it ends the
+    case UNKNOWN with the budget's reason (recorded like any case), never a finding."""
+    try:
+        return prover.run_case(case)
+    except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+        if not out_of_memory(e):
+            raise
+        st = CaseStats(case.label(), complete=False, reason=memory_exceeded(), memory=True)
+        prover.cases.append(st)
+        return st
+
+
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
                     max_paths: int = 50_000, progress: Any = None,
                     stop_when_refuted: set[str] | None = None, samples: int = SAMPLES,
@@ -554,13 +567,7 @@ def _explore_operation(prover: Prover, mech: Mechanism, sizes: Sizes, op: str, l
                 break
             if time.perf_counter() > deadline:
                 return True
-            try:
-                st = prover.run_case(case)
-            except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
-                if not out_of_memory(e):
-                    raise
-                st = CaseStats(case.label(), complete=False, reason=memory_exceeded(), memory=True)
-                prover.cases.append(st)
+            st = run_case_in_budget(prover, case)
             if progress is not None:
                 progress(mech, st)
             if st.memory:

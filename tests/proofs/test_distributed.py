@@ -238,3 +238,54 @@ def test_R_PROVE_13_a_unit_in_its_own_process_gives_the_in_process_result() -> N
 def test_R_PROVE_13_a_unit_whose_process_fails_is_a_typed_error() -> None:
     with pytest.raises(D.UnitError, match="unit case ended with exit code 1: .*TOMLDecodeError"):
         D.isolated("case", "not = [toml", "bad.toml", INVARIANTS, asdict(SIZES), "trade", 0, [], [], 600, 50_000)
+
+
+def test_R_PROVE_14_a_unit_out_of_its_memory_budget_is_undecided_never_proved(monkeypatch: Any) -> None:
+    # a unit process with Z3's own allocations capped at 8 MB has no room for a context (16.4 MB):
+    # its case stops at once, UNKNOWN by the budget; with the cap alone (2048 MB) it is explored
+    mech = resolve_mechanism("drift-v2")
+    args = (Path(mech.path).read_text(), str(mech.path), INVARIANTS, asdict(SIZES), "trade", 0, [], [], 600, 50_000)
+    monkeypatch.setenv(D.TEST_Z3_MB, "8")
+    stop = D.isolated("case", *args, memory_mb=2048)["cases"][0]
+    assert stop["memory"] and not stop["complete"] and stop["reason"] == "memory budget of 2048 MB exceeded"
+    monkeypatch.delenv(D.TEST_Z3_MB)
+    room = D.isolated("case", *args, memory_mb=2048)["cases"][0]
+    assert not room["memory"] and room["complete"] and room["paths"] > 0
+
+
+def test_R_PROVE_14_a_sampling_or_relations_unit_out_of_memory_is_undecided(monkeypatch: Any) -> None:
+    mech = resolve_mechanism(MECH)
+    text, origin = Path(mech.path).read_text(), str(mech.path)
+
+    def out_of_memory(*a: Any, **k: Any) -> Any:
+        raise MemoryError("injected")
+    monkeypatch.setattr(D.Prover, "sample", out_of_memory)
+    ev = D.sample_unit(text, origin, INVARIANTS, asdict(SIZES), "liquidate")
+    assert [(c["memory"], c["complete"]) for c in ev["cases"]] == [(True, False)]
+    monkeypatch.setattr(D.relational, "prove_relations", out_of_memory)
+    cells = D.relations_unit(text, origin, INVARIANTS, asdict(SIZES), "liquidate", ["I-SPLIT"], 600, 50_000)
+    assert cells["I-SPLIT"]["undecided"].startswith("liquidate: out of memory")
+
+
+def test_R_PROVE_14_the_driver_stops_an_operation_at_a_unit_that_ran_out() -> None:
+    mech = resolve_mechanism(MECH)
+    spec = D.Speculation(Client(), [mech], INVARIANTS, SIZES, 600, ["liquidate"], 50_000)
+    run = spec.runs[0]
+    assert len(run.labels) > 1
+    out_of_room = Evidence(mech.id, {}, [CaseStats("liquidate: small-scope search", complete=False,
+                                                   reason="memory budget of 64 MB exceeded", memory=True)], [])
+
+    class Done:
+        def result(self) -> Any:
+            return out_of_room.to_json()
+    fut = Done()
+    spec.owner[fut] = (run, -1, None)
+    assert spec.on_result(fut) == [] and run.finished  # no case unit is started after the stop
+    assert [c.memory for c in run.evidence().cases] == [True]
+
+
+def test_R_PROVE_14_a_unit_process_killed_names_its_signal(monkeypatch: Any) -> None:
+    real = D.subprocess.run
+    monkeypatch.setattr(D.subprocess, "run", lambda cmd, **kw: real(["sh", "-c", "kill -9 $$"], **kw))
+    with pytest.raises(D.UnitError, match=r"unit case ended without a result: worker process died \(signal 9, SIGKILL"):
+        D.isolated("case", "x", "x.toml", INVARIANTS, asdict(SIZES), "trade", 0, [], [], 600, 50_000)

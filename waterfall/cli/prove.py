@@ -77,7 +77,7 @@ def add_query_args(p: Any) -> None:
     p.add_argument("--memory-mb", type=integer(0, 10**7), default=DEFAULT_MEMORY_MB,
                    help=f"address space of each (mechanism, operation) task's worker process, in MB; a task that "
                         f"needs more ends UNKNOWN ('memory budget of N MB exceeded'), never PROVED; 0: no cap "
-                        f"(R-PROVE-14; default {DEFAULT_MEMORY_MB}, --executor local only)")
+                        f"(R-PROVE-14; default {DEFAULT_MEMORY_MB}; with --executor dask, each unit's process)")
     p.add_argument("--jobs", type=integer(1, 256), default=os.cpu_count() or 1,
                    help="parallel tasks; with --executor dask and no --address, local worker processes (default: cores)")
     p.add_argument("--executor", choices=EXECUTORS, default="local",
@@ -212,7 +212,8 @@ def run_proofs(args: Any, mechs: list[Mechanism], invariants: list[str], sizes: 
     if args.executor == "dask":
         from waterfall.proofs.prove.distributed import run_distributed
         return run_distributed(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
-                               address=args.address, rlimit=args.rlimit, relations=relations)
+                               address=args.address, rlimit=args.rlimit, relations=relations,
+                               memory_mb=args.memory_mb or None)
     return run_matrix(mechs, invariants, sizes, args.timeout, args.jobs, args.operation, args.max_paths,
                       rlimit=args.rlimit, relations=relations, memory_mb=args.memory_mb or None)
 
