@@ -39,8 +39,12 @@ verify-deep: setup
 	$(VENV)/bin/waterfall report --accounts 3 --markets $(VERIFY_DEEP_MARKETS) --timeout 1800 --jobs 2 \
 		--out build/report-deep || { rc=$$?; test $$rc -eq 3 && echo "make verify-deep: some claimed invariants are undecided (exit 3): see the report"; test $$rc -eq 3; }
 
+# the suite on TEST_JOBS pytest-xdist workers (a test file per worker at a time, so a file's
+# module fixtures are built once; tests/conftest.py starts the slowest files first); TEST_JOBS=0
+# runs it in this one process
+TEST_JOBS ?= 2
 test: setup browser
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_JOBS) --dist loadfile
 
 # Debian's chromium for the report's browser test (tests/report/test_report_browser.py); when it cannot
 # be installed (no root, no apt) that test skips and says why

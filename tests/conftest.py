@@ -254,10 +254,22 @@ for _pkg in ("waterfall.model", "waterfall.spec", "waterfall.proofs"):
         importlib.import_module(_info.name)
 
 
+HEAVY = ("test_wheel.py", "test_docs_commands.py", "test_determinism.py", "test_distributed.py",
+         "test_model_crash.py", "test_prove.py", "test_conform.py", "test_report.py")
+"""The files that take minutes each (`pytest --durations`): under
+pytest-xdist (`make test` runs two workers, one file per worker at a time) they start first, so
+the short files fill the other worker in the meantime instead of one of these ending the run alone."""
+
+
 def pytest_collection_modifyitems(items: list) -> None:
     """The Hypothesis tests (test_fuzz.py) run after the unit tests: a quick unit test
-    fails first on a broken model (pytest -x, and `make mutate`, stop there)."""
-    items.sort(key=lambda item: item.path.name == "test_fuzz.py")
+    fails first on a broken model (pytest -x, and `make mutate`, stop there). Under xdist the
+    HEAVY files come first (same order on every worker, as xdist requires)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        rank = {name: i for i, name in enumerate(HEAVY)}
+        items.sort(key=lambda item: (rank.get(item.path.name, len(HEAVY)), item.path.name == "test_fuzz.py"))
+    else:
+        items.sort(key=lambda item: item.path.name == "test_fuzz.py")
 
 
 # Commands run by the tests keep their example database in a temporary folder, never in the

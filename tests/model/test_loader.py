@@ -699,6 +699,8 @@ def backstop_then_fund(t: str) -> str:
     """An ADL mechanism whose after-ADL layer comes before an ordinary one (R-WF-12)."""
     t = t.replace("reserve = 1", "reserve = 1\nafter_adl = true")
     return t[:t.index("[final]")] + '[[layers]]\nname = "fee_pool"\n\n' + ADL_FINAL
+
+
 REFINEMENTS = [
     # (label, edit of the valid text, key the error must name, words of the message) - R-MECH-3
     ("drawdown without window", lambda t: t.replace("reserve = 1", "reserve = 1\ndrawdown_ppm = 300000"),
