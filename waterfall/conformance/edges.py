@@ -487,6 +487,67 @@ def withdrawal_profit_edge(d: Draw, mech: Mechanism) -> Scenario:
     return state, (Withdraw("a", amount),)
 
 
+def drawdown_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WF-8 / R-WF-14 / R-TIME-3: the first drawdown layer holds B with its history at the
+    boundaries: a higher peak replaced exactly at the window's start (clock - window), or a
+    peak B; under a pool shared per market (drawdown_by 'market') a positive recorded PnL
+    drawdown for the bankrupt's market that binds the draw, or a bankrupt holding no position
+    (its flows belong to no market). 'a' owes B, more than any allowance; ADL takes the rest."""
+    spec = next(s for s in mech.layers if s.drawdown_ppm > 0 and s.drawdown_window > 0)
+    m = market_ids(mech)[0]
+    mark = 1_000
+    window = spec.drawdown_window
+    clock = window + 1_000
+    bal = d.pick((1_000, 10_007, 99_999))
+    kinds = ["peak replaced exactly at the window's start"]
+    if spec.drawdown_by == "market":
+        kinds += ["market drawdown binds", "bankrupt without a position"]
+    kind = d.pick(kinds)
+    markets = [m] if spec.scope != "market" else [m]
+    key = spec.keys(markets)[0] if spec.scope == "market" else spec.name
+    history: dict[str, tuple[int, ...]] = {key: (clock - 10, bal)}
+    if kind == "peak replaced exactly at the window's start":
+        history[key] = (clock - window - 5, 2 * bal, clock - window, bal)
+    if spec.drawdown_by == "market":
+        allowance = bal * spec.drawdown_ppm // PPM
+        history[f"{spec.name}:{m}"] = (clock - 5, d.pick((1, max(1, allowance // 2), max(1, allowance - 1))))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    if kind != "bankrupt without a position":
+        pos["a"][m] = Position(1, mark)
+    pos["e"][m] = Position(-1, -mark - 7)
+    pos["c"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "c", "e")}
+    accounts["a"] = Account(-bal, 0, pos["a"])
+    layers = {k: (bal if k == key else 0) for k in mech.layer_keys([m])}
+    d.tags.add(f"drawdown ({spec.drawdown_mode}, by {spec.drawdown_by or 'balance'}): {kind}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000, mark)}, accounts, layers,
+                                         clock=clock, history=history), mech))
+    return state, (Liquidate("a", d.pick((None, "c")), {}, "0"),)
+
+
+def assessment_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-CH-3 / R-CH-4: an assessment in a period where member 'm1' has used up its allowance
+    (assessable 0) while 'm2' has some left; default-fund contributions of 1 so the deficit
+    reaches the assessment."""
+    m = market_ids(mech)[0]
+    mark = 1_000
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "m1", "m2")}
+    pos["a"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "m1", "m2")}
+    deficit = d.pick((3, 10, 100))
+    accounts["a"] = Account(-deficit, 0, pos["a"])
+    left = d.pick((1, 5, 1_000))
+    d.tags.add(f"assessment with a member's allowance used up, another's {min(left, 5)}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts,
+                                         {k: 0 for k in mech.layer_keys([m])}, {"m1": 1, "m2": 1}, clock=1,
+                                         assessable={"m1": 0, "m2": left}), mech))
+    return state, (Liquidate("a", "c" if "c" in state.accounts else "b", {}, "0"),)
+
+
 def _ranked_adl(mech: Mechanism) -> bool:
     """R-ADL-4: ADL by a score whose boundaries ranking_edge draws."""
     return isinstance(mech.final, Adl) and mech.final.ranking in ("bitmex", "profit", "hyperliquid_side")
@@ -499,6 +560,8 @@ LATE_BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mech
     (settlement_edge, lambda mech: isinstance(mech.final, Haircut) and mech.final.timing == "settlement"),
     (warming_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.warming_first),
     (withdrawal_profit_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.base == "profit"),
+    (drawdown_edge, lambda mech: any(s.drawdown_ppm > 0 and s.drawdown_window > 0 for s in mech.layers)),
+    (assessment_edge, lambda mech: any(s.kind == "assessment" and s.assessment_period > 0 for s in mech.layers)),
 )
 
 
