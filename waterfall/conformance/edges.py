@@ -27,6 +27,7 @@ model's own validate_state.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from waterfall.conformance.venues import Draw, market_ids, time_records, windows_of
@@ -423,9 +424,11 @@ def levy_market_edge(d: Draw, mech: Mechanism) -> Scenario:
 def partial_second_edge(d: Draw, mech: Mechanism) -> Scenario:
     """R-LIQ-6 / R-WF-6: partial_edge's scenario with 'a' in the venue's second market only,
     so the fee's sink key names the account's first market, not the venue's."""
-    state, ops = _partial(d, mech, market_ids(mech)[1:2])
+    first, second = market_ids(mech)[:2]
+    state, ops = _partial(d, mech, (second,))
     d.tags |= {"second market only: " + t for t in d.tags}
-    return state, ops
+    markets = {first: state.markets[second]._replace(id=first), **state.markets}  # the venue's first market, empty
+    return validate_state(prepare(replace(state, markets=markets), mech)), ops
 
 
 def settlement_edge(d: Draw, mech: Mechanism) -> Scenario:
@@ -524,7 +527,31 @@ def drawdown_edge(d: Draw, mech: Mechanism) -> Scenario:
     d.tags.add(f"drawdown ({spec.drawdown_mode}, by {spec.drawdown_by or 'balance'}): {kind}")
     state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000, mark)}, accounts, layers,
                                          clock=clock, history=history), mech))
-    return state, (Liquidate("a", d.pick((None, "c")), {}, "0"),)
+    return state, (Liquidate("a", "c", {}, "0"),)  # to the book: the fund pays first (R-ADL-7)
+
+
+def default_fund_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-CH-2 / R-CH-5: a default-fund draw with the tranche alongside holding 3 or 7 beside
+    members' contributions of 1, 1, 1 or 2, 3, 5: the tranche's part is rounded down and the
+    members split the rest with the fund's rounding (ceil over-collects, then is clipped)."""
+    spec = next(s for s in mech.layers if s.kind == "default_fund" and s.alongside)
+    m = market_ids(mech)[0]
+    mark = 1_000
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "m1", "m2", "m3")}
+    pos["a"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "m1", "m2", "m3")}
+    deficit = d.pick((4, 5, 9))
+    accounts["a"] = Account(-deficit, 0, pos["a"])
+    contributions = dict(zip(("m1", "m2", "m3"), d.pick(((1, 1, 1), (2, 3, 5)))))
+    tranche = d.pick((3, 7))
+    layers = {k: (tranche if k == spec.alongside else 0) for k in mech.layer_keys([m])}
+    d.tags.add(f"default fund ({spec.rounding}) beside a tranche of {tranche}, "
+               f"contributions {'1, 1, 1' if contributions['m2'] == 1 else '2, 3, 5'}, deficit {deficit}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts, layers,
+                                         contributions, clock=1), mech))
+    return state, (Liquidate("a", "b", {}, "0"),)
 
 
 def assessment_edge(d: Draw, mech: Mechanism) -> Scenario:
@@ -561,6 +588,7 @@ LATE_BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mech
     (warming_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.warming_first),
     (withdrawal_profit_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.base == "profit"),
     (drawdown_edge, lambda mech: any(s.drawdown_ppm > 0 and s.drawdown_window > 0 for s in mech.layers)),
+    (default_fund_edge, lambda mech: any(s.kind == "default_fund" and s.alongside for s in mech.layers)),
     (assessment_edge, lambda mech: any(s.kind == "assessment" and s.assessment_period > 0 for s in mech.layers)),
 )
 
