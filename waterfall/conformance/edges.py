@@ -426,7 +426,10 @@ def partial_second_edge(d: Draw, mech: Mechanism) -> Scenario:
     so the fee's sink key names the account's first market, not the venue's."""
     first, second = market_ids(mech)[:2]
     state, ops = _partial(d, mech, (second,))
-    d.tags |= {"second market only: " + t for t in d.tags}
+    p = state.accounts["a"].positions[second]
+    over = abs(p.size) * state.markets[second].mark > mech.liquidation.step_threshold
+    shape = f"second market only: {abs(p.size)} lot(s), notional {'over' if over else 'at most'} step_threshold, "
+    d.tags |= {shape + t for t in d.tags}
     markets = {first: state.markets[second]._replace(id=first), **state.markets}  # the venue's first market, empty
     return validate_state(prepare(replace(state, markets=markets), mech)), ops
 
@@ -515,8 +518,8 @@ def drawdown_edge(d: Draw, mech: Mechanism) -> Scenario:
         allowance = bal * spec.drawdown_ppm // PPM
         history[f"{spec.name}:{m}"] = (clock - 5, d.pick((1, max(1, allowance // 2), max(1, allowance - 1))))
     pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
-    if kind != "bankrupt without a position":
-        pos["a"][m] = Position(1, mark)
+    if kind != "bankrupt without a position":  # ten lots: the fund's budget sends some to the book (R-ADL-7)
+        pos["a"][m] = Position(10, 10 * mark)
     pos["e"][m] = Position(-1, -mark - 7)
     pos["c"][m] = Position(1, mark)
     _balanced(pos, "b")
