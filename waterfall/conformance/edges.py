@@ -21,6 +21,13 @@ these reach the values between branches that `make kit-mutate` showed no vector 
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
 
+Fourth pass (LATE_BUILDERS, seeds EDGES.. in vectors.py, tried after everything else so every
+vector kept before stays kept): ADL queues on a ranking boundary (R-ADL-4), a per-market levy
+(R-LEVY-7), a partial step in the venue's second market (R-LIQ-6), a settlement haircut's
+residue (R-HC-7/R-HC-4), a warming burn at equity <= 0 (R-WH-4), a profit-based withdrawal
+charge (R-WH-2), drawdown records at their boundaries (R-WF-8/R-WF-14/R-TIME-3), a default
+fund beside its tranche (R-CH-5), an assessment allowance used up (R-CH-4).
+
 Each builder is seeded by the same Draw as the generator; the tags name the boundary reached, so vectors.py keeps the first vector
 of each (a feature, like a branch). Money stays integer; every value is checked by the
 model's own validate_state.

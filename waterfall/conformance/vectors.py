@@ -204,7 +204,8 @@ def generated_case(mech: Mechanism, seed: int) -> Case:
 
 
 def edge_cases(mech: Mechanism) -> list[Case]:
-    """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1 (waterfall/conformance/edges.py)."""
+    """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1, then the late ones of seeds
+    EDGES..EDGES+LATE_EDGES-1 where a late builder applies (waterfall/conformance/edges.py)."""
     from waterfall.conformance.edges import edge_scenario, late_edge_scenario
     from waterfall.conformance.venues import RandomDraw
     out = []
