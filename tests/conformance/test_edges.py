@@ -1,5 +1,5 @@
 """The boundary scenarios of the vector generator (waterfall/conformance/edges.py, issue 21
-third pass): each builder puts the value its rule tests exactly on the boundary, the model
+third and fourth passes): each builder puts the value its rule tests exactly on the boundary, the model
 applies the step there, and the scenarios only add vectors (the generated ones are unchanged)."""
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def first_step(m: Mechanism, state: State, op: Any) -> tuple[State, list[Any]]:
 def test_R_CONF_1_edges_are_deterministic_and_generic_without_their_rules() -> None:
     hl = mech("hyperliquid-adl")
     assert [(c.state, c.ops) for c in edge_cases(hl)] == [(c.state, c.ops) for c in edge_cases(hl)]
-    assert len(edge_cases(hl)) == vectors.EDGES
+    assert len(edge_cases(hl)) == vectors.EDGES + vectors.LATE_EDGES  # ranking and partial late edges apply
     plain = edge_cases(mech("generic-socialized-loss"))  # no partial, pool, fund-first or ratio rule
     assert plain and all(c.description.split(": ", 1)[1].startswith(("deficit", "clock", "drawdown", "lifetime",
                                                                       "several", "time", "a trade", "a reducing", "an "))
@@ -156,5 +156,185 @@ def test_R_CONF_1_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> Non
     m = mech("hyperliquid-adl")
     with_edges = [d["id"] for d in documents(m)]
     monkeypatch.setattr(vectors, "EDGES", 0)
+    monkeypatch.setattr(vectors, "LATE_EDGES", 0)
     without = [d["id"] for d in documents(m)]
     assert with_edges[:len(without)] == without and any(i.startswith("edge-") for i in with_edges[len(without):])
+
+
+# ------------------------------------------------------------------ fourth pass: the late edges
+
+
+def late(m: Mechanism) -> list[Any]:
+    """The fourth-pass edges of `m` (seeds EDGES..)."""
+    return [c for c in edge_cases(m) if int(c.id.partition("-")[2]) >= vectors.EDGES]
+
+
+def adl_filled(m: Mechanism, case: Any) -> set[str]:
+    """Accounts the bankrupt's ADL fill reached (R-ADL-1 events)."""
+    _, events = first_step(m, case.state, case.ops[0])
+    return {x.partition(":")[2] for e in events if e.rule == "R-ADL-1" for x in (e.src, e.dst)} - {"a"}
+
+
+def test_R_CONF_1_late_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = mech("bybit-adl")
+    with_late = [d["id"] for d in documents(m)]
+    monkeypatch.setattr(vectors, "LATE_EDGES", 0)
+    without = [d["id"] for d in documents(m)]
+    added = with_late[len(without):]
+    assert with_late[:len(without)] == without and added
+    assert all(int(i.partition("-")[2]) >= vectors.EDGES for i in added)
+    assert not late(mech("generic-socialized-loss"))  # no rule a late builder tests: nothing drawn
+
+
+@pytest.mark.parametrize("mid", ["bitmex-adl", "hyperliquid-adl", "kit-adl-profit-toward-counterparty"])
+def test_R_ADL_4_ranking_edges_decide_who_takes_the_fill(mid: str) -> None:
+    m = mech(mid)
+    seen = {}
+    for case in late(m):
+        kind = next((t.partition(": ")[2] for t in case.tags if t.startswith("ADL queue")), None)
+        if kind is None or kind in seen:
+            continue
+        state = prepare(case.state, m)
+        z, y = state.accounts["z"], state.accounts["y"]
+        pz, mark = z.positions["M0"], state.markets["M0"].mark
+        if kind == "pnl 1":
+            assert pz.size * mark - pz.open_notional == 1
+        if kind == "equity <= 0":
+            assert equity(state, z) <= 0 < equity(state, y)
+        if kind == "entered at 1":
+            assert pz.open_notional * pz.size == 1
+        if kind == "one-lot long":
+            assert pz.size == 1 and y.positions["M0"].size == 2
+        # the boundary account ranks first only where its score is defined and the higher one
+        seen[kind] = adl_filled(m, case)
+    expected = {"pnl 1": {"y"}, "equity <= 0": {"y"}, "one-lot long": {"z"}, "entered at 1": {"z"},
+                "one unit apart": {"z"}}
+    assert seen and all(seen[k] == expected[k] for k in seen), seen
+    assert len(seen) >= 2
+
+
+def test_R_LEVY_7_levy_edges_split_a_deficit_without_loss_to_the_first_market() -> None:
+    m = mech("drift-v2")
+    whole = second = 0
+    for case in late(m):
+        _, events = first_step(m, case.state, case.ops[0])
+        levied = {e.market for e in events if e.rule == "R-LEVY-2"}
+        if any("no loss in either market" in t for t in case.tags) and levied:
+            whole += levied == {"M0"}  # no loss anywhere: the first market takes the whole deficit
+        if any("the second market only" in t for t in case.tags) and levied:
+            second += levied == {"M1"}
+    assert whole and second, (whole, second)
+
+
+def test_R_HC_4_residue_of_a_settlement_haircut_is_paid_by_the_markets_sink() -> None:
+    m = mech("kit-haircut-settlement-market-residue")
+    paid = 0
+    for case in late(m):
+        (market, loss), = case.state.deferred.items()
+        _, events = first_step(m, case.state, case.ops[0])
+        residue = [e for e in events if e.rule == "R-HC-4"]
+        if market == "M1" and residue:
+            assert all(e.src == "layer:fee_pool:M1" and e.dst == "deferred:M1" for e in residue)
+            paid += 1
+    assert paid
+
+
+def test_R_WH_4_warming_burn_skips_an_account_at_equity_zero_or_below() -> None:
+    m = mech("percolator-warmup")
+    burned = 0
+    for case in late(m):
+        if "w" not in case.state.accounts:
+            continue
+        state = prepare(case.state, m)
+        w = equity(state, state.accounts["w"])
+        _, events = first_step(m, state, case.ops[0])
+        payers = {e.src for e in events if e.rule == "R-WH-4"}
+        assert w <= 0 and "account:w" not in payers
+        burned += "account:g" in payers and w - state.window_base["w"] > 0  # an unmatured gain at equity <= 0
+    assert burned
+
+
+def test_R_WH_2_withdrawal_charge_counts_no_account_at_a_gain_of_zero_or_below() -> None:
+    m = mech("percolator-warmup")
+    charged = 0
+    for case in late(m):
+        op = case.ops[0]
+        if "n" not in case.state.accounts:
+            continue
+        state = prepare(case.state, m)
+        loss = sum(state.deferred.values())
+        gain = equity(state, state.accounts["a"]) - state.accounts["a"].net_deposit
+        post, _ = step(state, op, m)
+        charge = sum(state.deferred.values()) - sum(post.deferred.values())
+        # G is the withdrawer's own gain: ceil(min(amount, gain) x L / gain)
+        expect = min(loss, op.amount, -(-min(op.amount, gain) * loss // gain))
+        assert charge == expect, (case.id, charge, expect)
+        charged += charge == loss and gain < loss
+    assert charged
+
+
+def test_R_WF_14_drawdown_edges_draw_the_allowance_left_by_the_markets_drawdown() -> None:
+    m = mech("bybit-adl")
+    spec = m.layers[0]
+    binds = replaced = 0
+    for case in late(m):
+        kind = next((t.rpartition(": ")[2] for t in case.tags if t.startswith("drawdown")), None)
+        if kind is None:
+            continue
+        state = prepare(case.state, m)
+        _, events = first_step(m, state, case.ops[0])
+        drawn = sum(e.amount for e in events if e.src == "layer:insurance_fund")
+        bal = state.layers["insurance_fund"]
+        dd = state.history["insurance_fund:M0"][1]
+        # the peak is the balance (the older point is replaced); a bankrupt without a position
+        # belongs to no market, so no market's drawdown is taken off
+        allowance = bal * spec.drawdown_ppm // PPM - (dd if kind != "bankrupt without a position" else 0)
+        assert drawn <= max(0, allowance), (case.id, drawn, allowance)
+        if kind == "market drawdown binds":
+            binds += 0 < drawn  # the drawdown recorded for M0 lowers what the pool pays for it
+        if kind == "peak replaced exactly at the window's start":
+            assert state.history["insurance_fund"][2] == state.clock - spec.drawdown_window
+            replaced += 0 < drawn  # with the older peak (2 x bal) the allowance would be larger
+    assert binds and replaced, (binds, replaced)
+
+
+def test_R_CH_5_default_fund_edges_clip_a_ceil_split_beside_the_tranche() -> None:
+    m = mech("kit-ccp-alongside-ceil")
+    clipped = 0
+    for case in late(m):
+        state = prepare(case.state, m)
+        _, events = first_step(m, state, case.ops[0])
+        own = sum(e.amount for e in events if e.src == "layer:ccp_second_tranche")
+        members = sum(e.amount for e in events if e.src.startswith("default_fund:"))
+        tranche, total = state.layers["ccp_second_tranche"], sum(state.default_fund.values())
+        amount = min(-equity(state, state.accounts["a"]), total + tranche)
+        assert own == amount * tranche // (total + tranche) and own + members == amount
+        clipped += own > 0 and len(state.default_fund) * -(-(amount - own) // len(state.default_fund)) > amount - own
+    assert clipped
+
+
+def test_R_CH_4_assessment_edges_charge_nothing_to_a_member_whose_allowance_is_used_up() -> None:
+    m = mech("clearing-house-vmgh")
+    assessed = 0
+    for case in late(m):
+        if case.state.assessable.get("m1") != 0:
+            continue
+        _, events = first_step(m, case.state, case.ops[0])
+        payers = {e.src for e in events if e.rule == "R-CH-3"}
+        assert "account:m1" not in payers
+        assessed += "account:m2" in payers
+    assert assessed
+
+
+def test_R_LIQ_6_partial_step_fee_goes_to_the_accounts_first_market() -> None:
+    m = mech("kit-fund-isolated-market")  # M1 isolated: its own fund balance
+    stepped = 0
+    for case in late(m):
+        state = prepare(case.state, m)
+        assert sorted(state.markets) == ["M0", "M1"] and list(state.accounts["a"].positions) == ["M1"]
+        post, events = first_step(m, state, case.ops[0])
+        fees = [e for e in events if e.rule == "R-LIQ-5"]
+        if post.partial_at.get("a") == state.clock and fees:
+            assert all(e.dst == "layer:insurance_fund:M1" for e in fees)
+            stepped += 1
+    assert stepped

@@ -21,20 +21,28 @@ these reach the values between branches that `make kit-mutate` showed no vector 
   maintenance requirement is 0 or 1 before and after the fill, with the close price on
   either side of the mark (previous mark).
 
+Fourth pass (LATE_BUILDERS, seeds EDGES.. in vectors.py, tried after everything else so every
+vector kept before stays kept): ADL queues on a ranking boundary (R-ADL-4), a per-market levy
+(R-LEVY-7), a partial step in the venue's second market (R-LIQ-6), a settlement haircut's
+residue (R-HC-7/R-HC-4), a warming burn at equity <= 0 (R-WH-4), a profit-based withdrawal
+charge (R-WH-2), drawdown records at their boundaries (R-WF-8/R-WF-14/R-TIME-3), a default
+fund beside its tranche (R-CH-5), an assessment allowance used up (R-CH-4).
+
 Each builder is seeded by the same Draw as the generator; the tags name the boundary reached, so vectors.py keeps the first vector
 of each (a feature, like a branch). Money stays integer; every value is checked by the
 model's own validate_state.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Callable
 
 from waterfall.conformance.venues import Draw, market_ids, time_records, windows_of
-from waterfall.model.mechanism import Adl, Mechanism, Pool
-from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade
+from waterfall.model.mechanism import Adl, Haircut, Levy, Mechanism, Pool, WithdrawalHaircut
+from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade, Withdraw
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, margin_requirement, validate_state
-from waterfall.model.units import MAX_BALANCE, PPM
+from waterfall.model.units import MAX_BALANCE, PPM, RANK_SCALE
 
 Scenario = tuple[State, tuple[Op, ...]]
 
@@ -72,9 +80,13 @@ def partial_edge(d: Draw, mech: Mechanism) -> Scenario:
     under or over step_threshold, equity at step_min_margin_ppm of its requirement -1/0/+1 (or
     between it and the requirement, or 0), a last partial step a cooldown -1/0/+1 s ago; 'c'
     liquidates it, again after the cooldown -1/0/+1 s."""
+    return _partial(d, mech, market_ids(mech)[:d.int(1, 2)])
+
+
+def _partial(d: Draw, mech: Mechanism, ids: tuple[str, ...]) -> Scenario:
+    """R-LIQ-6: partial_edge's scenario with 'a' holding the markets `ids`."""
     rule = mech.liquidation
     threshold = max(1, rule.step_threshold)
-    ids = market_ids(mech)[:d.int(1, 2)]
     markets, positions = {}, {"a": {}, "b": {}, "c": {}}
     for m in ids:
         lots = d.pick((1, 1, 2, 5))
@@ -331,3 +343,267 @@ BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism
     (fund_first_edge, _fund_first),
 )
 GENERIC: tuple[Callable[[Draw, Mechanism], Scenario], ...] = (deficit_edge, close_edge, bound_edge)
+
+
+# ------------------------------------------------------------------ fourth pass (issue 21d)
+# Tried after every builder above (seeds EDGES.., vectors.py), so the vectors kept before
+# stay kept byte for byte: each reaches a state the kit-mutate survivors of the third pass need.
+
+
+def ranking_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-ADL-3 / R-ADL-4: bankrupt 'a' holds one lot; two opposite holders 'y' < 'z' of one or
+    two lots each, so the first in ADL order takes the whole fill: 'z' with a PnL of exactly 1
+    (bitmex), 'z' at a loss with equity 0 or -1 beside 'y' at a smaller loss (undefined score),
+    a one-lot long 'z' ahead of a two-lot long (hyperliquid_side), 'z' one lot entered at a
+    total of 1 (open notional x size = 1), or 'z' scored exactly one unit above 'y' (profit,
+    hyperliquid_side: two scores closer than the number of holders). 'k' holds the rest."""
+    ranking = mech.final.ranking  # type: ignore[union-attr]
+    cases = {"bitmex": ("pnl 1", "equity <= 0"), "profit": ("one unit apart", "equity <= 0"),
+             "hyperliquid_side": ("one-lot long", "entered at 1", "one unit apart", "equity <= 0")}[ranking]
+    case = d.pick(cases)
+    m = market_ids(mech)[0]
+    mark = d.pick((1_000, 10_007))
+    side = -1 if case in ("one-lot long", "entered at 1") else 1  # the bankrupt's side; the queue is the other
+    q = -side  # the queue's sign
+    big = 10**6 * mark * mark
+    eq: dict[str, int] = {}
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "k", "y", "z")}
+    if case == "pnl 1":  # u = 1: the ratio's two forms differ (R-ADL-4b)
+        pos["z"][m], eq["z"] = Position(-1, -mark - 1), big
+        pos["y"][m], eq["y"] = Position(-1, -mark - 10), mark
+    elif case == "equity <= 0":  # 'z' unscored (ranks last), 'y' at a loss but solvent
+        loss = d.pick((1, 5))
+        pos["z"][m], eq["z"] = Position(q, q * mark - q * loss), -d.int(0, 1)
+        pos["y"][m], eq["y"] = Position(q, q * mark - q), big
+    elif case == "one-lot long":
+        pos["z"][m], eq["z"] = Position(1, mark), 10 * mark
+        pos["y"][m], eq["y"] = Position(2, 2 * mark), 100 * mark
+    elif case == "entered at 1":
+        pos["z"][m], eq["z"] = Position(1, 1), mark * mark
+        pos["y"][m], eq["y"] = Position(2, 2 * mark), 10 * mark
+    else:  # one unit apart: profit scores P and P + 1; hyperliquid_side shorts |open notional| at equity RANK_SCALE
+        p = d.int(1, 50)
+        pos["y"][m] = Position(-1, -mark - p)
+        pos["z"][m] = Position(-1, -mark - p - 1)
+        eq["y"] = eq["z"] = RANK_SCALE if ranking == "hyperliquid_side" else big
+    pos["a"][m] = Position(side, side * mark)
+    _balanced(pos, "k")
+    accounts = {i: Account(eq[i] - (pos[i][m].size * mark - pos[i][m].open_notional), 0, pos[i]) for i in ("y", "z")}
+    deficit = d.pick((1, mark // 2))
+    accounts["a"] = Account(-deficit, 0, pos["a"])
+    accounts["k"] = Account(big, big, pos["k"])
+    d.tags.add(f"ADL queue ({ranking}): {case}")
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000, mark)}, accounts, 0, clock=1)
+    return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
+
+
+def levy_market_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-LEVY-7 / R-WF-15: bankrupt 'a' in two markets with different open interest, a
+    deficit of 2 or a little more split over them: 'a' at entry = mark in both (no loss: the
+    first market takes it all), at a loss in one, or holding the second market only; the
+    layers (per-market ones included) hold 0, 1 or their reserve; liquidated to 'c'."""
+    x, y = market_ids(mech)[:2]
+    mark = d.pick((10, 1_000))
+    kind = d.pick(("no loss in either market", "a loss in the second market", "the second market only"))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    loss = d.int(1, mark) if kind == "a loss in the second market" else 0
+    if kind != "the second market only":
+        pos["a"][x] = Position(1, mark)
+    pos["a"][y] = Position(2, 2 * mark + loss)
+    pos["e"][y] = Position(-3, -3 * mark)  # Y's open interest differs from X's
+    pos["c"][x] = Position(1, mark)
+    _balanced(pos, "b")
+    deficit = d.pick((2, 3, d.int(4, 60)))
+    big = 1_000 * mark * 100
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "c", "e")}
+    accounts["a"] = Account(loss - deficit, 0, pos["a"])
+    reserves = {spec.name: spec.reserve for spec in mech.layers}
+    fills = {k: d.pick((0, 1, "reserve", "ample")) for k in mech.layer_keys([x, y])}
+    layers = {k: {"reserve": reserves.get(k.partition(":")[0], 0), "ample": big}.get(f, f)  # type: ignore[call-overload]
+              for k, f in fills.items()}
+    d.tags.add(f"per-market levy: {kind}, deficit {deficit if deficit <= 3 else 'small'}, layers "
+               + ", ".join(f"{k} {f}" for k, f in sorted(fills.items())))
+    state = validate_state(prepare(State({x: Market(x, mark, 100_000, 50_000, mark),
+                                          y: Market(y, mark, 100_000, 50_000, mark)}, accounts, layers, clock=1), mech))
+    return state, (Liquidate("a", "c", {}, "0"),)
+
+
+def partial_second_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-LIQ-6 / R-WF-6: partial_edge's scenario with 'a' in the venue's second market only,
+    so the fee's sink key names the account's first market, not the venue's."""
+    first, second = market_ids(mech)[:2]
+    state, ops = _partial(d, mech, (second,))
+    p = state.accounts["a"].positions[second]
+    over = abs(p.size) * state.markets[second].mark > mech.liquidation.step_threshold
+    shape = f"second market only: {abs(p.size)} lot(s), notional {'over' if over else 'at most'} step_threshold, "
+    d.tags |= {shape + t for t in d.tags}
+    markets = {first: state.markets[second]._replace(id=first), **state.markets}  # the venue's first market, empty
+    return validate_state(prepare(replace(state, markets=markets), mech)), ops
+
+
+def settlement_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-HC-7 / R-HC-4: a deferred loss of 1, 2 or a few units in the venue's first or second
+    market, profitable holders there whose floor shares leave a residue, the residue sink's
+    balance 0, 1 or ample; time advanced to the window's end."""
+    policy: Haircut = mech.final  # type: ignore[assignment]
+    ids = market_ids(mech)[:2]
+    m = d.pick(ids)
+    mark = d.pick((10, 1_000))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("l", "p", "q", "r")}
+    for i, gain in zip(("p", "q", "r"), (1, d.pick((1, 2)), d.pick((1, 3, 4)))):
+        pos[i][m] = Position(1, mark - gain)
+    _balanced(pos, "l")
+    big = 1_000 * mark * 10
+    accounts = {i: Account(big, big, pos[i]) for i in pos}
+    loss = d.pick((1, 2, 5, 7))
+    fill = d.pick((0, 1, big))
+    layers = {k: fill for k in mech.layer_keys(list(ids))}
+    window = policy.window
+    clock = window * d.int(1, 3) - d.int(1, 2)
+    where = "the first" if m == ids[0] else "the second"
+    d.tags.add(f"settlement haircut in {where} market, loss {loss}, sink balance {min(fill, 2)}")
+    state = validate_state(prepare(State({i: Market(i, mark, 100_000, 50_000, mark) for i in ids}, accounts,
+                                         layers, clock=clock, deferred={m: loss}), mech))
+    return state, (AdvanceTime(window - clock % window),)
+
+
+def warming_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WH-4: a warming-first burn for bankrupt 'a' (no position, negative collateral) while
+    'g' has warming gain and 'w' has equity 0 or -1 with an unmatured gain above it (a
+    negative window base): only positive equity is burned."""
+    m = market_ids(mech)[0]
+    deficit = d.pick((1, 2, 5))
+    gain = d.pick((1, 3, 100))
+    w_eq = -d.int(0, 1)
+    accounts = {"a": Account(-deficit, 0, {}), "g": Account(gain, 0, {}), "w": Account(w_eq, 0, {}),
+                "c": Account(10**6, 10**6, {})}
+    d.tags.add(f"warming burn beside an account at equity {w_eq} with an unmatured gain, gain {gain}")
+    state = validate_state(prepare(State({m: Market(m, 1_000, 100_000, 50_000)}, accounts,
+                                         {k: 0 for k in mech.layer_keys([m])}, clock=1,
+                                         window_base={"g": 0, "w": -d.pick((1, 5))}), mech))
+    return state, (Liquidate("a", "c", {}, "0"),)
+
+
+def withdrawal_profit_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WH-2 base 'profit': a shortfall L outstanding, withdrawer 'a' with a matured gain of
+    1..3, others at a gain of 0 or below (they count 0 in G), 'a' withdrawing L or more."""
+    m = market_ids(mech)[0]
+    gain = d.pick((1, 2, 3))
+    loss = d.pick((5, 10, 99))
+    nd = 10 * loss
+    accounts = {"a": Account(nd + gain, nd, {}), "b": Account(nd, nd, {}), "n": Account(nd - d.int(1, 3), nd, {})}
+    amount = d.pick((loss, loss + gain, nd))
+    d.tags.add(f"withdrawal charge on a gain of {gain} beside accounts at a gain <= 0")
+    state = validate_state(prepare(State({m: Market(m, 1_000, 100_000, 50_000)}, accounts,
+                                         {k: 0 for k in mech.layer_keys([m])}, clock=1,
+                                         window_base={"a": gain}, deferred={m: loss}), mech))
+    return state, (Withdraw("a", amount),)
+
+
+def drawdown_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WF-8 / R-WF-14 / R-TIME-3: the first drawdown layer holds B with its history at the
+    boundaries: a higher peak replaced exactly at the window's start (clock - window), or a
+    peak B; under a pool shared per market (drawdown_by 'market') a positive recorded PnL
+    drawdown for the bankrupt's market that binds the draw, or a bankrupt holding no position
+    (its flows belong to no market). 'a' owes B, more than any allowance; ADL takes the rest."""
+    spec = next(s for s in mech.layers if s.drawdown_ppm > 0 and s.drawdown_window > 0)
+    m = market_ids(mech)[0]
+    mark = 1_000
+    window = spec.drawdown_window
+    clock = window + 1_000
+    bal = d.pick((1_000, 10_007, 99_999))
+    kinds = ["peak replaced exactly at the window's start"]
+    if spec.drawdown_by == "market":
+        kinds += ["market drawdown binds", "bankrupt without a position"]
+    kind = d.pick(kinds)
+    markets = [m] if spec.scope != "market" else [m]
+    key = spec.keys(markets)[0] if spec.scope == "market" else spec.name
+    history: dict[str, tuple[int, ...]] = {key: (clock - 10, bal)}
+    if kind == "peak replaced exactly at the window's start":
+        history[key] = (clock - window - 5, 2 * bal, clock - window, bal)
+    if spec.drawdown_by == "market":
+        allowance = bal * spec.drawdown_ppm // PPM
+        history[f"{spec.name}:{m}"] = (clock - 5, d.pick((1, max(1, allowance // 2), max(1, allowance - 1))))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", "e")}
+    if kind != "bankrupt without a position":  # ten lots: the fund's budget sends some to the book (R-ADL-7)
+        pos["a"][m] = Position(10, 10 * mark)
+    pos["e"][m] = Position(-1, -mark - 7)
+    pos["c"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "c", "e")}
+    accounts["a"] = Account(-bal, 0, pos["a"])
+    layers = {k: (bal if k == key else 0) for k in mech.layer_keys([m])}
+    d.tags.add(f"drawdown ({spec.drawdown_mode}, by {spec.drawdown_by or 'balance'}): {kind}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000, mark)}, accounts, layers,
+                                         clock=clock, history=history), mech))
+    return state, (Liquidate("a", "c", {}, "0"),)  # to the book: the fund pays first (R-ADL-7)
+
+
+def default_fund_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-CH-2 / R-CH-5: a default-fund draw with the tranche alongside holding 3 or 7 beside
+    members' contributions of 1, 1, 1 or 2, 3, 5: the tranche's part is rounded down and the
+    members split the rest with the fund's rounding (ceil over-collects, then is clipped)."""
+    spec = next(s for s in mech.layers if s.kind == "default_fund" and s.alongside)
+    m = market_ids(mech)[0]
+    mark = 1_000
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "m1", "m2", "m3")}
+    pos["a"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "m1", "m2", "m3")}
+    deficit = d.pick((4, 5, 9))
+    accounts["a"] = Account(-deficit, 0, pos["a"])
+    contributions = dict(zip(("m1", "m2", "m3"), d.pick(((1, 1, 1), (2, 3, 5)))))
+    tranche = d.pick((3, 7))
+    layers = {k: (tranche if k == spec.alongside else 0) for k in mech.layer_keys([m])}
+    d.tags.add(f"default fund ({spec.rounding}) beside a tranche of {tranche}, "
+               f"contributions {'1, 1, 1' if contributions['m2'] == 1 else '2, 3, 5'}, deficit {deficit}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts, layers,
+                                         contributions, clock=1), mech))
+    return state, (Liquidate("a", "b", {}, "0"),)
+
+
+def assessment_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-CH-3 / R-CH-4: an assessment in a period where member 'm1' has used up its allowance
+    (assessable 0) while 'm2' has some left; default-fund contributions of 1 so the deficit
+    reaches the assessment."""
+    m = market_ids(mech)[0]
+    mark = 1_000
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "m1", "m2")}
+    pos["a"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    big = 10**9
+    accounts = {i: Account(big, big, pos[i]) for i in ("b", "m1", "m2")}
+    deficit = d.pick((3, 10, 100))
+    accounts["a"] = Account(-deficit, 0, pos["a"])
+    left = d.pick((1, 5, 1_000))
+    d.tags.add(f"assessment with a member's allowance used up, another's {min(left, 5)}")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts,
+                                         {k: 0 for k in mech.layer_keys([m])}, {"m1": 1, "m2": 1}, clock=1,
+                                         assessable={"m1": 0, "m2": left}), mech))
+    return state, (Liquidate("a", "c" if "c" in state.accounts else "b", {}, "0"),)
+
+
+def _ranked_adl(mech: Mechanism) -> bool:
+    """R-ADL-4: ADL by a score whose boundaries ranking_edge draws."""
+    return isinstance(mech.final, Adl) and mech.final.ranking in ("bitmex", "profit", "hyperliquid_side")
+
+
+LATE_BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism], bool]], ...] = (
+    (ranking_edge, _ranked_adl),
+    (levy_market_edge, lambda mech: isinstance(mech.final, Levy) and mech.final.per_market),
+    (partial_second_edge, lambda mech: mech.liquidation.step_ppm > 0),
+    (settlement_edge, lambda mech: isinstance(mech.final, Haircut) and mech.final.timing == "settlement"),
+    (warming_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.warming_first),
+    (withdrawal_profit_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.base == "profit"),
+    (drawdown_edge, lambda mech: any(s.drawdown_ppm > 0 and s.drawdown_window > 0 for s in mech.layers)),
+    (default_fund_edge, lambda mech: any(s.kind == "default_fund" and s.alongside for s in mech.layers)),
+    (assessment_edge, lambda mech: any(s.kind == "assessment" and s.assessment_period > 0 for s in mech.layers)),
+)
+
+
+def late_edge_scenario(d: Draw, mech: Mechanism) -> Scenario | None:
+    """R-CONF-1: one fourth-pass boundary scenario for `mech` (None: no builder applies)."""
+    builders = [b for b, applies in LATE_BUILDERS if applies(mech)]
+    return d.pick(builders)(d, mech) if builders else None

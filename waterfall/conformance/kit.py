@@ -8,7 +8,9 @@ goes to a pool other than the surplus sink, a drawdown trigger with a lifetime c
 warm-up on amounts, a short assessment period, a pool whose ADL trigger is its whole value;
 second pass: a fund with an isolated market, haircut queues by priority and by leverage,
 per-account haircut caps, a mechanism without a [liquidation] table; third pass: dYdX's margin-ratio
-check at a uniform previous-mark close with fund first, a drawdown level of 1 ppm, a warm-up window of 1 s), so the vectors reach every option of
+check at a uniform previous-mark close with fund first, a drawdown level of 1 ppm, a warm-up window of 1 s;
+fourth pass: levy, immediate and settlement haircut residues paid by a per-market layer, a
+ceil default-fund split beside its tranche), so the vectors reach every option of
 spec/mechanisms.md. Their ids start with `kit-`; an implementation announces them like
 any other mechanism id.
 """
@@ -23,6 +25,7 @@ from waterfall.model.mechanism import Mechanism
 
 FUND = {"name": "insurance_fund", "kind": "balance"}
 POOL = {"name": "fee_pool", "kind": "balance", "scope": "market"}
+CAPPED_POOL = {**POOL, "cap_per_event": 1}  # pays 1 in the layer pass, so it still holds a residue to pay (R-HC-4)
 CCP = [{"name": "defaulter_contribution", "kind": "defaulter_contribution"},
        {"name": "ccp_capital", "kind": "balance", "reserve": 2},
        {"name": "default_fund", "kind": "default_fund", "rounding": "floor"},
@@ -125,6 +128,23 @@ VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
                     "drawdown_mode": "trigger"}]}),
     "kit-warmup-one-second": ("paradex-withdrawal-haircut", {  # R-WH-3 / R-TIME-2: a window of 1 s rolls on
         "final": {"policy": "withdrawal_haircut", "base": "profit", "window": 1}}),  # every advance
+    # issue 21, fourth pass: residue sinks that are per-market layers (a bankrupt or a deferred
+    # loss outside the venue's first market shows which market's balance pays), a default
+    # fund whose ceil split over-collects while the tranche alongside pays a part (R-CH-5)
+    "kit-levy-market-residue": ("drift-v2", {  # R-LEVY-7 / R-HC-4: floor rates leave residues per market
+        "layers": [{**FUND, "reserve": 1}, CAPPED_POOL],
+        "final": {"policy": "levy", "rate_scale": 1_000, "rate_rounding": "floor", "payment_rounding": "floor",
+                  "residue_sink": "fee_pool", "per_market": True, "exempt": ["amm"]}}),
+    "kit-haircut-floor-market-residue": ("generic-socialized-loss", {  # R-HC-4 at once, per market
+        "layers": [FUND, CAPPED_POOL],
+        "final": {"policy": "haircut", "rounding": "floor", "residue_sink": "fee_pool"}}),
+    "kit-haircut-settlement-market-residue": ("bitmex-2015-profit-equalisation", {  # R-HC-7 + R-HC-4
+        "layers": [FUND, CAPPED_POOL],
+        "final": {"policy": "haircut", "profit": "upnl", "timing": "settlement", "window": 7_200,
+                  "rounding": "floor", "residue_sink": "fee_pool"}}),
+    "kit-ccp-alongside-ceil": ("clearing-house-vmgh", {  # R-CH-2 / R-CH-5: ceil shares beside the tranche
+        "layers": [CCP[0], CCP[1], {"name": "ccp_second_tranche", "kind": "balance", "pays": False},
+                   {**CCP[2], "rounding": "ceil", "alongside": "ccp_second_tranche"}, CCP[3]]}),
     "kit-bad-debt-reserves-caps": ("generic-socialized-loss", {
         "liquidation": {"surplus": "none"},
         "layers": [{**FUND, "reserve": 7, "cap_per_event": 20_000}, {**POOL, "reserve": 2, "cap_per_event": 9}],

@@ -41,6 +41,7 @@ from waterfall.proofs.mutation.model_copy import MODEL_DIR
 SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterfall.spec)
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
 CHAINED = 10  # chained copies per mechanism (R-CONF-3): the first kept vectors that involve time
+LATE_EDGES = 30  # fourth-pass boundary scenarios (edges.LATE_BUILDERS), seeds EDGES.., tried last
 EDGES = 40  # boundary scenarios tried per mechanism that has a rule they test (waterfall/conformance/edges.py)
 
 
@@ -203,13 +204,23 @@ def generated_case(mech: Mechanism, seed: int) -> Case:
 
 
 def edge_cases(mech: Mechanism) -> list[Case]:
-    """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1 (waterfall/conformance/edges.py)."""
-    from waterfall.conformance.edges import edge_scenario
+    """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1, then the late ones of seeds
+    EDGES..EDGES+LATE_EDGES-1 where a late builder applies (waterfall/conformance/edges.py)."""
+    from waterfall.conformance.edges import edge_scenario, late_edge_scenario
     from waterfall.conformance.venues import RandomDraw
     out = []
     for seed in range(EDGES):
         draw = RandomDraw(seed)
         state, ops = edge_scenario(draw, mech)
+        tags = sorted(draw.tags)
+        out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(tags) + ": "
+                        + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
+    for seed in range(EDGES, EDGES + LATE_EDGES):  # fourth pass: after the others, so they only add
+        draw = RandomDraw(seed)
+        late = late_edge_scenario(draw, mech)
+        if late is None:
+            break
+        state, ops = late
         tags = sorted(draw.tags)
         out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(tags) + ": "
                         + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
