@@ -9,14 +9,16 @@ DEFAULT_RLIMIT = 100_000_000
 """R-PROVE-11: the most solver work one query may take before its branch is UNKNOWN
 (`waterfall prove --rlimit`); counted by Z3 itself, so the same on a quiet or a busy machine."""
 
-LADDER: tuple[tuple[str, int], ...] = (("smt", 2_000_000), ("nlsat", 2_000_000), ("smt", 20_000_000),
+LADDER: tuple[tuple[str, int], ...] = (("smt", 2_000_000), ("smt1", 2_000_000), ("smt2", 2_000_000),
+                                       ("smt3", 2_000_000), ("nlsat", 2_000_000), ("smt", 20_000_000),
                                        ("smt1", 20_000_000), ("smt2", 20_000_000))
-"""R-PROVE-11: the fresh solvers a query the incremental solver gave up on is tried with, in
-order, each with its own rlimit ("smt1": the smt core with random seed 1, a fixed choice, so
-still the same answer on any machine), then Z3's smt core with the whole budget. Measured on 30
-queries of generic-socialized-loss liquidate at k = 3 that the incremental solver gave up on:
-this ladder decided 30 of 30 in 16.5 s, plain smt with a growing budget 27 of 30 in 298 s
-(docs/proofs.md, Deterministic budgets)."""
+"""R-PROVE-11, R-PROVE-16: the fresh solvers a query the incremental solver gave up on is tried
+with, in order, each with its own rlimit ("smtN": the smt core with random seed N, a fixed choice,
+so still the same answer on any machine), then Z3's smt core with the whole budget. R-PROVE-16:
+three more seeds come first at the first rung's budget: a non-linear query the first rung gives up
+on is usually decided in under 2 M units by another seed, where nlsat and a larger budget with the
+same seed cost seconds (docs/proofs.md, Speed: "A second solver, and cheaper rungs"). The rungs of
+the ladder before R-PROVE-16 follow in their old order, so a query still meets each of them."""
 
 DEFAULT_MEMORY_MB = 4096
 """R-PROVE-14: the address space one (mechanism, operation) task may use, in MB
