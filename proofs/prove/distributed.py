@@ -57,8 +57,9 @@ from waterfall.spec.invariants import REGISTRY, RELATIONS
 from waterfall.proofs.prove.harness import OPERATIONS, Case, Sizes, cases, operations_for
 from waterfall.proofs.prove.matrix import died, describe_exploration, merged_verdicts, op_summary
 from waterfall.proofs.prove.prover import (MAX_WITNESSES, SAMPLES, CaseStats, Cell, Evidence, Prover, not_applicable,
-                                           run_case_in_budget)
-from waterfall.proofs.prove.symexec import memory_exceeded, out_of_memory
+                                           relations_in_budget, run_case_in_budget, small_scope_search,
+                                           stopped_by_memory)
+from waterfall.proofs.prove.symexec import out_of_memory
 from waterfall.proofs.prove import relational
 from waterfall.proofs.prove.budgets import DEFAULT_MEMORY_MB, DEFAULT_RLIMIT
 from waterfall.proofs.verdict import Verdict
@@ -100,9 +101,9 @@ def isolated(name: str, *args: Any, memory_mb: int | None = None) -> Any:
                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                               text=True, check=False)
         if proc.returncode != 0 or not out.exists():
-            tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             if proc.returncode < 0:  # R-PROVE-15's wording: the signal named
                 raise UnitError(f"the process of unit {name} ended without a result: {died(proc.returncode)}")
+            tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
             raise UnitError(f"the process of unit {name} ended with exit code {proc.returncode}: {tail}")
         return json.loads(out.read_text())
 
@@ -147,15 +148,11 @@ def sample_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, 
     prover = Prover(mech, [i for i in invariants if not not_applicable(mech, i)], time.perf_counter(), 1, rlimit)
     stopped: list[CaseStats] = []  # R-PROVE-14: the budget's stop, as prove_operation records it
     try:
-        if samples:
-            for k, m in sz.search_pairs():
-                for case in cases(mech, op, k, m):
-                    if not prover.done():
-                        prover.sample(case, samples)
+        small_scope_search(prover, mech, sz, op, samples)
     except Exception as e:  # noqa: BLE001  (only the memory budget, as prove_operation: anything else is re-raised)
         if not out_of_memory(e):
             raise
-        stopped.append(CaseStats(f"{op}: small-scope search", complete=False, reason=memory_exceeded(), memory=True))
+        stopped.append(stopped_by_memory(f"{op}: small-scope search"))
     return Evidence(mech.id, prover.cells, stopped, []).to_json()
 
 
@@ -184,14 +181,7 @@ class _CaseProver(Prover):
 def relations_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, Any], op: str,
                    rels: list[str], timeout: float, max_paths: int, rlimit: int = DEFAULT_RLIMIT) -> dict[str, Any]:
     """R-PROVE-12 on the cluster: the relations of one liquidation, as prove_operation proves them."""
-    mech = mechanism(text, origin)
-    try:
-        cells = relational.prove_relations(mech, rels, Sizes(**sizes), timeout, max_paths, rlimit=rlimit)
-    except Exception as e:  # noqa: BLE001  (R-PROVE-14: the budget ran out, as prove_operation; anything else is re-raised)
-        if not out_of_memory(e):
-            raise
-        cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
-    return {i: asdict(c) for i, c in cells.items()}
+    return relations_in_budget(mechanism(text, origin), rels, Sizes(**sizes), op, timeout, max_paths, rlimit)
 
 
 def case_unit(text: str, origin: str, invariants: list[str], sizes: dict[str, Any], op: str, index: int,
@@ -354,9 +344,7 @@ class Speculation:
             fold(run.cells, ev)
             run.stats += ev.cases  # only a stop by the memory budget (R-PROVE-14)
             run.sampled = True
-            if any(c.memory for c in ev.cases):  # as prove_operation: no case explored after it
-                run.finished = True
-                self.cancel(run)
+            if self.stop_on_memory(run, ev.cases):  # as prove_operation: no case explored after it
                 return []
         else:
             run.pending.pop((index, key), None)  # type: ignore[arg-type]
@@ -385,10 +373,15 @@ class Speculation:
             run.vacuous += unit.vacuous
             run.timed_out = run.timed_out or unit.timed_out
             run.front += 1
-            if any(c.memory for c in unit.cases):  # R-PROVE-14: prove_operation stops at that case too
-                run.finished = True
-                self.cancel(run)
+            self.stop_on_memory(run, unit.cases)  # prove_operation stops at that case too
         return [f for f in new if f is not None]
+
+    def stop_on_memory(self, run: OpRun, stats: list[CaseStats]) -> bool:
+        """R-PROVE-14: a unit ended by the memory budget finishes its operation there (the rest cancelled)."""
+        if any(c.memory for c in stats):
+            run.finished = True
+            self.cancel(run)
+        return run.finished
 
     def respeculate(self, run: OpRun, index: int, key: Key) -> Any:
         """Case `index` with `key`; a pending run of it with another key is cancelled."""

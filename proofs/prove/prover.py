@@ -510,9 +510,37 @@ def run_case_in_budget(prover: Prover, case: Case) -> CaseStats:
     except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
         if not out_of_memory(e):
             raise
-        st = CaseStats(case.label(), complete=False, reason=memory_exceeded(), memory=True)
+        st = stopped_by_memory(case.label())
         prover.cases.append(st)
         return st
+
+
+def stopped_by_memory(label: str) -> CaseStats:
+    """R-PROVE-14: the record of a case (or search) the memory budget ended: UNKNOWN, never PROVED."""
+    return CaseStats(label, complete=False, reason=memory_exceeded(), memory=True)
+
+
+def small_scope_search(prover: Prover, mech: Mechanism, sizes: Sizes, op: str, samples: int) -> None:
+    """R-PROVE-5: the small-scope search over every case of `op` on venues up to sizes' search pairs."""
+    for k, m in sizes.search_pairs() if samples else []:
+        for case in cases(mech, op, k, m):
+            if not prover.done():
+                prover.sample(case, samples)
+
+
+def relations_in_budget(mech: Mechanism, rels: list[str], sizes: Sizes, op: str, timeout_s: float, max_paths: int,
+                        rlimit: int, stopped: bool = False) -> dict[str, Any]:
+    """R-PROVE-12 under R-PROVE-14: the relations' cells as JSON; when the budget ran out before
+    (`stopped`) or runs out in them, each relation UNKNOWN with the budget's reason."""
+    try:
+        if stopped:  # no more Z3 work once the budget ran out
+            raise OutOfMemory(memory_exceeded())
+        cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths, rlimit=rlimit)
+    except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
+        if not out_of_memory(e):
+            raise
+        cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
+    return {i: asdict(c) for i, c in cells.items()}
 
 
 def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: str, timeout_s: float = 600.0,
@@ -534,19 +562,12 @@ def prove_operation(mech: Mechanism, invariants: list[str], sizes: Sizes, op: st
     except Exception as e:  # noqa: BLE001  (only the memory budget: anything else is re-raised)
         if not out_of_memory(e):
             raise
-        prover.cases.append(CaseStats(f"{op}: small-scope search", complete=False, reason=memory_exceeded(), memory=True))
+        prover.cases.append(stopped_by_memory(f"{op}: small-scope search"))
     ev = Evidence(mech.id, prover.cells, prover.cases, prover.vacuous, timed_out)
     rels = [i for i in invariants if i in RELATIONS and (relations == "all" or i in mech.claims)]
     if op == relational.OPERATION and rels:  # R-PROVE-12, its own time limit
-        try:
-            if any(c.memory for c in prover.cases):  # R-PROVE-14: no more Z3 work once the budget ran out
-                raise OutOfMemory(memory_exceeded())
-            cells = relational.prove_relations(mech, rels, sizes, timeout_s, max_paths, rlimit=rlimit)
-        except Exception as e:  # noqa: BLE001  (R-PROVE-14: the budget ran out; anything else is re-raised)
-            if not out_of_memory(e):
-                raise
-            cells = {i: relational.RelCell(undecided=f"{op}: {memory_exceeded()}") for i in rels}
-        ev.relations = {i: asdict(c) for i, c in cells.items()}
+        ev.relations = relations_in_budget(mech, rels, sizes, op, timeout_s, max_paths, rlimit,
+                                           stopped=any(c.memory for c in prover.cases))
     return ev
 
 
@@ -555,11 +576,8 @@ def _explore_operation(prover: Prover, mech: Mechanism, sizes: Sizes, op: str, l
     """The small-scope search then every case of `op`, smallest venues first, into `prover`;
     stops at the first case ended by the memory budget (R-PROVE-14). Returns whether the
     time limit ran out."""
-    if samples and live:  # small scope first: counterexamples among small numbers come cheap
-        for k, m in sizes.search_pairs():
-            for case in cases(mech, op, k, m):
-                if not prover.done():
-                    prover.sample(case, samples)
+    if live:  # small scope first: counterexamples among small numbers come cheap
+        small_scope_search(prover, mech, sizes, op, samples)
     timed_out = False
     for k, m in sizes.pairs() if live else []:  # only relations asked: no step invariant to explore
         for case in cases(mech, op, k, m):

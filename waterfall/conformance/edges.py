@@ -516,8 +516,7 @@ def drawdown_edge(d: Draw, mech: Mechanism) -> Scenario:
     if spec.drawdown_by == "market":
         kinds += ["market drawdown binds", "bankrupt without a position"]
     kind = d.pick(kinds)
-    markets = [m] if spec.scope != "market" else [m]
-    key = spec.keys(markets)[0] if spec.scope == "market" else spec.name
+    key = spec.keys([m])[0] if spec.scope == "market" else spec.name
     history: dict[str, tuple[int, ...]] = {key: (clock - 10, bal)}
     if kind == "peak replaced exactly at the window's start":
         history[key] = (clock - window - 5, 2 * bal, clock - window, bal)
@@ -582,7 +581,7 @@ def assessment_edge(d: Draw, mech: Mechanism) -> Scenario:
     state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts,
                                          {k: 0 for k in mech.layer_keys([m])}, {"m1": 1, "m2": 1}, clock=1,
                                          assessable={"m1": 0, "m2": left}), mech))
-    return state, (Liquidate("a", "c" if "c" in state.accounts else "b", {}, "0"),)
+    return state, (Liquidate("a", "b", {}, "0"),)
 
 
 def _ranked_adl(mech: Mechanism) -> bool:

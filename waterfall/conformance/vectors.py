@@ -209,20 +209,13 @@ def edge_cases(mech: Mechanism) -> list[Case]:
     from waterfall.conformance.edges import edge_scenario, late_edge_scenario
     from waterfall.conformance.venues import RandomDraw
     out = []
-    for seed in range(EDGES):
+    for seed in range(EDGES + LATE_EDGES):  # the late ones after the others, so they only add
         draw = RandomDraw(seed)
-        state, ops = edge_scenario(draw, mech)
-        tags = sorted(draw.tags)
-        out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(tags) + ": "
-                        + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
-    for seed in range(EDGES, EDGES + LATE_EDGES):  # fourth pass: after the others, so they only add
-        draw = RandomDraw(seed)
-        late = late_edge_scenario(draw, mech)
-        if late is None:
+        scenario = edge_scenario(draw, mech) if seed < EDGES else late_edge_scenario(draw, mech)
+        if scenario is None:  # no late builder applies to this mechanism
             break
-        state, ops = late
-        tags = sorted(draw.tags)
-        out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(tags) + ": "
+        state, ops = scenario
+        out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(sorted(draw.tags)) + ": "
                         + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
     return out
 
