@@ -323,7 +323,11 @@ class Prover:
     def check_path(self, case: Case, out: Outcome, assignment: dict[str, int], ex: Explorer) -> set[str]:
         """Every live invariant on one applied path: proved, refuted (replayed) or undecided;
         its trigger, for a witness. Returns the invariants whose recorded predicate can take
-        another branch on this path (to explore again, forking)."""
+        another branch on this path (to explore again, forking). All goals are first asked
+        together of the incremental solver alone (R-PROVE-17): when that does not settle them,
+        each goal is its own query, with the whole ladder (a conjunction of every invariant
+        holds too many if-then-else conditions for the preamble to cofactor, where one goal
+        usually does not)."""
         todo, branching = [], set()
         for inv, (goal, conds) in out.goals.items():
             cell = self.cells[inv]
@@ -338,7 +342,7 @@ class Prover:
                 self.refute(case, inv, assignment, ex, goal, conds)
             else:
                 todo.append((inv, goal, conds))
-        if todo and ex.check(z3.Not(z3.And([g.term() for _, g, _ in todo])))[0] == z3.unsat:
+        if todo and ex.check(z3.Not(z3.And([g.term() for _, g, _ in todo])), quick=True)[0] == z3.unsat:
             for inv, _, _ in todo:
                 self.cells[inv].paths += 1
         else:

@@ -568,6 +568,15 @@ def ite_conditions(formulas: list[Any], stop: int = COFACTOR_MAX_CONDITIONS) -> 
     return len(conds)
 
 
+def cofactor_safe(formulas: list[Any], stop: int = COFACTOR_MAX_CONDITIONS) -> bool:
+    """R-PROVE-14: whether the preamble may cofactor `formulas`: no single formula has more than
+    `stop` distinct term if-then-else conditions. Z3's cofactoring splits an asserted formula
+    on one condition at a time, copying that formula, so it builds at most 2^stop copies of each
+    formula (memory bounded by 2^stop x the query), whatever the number of formulas. Counted on
+    the query before any solver sees it, so the choice is the same on any machine."""
+    return all(ite_conditions([f], stop) <= stop for f in formulas)
+
+
 def _solver(kind: str, rlimit: int, cofactor: bool = True) -> Any:
     """A fresh solver of one rung of LADDER: the preamble then Z3's smt core, or its nlsat
     procedure (complete for non-linear arithmetic; trusted here for unsat only)."""
@@ -583,12 +592,12 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
     `rlimit`, each a fresh solver with its own resource budget (no wall-clock): (result,
     model or None, Z3's reason when unknown). nlsat's sat answers are not used (its model is
     not checked here); its unsat is Z3's decision procedure's. Term if-then-elses are
-    cofactored only when the query has at most COFACTOR_MAX_CONDITIONS distinct conditions
-    (R-PROVE-14: so the preamble's memory stays bounded). Z3 running out of memory raises
+    cofactored only when no formula of the query has more than COFACTOR_MAX_CONDITIONS distinct
+    conditions (R-PROVE-14, `cofactor_safe`: so the preamble's memory stays bounded). Z3 running out of memory raises
     OutOfMemory."""
     why = ""
     rungs = [(k, min(b, rlimit)) for k, b in LADDER if b < rlimit] + [("smt", rlimit)]
-    cofactor = ite_conditions(formulas) <= COFACTOR_MAX_CONDITIONS
+    cofactor = cofactor_safe(formulas)
     for kind, budget in rungs:
         try:
             s = _solver(kind, budget, cofactor)
