@@ -24,7 +24,7 @@ def _query() -> list[z3.BoolRef]:
 
 def _first_rung(formulas: list[z3.BoolRef]) -> z3.CheckSatResult:
     """The answer of LADDER's first rung alone, as `solve` builds it."""
-    cofactor = symexec.ite_conditions(formulas) <= symexec.COFACTOR_MAX_CONDITIONS
+    cofactor = symexec.cofactor_safe(formulas)
     s = symexec._solver(*LADDER[0], cofactor)
     s.add(formulas)
     return s.check()
