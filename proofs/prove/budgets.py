@@ -9,8 +9,8 @@ DEFAULT_RLIMIT = 100_000_000
 """R-PROVE-11: the most solver work one query may take before its branch is UNKNOWN
 (`waterfall prove --rlimit`); counted by Z3 itself, so the same on a quiet or a busy machine."""
 
-LADDER: tuple[tuple[str, int], ...] = (("smt", 2_000_000), ("smt1", 2_000_000), ("smt2", 2_000_000),
-                                       ("smt3", 2_000_000), ("nlsat", 2_000_000), ("smt", 20_000_000),
+LADDER: tuple[tuple[str, int], ...] = (("smt", 2_000_000), ("plain", 2_000_000), ("smt1", 2_000_000),
+                                       ("smt2", 2_000_000), ("smt3", 2_000_000), ("nlsat", 2_000_000), ("smt", 20_000_000),
                                        ("smt1", 20_000_000), ("smt2", 20_000_000))
 """R-PROVE-11, R-PROVE-16: the fresh solvers a query the incremental solver gave up on is tried
 with, in order, each with its own rlimit ("smtN": the smt core with random seed N, a fixed choice,
@@ -18,7 +18,10 @@ so still the same answer on any machine), then Z3's smt core with the whole budg
 three more seeds come first at the first rung's budget: a non-linear query the first rung gives up
 on is usually decided in under 2 M units by another seed, where nlsat and a larger budget with the
 same seed cost seconds (docs/proofs.md, Speed: "A second solver, and cheaper rungs"). The rungs of
-the ladder before R-PROVE-16 follow in their old order, so a query still meets each of them."""
+the ladder before R-PROVE-16 follow in their old order, so a query still meets each of them.
+R-PROVE-18: "plain" is the first rung again without cofactoring term if-then-elses, tried only
+when the first rung did cofactor: on some k = 3 goals cofactoring spends the whole budget where the
+query without it is decided at once (docs/proofs.md, Speed)."""
 
 DEFAULT_MEMORY_MB = 4096
 """R-PROVE-14: the address space one (mechanism, operation) task may use, in MB

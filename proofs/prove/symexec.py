@@ -581,8 +581,8 @@ def _solver(kind: str, rlimit: int, cofactor: bool = True) -> Any:
     """A fresh solver of one rung of LADDER: the preamble then Z3's smt core, or its nlsat
     procedure (complete for non-linear arithmetic; trusted here for unsat only)."""
     seed = int(kind[3:] or 0) if kind.startswith("smt") else 0  # "smt1": the smt core with random seed 1
-    core = z3.With("smt", random_seed=seed) if kind.startswith("smt") else z3.Tactic("qfnra-nlsat")
-    s = z3.Then(_preamble(cofactor), core).solver()
+    core = z3.Tactic("qfnra-nlsat") if kind == "nlsat" else z3.With("smt", random_seed=seed)
+    s = z3.Then(_preamble(cofactor and kind != "plain"), core).solver()  # "plain": never cofactored (R-PROVE-18)
     s.set("rlimit", rlimit)
     return s
 
@@ -599,6 +599,8 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
     rungs = [(k, min(b, rlimit)) for k, b in LADDER if b < rlimit] + [("smt", rlimit)]
     cofactor = cofactor_safe(formulas)
     for kind, budget in rungs:
+        if kind == "plain" and not cofactor:
+            continue  # R-PROVE-18: the first rung already ran without cofactoring
         try:
             s = _solver(kind, budget, cofactor)
             s.add(formulas)
@@ -608,7 +610,7 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
                 raise OutOfMemory(memory_exceeded()) from None
             why = str(e)
             continue
-        if r == z3.unsat or (r == z3.sat and kind.startswith("smt")):
+        if r == z3.unsat or (r == z3.sat and kind != "nlsat"):
             return r, (s.model() if r == z3.sat else None), ""
         if r == z3.unknown:
             why = s.reason_unknown()

@@ -5,7 +5,9 @@ liquidate --accounts 3` (docs/proofs.md, Speed: "k = 3: cofactoring per formula,
 - k3_branch_query.smt2: a branch of the haircut's floor divisions over a symbolic total weight;
   68 formulas, 27 distinct if-then-else conditions in all, at most 4 in any one formula;
 - k3_goals_query.smt2: a path's condition and the negation of all eleven of its invariants' goals
-  together (one formula with 31 conditions).
+  together (one formula with 31 conditions);
+- k3_plain_query.smt2: a path's condition and one goal's negation (R-PROVE-18): 29 conditions in
+  all, at most 12 in any formula, which cofactoring makes undecidable within 20 M units.
 """
 from __future__ import annotations
 
@@ -89,3 +91,44 @@ def test_R_PROVE_17_a_conjunction_of_goals_never_reaches_the_ladder(monkeypatch:
     assert seen and not any(seen)  # goals reached the ladder, each alone
     applied = sum(c.applied for c in ev.cases)
     assert applied > 0 and all(ev.cells[i].paths == applied for i in ("I-CONS", "I-NONNEG", "I-BUDGET"))
+
+
+def test_R_PROVE_18_a_goal_cofactoring_spoils_is_decided_by_the_plain_rung(monkeypatch: pytest.MonkeyPatch) -> None:
+    formulas = _query("k3_plain_query.smt2")
+    assert symexec.cofactor_safe(formulas)
+    cofactored = symexec._solver("smt", 10 * SMALL, cofactor=True)
+    cofactored.add(formulas)
+    assert cofactored.check() == z3.unknown  # cofactored, even ten times the first rung's budget gives up
+    tried: list[str] = []
+    solver = symexec._solver
+
+    def recording(kind: str, rlimit: int, cofactor: bool = True) -> Any:
+        """The rung `solve` asks for, noted."""
+        tried.append(kind)
+        return solver(kind, rlimit, cofactor)
+
+    monkeypatch.setattr(symexec, "_solver", recording)
+    assert symexec.solve(_query("k3_plain_query.smt2"), 10 * SMALL)[0] == z3.unsat
+    assert tried == ["smt", "plain"]  # the first rung gives up; the same budget without cofactoring decides it
+
+
+def test_R_PROVE_18_the_plain_rung_is_skipped_where_the_first_rung_did_not_cofactor(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tried: list[str] = []
+    solver = symexec._solver
+
+    class Enough(Exception):
+        """Two rungs seen: stop the ladder there."""
+
+    def recording(kind: str, rlimit: int, cofactor: bool = True) -> Any:
+        """The rung `solve` asks for, noted; the third stops the query."""
+        tried.append(kind)
+        if len(tried) > 2:
+            raise Enough
+        return solver(kind, rlimit, cofactor)
+
+    monkeypatch.setattr(symexec, "_solver", recording)
+    formulas = _query("k3_goals_query.smt2")  # not cofactor-safe (31 conditions in one formula)
+    with pytest.raises(Enough):
+        symexec.solve(formulas, 10 * SMALL)
+    assert tried == ["smt", "smt1", "smt2"]  # no "plain": the first rung already ran without cofactoring

@@ -49,9 +49,9 @@ def test_R_PROVE_16_a_query_the_first_rung_gives_up_on_is_decided_by_a_seed_at_t
 
 
 def test_R_PROVE_16_the_seeds_come_first_at_the_small_budget() -> None:
-    seeds = LADDER[1:4]
+    seeds = LADDER[2:5]
     assert [k for k, _ in seeds] == ["smt1", "smt2", "smt3"] and {b for _, b in seeds} == {SMALL}
-    assert LADDER[0] == ("smt", SMALL)
+    assert LADDER[:2] == (("smt", SMALL), ("plain", SMALL))  # R-PROVE-18: the first rung, then it uncofactored
 
 
 def test_R_PROVE_16_every_rung_of_the_old_ladder_is_still_met_in_order() -> None:
