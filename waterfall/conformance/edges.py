@@ -740,8 +740,8 @@ def counterparty_zero_edge(d: Draw, mech: Mechanism) -> Scenario:
         quote = lots * bankruptcy_price(mark, lots, -deficit, policy.bankruptcy_rounding)
     eq_j = max(0, quote - lots * mark + off)  # j (short) after the fill: eq_j - (quote - lots x mark) = off
     accounts = {"a": Account(-deficit, 0, pos["a"]), "j": Account(eq_j, eq_j, pos["j"])}
-    d.tags.add(f"ADL counterparty ({policy.collateral_check} check) left at {'equity' if policy.collateral_check == 'equity' else 'its initial requirement'} "
-               f"{eq_j - (quote - lots * mark):+d}")
+    limit = "equity" if policy.collateral_check == "equity" else "its initial requirement"
+    d.tags.add(f"ADL counterparty ({policy.collateral_check} check) left at {limit} {eq_j - (quote - lots * mark):+d}")
     state = _venue(mech, {x: market}, accounts, 0, clock=1)
     return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
 
