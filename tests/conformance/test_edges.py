@@ -34,10 +34,12 @@ def first_step(m: Mechanism, state: State, op: Any) -> tuple[State, list[Any]]:
 def test_R_CONF_1_edges_are_deterministic_and_generic_without_their_rules() -> None:
     hl = mech("hyperliquid-adl")
     assert [(c.state, c.ops) for c in edge_cases(hl)] == [(c.state, c.ops) for c in edge_cases(hl)]
-    assert len(edge_cases(hl)) == vectors.EDGES + vectors.LATE_EDGES  # ranking and partial late edges apply
+    # ranking and partial late edges apply, and the fifth-pass position-bound and after-ADL edges
+    assert len(edge_cases(hl)) == vectors.EDGES + vectors.LATE_EDGES + vectors.FIFTH_EDGES
     plain = edge_cases(mech("generic-socialized-loss"))  # no partial, pool, fund-first or ratio rule
     assert plain and all(c.description.split(": ", 1)[1].startswith(("deficit", "clock", "drawdown", "lifetime",
-                                                                      "several", "time", "a trade", "a reducing", "an "))
+                                                                      "several", "time", "a trade", "a reducing", "an ",
+                                                                      "a position taken"))  # fifth pass: R-UNIT-3
                          for c in plain)
 
 
@@ -157,6 +159,7 @@ def test_R_CONF_1_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> Non
     with_edges = [d["id"] for d in documents(m)]
     monkeypatch.setattr(vectors, "EDGES", 0)
     monkeypatch.setattr(vectors, "LATE_EDGES", 0)
+    monkeypatch.setattr(vectors, "FIFTH_EDGES", 0)
     without = [d["id"] for d in documents(m)]
     assert with_edges[:len(without)] == without and any(i.startswith("edge-") for i in with_edges[len(without):])
 
@@ -165,8 +168,8 @@ def test_R_CONF_1_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def late(m: Mechanism) -> list[Any]:
-    """The fourth-pass edges of `m` (seeds EDGES..)."""
-    return [c for c in edge_cases(m) if int(c.id.partition("-")[2]) >= vectors.EDGES]
+    """The fourth-pass edges of `m` (seeds EDGES..EDGES+LATE_EDGES-1)."""
+    return [c for c in edge_cases(m) if vectors.EDGES <= int(c.id.partition("-")[2]) < vectors.EDGES + vectors.LATE_EDGES]
 
 
 def adl_filled(m: Mechanism, case: Any) -> set[str]:
@@ -177,6 +180,7 @@ def adl_filled(m: Mechanism, case: Any) -> set[str]:
 
 def test_R_CONF_1_late_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
     m = mech("bybit-adl")
+    monkeypatch.setattr(vectors, "FIFTH_EDGES", 0)
     with_late = [d["id"] for d in documents(m)]
     monkeypatch.setattr(vectors, "LATE_EDGES", 0)
     without = [d["id"] for d in documents(m)]
@@ -338,3 +342,227 @@ def test_R_LIQ_6_partial_step_fee_goes_to_the_accounts_first_market() -> None:
             assert all(e.dst == "layer:insurance_fund:M1" for e in fees)
             stepped += 1
     assert stepped
+
+
+# ------------------------------------------------------------------ fifth pass (issue 21e)
+
+
+def fifth(m: Mechanism, tag: str = "") -> list[Any]:
+    """The fifth-pass edges of `m` (seeds EDGES+LATE_EDGES..) with a tag containing `tag`."""
+    start = vectors.EDGES + vectors.LATE_EDGES
+    return [c for c in edge_cases(m) if int(c.id.partition("-")[2]) >= start and any(tag in t for t in c.tags)]
+
+
+def outcome(m: Mechanism, case: Any) -> Any:
+    """The first step's post-state and events, or its error code."""
+    try:
+        return first_step(m, case.state, case.ops[0])
+    except Exception as e:  # noqa: BLE001 - a refusal is an outcome
+        return getattr(e, "code", type(e).__name__)
+
+
+def test_R_CONF_1_fifth_edges_only_add_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    m = mech("gmx-v2")
+    with_fifth = [d["id"] for d in documents(m)]
+    monkeypatch.setattr(vectors, "FIFTH_EDGES", 0)
+    without = [d["id"] for d in documents(m)]
+    added = with_fifth[len(without):]
+    assert with_fifth[:len(without)] == without and added
+    assert all(int(i.partition("-")[2]) >= vectors.EDGES + vectors.LATE_EDGES for i in added)
+
+
+def test_R_POOL_3_an_order_of_zero_lots_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    import waterfall.model.pool as pool
+    m = mech("gmx-v2")
+    cases = fifth(m, "an order of 0 lots")
+    assert cases and all(c.ops[0].size == 0 and outcome(m, c) == "E-INVALID-AMOUNT" for c in cases)
+    original = pool.check_input
+    monkeypatch.setattr(pool, "check_input", lambda v, f, **kw: original(v, f, **{k: x for k, x in kw.items() if k != "positive"}))
+    assert all(outcome(m, c) != "E-INVALID-AMOUNT" for c in cases)  # the boundary broken: the order goes on
+
+
+def test_R_POOL_3_a_one_lot_long_lands_exactly_on_the_adl_floor() -> None:
+    m = mech("gmx-v2")
+    policy = m.final
+    at = 0
+    for case in fifth(m, "at the ADL floor, the rest of the side +0"):
+        state = prepare(case.state, m)
+        assert state.accounts["a"].positions["M0"].size == 1 and case.ops[0].size == 1
+        post, events = first_step(m, state, case.ops[0])
+        tx = Tx(post)
+        after, value = side_pnl(tx, policy, "M0", 1), pool_value(tx, policy)
+        assert after * PPM == policy.adl_floor_ppm * value  # exactly at the floor: allowed
+        at += 1
+        floor_up = Mechanism(**{**m.__dict__, "final": type(policy)(**{**policy.__dict__, "adl_floor_ppm": policy.adl_floor_ppm + 1})})
+        assert outcome(floor_up, case) == "E-ADL"  # one ppm higher, the same order overcorrects
+    assert at
+    assert {outcome(m, c) for c in fifth(m, "the rest of the side -1")} == {"E-ADL"}
+
+
+def test_R_POOL_2_a_pool_with_a_cap_of_zero_pays_no_profit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import waterfall.model.pool_decrease as pool_decrease
+    from waterfall.model.pool import capped_pnl
+    m = mech("gmx-v2")
+    cases = fifth(m, "a pool cap of 0")
+    assert cases
+    for case in cases:
+        _, events = first_step(m, case.state, case.ops[0])
+        assert [e.rule for e in events] == ["R-POOL-4"]  # the lots go to the pool; the capped PnL is 0
+    monkeypatch.setattr(pool_decrease, "capped_pnl", lambda tx, p, pnl, side: max(capped_pnl(tx, p, pnl, side), min(1, pnl * 1 // side)))
+    assert any("R-POOL-2" in {e.rule for e in first_step(m, c.state, c.ops[0])[1]} for c in cases)  # a cap of 1: paid
+
+
+def test_R_ADL_4_a_holder_at_equity_zero_ranks_last(monkeypatch: pytest.MonkeyPatch) -> None:
+    import waterfall.model.ranking as ranking
+    m = mech("bitmex-adl")
+    cases = fifth(m, "equity exactly 0")
+    assert cases
+    for case in cases:
+        state = prepare(case.state, m)
+        z = state.accounts["z"]
+        pz = z.positions["M0"]
+        assert equity(state, z) == 0 and pz.size * state.markets["M0"].mark - pz.open_notional < 0  # at a loss
+        assert adl_filled(m, case) == {"y"}
+    original = ranking.score_bitmex
+
+    def broken(state: State, a: Any, market: str, p: Any) -> Any:  # equity 0 scored as 0 (eq < 0 for eq <= 0)
+        score = original(state, a, market, p)
+        return 0 if score is None and equity(state, a) == 0 and p.open_notional else score
+    monkeypatch.setitem(ranking.SCORES, "bitmex", broken)
+    assert any(adl_filled(m, c) == {"z"} for c in cases)
+
+
+@pytest.mark.parametrize("mid", ["kit-adl-profit-toward-counterparty", "dydx-v4-deleveraging"])
+def test_R_ADL_6_a_counterparty_left_exactly_at_its_limit_is_filled(mid: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import waterfall.model.adl as adl
+    m = mech(mid)
+    cases = [c for c in fifth(m, "check) left at") if any(t.endswith(" +0") for t in c.tags)]
+    assert cases
+    for case in cases:
+        state = prepare(case.state, m)
+        post, _ = first_step(m, state, case.ops[0])
+        left = post.accounts["j"].positions.get("M0")
+        assert left is None or left.size == 0  # j took the whole fill
+        limit = 0  # 'equity': >= 0; 'margin_ratio': its initial requirement after the fill, 0 here
+        assert equity(post, post.accounts["j"]) == limit
+        assert "j" in adl_filled(m, case)
+    original = adl.passes_check
+    if mid == "dydx-v4-deleveraging":  # the released initial requirement rounded down: 1 more left after
+        import waterfall.model.fill_price as fp
+
+        def broken(tx: Any, policy: Any, j: str, market: str, side: int, q: int, quote: int) -> bool:
+            eq_after = tx.equity(j) + side * (quote - q * tx.markets[market].mark)
+            mk = tx.markets[market]
+            lots = abs(tx.accounts[j].positions[market].size)
+            rem = (lots * mk.mark * mk.im_ppm) % PPM != 0 and lots == q
+            return original(tx, policy, j, market, side, q, quote) and not (rem and eq_after == 0)
+        assert fp  # the mutant lives in fill_price; adl imports it by name
+    else:
+        def broken(tx: Any, policy: Any, j: str, market: str, side: int, q: int, quote: int) -> bool:
+            eq_after = tx.equity(j) + side * (quote - q * tx.markets[market].mark)
+            return original(tx, policy, j, market, side, q, quote) and eq_after >= 1
+    monkeypatch.setattr(adl, "passes_check", broken)
+    assert all("j" not in adl_filled(m, c) for c in cases)
+
+
+def test_R_WH_2_amount_charge_counts_only_positive_equity(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib
+    stepmod = importlib.import_module("waterfall.model.step")  # the package exports the function `step`
+    import waterfall.model.withdrawal as withdrawal
+    m = mech("paradex-withdrawal-haircut")
+    beside = fifth(m, "accounts at equity 0")
+    none = fifth(m, "every account at equity <= 0")
+    assert beside and none
+    for case in beside:
+        state = prepare(case.state, m)
+        loss, coll = sum(state.deferred.values()), state.accounts["a"].collateral  # 'a' alone in C
+        _, events = first_step(m, state, case.ops[0])
+        charge = sum(e.amount for e in events if e.rule == "R-WH-2")
+        assert charge == min(loss, case.ops[0].amount, -(-case.ops[0].amount * loss // coll))
+    assert {outcome(m, c) for c in none} == {"E-MARGIN"}  # C = 0: no charge, and the withdrawal fails margin
+    original = withdrawal.withdrawal_charge
+
+    def broken(tx: Any, mech_: Any, aid: str, amount: int) -> int:  # max(1, equity) in C
+        extra = sum(1 for i in tx.accounts if tx.equity(i) <= 0)
+        loss = withdrawal.live_shortfall(tx, mech_)
+        total = sum(max(0, tx.equity(i)) for i in tx.accounts) + extra
+        return min(loss, amount, -(-amount * loss // total)) if loss > 0 else original(tx, mech_, aid, amount)
+    changed = 0
+    for case in beside:
+        _, want = first_step(m, case.state, case.ops[0])
+        monkeypatch.setattr(stepmod, "withdrawal_charge", broken)
+        _, events = first_step(m, case.state, case.ops[0])
+        monkeypatch.setattr(stepmod, "withdrawal_charge", original)
+        changed += events != want
+    assert changed == len(beside)  # each account at equity 0 counted as 1: a smaller charge
+
+    def crashes(tx: Any, mech_: Any, aid: str, amount: int) -> int:  # total < 0 for total <= 0
+        loss = withdrawal.live_shortfall(tx, mech_)
+        total = sum(max(0, tx.equity(i)) for i in tx.accounts)
+        return 0 if loss <= 0 or total < 0 else min(loss, amount, -(-amount * loss // total))
+    monkeypatch.setattr(stepmod, "withdrawal_charge", crashes)
+    assert {outcome(m, c) for c in none} == {"ZeroDivisionError"}
+
+
+def test_R_HC_1_a_net_pnl_of_one_is_profitable(monkeypatch: pytest.MonkeyPatch) -> None:
+    import waterfall.model.haircut as haircut
+    m = mech("kit-haircut-ceil-total-gain")
+    cases = fifth(m, "is 1")
+    assert cases
+    for case in cases:
+        state = prepare(case.state, m)
+        p = state.accounts["p"]
+        assert sum(q.size * state.markets[k].mark - q.open_notional for k, q in p.positions.items()) == 1
+        _, events = first_step(m, state, case.ops[0])
+        assert any(e.rule == "R-HC-2" and e.src == "account:p" for e in events)
+    original = haircut.haircut_base
+
+    def broken(tx: Any, policy: Any, aid: str, markets: list[str]) -> Any:  # net and total <= 1
+        ids, weights = original(tx, policy, aid, markets)
+        keep = [k for k, i in enumerate(ids) if sum(q.size * tx.markets[x].mark - q.open_notional
+                                                     for x, q in tx.accounts[i].positions.items()) > 1]
+        return [ids[k] for k in keep], [weights[k] for k in keep]
+    monkeypatch.setattr(haircut, "haircut_base", broken)
+    for case in cases:
+        _, events = first_step(m, case.state, case.ops[0])
+        assert not any(e.rule == "R-HC-2" and e.src == "account:p" for e in events)
+
+
+def test_R_UNIT_3_a_position_of_exactly_ten_to_the_eighteen_lots() -> None:
+    m = mech("generic-socialized-loss")
+    seen = set()
+    for case in fifth(m, "a position taken to 10^18"):
+        off = int(next(t for t in case.tags if "10^18" in t).split()[-2])
+        result = outcome(m, case)
+        if off <= 0:
+            post, _ = result
+            assert post.accounts["a"].positions["M0"].size == 10**18 + off
+        else:
+            assert result == "E-BOUND"
+        seen.add(off)
+    assert {0, 1} <= seen
+
+
+@pytest.mark.parametrize("mid", ["hyperliquid-adl", "kit-adl-ratio-previous-mark"])
+def test_R_WF_12_the_after_adl_layer_pays_for_a_bankrupt_without_a_position(mid: str) -> None:
+    m = mech(mid)
+    cases = fifth(m, "a bankrupt without a position")
+    assert cases
+    for case in cases:
+        state = prepare(case.state, m)
+        _, events = first_step(m, state, case.ops[0])
+        deficit = -state.accounts["a"].collateral
+        paid = sum(e.amount for e in events if e.rule == "R-WF-3" and e.src == "layer:backstop")
+        assert paid == min(deficit, state.layers["backstop"]) > 0  # nothing to deleverage: it pays at once
+
+
+def test_R_WF_10_a_venue_of_isolated_markets_only_has_no_shared_key() -> None:
+    m = mech("kit-fund-isolated-market")  # M1 isolated
+    cases = fifth(m, "isolated markets only")
+    assert cases
+    for case in cases:
+        state = prepare(case.state, m)
+        assert sorted(state.markets) == ["M1"] and sorted(state.layers) == ["insurance_fund:M1"]
+        post, events = first_step(m, state, case.ops[0])
+        assert sorted(post.layers) == ["insurance_fund:M1"]  # the shared NAME key is never added
+        assert all(e.src == "layer:insurance_fund:M1" for e in events if e.rule == "R-WF-3")

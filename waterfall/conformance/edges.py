@@ -28,6 +28,14 @@ residue (R-HC-7/R-HC-4), a warming burn at equity <= 0 (R-WH-4), a profit-based 
 charge (R-WH-2), drawdown records at their boundaries (R-WF-8/R-WF-14/R-TIME-3), a default
 fund beside its tranche (R-CH-5), an assessment allowance used up (R-CH-4).
 
+Fifth pass (FIFTH_BUILDERS, the FIFTH_EDGES seeds after those, tried last): a pool ADL order of 0
+lots or landing exactly on adl_floor_ppm, a pool whose cap is 0 (R-POOL-2/3), a bitmex-ranked
+holder at equity exactly 0 (R-ADL-4b), an ADL counterparty left exactly at its collateral
+check's limit (R-ADL-6), a withdrawal charge on base 'amount' beside accounts at equity <= 0
+(R-WH-2), a net PnL of exactly 1 under 'net_profitable' (R-HC-1), a position of exactly 10^18
+lots (R-UNIT-3), a bankrupt without a position under an after-ADL layer (R-WF-12), a venue of
+isolated markets only (R-WF-10).
+
 Each builder is seeded by the same Draw as the generator; the tags name the boundary reached, so vectors.py keeps the first vector
 of each (a feature, like a branch). Money stays integer; every value is checked by the
 model's own validate_state.
@@ -38,7 +46,11 @@ from dataclasses import replace
 from typing import Callable
 
 from waterfall.conformance.venues import Draw, market_ids, time_records, windows_of
+from waterfall.model.adl import bankruptcy_price
+from waterfall.model.fill_price import fill_quote
 from waterfall.model.mechanism import Adl, Haircut, Levy, Mechanism, Pool, WithdrawalHaircut
+from waterfall.model.pool import side_factor
+from waterfall.model.tx import Tx
 from waterfall.model.ops import AdvanceTime, Deleverage, Liquidate, Op, Trade, Withdraw
 from waterfall.model.replay import prepare
 from waterfall.model.state import Account, Market, Position, State, margin_requirement, validate_state
@@ -605,4 +617,257 @@ LATE_BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mech
 def late_edge_scenario(d: Draw, mech: Mechanism) -> Scenario | None:
     """R-CONF-1: one fourth-pass boundary scenario for `mech` (None: no builder applies)."""
     builders = [b for b, applies in LATE_BUILDERS if applies(mech)]
+    return d.pick(builders)(d, mech) if builders else None
+
+
+# ------------------------------------------------------------------ fifth pass (issue 21e)
+# Tried after the fourth pass's seeds (FIFTH_EDGES seeds after EDGES + LATE_EDGES, vectors.py),
+# so every vector kept before stays kept byte for byte: each reaches a state a kit-mutate
+# survivor of the fourth pass needs (docs/mutation.md, Fifth pass).
+
+
+def pool_order_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-POOL-2/3: a keeper's ADL order of 0 lots (E-INVALID-AMOUNT); an order on the one-lot
+    long 'a' that leaves the long side's PnL-to-pool factor exactly at adl_floor_ppm (or one
+    unit of PnL under or over it) while 'c', long too, keeps the rest of the side's PnL; or a
+    pool whose cap is 0 (value x factor under 10^6) while 'a', the side's only trader, closes
+    its profitable lots to it (R-POOL-4)."""
+    policy: Pool = mech.final  # type: ignore[assignment]
+    pool = policy.account
+    m = market_ids(mech)[0]
+    mark = 10**6
+    kind = d.pick(("an order of 0 lots", "a one-lot long at the ADL floor", "a one-lot long at the ADL floor",
+                   "a pool cap of 0"))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c", pool)}
+    big = 10**15
+    if kind == "a pool cap of 0":
+        lots, pnl = d.pick((1, 2)), d.pick((2, 3, 1_000))
+        pos["a"][m] = Position(lots, lots * mark - pnl)
+        _balanced(pos, pool)  # the pool holds the short side: its trade with 'a' only reduces it
+        value = d.pick((0, 1, max(0, (PPM - 1) // max(1, side_factor(policy, policy.max_pnl_factor_ppm)))))
+        accounts = {"a": Account(big, big, pos["a"]), "b": Account(big, big, {}), "c": Account(big, big, {}),
+                    pool: Account(value, value, pos[pool])}
+        d.tags.add(f"pool: {kind}, value {min(value, 2)}, the side's only trader with a PnL of {min(pnl, 3)}")
+        state = _venue(mech, {m: Market(m, mark, 100_000, 50_000)}, accounts, 0)
+        return state, (Trade(pool, "a", m, lots, mark),)
+    pnl = d.pick((999, 12_345, 30_011))
+    off = 0 if kind == "an order of 0 lots" else d.pick((-1, 0, 0, 1))
+    found = _pool_at_floor(policy, pnl)
+    if found is None:  # no value puts this pool's floor within reach: the order of 0 lots instead
+        kind, off = "an order of 0 lots", 0
+    value, rest = found or (10 * pnl, pnl)
+    pos["a"][m] = Position(1, mark - pnl)
+    pos["c"][m] = Position(7, 7 * mark - rest - off)
+    _balanced(pos, "b")
+    accounts = {"a": Account(big, big, pos["a"]), "b": Account(big, big, pos["b"]), "c": Account(big, big, pos["c"]),
+                pool: Account(value, value, {})}
+    d.tags.add(f"pool: {kind}" + ("" if kind == "an order of 0 lots" else f", the rest of the side {off:+d}"))
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000)}, accounts, 0)
+    return state, (Deleverage("a", m, 0 if kind == "an order of 0 lots" else 1),)
+
+
+def _pool_at_floor(policy: Pool, pnl: int) -> tuple[int, int] | None:
+    """R-POOL-2/3: (pool value V, the side's PnL S besides `pnl`) such that settling `pnl`
+    (capped: floor(pnl x cap / (S + pnl)) when S + pnl > cap) leaves S x 10^6 exactly
+    adl_floor_ppm x (V - paid), with S + pnl above adl_trigger_ppm of V and the factor lowered:
+    the smallest such pair found from V = pnl up."""
+    f, trig = policy.adl_floor_ppm, policy.adl_trigger_ppm
+    factor = side_factor(policy, policy.max_pnl_factor_ppm)
+    for left in range(pnl, 40 * pnl):  # the pool's value after the order
+        if f * left % PPM:
+            continue
+        rest = f * left // PPM
+        before, paid = rest + pnl, 0
+        for _ in range(8):  # the payment depends on the value only through the cap: a fixed point
+            cap = max(0, (left + paid) * factor // PPM)
+            now = pnl * cap // before if before > cap else pnl
+            if now == paid:
+                break
+            paid = now
+        value = left + paid
+        cap = max(0, value * factor // PPM)
+        if (pnl * cap // before if before > cap else pnl) == paid and rest > 0 \
+                and before * PPM > trig * value and rest * value < before * left:
+            return value, rest
+    return None  # e.g. a trigger at the cap's factor: the capped payment cannot leave the floor exactly
+
+
+def ranking_zero_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-ADL-4b 'bitmex': bankrupt 'a' holds one lot; opposite holder 'z' is at a loss with
+    equity exactly 0 (its score undefined: last), 'y' at a loss with positive equity (a
+    negative score, ahead of it): 'y' takes the whole fill."""
+    m = market_ids(mech)[0]
+    mark = d.pick((1_000, 10_007))
+    side = d.pick((1, -1))  # the bankrupt's sign; the queue holds the other
+    q = -side
+    big = 10**6 * mark * mark
+    loss_z, loss_y = d.pick((1, 5, mark // 2)), d.pick((1, 3))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "k", "y", "z")}
+    pos["z"][m] = Position(q, q * mark + loss_z)  # PnL -loss_z on either side
+    pos["y"][m] = Position(q, q * mark + loss_y)
+    pos["a"][m] = Position(side, side * mark)
+    _balanced(pos, "k")
+    accounts = {"z": Account(loss_z, 0, pos["z"]), "y": Account(big, big, pos["y"]),
+                "a": Account(-d.pick((1, mark // 2)), 0, pos["a"]), "k": Account(big, big, pos["k"])}
+    d.tags.add(f"ADL queue (bitmex): a holder at a loss with equity exactly 0 ({'long' if q > 0 else 'short'})")
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000, mark)}, accounts, 0, clock=1)
+    return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
+
+
+def counterparty_zero_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-ADL-6 (skip_insolvent): bankrupt 'a' long L lots in X is deleveraged against 'j',
+    the only short, whose fill leaves it at equity exactly 0 (or -1, +1) under the 'equity'
+    check, or exactly at its initial requirement after the fill (0, the released requirement
+    having a remainder, or -1, +1) under dYdX's 'margin_ratio' check."""
+    policy: Adl = mech.final  # type: ignore[assignment]
+    x = market_ids(mech)[0]
+    mark = d.pick((1_003, 99_991, 7))  # lots x mark x 10^5 not a multiple of 10^6: a remainder
+    lots = d.pick((1, 3))
+    prev = max(1, mark + d.pick((1, 2, mark // 10)))
+    deficit = d.pick((1, 2, lots * mark // 20 + 1))
+    off = d.pick((-1, 0, 0, 1))
+    pos: dict[str, dict[str, Position]] = {"a": {x: Position(lots, lots * mark)}, "j": {x: Position(-lots, -lots * mark)}}
+    market = Market(x, mark, 100_000, 50_000, prev)
+    probe = State({x: market}, {"a": Account(-deficit, 0, pos["a"]), "j": Account(0, 0, pos["j"])})
+    tx = Tx(probe)
+    if policy.pricing == "per_fill":
+        quote = fill_quote(tx, "a", x, lots)
+    elif policy.close_price == "previous_mark":
+        quote = lots * prev
+    elif policy.close_price == "mark":
+        quote = lots * mark
+    else:
+        quote = lots * bankruptcy_price(mark, lots, -deficit, policy.bankruptcy_rounding)
+    eq_j = max(0, quote - lots * mark + off)  # j (short) after the fill: eq_j - (quote - lots x mark) = off
+    accounts = {"a": Account(-deficit, 0, pos["a"]), "j": Account(eq_j, eq_j, pos["j"])}
+    limit = "equity" if policy.collateral_check == "equity" else "its initial requirement"
+    d.tags.add(f"ADL counterparty ({policy.collateral_check} check) left at {limit} {eq_j - (quote - lots * mark):+d}")
+    state = _venue(mech, {x: market}, accounts, 0, clock=1)
+    return state, (Liquidate("a", None, {}, str(d.int(0, 3))),)
+
+
+def withdrawal_amount_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WH-2 base 'amount': a shortfall L outstanding; withdrawer 'a' the only account at a
+    positive equity beside two or three at equity 0 (C counts none of them), or every
+    account at equity <= 0 ('a' by a loss on its position, 'b' by negative collateral): C is
+    0 and nothing is charged (the withdrawal is refused, E-MARGIN)."""
+    m = market_ids(mech)[0]
+    mark = 1_000
+    loss = 9  # with C 10 or 12, one to three accounts more in C lower ceil(amount x 9 / C)
+    layers = {k: 0 for k in mech.layer_keys([m])}
+    if d.int(0, 1):
+        coll = d.pick((10, 12))
+        zeros = d.pick((2, 3))
+        accounts = {"a": Account(coll, coll, {}), **{f"z{i}": Account(0, 0, {}) for i in range(zeros)}}
+        amount = d.pick((coll, coll - 1))
+        d.tags.add(f"withdrawal charge (amount) beside {zeros} accounts at equity 0")
+    else:
+        coll, k = d.pick((10, 100)), d.int(0, 1)
+        on = mark + coll + k  # 'a' long one lot at a loss of coll + k: equity -k
+        accounts = {"a": Account(coll, coll, {m: Position(1, on)}), "b": Account(-(coll + k), 0, {m: Position(-1, -on)})}
+        amount = d.pick((1, coll))
+        d.tags.add(f"withdrawal charge (amount) with every account at equity <= 0 (the withdrawer's {-k})")
+    state = validate_state(prepare(State({m: Market(m, mark, 100_000, 50_000)}, accounts, layers, clock=1,
+                                         deferred={m: loss}), mech))
+    return state, (Withdraw("a", amount),)
+
+
+def net_profit_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-HC-1 eligibility 'net_profitable': bankrupt 'a' (long, one lot) leaves a deficit;
+    'p' holds PnL +1 over all markets (or 0, or 2: +3 in X and -2 in Y when two markets are
+    drawn) beside 'q' at a larger profit; 'a' is liquidated at mark to 'c'."""
+    ids = market_ids(mech)[:d.int(1, 2)]
+    x = ids[0]
+    mark = 1_000
+    net = d.pick((1, 1, 0, 2))
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "p", "q")}
+    pos["a"][x] = Position(1, mark)
+    if len(ids) == 2:
+        pos["p"][x] = Position(-1, -mark - net - 2)
+        pos["p"][ids[1]] = Position(1, mark + 2)
+    else:
+        pos["p"][x] = Position(-1, -mark - net)
+    pos["q"][x] = Position(-1, -mark - 5)
+    _balanced(pos, "b")
+    big = 10**9
+    gain = d.pick((0, 2))
+    accounts = {"a": Account(-d.pick((1, 3, 7)), 0, pos["a"]), "b": Account(big, big, pos["b"]),
+                "c": Account(big, big, {}), "p": Account(big + gain, big, pos["p"]), "q": Account(big, big, pos["q"])}
+    d.tags.add(f"haircut (net_profitable): an account whose PnL over {len(ids)} market(s) is {net}")
+    state = _venue(mech, {m: Market(m, mark, 100_000, 50_000) for m in ids}, accounts, 0, clock=1)
+    return state, (Liquidate("a", "c", {}, "0"),)
+
+
+def max_size_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-UNIT-3: a trade at a mark of 1 taking a position to exactly 10^18 lots (MAX_INPUT)
+    -1/0/+1: allowed at the bound, refused (E-BOUND) one lot beyond."""
+    m = market_ids(mech)[0]
+    held = 10**18 - 3
+    size = 3 + d.pick((-1, 0, 0, 1))
+    coll = 10**18
+    pos = {"a": {m: Position(held, held)}, "b": {m: Position(-held, -held)}}
+    accounts = {i: Account(coll, coll, pos[i]) for i in ("a", "b")}
+    d.tags.add(f"a position taken to 10^18 {size - 3:+d} lots")
+    return _venue(mech, {m: Market(m, 1, 100_000, 50_000)}, accounts, 0), (Trade("a", "b", m, size, 1),)
+
+
+def after_adl_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WF-12: bankrupt 'a' holds no position (negative collateral alone) under ADL with a
+    layer that pays only after deleveraging, funded with the deficit -1/0/+1 or plenty: with
+    nothing to deleverage it pays at once."""
+    m = market_ids(mech)[0]
+    deficit = d.pick((1, 5, 1_000))
+    after = {s.name for s in mech.layers if s.after_adl}
+    fill = d.pick(("deficit - 1", "deficit", "deficit + 1", "plenty"))
+    amount = {"deficit - 1": deficit - 1, "deficit": deficit, "deficit + 1": deficit + 1, "plenty": 10**9}[fill]
+    pos = {"b": {m: Position(1, 1_007)}, "e": {m: Position(-1, -1_007)}}  # 'e' short since 1,007: the ADL queue
+    accounts = {"a": Account(-deficit, 0, {}), "b": Account(10**9, 10**9, pos["b"]), "e": Account(10**9, 10**9, pos["e"])}
+    layers = {k: (amount if k.partition(":")[0] in after else 0) for k in mech.layer_keys([m])}
+    d.tags.add(f"a bankrupt without a position, the after-ADL layer holding the {fill}")
+    state = validate_state(prepare(State({m: Market(m, 1_000, 100_000, 50_000)}, accounts, layers, clock=1), mech))
+    return state, (Liquidate("a", None, {}, "0"),)
+
+
+def isolated_only_edge(d: Draw, mech: Mechanism) -> Scenario:
+    """R-WF-10: a venue whose only markets are the ones a layer isolates: that layer's keys
+    are its NAME:MARKET balances alone (no shared NAME key); bankrupt 'a' in one of them is
+    liquidated to 'c' with the isolated balance 0, 1 or ample."""
+    spec = next(s for s in mech.layers if s.isolated)
+    ids = sorted(spec.isolated)
+    m = ids[0]
+    mark = 1_000
+    pos: dict[str, dict[str, Position]] = {i: {} for i in ("a", "b", "c")}
+    pos["a"][m] = Position(1, mark)
+    _balanced(pos, "b")
+    deficit = d.pick((1, 5))
+    big = 10**9
+    fill = d.pick((0, 1, big))
+    accounts = {"a": Account(-deficit, 0, pos["a"]), "b": Account(big, big, pos["b"]), "c": Account(big, big, {})}
+    d.tags.add(f"a venue of {spec.name}'s isolated markets only, the isolated balance {min(fill, 2)}")
+    state = _venue(mech, {i: Market(i, mark, 100_000, 50_000) for i in ids}, accounts, fill, clock=1)
+    return state, (Liquidate("a", "c", {}, "0"),)
+
+
+def _skip_check(mech: Mechanism) -> bool:
+    """R-ADL-6: ADL with skip_insolvent at a close price counterparty_zero_edge computes."""
+    f = mech.final
+    return isinstance(f, Adl) and f.skip_insolvent and (
+        f.pricing == "per_fill" or f.close_price in ("bankruptcy", "mark", "previous_mark"))
+
+
+FIFTH_BUILDERS: tuple[tuple[Callable[[Draw, Mechanism], Scenario], Callable[[Mechanism], bool]], ...] = (
+    (pool_order_edge, lambda mech: isinstance(mech.final, Pool)),
+    (ranking_zero_edge, lambda mech: isinstance(mech.final, Adl) and mech.final.ranking == "bitmex"),
+    (counterparty_zero_edge, _skip_check),
+    (withdrawal_amount_edge, lambda mech: isinstance(mech.final, WithdrawalHaircut) and mech.final.base == "amount"),
+    (net_profit_edge, lambda mech: isinstance(mech.final, Haircut) and mech.final.eligibility == "net_profitable"),
+    (max_size_edge, lambda mech: not isinstance(mech.final, Pool)),
+    (after_adl_edge, lambda mech: isinstance(mech.final, Adl) and any(s.after_adl for s in mech.layers)),
+    (isolated_only_edge, lambda mech: any(s.isolated for s in mech.layers)),
+)
+
+
+def fifth_edge_scenario(d: Draw, mech: Mechanism) -> Scenario | None:
+    """R-CONF-1: one fifth-pass boundary scenario for `mech` (None: no builder applies)."""
+    builders = [b for b, applies in FIFTH_BUILDERS if applies(mech)]
     return d.pick(builders)(d, mech) if builders else None

@@ -309,6 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--jobs", type=int, default=2)
     r.add_argument("--timeout", type=float, default=10.0)
     r.add_argument("--out", default=str(ROOT / "build" / "kit-mutation.json"))
+    r.add_argument("--tree", default=str(ROOT / "build" / "kit-mutants" / "model"),
+                   help="where the mutated copy of model/ is written (a second run at the same time needs its own)")
     r.add_argument("--only", action="append", help="only mutants whose name contains this text")
     r.add_argument("--sample", type=int, default=0,
                    help="only N mutants: the first N of the names shuffled by --seed (deterministic)")
@@ -330,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.monotonic()
     requests = steps(load_vectors(Path(args.vectors or VECTORS_DIR)).vectors)
     covered, missing = covered_lines(requests)
-    tree = ROOT / "build" / "kit-mutants" / "model"
+    tree = Path(args.tree)
     diffs = build_tree(covered, tree)
     names = sorted(n for n in diffs if not args.only or any(o in n for o in args.only))
     previous: dict[str, Any] = {}

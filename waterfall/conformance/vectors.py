@@ -42,6 +42,7 @@ SOURCES = (SCENARIOS_DIR, FINDINGS_DIR, REGRESSIONS_DIR)  # package data (waterf
 CANDIDATES = 80  # generated scenarios tried per mechanism (seeds 0..79)
 CHAINED = 10  # chained copies per mechanism (R-CONF-3): the first kept vectors that involve time
 LATE_EDGES = 30  # fourth-pass boundary scenarios (edges.LATE_BUILDERS), seeds EDGES.., tried last
+FIFTH_EDGES = 20  # fifth-pass boundary scenarios (edges.FIFTH_BUILDERS), seeds EDGES+LATE_EDGES.., tried after those
 EDGES = 40  # boundary scenarios tried per mechanism that has a rule they test (waterfall/conformance/edges.py)
 
 
@@ -205,15 +206,17 @@ def generated_case(mech: Mechanism, seed: int) -> Case:
 
 def edge_cases(mech: Mechanism) -> list[Case]:
     """R-CONF-1: the boundary scenarios of seeds 0..EDGES-1, then the late ones of seeds
-    EDGES..EDGES+LATE_EDGES-1 where a late builder applies (waterfall/conformance/edges.py)."""
-    from waterfall.conformance.edges import edge_scenario, late_edge_scenario
+    EDGES..EDGES+LATE_EDGES-1 where a late builder applies, then the fifth-pass ones of the
+    next FIFTH_EDGES seeds where a fifth-pass builder applies (waterfall/conformance/edges.py)."""
+    from waterfall.conformance.edges import edge_scenario, fifth_edge_scenario, late_edge_scenario
     from waterfall.conformance.venues import RandomDraw
     out = []
-    for seed in range(EDGES + LATE_EDGES):  # the late ones after the others, so they only add
+    for seed in range(EDGES + LATE_EDGES + FIFTH_EDGES):  # the late ones after the others, so they only add
         draw = RandomDraw(seed)
-        scenario = edge_scenario(draw, mech) if seed < EDGES else late_edge_scenario(draw, mech)
-        if scenario is None:  # no late builder applies to this mechanism
-            break
+        scenario = (edge_scenario(draw, mech) if seed < EDGES else late_edge_scenario(draw, mech)
+                    if seed < EDGES + LATE_EDGES else fifth_edge_scenario(draw, mech))
+        if scenario is None:  # no late (or fifth-pass) builder applies to this mechanism
+            continue
         state, ops = scenario
         out.append(Case(f"edge-{seed:03d}", f"boundary (seed {seed}): " + "; ".join(sorted(draw.tags)) + ": "
                         + ", ".join(type(op).__name__ for op in ops), state, ops, frozenset(draw.tags)))
