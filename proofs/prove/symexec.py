@@ -587,22 +587,30 @@ def _solver(kind: str, rlimit: int, cofactor: bool = True) -> Any:
     return s
 
 
-def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, str]:
+def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT, deadline: float | None = None) -> tuple[Any, Any, str]:
     """R-PROVE-11: satisfiability of `formulas` by the rungs of LADDER then Z3's smt core with
     `rlimit`, each a fresh solver with its own resource budget (no wall-clock): (result,
     model or None, Z3's reason when unknown). nlsat's sat answers are not used (its model is
     not checked here); its unsat is Z3's decision procedure's. Term if-then-elses are
     cofactored only when no formula of the query has more than COFACTOR_MAX_CONDITIONS distinct
     conditions (R-PROVE-14, `cofactor_safe`: so the preamble's memory stays bounded). Z3 running out of memory raises
-    OutOfMemory."""
+    OutOfMemory. R-PROVE-19: `deadline` (a `time.perf_counter()` instant: the exploration's outer
+    wall-clock guard) stops the ladder: no rung starts after it and a rung still running at it is
+    stopped (Z3's `timeout`), and either raises PathLimit('time limit reached'), which makes the
+    case TIMEOUT; it never turns into an answer about the query."""
     why = ""
     rungs = [(k, min(b, rlimit)) for k, b in LADDER if b < rlimit] + [("smt", rlimit)]
     cofactor = cofactor_safe(formulas)
     for kind, budget in rungs:
         if kind == "plain" and not cofactor:
             continue  # R-PROVE-18: the first rung already ran without cofactoring
+        left = None if deadline is None else deadline - time.perf_counter()
+        if left is not None and left <= 0:
+            raise PathLimit(TIME_LIMIT)  # R-PROVE-19
         try:
             s = _solver(kind, budget, cofactor)
+            if left is not None:
+                s.set("timeout", max(1, int(left * 1000)))  # R-PROVE-19: only the outer guard, never a verdict
             s.add(formulas)
             r = s.check()
         except z3.Z3Exception as e:  # a rung that does not apply to this query (nlsat on div/mod, say)
@@ -616,7 +624,13 @@ def solve(formulas: list[Any], rlimit: int = DEFAULT_RLIMIT) -> tuple[Any, Any, 
             why = s.reason_unknown()
             if _memory_words(why):
                 raise OutOfMemory(memory_exceeded())
+            if deadline is not None and time.perf_counter() >= deadline:
+                raise PathLimit(TIME_LIMIT)  # R-PROVE-19: stopped by the guard, not by its budget
     return z3.unknown, None, why or "unknown"
+
+
+TIME_LIMIT = "time limit reached"
+"""PathLimit's reason when the outer wall-clock guard (`--timeout`) ends an exploration."""
 
 
 @dataclass
@@ -713,10 +727,10 @@ class Explorer:
         formulas = list(s.assertions()) + list(extra)
         if small_first:
             bounded = formulas + [z3.And(v >= -SMALL, v <= SMALL) for v in self.variables.values()]
-            r, model, _ = solve(bounded, min(LADDER[0][1], self.rlimit))
+            r, model, _ = solve(bounded, min(LADDER[0][1], self.rlimit), self.deadline)
             if r == z3.sat:
                 return r, model, ""
-        return solve(formulas, self.rlimit)
+        return solve(formulas, self.rlimit, self.deadline)  # R-PROVE-19: the guard stops a query too
 
     def explore(self, fn: Callable[[dict[str, int]], Any], on_path: Callable[[Path, "Explorer"], bool | None],
                 start: dict[str, int] | None = None) -> Exploration:
@@ -772,7 +786,7 @@ class Explorer:
         """Backtrack to the deepest pending branch that is feasible; its assignment."""
         while self.frames:
             if self.deadline is not None and time.perf_counter() > self.deadline:
-                raise PathLimit("time limit reached")
+                raise PathLimit(TIME_LIMIT)
             f = self.frames.pop()
             self.solver.pop()
             if not f.pending:

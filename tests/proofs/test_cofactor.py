@@ -78,11 +78,11 @@ def test_R_PROVE_17_a_conjunction_of_goals_never_reaches_the_ladder(monkeypatch:
         conjunctions.append(z3.Not(z3.And(terms)) if len(terms) > 1 else None)
         return check_path(self, case, out, assignment, ex)
 
-    def spying_solve(formulas: list[Any], rlimit: int = symexec.DEFAULT_RLIMIT) -> Any:
+    def spying_solve(formulas: list[Any], rlimit: int = symexec.DEFAULT_RLIMIT, deadline: Any = None) -> Any:
         caller = sys._getframe(2).f_code.co_name  # solve <- Explorer.check <- its caller
         if caller == "check_path" and conjunctions and conjunctions[-1] is not None:
             seen.append(formulas[-1].eq(conjunctions[-1]))
-        return solve(formulas, rlimit)
+        return solve(formulas, rlimit, deadline)
 
     monkeypatch.setattr(prover.Prover, "check_path", spying_check_path)
     monkeypatch.setattr(symexec, "solve", spying_solve)
