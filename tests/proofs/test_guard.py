@@ -3,7 +3,7 @@ the search between paths, and what it stops is TIMEOUT, never an answer about th
 
 Before this rule a (mechanism, operation) task given 240 s ran for more than 20 minutes: the guard
 was looked at only between paths, and one branch query climbed the ladder to its 100 M units
-(docs/proofs.md, Speed, "The outer guard"). The clock is faked here, so nothing is timed."""
+(docs/proofs.md, Speed, "Sixth pass: the outer guard"). The clock is faked here, so nothing is timed."""
 from __future__ import annotations
 
 import itertools
