@@ -12,7 +12,6 @@ liquidate --accounts 3` (docs/proofs.md, Speed: "k = 3: cofactoring per formula,
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,15 +22,7 @@ from waterfall.proofs.prove import prover, symexec
 from waterfall.proofs.prove.harness import Sizes
 from waterfall.spec.invariants import REGISTRY
 
-DATA = Path(__file__).parent / "data"
-SMALL = 2_000_000
-"""The first rung's budget (LADDER[0])."""
-
-
-def _query(name: str) -> list[z3.BoolRef]:
-    """A fixture's assertions, in a fresh Z3 context (so Z3's answer does not depend on earlier tests)."""
-    symexec.fresh_context()
-    return list(z3.parse_smt2_string((DATA / name).read_text()))
+from dumped_queries import SMALL, query, record_rungs
 
 
 def test_R_PROVE_14_the_cofactoring_gate_counts_conditions_per_formula() -> None:
@@ -45,7 +36,7 @@ def test_R_PROVE_14_the_cofactoring_gate_counts_conditions_per_formula() -> None
 
 
 def test_R_PROVE_14_a_k3_branch_is_decided_at_the_first_rung_once_cofactored() -> None:
-    formulas = _query("k3_branch_query.smt2")
+    formulas = query("k3_branch_query.smt2")
     assert symexec.ite_conditions(formulas) > symexec.COFACTOR_MAX_CONDITIONS  # the old, whole-query gate refused it
     assert symexec.cofactor_safe(formulas)
     plain = symexec._solver("smt", SMALL, cofactor=False)
@@ -55,7 +46,7 @@ def test_R_PROVE_14_a_k3_branch_is_decided_at_the_first_rung_once_cofactored() -
 
 
 def test_R_PROVE_17_each_goal_alone_is_decided_where_their_conjunction_is_not() -> None:
-    formulas = _query("k3_goals_query.smt2")
+    formulas = query("k3_goals_query.smt2")
     prefix, negated = formulas[:-1], formulas[-1]
     goals = negated.arg(0).children()
     assert z3.is_not(negated) and len(goals) == 11
@@ -94,21 +85,13 @@ def test_R_PROVE_17_a_conjunction_of_goals_never_reaches_the_ladder(monkeypatch:
 
 
 def test_R_PROVE_18_a_goal_cofactoring_spoils_is_decided_by_the_plain_rung(monkeypatch: pytest.MonkeyPatch) -> None:
-    formulas = _query("k3_plain_query.smt2")
+    formulas = query("k3_plain_query.smt2")
     assert symexec.cofactor_safe(formulas)
     cofactored = symexec._solver("smt", 10 * SMALL, cofactor=True)
     cofactored.add(formulas)
     assert cofactored.check() == z3.unknown  # cofactored, even ten times the first rung's budget gives up
-    tried: list[str] = []
-    solver = symexec._solver
-
-    def recording(kind: str, rlimit: int, cofactor: bool = True) -> Any:
-        """The rung `solve` asks for, noted."""
-        tried.append(kind)
-        return solver(kind, rlimit, cofactor)
-
-    monkeypatch.setattr(symexec, "_solver", recording)
-    assert symexec.solve(_query("k3_plain_query.smt2"), 10 * SMALL)[0] == z3.unsat
+    tried = record_rungs(monkeypatch)
+    assert symexec.solve(query("k3_plain_query.smt2"), 10 * SMALL)[0] == z3.unsat
     assert tried == ["smt", "plain"]  # the first rung gives up; the same budget without cofactoring decides it
 
 
@@ -128,7 +111,7 @@ def test_R_PROVE_18_the_plain_rung_is_skipped_where_the_first_rung_did_not_cofac
         return solver(kind, rlimit, cofactor)
 
     monkeypatch.setattr(symexec, "_solver", recording)
-    formulas = _query("k3_goals_query.smt2")  # not cofactor-safe (31 conditions in one formula)
+    formulas = query("k3_goals_query.smt2")  # not cofactor-safe (31 conditions in one formula)
     with pytest.raises(Enough):
         symexec.solve(formulas, 10 * SMALL)
     assert tried == ["smt", "smt1", "smt2"]  # no "plain": the first rung already ran without cofactoring

@@ -7,7 +7,6 @@ was looked at only between paths, and one branch query climbed the ladder to its
 from __future__ import annotations
 
 import itertools
-from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
@@ -15,15 +14,7 @@ import z3
 
 from waterfall.proofs.prove import symexec
 
-DATA = Path(__file__).parent / "data"
-SMALL = 2_000_000
-"""The first rung's budget (LADDER[0])."""
-
-
-def _query(name: str) -> list[z3.BoolRef]:
-    """A fixture's assertions, in a fresh Z3 context."""
-    symexec.fresh_context()
-    return list(z3.parse_smt2_string((DATA / name).read_text()))
+from dumped_queries import SMALL, query, record_rungs
 
 
 def _clock(monkeypatch: pytest.MonkeyPatch, readings: list[float]) -> None:
@@ -46,17 +37,9 @@ def test_R_PROVE_19_the_ladder_stops_at_the_guard_instead_of_climbing(monkeypatc
     """k3_plain_query: the cofactored first rung gives up on it, the plain rung decides it
     (tests/proofs/test_cofactor.py). Without a deadline it is decided; with the clock past the
     deadline once the first rung has run, the ladder stops there, as a time limit."""
-    assert symexec.solve(_query("k3_plain_query.smt2"), 10 * SMALL)[0] == z3.unsat
-    tried: list[str] = []
-    solver = symexec._solver
-
-    def recording(kind: str, rlimit: int, cofactor: bool = True) -> Any:
-        """The rung `solve` asks for, noted."""
-        tried.append(kind)
-        return solver(kind, rlimit, cofactor)
-
-    monkeypatch.setattr(symexec, "_solver", recording)
-    formulas = _query("k3_plain_query.smt2")
+    assert symexec.solve(query("k3_plain_query.smt2"), 10 * SMALL)[0] == z3.unsat
+    tried = record_rungs(monkeypatch)
+    formulas = query("k3_plain_query.smt2")
     _clock(monkeypatch, [0.0, 100.0])  # before the first rung: in time; after it: past the deadline
     with pytest.raises(symexec.PathLimit, match=symexec.TIME_LIMIT):
         symexec.solve(formulas, 10 * SMALL, deadline=50.0)
